@@ -1,0 +1,53 @@
+# MySMSAPio: `make run` serves the gateway, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 3005
+HOST ?= 0.0.0.0
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install run migrate test test-embedded test-production lint format bench clean
+
+help:
+	@echo "make run              create .venv, install, migrate, serve on $(HOST):$(PORT) (embedded mode)"
+	@echo "make test             the whole suite: embedded mode (SQLite), then production mode"
+	@echo "                      (real PostgreSQL and Redis started by the harness)"
+	@echo "make test-embedded    only the embedded-mode run"
+	@echo "make test-production  only the production-mode run"
+	@echo "make lint             ruff check and format check"
+	@echo "make bench            API send benchmark against real daphne, PostgreSQL and Redis"
+
+$(INSTALLED): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(INSTALLED)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	exec $(BIN)/daphne -b $(HOST) -p $(PORT) mysmsapio.asgi:application
+
+test: test-embedded test-production
+
+test-embedded: install
+	$(BIN)/python -m pytest
+
+test-production: install
+	$(BIN)/python -m devtools.test_production
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python bench/api_send.py
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class Permission(models.TextChoices):
+    SEND_SMS = "send_sms", "Send SMS"
+    RECEIVE_SMS = "receive_sms", "Receive SMS"
+    SEND_OTP = "send_otp", "Send OTP"
+    VERIFY_OTP = "verify_otp", "Verify OTP"
+
+
+class Account(models.Model):
+    """A tenant: one client app or team. Messages and OTPs belong to an account."""
+
+    DEFAULT_NAME = "default"
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A client API key, stored as a lookup prefix plus an HMAC: the raw key is never kept."""
+
+    RAW_PREFIX = "api_live_"
+    # DRF puts the authenticated key on ``request.user``; its permission checks read this.
+    is_authenticated = True
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    # The first characters after "api_live_": safe to show and log, used to find the row.
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    permissions = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_prefix})"
+
+    @property
+    def display_prefix(self) -> str:
+        return f"{self.RAW_PREFIX}{self.prefix}…"
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    def is_usable(self, *, now=None) -> bool:
+        now = now or timezone.now()
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+    @property
+    def state(self) -> str:
+        now = timezone.now()
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"

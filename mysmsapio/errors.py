@@ -1,0 +1,110 @@
+"""The API's one error shape: ``{"error": "<text>", "code": "<machine code>"}``.
+
+Services raise ``ApiError`` subclasses; DRF's own exceptions and Django's 404/405/413/500 are
+translated here and in ``mysmsapio.middleware`` so that nothing under ``/api/`` answers HTML.
+The ``error`` texts written in the integration guide are exact and must not change.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+INVALID_API_KEY = "Invalid or expired API key"
+
+
+class ApiError(Exception):
+    status_code = 400
+    code = "bad_request"
+    default_message = "Bad request"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        self.message = message or self.default_message
+        if code:
+            self.code = code
+        super().__init__(self.message)
+
+
+class ValidationFailed(ApiError):
+    status_code = 422
+    code = "invalid_request"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+    default_message = "Not found"
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    code = "service_unavailable"
+    default_message = "Service temporarily unavailable"
+
+
+def error_body(message: str, code: str) -> dict[str, str]:
+    return {"error": message, "code": code}
+
+
+def json_error(message: str, code: str, status: int) -> JsonResponse:
+    return JsonResponse(error_body(message, code), status=status)
+
+
+def _drf_message(exc: drf_exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, list) and detail:
+        detail = detail[0]
+    if isinstance(detail, dict) and detail:
+        detail = next(iter(detail.values()))
+        if isinstance(detail, list) and detail:
+            detail = detail[0]
+    return str(detail)
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF exception handler: every failure becomes the contract's JSON error."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApiError):
+        status, message, code = exc.status_code, exc.message, exc.code
+        if isinstance(exc, RateLimited):
+            headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+        status, message, code = 401, INVALID_API_KEY, "invalid_api_key"
+        headers["WWW-Authenticate"] = "Bearer"
+    elif isinstance(exc, drf_exceptions.ParseError):
+        status, message, code = 400, "Malformed JSON request body", "malformed_json"
+    elif isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        status = 415
+        message = "Unsupported content type: send a JSON body with Content-Type: application/json"
+        code = "unsupported_media_type"
+    elif isinstance(exc, drf_exceptions.MethodNotAllowed):
+        status, message, code = 405, _drf_message(exc), "method_not_allowed"
+    elif isinstance(exc, (Http404, drf_exceptions.NotFound)):
+        status, message, code = 404, "Not found", "not_found"
+    elif isinstance(exc, drf_exceptions.PermissionDenied):
+        status, message, code = 403, _drf_message(exc), "permission_denied"
+    elif isinstance(exc, drf_exceptions.APIException):
+        status, message, code = exc.status_code, _drf_message(exc), exc.default_code
+    else:
+        # Unexpected: logged with its traceback by the middleware, answered without one.
+        return None
+    # Imported here: rest_framework.views imports the authentication classes, which import us.
+    from rest_framework.views import set_rollback
+
+    set_rollback()
+    return Response(error_body(message, code), status=status, headers=headers)

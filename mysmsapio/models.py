@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class RateLimitCounter(models.Model):
+    """One fixed-window counter per limited key (database backend of ``mysmsapio.ratelimit``)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.BigIntegerField()
+    count = models.PositiveIntegerField()

@@ -1,0 +1,240 @@
+"""MySMSAPio settings.
+
+One code base, two modes, chosen by the environment alone:
+
+- Embedded (nothing set): SQLite, in-memory channel layer, local-memory cache, background work
+  in-process. Secrets are generated once into ``var/secrets.json`` so keys survive restarts.
+- Production (``DATABASE_URL`` / ``REDIS_URL`` set): PostgreSQL, Redis (channel layer, cache,
+  Celery broker, rate limits). ``SECRET_KEY`` and ``HASH_SECRET`` are then required.
+
+Every variable is listed in ``.env.example`` and in the README.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    env.read_env(BASE_DIR / ".env")
+
+DATABASE_URL = env.str("DATABASE_URL", default="")
+REDIS_URL = env.str("REDIS_URL", default="")
+# Production mode is any deployment that talks to a real database or Redis: there, secrets
+# must come from the environment, never from a generated file on one node's disk.
+PRODUCTION = bool(DATABASE_URL or REDIS_URL)
+VAR_DIR = Path(env.str("MYSMSAPIO_VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def _embedded_secrets() -> dict[str, str]:
+    """Secrets for embedded mode, generated on first use and kept out of the database."""
+    path = VAR_DIR / "secrets.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    values = {"SECRET_KEY": secrets.token_urlsafe(50), "HASH_SECRET": secrets.token_urlsafe(50)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return values
+
+
+def _secret(name: str) -> str:
+    value = env.str(name, default="")
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} must be set in production mode")
+    return _embedded_secrets()[name]
+
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = _secret("SECRET_KEY")
+# Key of the HMACs that store API keys, gateway tokens and OTP codes. Never in the database.
+HASH_SECRET = _secret("HASH_SECRET")
+
+DEBUG = env.bool("DEBUG", default=False)
+# Phones and client apps reach the server by its LAN address, which we cannot know: allow any
+# host by default and let production narrow it.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "channels",
+    "mysmsapio",
+    "accounts",
+    "messaging",
+    "otp",
+    "gateways",
+    "adminpanel",
+]
+
+MIDDLEWARE = [
+    "mysmsapio.middleware.ApiErrorMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mysmsapio.urls"
+ASGI_APPLICATION = "mysmsapio.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#databases
+if DATABASE_URL:
+    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.str("SQLITE_PATH", default=str(VAR_DIR / "mysmsapio.sqlite3")),
+            "OPTIONS": {
+                # IMMEDIATE takes SQLite's write lock when a transaction starts, so the
+                # check-then-write sections (OTP quota, one-time verify) are serialised
+                # exactly as SELECT ... FOR UPDATE serialises them on PostgreSQL.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            "TEST": {"NAME": env.str("SQLITE_TEST_PATH", default=str(VAR_DIR / "test.sqlite3"))},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# Rate limits are atomic counters: Redis (Lua) when there is one, else a database upsert.
+RATELIMIT_BACKEND = env.str("RATELIMIT_BACKEND", default="redis" if REDIS_URL else "database")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the apps' static folders when collectstatic has not run, so that
+# `make run` shows a complete admin without a build step.
+WHITENOISE_USE_FINDERS = True
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "mysmsapio.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [],
+}
+
+# Request bodies above this size get 413 on the API; a 1600-character SMS is far below it.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024)
+
+# --- Product settings -------------------------------------------------------------------
+SMS_RATE_LIMIT_PER_MINUTE = env.int("SMS_RATE_LIMIT_PER_MINUTE", default=100)
+SMS_MAX_LENGTH = 1600
+# How long a message may wait for a gateway before it ends failed ("Expired: ...").
+MESSAGE_VALIDITY_SECONDS = env.int("MESSAGE_VALIDITY_SECONDS", default=24 * 3600)
+
+OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
+OTP_MAX_SENDS_PER_HOUR = env.int("OTP_MAX_SENDS_PER_HOUR", default=3)
+OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=3)
+OTP_MAX_CONSECUTIVE_FAILURES = env.int("OTP_MAX_CONSECUTIVE_FAILURES", default=10)
+OTP_LOCKOUT_SECONDS = env.int("OTP_LOCKOUT_SECONDS", default=3600)
+OTP_MESSAGE_TEMPLATE = env.str(
+    "OTP_MESSAGE_TEMPLATE",
+    default="Your verification code is {code}. It expires in {minutes} minutes.",
+)
+# OTP rows older than this are deleted by the periodic clean-up.
+OTP_RETENTION_SECONDS = env.int("OTP_RETENTION_SECONDS", default=7 * 24 * 3600)
+
+# A gateway counts as online while its socket is open and it was heard from this recently.
+GATEWAY_ONLINE_WINDOW_SECONDS = env.int("GATEWAY_ONLINE_WINDOW_SECONDS", default=90)
+
+# --- Background work --------------------------------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Embedded mode has no broker: `.delay()` runs the task in-process.
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_BEAT_SCHEDULE = {
+    "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
+}
+# Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
+EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}

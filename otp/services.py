@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, ApiKey
+from gateways.selectors import gateway_pick_for_message
+from messaging.models import Message, MessagePriority
+from messaging.services import message_create
+from mysmsapio.crypto import hashes_match, keyed_hash
+from mysmsapio.errors import RateLimited, ServiceUnavailable
+
+from .models import Otp, OtpStatus, PhoneVerification
+
+CODE_DIGITS = 6
+# Compared against when there is no live code, so a miss costs the same work as a wrong code.
+_NO_CODE_HASH = "0" * 64
+
+
+class NoGatewayOnline(ServiceUnavailable):
+    code = "no_gateway_online"
+    default_message = "No gateway online"
+
+
+def otp_hash(*, account_id: int, phone_number: str, code: str) -> str:
+    # Bound to the account and the number: a code is worthless for any other pair.
+    return keyed_hash("otp", f"{account_id}:{phone_number}:{code}")
+
+
+def otp_generate_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def otp_render_text(*, code: str) -> str:
+    minutes = max(1, settings.OTP_TTL_SECONDS // 60)
+    return settings.OTP_MESSAGE_TEMPLATE.format(code=code, minutes=minutes)
+
+
+def _verification_lock(*, account: Account, phone_number: str) -> PhoneVerification:
+    """Create if needed, then lock, the row that serialises sends and verifies of one number."""
+    PhoneVerification.objects.bulk_create(
+        [PhoneVerification(account=account, phone_number=phone_number)], ignore_conflicts=True
+    )
+    return PhoneVerification.objects.select_for_update().get(account=account, phone_number=phone_number)
+
+
+@transaction.atomic
+def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = None) -> Otp:
+    """Issue a new code for ``phone_number``, replacing any live one, and queue its SMS.
+
+    Raises ``NoGatewayOnline`` (no OTP created, no quota used: a code that waits in a queue
+    is useless) or ``RateLimited`` (over the sliding hourly quota).
+    """
+    now = timezone.now()
+    gateway = gateway_pick_for_message(now=now)
+    if gateway is None:
+        raise NoGatewayOnline()
+    _verification_lock(account=account, phone_number=phone_number)
+
+    limit = settings.OTP_MAX_SENDS_PER_HOUR
+    window_start = now - timedelta(hours=1)
+    recent = list(
+        Otp.objects.filter(account=account, phone_number=phone_number, created_at__gt=window_start)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)[:limit]
+    )
+    if len(recent) >= limit:
+        retry_after = (recent[0] + timedelta(hours=1) - now).total_seconds()
+        raise RateLimited(
+            f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after
+        )
+
+    Otp.objects.filter(account=account, phone_number=phone_number, status=OtpStatus.ACTIVE).update(
+        status=OtpStatus.REPLACED
+    )
+    code = otp_generate_code()
+    expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
+    message = message_create(
+        account=account,
+        api_key=api_key,
+        to=phone_number,
+        text=otp_render_text(code=code),
+        display_text=otp_render_text(code="•" * CODE_DIGITS),
+        priority=MessagePriority.OTP,
+        expires_at=expires_at,
+        gateway=gateway,
+    )
+    return Otp.objects.create(
+        account=account,
+        api_key=api_key,
+        phone_number=phone_number,
+        code_hash=otp_hash(account_id=account.pk, phone_number=phone_number, code=code),
+        message=message,
+        created_at=now,
+        expires_at=expires_at,
+    )
+
+
+def _record_failure(verification: PhoneVerification, now: datetime) -> None:
+    verification.consecutive_failures += 1
+    if verification.consecutive_failures >= settings.OTP_MAX_CONSECUTIVE_FAILURES:
+        verification.locked_until = now + timedelta(seconds=settings.OTP_LOCKOUT_SECONDS)
+        verification.consecutive_failures = 0
+    verification.updated_at = now
+    verification.save(update_fields=["consecutive_failures", "locked_until", "updated_at"])
+
+
+@transaction.atomic
+def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
+    """True exactly once for the live code. Every failure looks the same to the caller and
+    is committed (the caller must not raise inside this transaction)."""
+    now = timezone.now()
+    candidate = otp_hash(account_id=account.pk, phone_number=phone_number, code=code)
+    verification = (
+        PhoneVerification.objects.select_for_update()
+        .filter(account=account, phone_number=phone_number)
+        .first()
+    )
+    otp = None
+    if verification is not None:
+        otp = Otp.objects.filter(account=account, phone_number=phone_number, status=OtpStatus.ACTIVE).first()
+    matches = hashes_match(otp.code_hash if otp else _NO_CODE_HASH, candidate)
+
+    if verification is None:
+        return False
+    if verification.locked_until is not None and verification.locked_until > now:
+        return False
+    if otp is None:
+        _record_failure(verification, now)
+        return False
+    if otp.expires_at <= now:
+        otp.status = OtpStatus.EXPIRED
+        otp.save(update_fields=["status"])
+        _record_failure(verification, now)
+        return False
+
+    otp.attempts += 1
+    if matches:
+        otp.status = OtpStatus.VERIFIED
+        otp.verified_at = now
+        otp.save(update_fields=["attempts", "status", "verified_at"])
+        verification.consecutive_failures = 0
+        verification.updated_at = now
+        verification.save(update_fields=["consecutive_failures", "updated_at"])
+        return True
+    if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
+        otp.status = OtpStatus.EXHAUSTED
+    otp.save(update_fields=["attempts", "status"])
+    _record_failure(verification, now)
+    return False
+
+
+def otp_expire_stale(*, now: datetime | None = None) -> dict[str, int]:
+    """Periodic clean-up; idempotent, safe to run twice at once (plain conditional updates)."""
+    now = now or timezone.now()
+    expired = Otp.objects.filter(status=OtpStatus.ACTIVE, expires_at__lte=now).update(
+        status=OtpStatus.EXPIRED
+    )
+    # Past its OTP's expiry a sealed text is useless: drop the last copy of the code.
+    wiped = Message.objects.filter(sealed_body__isnull=False, expires_at__lte=now).update(sealed_body=None)
+    cutoff = now - timedelta(seconds=settings.OTP_RETENTION_SECONDS)
+    deleted, _ = Otp.objects.filter(created_at__lt=cutoff).delete()
+    PhoneVerification.objects.filter(updated_at__lt=cutoff, consecutive_failures=0).exclude(
+        locked_until__gt=now
+    ).delete()
+    return {"expired": expired, "wiped": wiped, "deleted": deleted}

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import HasApiPermission
+from accounts.models import Permission
+from messaging.phone import normalize_phone_number
+from messaging.services import INVALID_PHONE
+from mysmsapio.api import json_object
+from mysmsapio.errors import ValidationFailed
+
+from .services import otp_issue, otp_verify
+
+INVALID_OTP = "Invalid or expired OTP"
+
+
+def _phone_number(data: dict) -> str:
+    value = data.get("phone_number")
+    if value is None:
+        raise ValidationFailed("Missing required field: phone_number", code="missing_field")
+    phone_number = normalize_phone_number(value)
+    if phone_number is None:
+        raise ValidationFailed(INVALID_PHONE, code="invalid_phone_number")
+    return phone_number
+
+
+class OtpSendApi(APIView):
+    permission_classes = [HasApiPermission.for_(Permission.SEND_OTP)]
+
+    def post(self, request: Request) -> Response:
+        phone_number = _phone_number(json_object(request))
+        api_key = request.auth
+        otp_issue(account=api_key.account, api_key=api_key, phone_number=phone_number)
+        return Response(
+            {"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS}
+        )
+
+
+class OtpVerifyApi(APIView):
+    permission_classes = [HasApiPermission.for_(Permission.VERIFY_OTP)]
+
+    def post(self, request: Request) -> Response:
+        data = json_object(request)
+        phone_number = _phone_number(data)
+        code = data.get("code")
+        if code is None:
+            raise ValidationFailed("Missing required field: code", code="missing_field")
+        if isinstance(code, bool) or not isinstance(code, (str, int)):
+            raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+        if not otp_verify(account=request.auth.account, phone_number=phone_number, code=str(code).strip()):
+            raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+        return Response({"success": True, "message": "OTP verified successfully"})

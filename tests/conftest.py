@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Account, Permission
+from accounts.services import GeneratedApiKey, account_get_or_create, api_key_generate
+from gateways.models import Gateway
+
+ALL_PERMISSIONS = list(Permission.values)
+GUIDE_NUMBER = "+959123456789"  # the integration guide's example recipient
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Rate-limit counters live in Redis in production mode: start every test from zero."""
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    yield
+
+
+@pytest.fixture
+def account(db) -> Account:
+    return account_get_or_create()
+
+
+@pytest.fixture
+def other_account(db) -> Account:
+    return account_get_or_create(name="someone-else")
+
+
+@pytest.fixture
+def make_api_key(db, account) -> Callable[..., GeneratedApiKey]:
+    def make(*, permissions=None, account: Account = account, name: str = "Test key", **kwargs):
+        return api_key_generate(
+            name=name,
+            permissions=ALL_PERMISSIONS if permissions is None else permissions,
+            account=account,
+            **kwargs,
+        )
+
+    return make
+
+
+@pytest.fixture
+def api_key(make_api_key) -> GeneratedApiKey:
+    return make_api_key()
+
+
+@pytest.fixture
+def client_for() -> Callable[[str], APIClient]:
+    def make(raw_key: str) -> APIClient:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_client(api_key, client_for) -> APIClient:
+    return client_for(api_key.raw_key)
+
+
+@pytest.fixture
+def make_gateway(db) -> Callable[..., Gateway]:
+    counter = iter(range(1, 10_000))
+
+    def make(*, online: bool = True, **fields) -> Gateway:
+        fields.setdefault("name", f"phone-{next(counter)}")
+        if online:
+            fields.setdefault("is_connected", True)
+            fields.setdefault("last_seen_at", timezone.now())
+        return Gateway.objects.create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def online_gateway(make_gateway) -> Gateway:
+    return make_gateway()
