@@ -37,7 +37,7 @@ class Message(models.Model):
     # What operators see. For an OTP the code is masked here and the real text is sealed in
     # ``sealed_body`` until a phone takes it (codes are never stored in the clear).
     body = models.TextField()
-    sealed_body = models.TextField(null=True, blank=True, editable=False)
+    sealed_body = models.TextField(null=True, blank=True, editable=False)  # noqa: DJ001 - null: nothing sealed
     encoding = models.CharField(max_length=4)
     segments = models.PositiveSmallIntegerField()
     priority = models.SmallIntegerField(choices=MessagePriority.choices, default=MessagePriority.NORMAL)
@@ -50,7 +50,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
-    error_message = models.TextField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API reports null, not ""
     # After this a message still waiting for a gateway ends failed ("Expired: ...").
     expires_at = models.DateTimeField()
 

@@ -23,6 +23,7 @@ def normalize_phone_number(value: object) -> str | None:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    # IS_POSSIBLE only: a number that is "possible" only for local dialling is not reachable.
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -24,6 +24,6 @@ application = ProtocolTypeRouter(
 )
 
 if settings.EMBEDDED_SCHEDULER:
-    from mysmsapio.scheduler import start_embedded_scheduler  # noqa: E402
+    from mysmsapio.scheduler import start_embedded_scheduler
 
     start_embedded_scheduler()

@@ -9,3 +9,6 @@ class RateLimitCounter(models.Model):
     key = models.CharField(max_length=200, primary_key=True)
     window_start = models.BigIntegerField()
     count = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} since {self.window_start}"

@@ -23,9 +23,10 @@ class PhoneVerification(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["account", "phone_number"], name="one_verification_per_phone")
-        ]
+        constraints = [models.UniqueConstraint(fields=["account", "phone_number"], name="one_verification_per_phone")]
+
+    def __str__(self) -> str:
+        return f"Verification state of {self.phone_number}"
 
 
 class Otp(models.Model):

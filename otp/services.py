@@ -70,9 +70,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     )
     if len(recent) >= limit:
         retry_after = (recent[0] + timedelta(hours=1) - now).total_seconds()
-        raise RateLimited(
-            f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after
-        )
+        raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after)
 
     Otp.objects.filter(account=account, phone_number=phone_number, status=OtpStatus.ACTIVE).update(
         status=OtpStatus.REPLACED
@@ -116,9 +114,7 @@ def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
     now = timezone.now()
     candidate = otp_hash(account_id=account.pk, phone_number=phone_number, code=code)
     verification = (
-        PhoneVerification.objects.select_for_update()
-        .filter(account=account, phone_number=phone_number)
-        .first()
+        PhoneVerification.objects.select_for_update().filter(account=account, phone_number=phone_number).first()
     )
     otp = None
     if verification is not None:
@@ -157,9 +153,7 @@ def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
 def otp_expire_stale(*, now: datetime | None = None) -> dict[str, int]:
     """Periodic clean-up; idempotent, safe to run twice at once (plain conditional updates)."""
     now = now or timezone.now()
-    expired = Otp.objects.filter(status=OtpStatus.ACTIVE, expires_at__lte=now).update(
-        status=OtpStatus.EXPIRED
-    )
+    expired = Otp.objects.filter(status=OtpStatus.ACTIVE, expires_at__lte=now).update(status=OtpStatus.EXPIRED)
     # Past its OTP's expiry a sealed text is useless: drop the last copy of the code.
     wiped = Message.objects.filter(sealed_body__isnull=False, expires_at__lte=now).update(sealed_body=None)
     cutoff = now - timedelta(seconds=settings.OTP_RETENTION_SECONDS)

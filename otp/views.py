@@ -34,9 +34,7 @@ class OtpSendApi(APIView):
         phone_number = _phone_number(json_object(request))
         api_key = request.auth
         otp_issue(account=api_key.account, api_key=api_key, phone_number=phone_number)
-        return Response(
-            {"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS}
-        )
+        return Response({"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS})
 
 
 class OtpVerifyApi(APIView):

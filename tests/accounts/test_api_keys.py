@@ -38,10 +38,7 @@ def test_keys_are_random(make_api_key):
 
 def test_lookup_finds_a_usable_key_and_nothing_else(api_key, make_api_key):
     assert api_key_get_by_raw(raw_key=api_key.raw_key) == api_key.api_key
-    assert (
-        api_key_get_by_raw(raw_key=api_key.raw_key[:-1] + ("a" if api_key.raw_key[-1] != "a" else "b"))
-        is None
-    )
+    assert api_key_get_by_raw(raw_key=api_key.raw_key[:-1] + ("a" if api_key.raw_key[-1] != "a" else "b")) is None
     expired = make_api_key(expires_at=timezone.now() - timedelta(seconds=1))
     assert api_key_get_by_raw(raw_key=expired.raw_key) is None
 
@@ -162,9 +159,7 @@ def test_create_api_key_prints_the_raw_key_alone_on_the_last_line():
 
 def test_create_api_key_for_a_named_account_and_list_and_revoke_it():
     out = StringIO()
-    call_command(
-        "create_api_key", "--name", "Shop", "--account", "shop", "--permissions", "send_sms", stdout=out
-    )
+    call_command("create_api_key", "--name", "Shop", "--account", "shop", "--permissions", "send_sms", stdout=out)
     raw_key = out.getvalue().strip().splitlines()[-1]
     key = api_key_get_by_raw(raw_key=raw_key)
     assert key.account.name == "shop"
@@ -185,7 +180,5 @@ def test_create_api_key_refuses_unknown_permissions():
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="Unknown permission"):
-        call_command(
-            "create_api_key", "--name", "x", "--permissions", "send_sms,launch_rockets", stdout=StringIO()
-        )
+        call_command("create_api_key", "--name", "x", "--permissions", "send_sms,launch_rockets", stdout=StringIO())
     assert not ApiKey.objects.exists()

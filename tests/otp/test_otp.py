@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from messaging.models import Message, MessagePriority
+from messaging.services import message_delivery_text
+from otp.models import Otp, OtpStatus, PhoneVerification
+from otp.services import otp_expire_stale
+from tests.conftest import GUIDE_NUMBER
+
+pytestmark = pytest.mark.django_db
+SENT = {"success": True, "message": "OTP sent successfully", "expires_in": 300}
+VERIFIED = {"success": True, "message": "OTP verified successfully"}
+INVALID = {"error": "Invalid or expired OTP", "code": "invalid_otp"}
+RATE_LIMITED = {"error": "Rate limit exceeded. Maximum 3 OTP per hour for this number", "code": "rate_limited"}
+
+
+def send_otp(client, phone=GUIDE_NUMBER):
+    return client.post("/api/v1/otp/send", {"phone_number": phone}, format="json")
+
+
+def verify(client, code, phone=GUIDE_NUMBER):
+    return client.post("/api/v1/otp/verify", {"phone_number": phone, "code": code}, format="json")
+
+
+def last_code(phone=GUIDE_NUMBER) -> str:
+    """What the recipient reads on their phone: the text the gateway is handed."""
+    message = Message.objects.filter(to=phone, priority=MessagePriority.OTP).latest("created_at")
+    return re.search(r"\b(\d{6})\b", message_delivery_text(message=message)).group(1)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+@pytest.fixture
+def gateway(online_gateway):
+    return online_gateway
+
+
+def test_send_answers_the_guides_body_and_queues_an_otp_sms_ahead_of_others(api_client, gateway, api_key):
+    response = send_otp(api_client)
+    assert response.status_code == 200
+    assert response.json() == SENT
+
+    otp = Otp.objects.get()
+    assert (otp.phone_number, otp.status, otp.account) == (GUIDE_NUMBER, OtpStatus.ACTIVE, api_key.api_key.account)
+    message = otp.message
+    assert message.priority == MessagePriority.OTP
+    assert message.status == "queued" and message.gateway == gateway
+    code = last_code()
+    assert re.fullmatch(r"\d{6}", code)
+    assert message_delivery_text(message=message) == (f"Your verification code is {code}. It expires in 5 minutes.")
+    assert message.expires_at == otp.expires_at
+
+
+def test_the_code_is_stored_only_as_a_keyed_hash(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    otp_row = Otp.objects.values().get()
+    message_row = Message.objects.values().get()
+    for value in [*otp_row.values(), *message_row.values()]:
+        assert code not in str(value)
+    assert "••••••" in message_row["body"]
+
+
+@override_settings(OTP_MESSAGE_TEMPLATE="{code} is your Acme code ({minutes} min)")
+def test_the_sms_text_comes_from_the_configured_template(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    message = Message.objects.get()
+    assert message_delivery_text(message=message) == f"{code} is your Acme code (5 min)"
+
+
+def test_without_an_online_gateway_send_is_503_and_costs_nothing(api_client):
+    for _ in range(4):
+        response = send_otp(api_client)
+        assert response.status_code == 503
+        assert response.json() == {"error": "No gateway online", "code": "no_gateway_online"}
+    assert not Otp.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_503s_do_not_use_the_hourly_quota(api_client, make_gateway):
+    assert send_otp(api_client).status_code == 503
+    make_gateway()
+    for _ in range(3):
+        assert send_otp(api_client).status_code == 200
+
+
+def test_the_fourth_send_in_an_hour_is_429_with_retry_after(api_client, gateway):
+    for _ in range(3):
+        assert send_otp(api_client).status_code == 200
+    response = send_otp(api_client)
+    assert response.status_code == 429
+    assert response.json() == RATE_LIMITED
+    assert 3590 <= int(response["Retry-After"]) <= 3600
+    assert Otp.objects.count() == 3
+
+
+def test_the_hour_slides(api_client, gateway):
+    for _ in range(3):
+        send_otp(api_client)
+    oldest = Otp.objects.order_by("created_at").first()
+    Otp.objects.filter(pk=oldest.pk).update(created_at=timezone.now() - timedelta(minutes=61))
+    assert send_otp(api_client).status_code == 200
+    response = send_otp(api_client)
+    assert response.status_code == 429
+
+
+def test_the_quota_is_per_number(api_client, gateway):
+    for _ in range(3):
+        send_otp(api_client)
+    assert send_otp(api_client, "+959987654321").status_code == 200
+
+
+def test_the_right_code_verifies_once(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    response = verify(api_client, code)
+    assert response.status_code == 200
+    assert response.json() == VERIFIED
+    assert Otp.objects.get().status == OtpStatus.VERIFIED
+
+    again = verify(api_client, code)
+    assert again.status_code == 422
+    assert again.json() == INVALID
+
+
+def test_a_wrong_code_is_422(api_client, gateway):
+    send_otp(api_client)
+    response = verify(api_client, wrong(last_code()))
+    assert response.status_code == 422
+    assert response.json() == INVALID
+    assert Otp.objects.get().attempts == 1
+
+
+def test_an_expired_code_is_422(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    Otp.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = verify(api_client, code)
+    assert (response.status_code, response.json()) == (422, INVALID)
+    assert Otp.objects.get().status == OtpStatus.EXPIRED
+
+
+def test_a_replaced_code_is_422_and_the_new_one_works(api_client, gateway):
+    send_otp(api_client)
+    old = last_code()
+    send_otp(api_client)
+    new = last_code()
+    assert Otp.objects.filter(status=OtpStatus.REPLACED).count() == 1
+    if old != new:
+        assert (verify(api_client, old).status_code, verify(api_client, old).json()) == (422, INVALID)
+    assert verify(api_client, new).status_code == 200
+
+
+def test_a_code_never_sent_is_422(api_client):
+    response = verify(api_client, "123456")
+    assert (response.status_code, response.json()) == (422, INVALID)
+    assert not PhoneVerification.objects.exists()
+
+
+def test_three_wrong_attempts_kill_the_code(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    for _ in range(3):
+        assert verify(api_client, wrong(code)).status_code == 422
+    assert Otp.objects.get().status == OtpStatus.EXHAUSTED
+    response = verify(api_client, code)
+    assert (response.status_code, response.json()) == (422, INVALID)
+
+
+def test_ten_failures_in_a_row_lock_the_number_for_an_hour_across_codes(api_client, gateway):
+    failures = 0
+    for _ in range(4):  # 3 + 3 + 3 + 1 wrong attempts over four codes (sends allowed by clearing)
+        Otp.objects.update(created_at=timezone.now() - timedelta(hours=2))  # keep the hourly quota free
+        send_otp(api_client)
+        code = last_code()
+        for _ in range(3):
+            if failures == 10:
+                break
+            verify(api_client, wrong(code))
+            failures += 1
+    verification = PhoneVerification.objects.get()
+    assert verification.locked_until > timezone.now() + timedelta(minutes=59)
+
+    Otp.objects.update(created_at=timezone.now() - timedelta(hours=2))
+    send_otp(api_client)
+    response = verify(api_client, last_code())
+    assert (response.status_code, response.json()) == (422, INVALID)
+
+    PhoneVerification.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert verify(api_client, last_code()).status_code == 200
+
+
+def test_a_success_resets_the_failure_streak(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    verify(api_client, wrong(code))
+    verify(api_client, code)
+    assert PhoneVerification.objects.get().consecutive_failures == 0
+
+
+def test_another_account_cannot_verify_my_code(api_client, gateway, make_api_key, other_account, client_for):
+    send_otp(api_client)
+    code = last_code()
+    outsider = client_for(make_api_key(account=other_account).raw_key)
+    response = verify(outsider, code)
+    assert (response.status_code, response.json()) == (422, INVALID)
+    assert verify(api_client, code).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({}, 422, {"error": "Missing required field: phone_number", "code": "missing_field"}),
+        (
+            {"phone_number": "09123456789"},
+            422,
+            {"error": "Invalid phone number format", "code": "invalid_phone_number"},
+        ),
+        ({"phone_number": 959123456789}, 422, {"error": "Invalid phone number format", "code": "invalid_phone_number"}),
+    ],
+)
+def test_send_rejects_bad_input(api_client, gateway, body, status, error):
+    response = api_client.post("/api/v1/otp/send", body, format="json")
+    assert (response.status_code, response.json()) == (status, error)
+    assert not Otp.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"code": "123456"}, {"error": "Missing required field: phone_number", "code": "missing_field"}),
+        ({"phone_number": GUIDE_NUMBER}, {"error": "Missing required field: code", "code": "missing_field"}),
+        (
+            {"phone_number": "nope", "code": "123456"},
+            {"error": "Invalid phone number format", "code": "invalid_phone_number"},
+        ),
+        ({"phone_number": GUIDE_NUMBER, "code": ["123456"]}, INVALID),
+        ({"phone_number": GUIDE_NUMBER, "code": True}, INVALID),
+        ({"phone_number": GUIDE_NUMBER, "code": ""}, INVALID),
+    ],
+)
+def test_verify_rejects_bad_input(api_client, gateway, body, error):
+    send_otp(api_client)
+    response = api_client.post("/api/v1/otp/verify", body, format="json")
+    assert (response.status_code, response.json()) == (422, error)
+
+
+def test_a_numeric_code_is_accepted_like_a_string(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    if code.startswith("0"):
+        pytest.skip("a JSON number cannot carry a leading zero")
+    response = api_client.post("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": int(code)}, format="json")
+    assert response.status_code == 200
+
+
+def test_the_periodic_task_expires_codes_wipes_sealed_texts_and_deletes_old_rows(api_client, gateway):
+    send_otp(api_client)
+    now = timezone.now()
+    assert otp_expire_stale(now=now) == {"expired": 0, "wiped": 0, "deleted": 0}
+
+    later = now + timedelta(seconds=301)
+    assert otp_expire_stale(now=later) == {"expired": 1, "wiped": 1, "deleted": 0}
+    assert Otp.objects.get().status == OtpStatus.EXPIRED
+    assert Message.objects.get().sealed_body is None
+    assert otp_expire_stale(now=later) == {"expired": 0, "wiped": 0, "deleted": 0}
+
+    much_later = now + timedelta(days=8)
+    assert otp_expire_stale(now=much_later)["deleted"] == 1
+    assert not Otp.objects.exists()
+    assert not PhoneVerification.objects.exists()
+
+
+def test_verify_has_a_fixed_query_budget(api_client, gateway):
+    send_otp(api_client)
+    code = last_code()
+    with CaptureQueriesContext(connection) as queries:
+        assert verify(api_client, code).status_code == 200
+    sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # key lookup, locked verification row, live OTP, OTP update, streak reset.
+    assert len(sql) == 5, sql
