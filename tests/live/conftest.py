@@ -40,7 +40,7 @@ def _database_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def live_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[LiveServer]]:
+def daphne_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[LiveServer]]:
     with django_db_blocker.unblock():
         env = {
             **os.environ,
@@ -87,5 +87,10 @@ def live_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterat
 
 
 @pytest.fixture
-def live_server(live_servers, transactional_db) -> LiveServer:
-    return live_servers[0]
+def daphne_server(daphne_servers, transactional_db) -> LiveServer:
+    return daphne_servers[0]
+
+
+@pytest.fixture(autouse=True)
+def _committed_data(transactional_db):
+    """The servers are other processes: what a test creates must be committed to be seen."""

@@ -1,0 +1,95 @@
+"""Every answer under /api/ is JSON, whatever goes wrong; /up tells whether the app can serve."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import connection
+from django.db.utils import OperationalError
+
+from tests.conftest import GUIDE_NUMBER
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/", "/api/v1/", "/api/v1/nope", "/api/v2/sms/send", "/api/v1/sms/status/", "/api/v1/sms/send/extra"],
+)
+def test_unknown_api_paths_are_json_404(api_client, path):
+    response = api_client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": "Not found", "code": "not_found"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v1/sms/send"),
+        ("put", "/api/v1/sms/send"),
+        ("delete", "/api/v1/otp/send"),
+        ("get", "/api/v1/otp/verify"),
+        ("post", "/api/v1/sms/status/msg_00000000000000000000000000000000"),
+    ],
+)
+def test_wrong_methods_are_json_405(api_client, method, path):
+    response = getattr(api_client, method)(path)
+    assert response.status_code == 405
+    assert response.json() == {"error": f'Method "{method.upper()}" not allowed.', "code": "method_not_allowed"}
+    assert "Allow" in response
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sms/send", "/api/v1/otp/send", "/api/v1/otp/verify"])
+def test_malformed_json_is_400(api_client, path):
+    response = api_client.post(path, data='{"to": "+959123456789",', content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "Malformed JSON request body", "code": "malformed_json"}
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_body_that_is_not_json_is_415(api_client, content_type):
+    response = api_client.generic("POST", "/api/v1/sms/send", "to=%2B959123456789&message=hi", content_type)
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": "Unsupported content type: send a JSON body with Content-Type: application/json",
+        "code": "unsupported_media_type",
+    }
+
+
+def test_an_oversized_body_is_413(api_client):
+    response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "x" * 20_000}, format="json")
+    assert response.status_code == 413
+    assert response.json() == {"error": "Request body too large (maximum 16384 bytes)", "code": "payload_too_large"}
+
+
+def test_a_server_error_is_a_json_500_without_a_traceback(api_client, monkeypatch, caplog):
+    def explode(**kwargs):
+        raise RuntimeError("boom: internal detail")
+
+    monkeypatch.setattr("messaging.views.message_create", explode)
+    api_client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR):
+        response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error", "code": "internal_error"}
+    assert "boom" not in response.content.decode()
+    assert "boom: internal detail" in caplog.text  # the operator still gets the traceback
+
+
+def test_up_is_200_with_or_without_a_key(client, api_key):
+    for headers in [{}, {"HTTP_AUTHORIZATION": f"Bearer {api_key.raw_key}"}, {"HTTP_AUTHORIZATION": "Bearer junk"}]:
+        response = client.get("/up", **headers)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+
+def test_up_is_503_json_when_the_database_does_not_answer(client, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = client.get("/up")
+    assert response.status_code == 503
+    assert response.json() == {"error": "Database unavailable", "code": "database_unavailable"}
