@@ -68,13 +68,13 @@ def test_a_phone_that_cannot_take_it_now_leaves_the_message_pending(api_client, 
     assert response.json()["status"] == "pending"
 
 
-def test_the_least_loaded_phone_gets_the_next_message(api_client, make_gateway):
-    busy = make_gateway(name="busy")
-    idle = make_gateway(name="idle")
-    first = send(api_client, {"to": GUIDE_NUMBER, "message": "one"}).json()["message_id"]
-    second = send(api_client, {"to": GUIDE_NUMBER, "message": "two"}).json()["message_id"]
-    assigned = {Message.objects.get(pk=first).gateway, Message.objects.get(pk=second).gateway}
-    assert assigned == {busy, idle}
+def test_consecutive_messages_are_spread_over_the_online_phones(api_client, make_gateway):
+    phones = {make_gateway(), make_gateway()}
+    make_gateway(online=False)
+    ids = [send(api_client, {"to": GUIDE_NUMBER, "message": f"#{i}"}).json()["message_id"] for i in range(4)]
+    assigned = [Message.objects.get(pk=message_id).gateway for message_id in ids]
+    assert set(assigned) == phones
+    assert assigned[0] != assigned[1] and assigned[2] != assigned[3]
 
 
 def test_dispatch_is_signalled_only_after_commit(api_client, online_gateway, django_capture_on_commit_callbacks):
