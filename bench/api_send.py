@@ -140,7 +140,7 @@ async def open_loop(urls: list[str], keys: list[str], rate: float, duration: flo
     return result, time.perf_counter() - start
 
 
-def start_stack(servers: int, keys: int, workdir: Path) -> tuple[list[str], list[str], list]:
+def start_stack(servers: int, keys: int, gateways: int, workdir: Path) -> tuple[list[str], list[str], list]:
     postgres = Postgres(workdir / "postgres").start()
     redis = Redis(workdir / "redis").start()
     env = {
@@ -153,13 +153,15 @@ def start_stack(servers: int, keys: int, workdir: Path) -> tuple[list[str], list
         "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    # Phones that look online for the whole run (seen "tomorrow"), so messages are queued.
     setup = f"""
-import os
+from datetime import timedelta
 from django.utils import timezone
 from accounts.services import api_key_generate
 from gateways.models import Gateway
-for i in range(int(os.environ.get("BENCH_GATEWAYS", "3"))):
-    Gateway.objects.create(name=f"bench-phone-{{i}}", is_connected=True, last_seen_at=timezone.now() + timezone.timedelta(days=1))
+seen = timezone.now() + timedelta(days=1)
+for i in range({gateways}):
+    Gateway.objects.create(name=f"bench-phone-{{i}}", is_connected=True, last_seen_at=seen)
 for i in range({keys}):
     print(api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key)
 """
@@ -195,6 +197,8 @@ def main() -> None:
     parser.add_argument("--key", action="append", help="API key(s) for --url")
     parser.add_argument("--servers", type=int, default=2, help="daphne processes to start (default 2)")
     parser.add_argument("--keys", type=int, default=400, help="API keys to spread the load over")
+    parser.add_argument("--gateways", type=int, default=3, help="online phones (0: every message pending)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (at most 60)")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second in the paced phase")
@@ -211,7 +215,7 @@ def main() -> None:
     else:
         workdir = new_workdir("mysmsapio-bench-")
         print(f"starting PostgreSQL, Redis and {args.servers} daphne process(es)...", flush=True)
-        urls, keys, procs = start_stack(args.servers, args.keys, workdir)
+        urls, keys, procs = start_stack(args.servers, args.keys, args.gateways, workdir)
     try:
         asyncio.run(closed_loop(urls, keys, 8, 1.0))  # warm-up: connections, caches
         print(f"target: {', '.join(urls)} with {len(keys)} API key(s)", flush=True)
@@ -227,7 +231,10 @@ def main() -> None:
             else:
                 proc.stop()
         if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True) if not os.environ.get("BENCH_KEEP") else print(workdir)
+            if args.keep:
+                print(f"work directory kept: {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
