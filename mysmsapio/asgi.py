@@ -15,10 +15,21 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from gateways.routing import websocket_urlpatterns  # noqa: E402
+from mysmsapio.handlers import ApiASGIHandler  # noqa: E402
+
+api_asgi_app = ApiASGIHandler()
+API_PATH_PREFIXES = ("/api/", "/up")
+
+
+async def http_application(scope, receive, send) -> None:
+    """The API gets the lean handler; the admin and static files the full Django stack."""
+    app = api_asgi_app if scope["path"].startswith(API_PATH_PREFIXES) else django_asgi_app
+    await app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

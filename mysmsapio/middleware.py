@@ -1,10 +1,16 @@
-"""Keeps every answer under ``/api/`` JSON, even where DRF never gets control."""
+"""The public API's middleware: every answer under ``/api/`` is JSON, even where DRF never
+gets control, and carries the headers Django's (admin-only) middleware would have set.
+
+Native async as well as sync: under ASGI a sync-only middleware costs a thread hop per
+request, and this one sits on the send path.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -17,26 +23,43 @@ def is_api_path(path: str) -> bool:
     return path.startswith("/api/")
 
 
-class ApiErrorMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+def _body_too_large(request: HttpRequest) -> HttpResponse | None:
+    if not is_api_path(request.path):
+        return None
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return None
+    if length <= settings.API_MAX_BODY_BYTES:
+        return None
+    return json_error(f"Request body too large (maximum {settings.API_MAX_BODY_BYTES} bytes)", "payload_too_large", 413)
+
+
+def _finish(response: HttpResponse) -> HttpResponse:
+    # A length lets clients reuse the connection without chunked decoding.
+    if not response.streaming and not response.has_header("Content-Length"):
+        response["Content-Length"] = str(len(response.content))
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+class ApiMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if is_api_path(request.path) and self._body_too_large(request):
-            return json_error(
-                f"Request body too large (maximum {settings.API_MAX_BODY_BYTES} bytes)",
-                "payload_too_large",
-                413,
-            )
-        return self.get_response(request)
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self._acall(request)
+        return _finish(_body_too_large(request) or self.get_response(request))
 
-    @staticmethod
-    def _body_too_large(request: HttpRequest) -> bool:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return False
-        return length > settings.API_MAX_BODY_BYTES
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        return _finish(_body_too_large(request) or await self.get_response(request))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):

@@ -85,7 +85,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "mysmsapio.middleware.ApiErrorMiddleware",
+    "mysmsapio.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -94,6 +94,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# The public API (/api/, /up) runs this chain instead, under mysmsapio.handlers: async-native
+# middleware only.
+API_MIDDLEWARE = [
+    "mysmsapio.middleware.ApiMiddleware",
 ]
 
 ROOT_URLCONF = "mysmsapio.urls"

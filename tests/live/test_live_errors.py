@@ -1,0 +1,61 @@
+"""The API's own ASGI handler (lean middleware) keeps the JSON error contract on real daphne."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.live
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status", "code"),
+    [
+        ("get", "/api/v1/nope", {}, 404, "not_found"),
+        ("get", "/api/v1/sms/send", {}, 405, "method_not_allowed"),
+        (
+            "post",
+            "/api/v1/sms/send",
+            {"data": "{bad", "headers": {"Content-Type": "application/json"}},
+            400,
+            "malformed_json",
+        ),
+        (
+            "post",
+            "/api/v1/sms/send",
+            {"data": "to=1", "headers": {"Content-Type": "text/plain"}},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "post",
+            "/api/v1/sms/send",
+            {"json": {"to": "+959123456789", "message": "x" * 20_000}},
+            413,
+            "payload_too_large",
+        ),
+        ("post", "/api/v1/sms/send", {"json": {"to": "123", "message": "hi"}}, 422, "invalid_phone_number"),
+    ],
+)
+def test_api_errors_are_json_on_the_real_server(daphne_server, api_key, method, path, kwargs, status, code):
+    headers = {"Authorization": f"Bearer {api_key.raw_key}", **kwargs.pop("headers", {})}
+    response = getattr(requests, method)(f"{daphne_server.url}{path}", headers=headers, timeout=10, **kwargs)
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["code"] == code
+    assert response.headers["Content-Length"] == str(len(response.content))
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unauthenticated_is_401_with_www_authenticate(daphne_server):
+    response = requests.get(f"{daphne_server.url}/api/v1/sms/status/msg_1", timeout=10)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"error": "Invalid or expired API key", "code": "invalid_api_key"}
+
+
+def test_the_admin_still_runs_the_full_django_stack(daphne_server):
+    response = requests.get(f"{daphne_server.url}/admin/login/", timeout=10)
+    assert response.status_code == 200
+    assert "csrftoken" in response.cookies  # CSRF middleware ran
+    assert response.headers["X-Frame-Options"] == "DENY"
