@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -100,6 +101,12 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         status, message, code = 403, _drf_message(exc), "permission_denied"
     elif isinstance(exc, drf_exceptions.APIException):
         status, message, code = exc.status_code, _drf_message(exc), exc.default_code
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down, or every pooled connection stayed busy past the pool's
+        # timeout (overload): nothing was accepted, the client should retry.
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        status, message, code = 503, "Service temporarily unavailable", "database_unavailable"
+        headers["Retry-After"] = "1"
     else:
         # Unexpected: logged with its traceback by the middleware, answered without one.
         return None

@@ -93,3 +93,14 @@ def test_up_is_503_json_when_the_database_does_not_answer(client, monkeypatch):
     response = client.get("/up")
     assert response.status_code == 503
     assert response.json() == {"error": "Database unavailable", "code": "database_unavailable"}
+
+
+def test_a_database_outage_or_pool_timeout_is_a_json_503(api_client, monkeypatch):
+    def unavailable(**kwargs):
+        raise OperationalError("couldn't get a connection after 10.00 sec")
+
+    monkeypatch.setattr("messaging.views.message_create", unavailable)
+    response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json")
+    assert response.status_code == 503
+    assert response.json() == {"error": "Service temporarily unavailable", "code": "database_unavailable"}
+    assert response["Retry-After"] == "1"
