@@ -1,30 +1,266 @@
-"""Signals from the web tier to gateway phones.
+"""Moving messages to phones: assignment, pacing, the claim that makes a send happen at most
+once, and taking jobs back from phones that do not take them.
 
-The database row is the job; this only wakes the consumer of the chosen phone so it pushes
-the job at once. A lost signal delays a message, never loses it: the periodic retry finds
-every queued or pending row again.
+The database row is the job. The lifecycle of a message here:
+
+    pending --assign--> queued (gateway chosen) --push--> queued (pushed_at set)
+        --phone accepts, server claims atomically--> sent --report--> delivered | failed
+
+A phone sends only after the server confirmed its claim, and a claim is one conditional
+UPDATE (``status='queued' AND gateway=<this phone>``): once a job is taken back from a phone
+(ack timeout, disconnect, expiry), that phone's late claim matches no row. Channel-layer
+events only wake consumers; losing one delays a message, never loses it (the periodic tasks
+find every pending or unpushed row again).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Min, Q, Sum
+from django.utils import timezone
+
+from messaging.models import Message, MessageEvent, MessageStatus
+
+from .models import Gateway, GatewayEvent, GatewayEventType
+from .selectors import gateway_list_online
 
 logger = logging.getLogger(__name__)
+
+WAKE = "gateway.wake"
+CANCEL = "gateway.cancel"
 
 
 def gateway_group_name(gateway_id: int) -> str:
     return f"gateway-{gateway_id}"
 
 
-def gateway_notify_job(*, gateway_id: int, message_id: str) -> None:
-    channel_layer = get_channel_layer()
+def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
+    """Tell the consumer holding ``gateway_id``'s socket, wherever it runs, to act."""
     try:
-        async_to_sync(channel_layer.group_send)(
-            gateway_group_name(gateway_id), {"type": "gateway.job", "message_id": message_id}
-        )
+        async_to_sync(get_channel_layer().group_send)(gateway_group_name(gateway_id), {"type": event, **data})
     except Exception:
-        # The message is committed; a periodic retry will hand it over.
-        logger.warning("Could not signal gateway %s for %s", gateway_id, message_id, exc_info=True)
+        # The rows are committed; the periodic tasks will hand the work over.
+        logger.warning("Could not signal gateway %s (%s)", gateway_id, event, exc_info=True)
+
+
+def gateway_notify_job(*, gateway_id: int, message_id: str) -> None:
+    gateway_signal(gateway_id=gateway_id, event=WAKE, message_id=message_id)
+
+
+def _signal_after_commit(gateway_ids: set[int], event: str = WAKE) -> None:
+    for gateway_id in gateway_ids:
+        transaction.on_commit(partial(gateway_signal, gateway_id=gateway_id, event=event))
+
+
+def _carriers(gateway: Gateway) -> set[str]:
+    return {str(sim.get("carrier", "")).lower() for sim in gateway.sims or [] if isinstance(sim, dict)} - {""}
+
+
+def _sim_slot_for(gateway: Gateway, carrier: str) -> int | None:
+    for sim in gateway.sims or []:
+        if isinstance(sim, dict) and carrier and str(sim.get("carrier", "")).lower() == carrier.lower():
+            slot = sim.get("slot")
+            return slot if isinstance(slot, int) else None
+    return None
+
+
+def _locked(queryset):
+    # Two workers may run the same periodic task at once: on PostgreSQL each claims rows the
+    # other has not locked. SQLite serialises writers (BEGIN IMMEDIATE) instead.
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True)
+    return queryset
+
+
+@transaction.atomic
+def dispatch_assign_pending(
+    *, now: datetime | None = None, limit: int = 500, exclude_gateway_id: int | None = None
+) -> dict[int, int]:
+    """Give pending messages to online phones: a SIM on the recipient's carrier first, then
+    the phone with the shortest queue. Returns how many each phone got."""
+    now = now or timezone.now()
+    gateways = [g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id]
+    if not gateways:
+        return {}
+    pending = list(
+        _locked(Message.objects.filter(status=MessageStatus.PENDING, expires_at__gt=now))
+        .order_by("-priority", "created_at")
+        .values_list("pk", "carrier")[:limit]
+    )
+    if not pending:
+        return {}
+    load = dict(
+        Message.objects.filter(gateway__in=gateways, status=MessageStatus.QUEUED)
+        .values_list("gateway")
+        .annotate(n=Count("pk"))
+    )
+    carriers = {g.pk: _carriers(g) for g in gateways}
+    chosen: dict[int, list[str]] = defaultdict(list)
+    for message_id, carrier in pending:
+        candidates = [g for g in gateways if carrier and carrier.lower() in carriers[g.pk]] or gateways
+        gateway = min(candidates, key=lambda g: (load.get(g.pk, 0), g.pk))
+        load[gateway.pk] = load.get(gateway.pk, 0) + 1
+        chosen[gateway.pk].append(message_id)
+    assigned: dict[int, int] = {}
+    for gateway_id, ids in chosen.items():
+        assigned[gateway_id] = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
+            status=MessageStatus.QUEUED, gateway_id=gateway_id, queued_at=now, pushed_at=None
+        )
+        MessageEvent.objects.bulk_create(
+            [MessageEvent(message_id=i, gateway_id=gateway_id, event="queued", created_at=now) for i in ids]
+        )
+    _signal_after_commit(set(assigned))
+    return assigned
+
+
+def _pushed_segments(gateway_id: int, since: datetime) -> tuple[int, datetime | None]:
+    row = Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=since).aggregate(
+        used=Sum("segments"), oldest=Min("pushed_at")
+    )
+    return row["used"] or 0, row["oldest"]
+
+
+@transaction.atomic
+def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple[list[dict[str, Any]], float | None]:
+    """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
+    spent while jobs wait, in how many seconds to try again."""
+    from messaging.services import message_delivery_text
+
+    now = now or timezone.now()
+    gateway = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).first()
+    if gateway is None:
+        return [], None
+    window = timedelta(seconds=settings.GATEWAY_RATE_WINDOW_SECONDS)
+    used, oldest = _pushed_segments(gateway_id, now - window)
+    waiting = list(
+        _locked(
+            Message.objects.filter(
+                gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=True, expires_at__gt=now
+            )
+        ).order_by("-priority", "created_at")[: gateway.rate_per_minute]
+    )
+    jobs, pushed = [], []
+    for message in waiting:
+        # Android counts every part of a long SMS; a single over-long one may go alone.
+        if used and used + message.segments > gateway.rate_per_minute:
+            break
+        used += message.segments
+        pushed.append(message.pk)
+        jobs.append(
+            {
+                "type": "job",
+                "message_id": message.pk,
+                "to": message.to,
+                "text": message_delivery_text(message=message),
+                "sim_slot": _sim_slot_for(gateway, message.carrier),
+                "priority": "otp" if message.priority > 0 else "normal",
+                "expires_at": message.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+    if pushed:
+        Message.objects.filter(pk__in=pushed).update(pushed_at=now)
+        MessageEvent.objects.bulk_create(
+            [MessageEvent(message_id=i, gateway_id=gateway_id, event="pushed", created_at=now) for i in pushed]
+        )
+        oldest = oldest or now
+    retry_in = None
+    if len(pushed) < len(waiting):
+        retry_in = max(0.05, ((oldest or now) + window - now).total_seconds())
+    return jobs, retry_in
+
+
+@transaction.atomic
+def dispatch_claim(*, gateway_id: int, message_id: str, now: datetime | None = None) -> bool:
+    """The phone asks to send ``message_id``: True exactly when it may (and only one phone
+    ever may). Asking again after a lost answer gets True again: the phone's journal, not
+    the server, knows whether its radio already sent it."""
+    now = now or timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED, expires_at__gt=now
+    ).update(status=MessageStatus.SENT, sent_at=now, sealed_body=None)
+    if claimed:
+        MessageEvent.objects.create(message_id=message_id, gateway_id=gateway_id, event="sent", created_at=now)
+        return True
+    return Message.objects.filter(pk=message_id, gateway_id=gateway_id, sent_at__isnull=False).exists()
+
+
+@transaction.atomic
+def dispatch_release(
+    *, gateway_id: int, reason: str, message_ids: list[str] | None = None, now: datetime | None = None
+) -> list[str]:
+    """Take back jobs a phone has not accepted; they go to other phones. Accepted jobs stay
+    with their phone, which reports them when it comes back."""
+    now = now or timezone.now()
+    candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED)
+    if message_ids is not None:
+        candidates = candidates.filter(pk__in=message_ids)
+    released = []
+    for message_id in candidates.values_list("pk", flat=True):
+        # One conditional update each: a claim that lands meanwhile wins, and stays.
+        if Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.PENDING, gateway=None, pushed_at=None, queued_at=None
+        ):
+            released.append(message_id)
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(message_id=i, gateway_id=gateway_id, event="released", detail=reason, created_at=now)
+            for i in released
+        ]
+    )
+    if released:
+        transaction.on_commit(partial(_reassign_after_release, exclude_gateway_id=gateway_id))
+    return released
+
+
+def _reassign_after_release(*, exclude_gateway_id: int) -> None:
+    dispatch_assign_pending(exclude_gateway_id=exclude_gateway_id)
+
+
+def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:
+    """Jobs pushed to a phone that did not accept them within the ack timeout."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.GATEWAY_ACK_TIMEOUT_SECONDS)
+    overdue: dict[int, list[str]] = defaultdict(list)
+    for message_id, gateway_id in Message.objects.filter(status=MessageStatus.QUEUED, pushed_at__lt=cutoff).values_list(
+        "pk", "gateway_id"
+    )[:1000]:
+        overdue[gateway_id].append(message_id)
+    released = 0
+    for gateway_id, ids in overdue.items():
+        done = dispatch_release(gateway_id=gateway_id, reason="ack timeout", message_ids=ids, now=now)
+        if done:
+            GatewayEvent.objects.create(
+                gateway_id=gateway_id,
+                event=GatewayEventType.ACK_TIMEOUT,
+                detail=f"{len(done)} job(s) not accepted in {settings.GATEWAY_ACK_TIMEOUT_SECONDS}s",
+                created_at=now,
+            )
+        released += len(done)
+    return released
+
+
+def dispatch_forget_pushes(*, gateway_id: int) -> int:
+    """A phone (re)connected: jobs pushed to an earlier socket and not accepted are pushed again."""
+    return Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=False).update(
+        pushed_at=None
+    )
+
+
+def dispatch_stale_gateways() -> list[int]:
+    """Offline phones that still hold unaccepted jobs (their socket died without a goodbye)."""
+    online = gateway_list_online().values("pk")
+    return list(
+        Message.objects.filter(status=MessageStatus.QUEUED)
+        .filter(~Q(gateway__in=online))
+        .values_list("gateway_id", flat=True)
+        .distinct()
+    )

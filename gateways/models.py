@@ -20,10 +20,26 @@ class Gateway(models.Model):
     # Android lets an app send 30 SMS parts per 60 s; pace well below it by default.
     rate_per_minute = models.PositiveSmallIntegerField(default=10)
     daily_quota = models.PositiveIntegerField(null=True, blank=True)
+    # Inbound SMS received by this phone belong to this account (the default one if unset).
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="gateways"
+    )
     # Presence is a database fact: the socket is open and the phone spoke recently.
     is_connected = models.BooleanField(default=False)
+    # The socket that holds the phone now: a stale socket's disconnect must not take a
+    # reconnected phone offline.
+    connection_id = models.CharField(max_length=36, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # What the phone reports (hello and heartbeats).
+    device_model = models.CharField(max_length=100, blank=True)
+    app_version = models.CharField(max_length=50, blank=True)
+    protocol_version = models.PositiveSmallIntegerField(null=True, blank=True)
+    battery = models.PositiveSmallIntegerField(null=True, blank=True)
+    charging = models.BooleanField(null=True, blank=True)
+    signal = models.SmallIntegerField(null=True, blank=True)
+    sims = models.JSONField(default=list, blank=True)  # [{"slot": 0, "carrier": "MPT", "number": "+95..."}]
 
     class Meta:
         constraints = [
@@ -50,3 +66,26 @@ class Gateway(models.Model):
             and self.last_seen_at is not None
             and self.last_seen_at >= self.online_since()
         )
+
+
+class GatewayEventType(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    DISCONNECTED = "disconnected", "Disconnected"
+    OFFLINE = "offline", "Marked offline (silent)"
+    TOKEN_ROLLED = "token_rolled", "Token rolled"
+    REVOKED = "revoked", "Revoked"
+    FAILURE = "failure", "Send failure"
+    ACK_TIMEOUT = "ack_timeout", "Job not accepted in time"
+
+
+class GatewayEvent(models.Model):
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    event = models.CharField(max_length=20, choices=GatewayEventType.choices)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.gateway} {self.event}"

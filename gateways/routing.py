@@ -1,5 +1,11 @@
-"""WebSocket routes. The gateway consumer (``/ws/gateway/``) is added with the phone protocol."""
-
 from __future__ import annotations
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import GatewayConsumer
+from .middleware import GatewayTokenAuthMiddleware
+
+# No Origin check here: phones are native clients and send no Origin header.
+websocket_urlpatterns = [
+    path("ws/gateway/", GatewayTokenAuthMiddleware(GatewayConsumer.as_asgi())),
+]

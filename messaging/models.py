@@ -45,6 +45,11 @@ class Message(models.Model):
     gateway = models.ForeignKey(
         "gateways.Gateway", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
+    # The recipient's mobile carrier (libphonenumber's data), to prefer a SIM on the same one.
+    carrier = models.CharField(max_length=64, blank=True)
+    # When the job was last pushed to ``gateway``'s socket; cleared when it is taken back.
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -57,8 +62,48 @@ class Message(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["status", "-priority", "created_at"], name="message_queue_idx"),
+            models.Index(fields=["gateway", "status", "pushed_at"], name="message_gateway_idx"),
             models.Index(fields=["account", "-created_at"], name="message_account_idx"),
         ]
 
     def __str__(self) -> str:
         return self.id
+
+
+class MessageEvent(models.Model):
+    """The operators' timeline of one message: every hand-over and report."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    gateway = models.ForeignKey("gateways.Gateway", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    event = models.CharField(max_length=20)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.event}"
+
+
+class InboundSms(models.Model):
+    """An SMS a gateway phone received."""
+
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="inbound_sms")
+    gateway = models.ForeignKey("gateways.Gateway", null=True, on_delete=models.SET_NULL, related_name="inbound_sms")
+    # The phone's own id for the SMS: a report sent twice is stored once.
+    device_sms_id = models.CharField(max_length=64)
+    sim_slot = models.SmallIntegerField(null=True, blank=True)
+    sender = models.CharField(max_length=32)
+    body = models.TextField()
+    received_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "inbound SMS"
+        verbose_name_plural = "inbound SMS"
+        indexes = [models.Index(fields=["account", "-received_at", "-id"], name="inbound_account_idx")]
+        constraints = [models.UniqueConstraint(fields=["gateway", "device_sms_id"], name="one_inbound_per_device_id")]
+
+    def __str__(self) -> str:
+        return f"from {self.sender} at {self.received_at:%Y-%m-%d %H:%M}"

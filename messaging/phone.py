@@ -27,3 +27,13 @@ def normalize_phone_number(value: object) -> str | None:
     if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def carrier_for_number(number: str) -> str:
+    """The recipient's mobile carrier as libphonenumber knows it ("MPT", "Ooredoo"...), or ""."""
+    from phonenumbers import carrier
+
+    try:
+        return carrier.name_for_number(phonenumbers.parse(number, None), "en")
+    except phonenumbers.NumberParseException:
+        return ""

@@ -1,10 +1,27 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db.models import Q
+
 from accounts.models import Account
 
-from .models import Message
+from .models import InboundSms, Message
 
 
 def message_get(*, account: Account, message_id: str) -> Message | None:
     """The account's message, or None: another account's message does not exist for you."""
     return Message.objects.filter(account=account, pk=message_id).first()
+
+
+def inbound_sms_page(
+    *, account: Account, limit: int, since: datetime | None = None, before: tuple[datetime, int] | None = None
+) -> list[InboundSms]:
+    """Newest first; ``before`` is the (received_at, id) of the last item of the previous page."""
+    rows = InboundSms.objects.filter(account=account).select_related("gateway")
+    if since is not None:
+        rows = rows.filter(received_at__gte=since)
+    if before is not None:
+        at, pk = before
+        rows = rows.filter(Q(received_at__lt=at) | Q(received_at=at, pk__lt=pk))
+    return list(rows.order_by("-received_at", "-pk")[:limit])

@@ -16,8 +16,8 @@ from mysmsapio.crypto import seal, unseal
 from mysmsapio.errors import ValidationFailed
 
 from .encoding import sms_encoding
-from .models import Message, MessagePriority, MessageStatus, new_message_id
-from .phone import normalize_phone_number
+from .models import InboundSms, Message, MessageEvent, MessagePriority, MessageStatus, new_message_id
+from .phone import carrier_for_number, normalize_phone_number
 
 INVALID_PHONE = "Invalid phone number format"
 
@@ -67,7 +67,8 @@ def message_create(
     ``gateway`` lets a caller that already chose the phone skip choosing again.
     """
     now = timezone.now()
-    gateway = gateway or gateway_pick_for_message(now=now)
+    carrier = carrier_for_number(to)
+    gateway = gateway or gateway_pick_for_message(carrier=carrier, now=now)
     encoding = sms_encoding(text)
     message_id = new_message_id()
     message = Message.objects.create(
@@ -82,6 +83,7 @@ def message_create(
         priority=priority,
         status=MessageStatus.QUEUED if gateway else MessageStatus.PENDING,
         gateway=gateway,
+        carrier=carrier,
         created_at=now,
         queued_at=now if gateway else None,
         expires_at=expires_at or now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
@@ -98,3 +100,103 @@ def message_delivery_text(*, message: Message) -> str:
     if message.sealed_body:
         return unseal(message.sealed_body, context=message.pk)
     return message.body
+
+
+EXPIRED_ERROR = "Expired: no gateway available"
+
+
+def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
+    MessageEvent.objects.create(
+        message_id=message_id, gateway_id=gateway_id, event=event, detail=detail, created_at=now or timezone.now()
+    )
+
+
+def message_report_radio_sent(*, gateway_id: int, message_id: str) -> None:
+    """The phone's radio accepted the SMS (status is already ``sent`` since the claim)."""
+    if Message.objects.filter(pk=message_id, gateway_id=gateway_id).exists():
+        _event(message_id, "radio_sent", gateway_id=gateway_id)
+
+
+def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | None = None) -> bool:
+    now = timezone.now()
+    done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
+        status=MessageStatus.DELIVERED, delivered_at=at or now
+    )
+    if done:
+        _event(message_id, "delivered", gateway_id=gateway_id, now=now)
+    return bool(done)
+
+
+def message_mark_failed(*, gateway_id: int, message_id: str, error: str, error_code: object = None) -> bool:
+    """A send the phone tried and Android refused. Not retried elsewhere: a failure report
+    cannot prove the SMS did not leave, and a message must never be sent twice."""
+    now = timezone.now()
+    text = (error or "Send failed")[:500]
+    if error_code is not None:
+        text = f"{text} (code {error_code})"
+    done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
+        status=MessageStatus.FAILED, failed_at=now, error_message=text
+    )
+    if done:
+        _event(message_id, "failed", gateway_id=gateway_id, detail=text, now=now)
+    return bool(done)
+
+
+def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) -> list[tuple[str, int | None]]:
+    """Messages no phone took before their validity ended: failed, with the reason. Returns
+    (message, phone it had been pushed to) so that phone can drop the job."""
+    now = now or timezone.now()
+    overdue = list(
+        Message.objects.filter(
+            status__in=[MessageStatus.PENDING, MessageStatus.QUEUED], expires_at__lte=now
+        ).values_list("pk", "gateway_id")[:limit]
+    )
+    expired = []
+    for message_id, gateway_id in overdue:
+        if Message.objects.filter(
+            pk=message_id, status__in=[MessageStatus.PENDING, MessageStatus.QUEUED], expires_at__lte=now
+        ).update(status=MessageStatus.FAILED, failed_at=now, error_message=EXPIRED_ERROR, sealed_body=None):
+            _event(message_id, "expired", gateway_id=gateway_id, now=now)
+            expired.append((message_id, gateway_id))
+    return expired
+
+
+def message_prune(*, now: datetime | None = None) -> int:
+    """Delete finished messages (and their events) past the retention period."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS)
+    deleted, _ = Message.objects.filter(
+        created_at__lt=cutoff, status__in=[MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
+    ).delete()
+    InboundSms.objects.filter(received_at__lt=cutoff).delete()
+    return deleted
+
+
+def inbound_sms_store(
+    *,
+    gateway_id: int,
+    device_sms_id: str,
+    sender: str,
+    text: str,
+    sim_slot: int | None = None,
+    received_at: datetime | None = None,
+) -> None:
+    """Store an SMS a phone received; the same report twice is stored once."""
+    from accounts.services import account_get_or_create
+    from gateways.models import Gateway
+
+    gateway = Gateway.objects.select_related("account").get(pk=gateway_id)
+    InboundSms.objects.bulk_create(
+        [
+            InboundSms(
+                account=gateway.account or account_get_or_create(),
+                gateway=gateway,
+                device_sms_id=device_sms_id[:64],
+                sim_slot=sim_slot,
+                sender=sender[:32],
+                body=text,
+                received_at=received_at or timezone.now(),
+            )
+        ],
+        ignore_conflicts=True,
+    )

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import base64
+import binascii
+
 from django.conf import settings
+from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -9,9 +13,9 @@ from accounts.authentication import HasApiPermission
 from accounts.models import Permission
 from mysmsapio import ratelimit
 from mysmsapio.api import json_object
-from mysmsapio.errors import NotFound, RateLimited
+from mysmsapio.errors import NotFound, RateLimited, ValidationFailed
 
-from .selectors import message_get
+from .selectors import inbound_sms_page, message_get
 from .services import message_create, sms_validate
 
 
@@ -68,3 +72,61 @@ class SmsStatusApi(APIView):
                 "error_message": message.error_message,
             }
         )
+
+
+class SmsInboxApi(APIView):
+    """SMS received by the account's gateway phones, newest first, in pages."""
+
+    permission_classes = [HasApiPermission.for_(Permission.RECEIVE_SMS)]
+    MAX_LIMIT = 200
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit = self._limit(params.get("limit", "50"))
+        since = self._time(params.get("since"), "since") if params.get("since") else None
+        before = self._cursor(params["cursor"]) if params.get("cursor") else None
+        page = inbound_sms_page(account=request.auth.account, limit=limit + 1, since=since, before=before)
+        items, more = page[:limit], len(page) > limit
+        next_cursor = None
+        if more:
+            last = items[-1]
+            raw = f"{last.received_at.isoformat()}|{last.pk}".encode()
+            next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        return Response(
+            {
+                "messages": [
+                    {
+                        "id": sms.pk,
+                        "from": sms.sender,
+                        "text": sms.body,
+                        "received_at": _iso(sms.received_at),
+                        "gateway": sms.gateway.name if sms.gateway else None,
+                        "sim_slot": sms.sim_slot,
+                    }
+                    for sms in items
+                ],
+                "next_cursor": next_cursor,
+            }
+        )
+
+    def _limit(self, value: str) -> int:
+        if not value.isdigit() or not 1 <= int(value) <= self.MAX_LIMIT:
+            raise ValidationFailed(f"limit must be an integer from 1 to {self.MAX_LIMIT}", code="invalid_limit")
+        return int(value)
+
+    @staticmethod
+    def _time(value: str, name: str):
+        parsed = parse_datetime(value)
+        if parsed is None or parsed.tzinfo is None:
+            raise ValidationFailed(
+                f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"
+            )
+        return parsed
+
+    def _cursor(self, value: str) -> tuple:
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+            at, pk = raw.rsplit("|", 1)
+            return self._time(at, "cursor"), int(pk)
+        except (binascii.Error, UnicodeDecodeError, ValueError, ValidationFailed):
+            raise ValidationFailed("Invalid cursor", code="invalid_cursor") from None

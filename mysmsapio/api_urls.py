@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from messaging.views import SmsSendApi, SmsStatusApi
+from messaging.views import SmsInboxApi, SmsSendApi, SmsStatusApi
 from otp.views import OtpSendApi, OtpVerifyApi
 
 # A trailing slash is optional everywhere: clients write both.
 urlpatterns = [
     re_path(r"^sms/send/?$", SmsSendApi.as_view(), name="sms-send"),
     re_path(r"^sms/status/(?P<message_id>[^/]+)/?$", SmsStatusApi.as_view(), name="sms-status"),
+    re_path(r"^sms/inbox/?$", SmsInboxApi.as_view(), name="sms-inbox"),
     re_path(r"^otp/send/?$", OtpSendApi.as_view(), name="otp-send"),
     re_path(r"^otp/verify/?$", OtpVerifyApi.as_view(), name="otp-verify"),
 ]

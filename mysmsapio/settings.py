@@ -228,6 +228,13 @@ OTP_RETENTION_SECONDS = env.int("OTP_RETENTION_SECONDS", default=7 * 24 * 3600)
 
 # A gateway counts as online while its socket is open and it was heard from this recently.
 GATEWAY_ONLINE_WINDOW_SECONDS = env.int("GATEWAY_ONLINE_WINDOW_SECONDS", default=90)
+GATEWAY_HEARTBEAT_SECONDS = env.int("GATEWAY_HEARTBEAT_SECONDS", default=30)
+# A job its phone has not accepted within this goes to another phone.
+GATEWAY_ACK_TIMEOUT_SECONDS = env.int("GATEWAY_ACK_TIMEOUT_SECONDS", default=30)
+# Pacing: a phone gets at most its rate_per_minute SMS parts per window (60 s; tests shrink it).
+GATEWAY_RATE_WINDOW_SECONDS = env.float("GATEWAY_RATE_WINDOW_SECONDS", default=60.0)
+# Finished messages, their events, inbound SMS and gateway events older than this are deleted.
+MESSAGE_RETENTION_SECONDS = env.int("MESSAGE_RETENTION_SECONDS", default=90 * 24 * 3600)
 
 # --- Background work --------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -239,7 +246,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Embedded mode has no broker: `.delay()` runs the task in-process.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_BEAT_SCHEDULE = {
+    "dispatch-pending": {"task": "gateways.tasks.dispatch_pending", "schedule": 10.0},
+    "release-ack-timeouts": {"task": "gateways.tasks.release_ack_timeouts", "schedule": 10.0},
+    "mark-silent-gateways-offline": {"task": "gateways.tasks.mark_silent_gateways_offline", "schedule": 30.0},
+    "expire-messages": {"task": "messaging.tasks.expire_messages", "schedule": 30.0},
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
+    "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},
 }
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)

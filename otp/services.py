@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey
 from gateways.selectors import gateway_pick_for_message
 from messaging.models import Message, MessagePriority
+from messaging.phone import carrier_for_number
 from messaging.services import message_create
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.errors import RateLimited, ServiceUnavailable
@@ -56,7 +57,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     is useless) or ``RateLimited`` (over the sliding hourly quota).
     """
     now = timezone.now()
-    gateway = gateway_pick_for_message(now=now)
+    gateway = gateway_pick_for_message(carrier=carrier_for_number(phone_number), now=now)
     if gateway is None:
         raise NoGatewayOnline()
     _verification_lock(account=account, phone_number=phone_number)

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def variables_read_by_settings() -> set[str]:
     source = (ROOT / "mysmsapio" / "settings.py").read_text()
-    names = set(re.findall(r'env\.(?:str|int|bool|list)\("([A-Z_]+)"', source))
+    names = set(re.findall(r'env\.(?:str|int|bool|list|float)\("([A-Z_]+)"', source))
     names |= set(re.findall(r'_secret\("([A-Z_]+)"\)', source))
     return names
 

@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""MySMSAPio gateway agent: the phone side of the gateway protocol (docs/gateway-protocol.md).
+
+Runs anywhere with Python 3.9+ and the `websockets` package, without Django: on an Android
+phone in Termux (driver "termux", sending with termux-sms-send) or as a simulator for tests
+and demos (driver "simulator", writing each job to an outbox file).
+
+    python agent.py --server http://192.0.2.10:3005 --token gw_live_... --driver termux
+
+Guarantees: a message is sent at most once. The agent asks the server to claim a job and
+sends only after the server confirmed it; a local SQLite journal records each job's state
+before the radio is touched, and every report until the server acks it, so a restart or a
+lost connection neither loses a report nor sends twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+PROTOCOL_VERSION = 1
+AGENT_VERSION = "1.0"
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_REVOKED = 4403
+
+log = logging.getLogger("mysmsapio.agent")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017 - runs on Python < 3.11
+
+
+def websocket_url(server: str) -> str:
+    """Accepts the server's base URL (http, https, ws or wss) or the full socket URL."""
+    parts = urlsplit(server)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    path = parts.path if parts.path.rstrip("/").endswith("/ws/gateway") else parts.path.rstrip("/") + "/ws/gateway/"
+    return urlunsplit((scheme, parts.netloc, path, "", ""))
+
+
+class Journal:
+    """Jobs and unacknowledged reports, on disk. States of a job:
+    accepted (claim asked) -> sending (radio about to be used) -> sent | failed | dropped."""
+
+    def __init__(self, path: str) -> None:
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (message_id TEXT PRIMARY KEY, job TEXT NOT NULL, "
+            "state TEXT NOT NULL, updated REAL NOT NULL)"
+        )
+        self.db.execute("CREATE TABLE IF NOT EXISTS reports (id TEXT PRIMARY KEY, frame TEXT NOT NULL, created REAL)")
+
+    def job_state(self, message_id: str) -> str | None:
+        row = self.db.execute("SELECT state FROM jobs WHERE message_id = ?", (message_id,)).fetchone()
+        return row[0] if row else None
+
+    def job(self, message_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT job FROM jobs WHERE message_id = ?", (message_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def add_job(self, job: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO jobs VALUES (?, ?, 'accepted', ?)", (job["message_id"], json.dumps(job), time.time())
+        )
+
+    def set_state(self, message_id: str, state: str, *, only_from: tuple[str, ...] = ()) -> bool:
+        sql = "UPDATE jobs SET state = ?, updated = ? WHERE message_id = ?"
+        params: list[Any] = [state, time.time(), message_id]
+        if only_from:
+            sql += f" AND state IN ({','.join('?' * len(only_from))})"
+            params += list(only_from)
+        return self.db.execute(sql, params).rowcount == 1
+
+    def jobs_in(self, state: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT message_id FROM jobs WHERE state = ?", (state,))]
+
+    def add_report(self, frame: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?)", (frame["id"], json.dumps(frame), time.time()))
+
+    def unacked_reports(self) -> list[dict[str, Any]]:
+        return [json.loads(r[0]) for r in self.db.execute("SELECT frame FROM reports ORDER BY created")]
+
+    def ack(self, report_id: str) -> None:
+        self.db.execute("DELETE FROM reports WHERE id = ?", (report_id,))
+
+
+class SimulatorDriver:
+    """Sends nothing: appends each job as a JSON line to the outbox file, then reports it
+    sent and (after a delay) delivered. Inbound SMS are injected as JSON lines
+    ({"from": ..., "text": ...}) appended to the inbound file."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.outbox = Path(args.outbox or "outbox.jsonl")
+        self.send_delay = args.send_delay
+        self.deliver_delay = args.deliver_delay
+        self.failure_rate = args.failure_rate
+        self.inbound = Path(args.inbound) if args.inbound else None
+        self.inbound_offset = 0
+
+    def device_info(self) -> dict[str, Any]:
+        return {
+            "model": "simulator",
+            "app_version": AGENT_VERSION,
+            "battery": 100,
+            "charging": True,
+            "signal": 4,
+            "sims": [{"slot": 0, "carrier": "Simulated", "number": ""}],
+        }
+
+    async def send(self, job: dict[str, Any]) -> tuple[bool, Any, str]:
+        if self.send_delay:
+            await asyncio.sleep(self.send_delay)
+        if random.random() < self.failure_rate:
+            return False, 1, "RESULT_ERROR_GENERIC_FAILURE (simulated)"
+        line = {"id": job["message_id"], "to": job["to"], "body": job["text"], "sim_slot": job.get("sim_slot"),
+                "priority": job.get("priority"), "at": now_iso(), "pid": os.getpid()}  # fmt: skip
+        with self.outbox.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return True, None, ""
+
+    async def delivered(self, job: dict[str, Any]) -> bool | None:
+        await asyncio.sleep(self.deliver_delay)
+        return True
+
+    async def poll_inbound(self) -> list[dict[str, Any]]:
+        if self.inbound is None or not self.inbound.exists():
+            return []
+        with self.inbound.open(encoding="utf-8") as f:
+            f.seek(self.inbound_offset)
+            lines = f.readlines()
+            self.inbound_offset = f.tell()
+        found = []
+        for line in lines:
+            if line.strip():
+                sms = json.loads(line)
+                found.append({"id": sms.get("id") or str(uuid.uuid4()), "from": sms["from"], "text": sms["text"],
+                              "sim_slot": sms.get("sim_slot", 0), "received_at": sms.get("received_at") or now_iso()})  # fmt: skip
+        return found
+
+
+class TermuxDriver:
+    """A real Android phone: Termux with the Termux:API app and package."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.seen_inbound: set[str] = set()
+        self.started = time.time()
+        for program in ("termux-sms-send", "termux-sms-list"):
+            if shutil.which(program) is None:
+                raise SystemExit(f"{program} not found: install Termux:API (pkg install termux-api)")
+
+    def device_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"model": "android/termux", "app_version": AGENT_VERSION}
+        battery = self._json(["termux-battery-status"])
+        if isinstance(battery, dict):
+            info["battery"] = battery.get("percentage")
+            info["charging"] = battery.get("plugged") not in (None, "UNPLUGGED")
+        sims = self._json(["termux-telephony-deviceinfo"])
+        if isinstance(sims, dict):
+            info["sims"] = [{"slot": 0, "carrier": sims.get("network_operator_name", ""), "number": ""}]
+        return info
+
+    @staticmethod
+    def _json(command: list[str]) -> Any:
+        if shutil.which(command[0]) is None:
+            return None
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=20).stdout
+            return json.loads(out) if out.strip() else None
+        except (subprocess.TimeoutExpired, json.JSONDecodeError, OSError):
+            return None
+
+    async def send(self, job: dict[str, Any]) -> tuple[bool, Any, str]:
+        command = ["termux-sms-send", "-n", job["to"]]
+        if isinstance(job.get("sim_slot"), int):
+            command += ["-s", str(job["sim_slot"])]
+        proc = await asyncio.create_subprocess_exec(
+            *command, job["text"], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        _, stderr = await proc.communicate()
+        if proc.returncode == 0:
+            return True, None, ""
+        return False, proc.returncode, (stderr.decode(errors="replace").strip() or "termux-sms-send failed")[:300]
+
+    async def delivered(self, job: dict[str, Any]) -> bool | None:
+        return None  # termux-sms-send gives no delivery report: the message stays "sent"
+
+    async def poll_inbound(self) -> list[dict[str, Any]]:
+        listed = await asyncio.to_thread(self._json, ["termux-sms-list", "-t", "inbox", "-l", "50"])
+        found = []
+        for sms in listed or []:
+            sms_id = str(sms.get("_id", ""))
+            if not sms_id or sms_id in self.seen_inbound:
+                continue
+            self.seen_inbound.add(sms_id)
+            found.append(
+                {"id": f"termux-{sms_id}", "from": sms.get("number", ""), "text": sms.get("body", ""),
+                 "sim_slot": None, "received_at": sms.get("received")}
+            )  # fmt: skip
+        return found
+
+
+DRIVERS = {"simulator": SimulatorDriver, "termux": TermuxDriver}
+
+
+class Refused(Exception):
+    pass
+
+
+class Agent:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.servers = [websocket_url(s) for s in args.server]
+        self.token = args.token
+        self.driver = DRIVERS[args.driver](args)
+        self.journal = Journal(args.journal)
+        self.ws: Any = None
+        self.heartbeat_interval = 30.0
+        self.inbound_interval = args.inbound_interval
+        self.tasks: set[asyncio.Task] = set()
+        self.finish_interrupted_sends()
+
+    def finish_interrupted_sends(self) -> None:
+        # A job left in "sending" means the agent died while the radio had it: its outcome is
+        # unknown, and sending again could deliver it twice. Report it, never resend.
+        for message_id in self.journal.jobs_in("sending"):
+            self.journal.set_state(message_id, "failed")
+            self.report(
+                "failed", message_id, error="Agent restarted during send: outcome unknown", error_code="unknown"
+            )
+
+    def report(self, kind: str, message_id: str | None = None, **fields: Any) -> None:
+        frame = {"type": kind, "id": str(uuid.uuid4()), **fields}
+        if message_id is not None:
+            frame["message_id"] = message_id
+        self.journal.add_report(frame)
+        self.spawn(self.send_frame(frame))
+
+    def spawn(self, coro) -> None:
+        task = asyncio.get_event_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def send_frame(self, frame: dict[str, Any]) -> None:
+        if self.ws is None:
+            return  # resent from the journal on the next connection
+        with contextlib.suppress(Exception):  # the connection dropped; the journal keeps the frame
+            await self.ws.send(json.dumps(frame, ensure_ascii=False))
+
+    async def run_forever(self) -> None:
+        attempt = 0
+        index = 0
+        while True:
+            url = self.servers[index % len(self.servers)]
+            try:
+                await self.session(url)
+                attempt = 0
+            except Refused:
+                raise
+            except Exception as exc:
+                log.warning("connection to %s failed: %s", url, exc.__class__.__name__)
+                index += 1  # try the next server
+            attempt += 1
+            # Exponential backoff with full jitter: a fleet of phones must not reconnect in step.
+            await asyncio.sleep(random.uniform(0.2, min(30.0, 0.5 * 2 ** min(attempt, 6))))
+
+    async def session(self, url: str) -> None:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import ConnectionClosed
+
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with connect(url, additional_headers=headers, open_timeout=10, ping_interval=20) as ws:
+            try:
+                first = json.loads(await ws.recv())
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_REVOKED):
+                    raise Refused(f"server refused the token (close code {exc.rcvd.code})") from exc
+                raise
+            self.heartbeat_interval = float(first.get("heartbeat_interval", 30))
+            log.info("connected to %s as gateway %s", url, first.get("gateway"))
+            self.ws = ws
+            try:
+                await ws.send(
+                    json.dumps({"type": "hello", "protocol": PROTOCOL_VERSION, "device": self.driver.device_info()})
+                )
+                for frame in self.journal.unacked_reports():
+                    await ws.send(json.dumps(frame, ensure_ascii=False))
+                for message_id in self.journal.jobs_in("accepted"):
+                    await ws.send(json.dumps({"type": "accept", "message_id": message_id}))
+                background = [asyncio.ensure_future(self.heartbeats(ws)), asyncio.ensure_future(self.inbound_loop())]
+                try:
+                    async for raw in ws:
+                        await self.on_frame(json.loads(raw))
+                except ConnectionClosed as exc:
+                    if exc.rcvd is not None and exc.rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_REVOKED):
+                        raise Refused(f"server closed with {exc.rcvd.code}") from exc
+                    raise
+                finally:
+                    for task in background:
+                        task.cancel()
+                if ws.close_code in (CLOSE_UNAUTHORIZED, CLOSE_REVOKED):
+                    raise Refused(f"server closed with {ws.close_code}")
+            finally:
+                self.ws = None
+
+    async def heartbeats(self, ws) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            info = self.driver.device_info()
+            await ws.send(
+                json.dumps({"type": "heartbeat", **{k: info.get(k) for k in ("battery", "charging", "signal")}})
+            )
+
+    async def inbound_loop(self) -> None:
+        while True:
+            for sms in await self.driver.poll_inbound():
+                frame = {"type": "inbound", **sms}
+                self.journal.add_report(frame)
+                await self.send_frame(frame)
+            await asyncio.sleep(self.inbound_interval)
+
+    async def on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "job":
+            message_id = frame["message_id"]
+            state = self.journal.job_state(message_id)
+            if state is None:
+                self.journal.add_job(frame)
+            elif state != "accepted":
+                return  # already handled: never twice
+            await self.send_frame({"type": "accept", "message_id": message_id})
+        elif kind == "claim":
+            if frame.get("ok"):
+                self.spawn(self.send_sms(frame["message_id"]))
+            else:
+                self.journal.set_state(frame["message_id"], "dropped", only_from=("accepted",))
+        elif kind == "cancel":
+            self.journal.set_state(frame["message_id"], "dropped", only_from=("accepted",))
+        elif kind == "ack":
+            self.journal.ack(frame["id"])
+        elif kind == "error":
+            log.warning("server error: %s", frame.get("error"))
+
+    async def send_sms(self, message_id: str) -> None:
+        # The journal moves to "sending" before the radio is touched, atomically: a second
+        # claim confirmation for the same job finds it no longer "accepted" and stops here.
+        if not self.journal.set_state(message_id, "sending", only_from=("accepted",)):
+            return
+        job = self.journal.job(message_id)
+        ok, error_code, error = await self.driver.send(job)
+        if not ok:
+            self.journal.set_state(message_id, "failed")
+            self.report("failed", message_id, error=error, error_code=error_code)
+            return
+        self.journal.set_state(message_id, "sent")
+        self.report("sent", message_id)
+        delivered = await self.driver.delivered(job)
+        if delivered:
+            self.report("delivered", message_id, at=now_iso())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="MySMSAPio gateway agent")
+    parser.add_argument("--server", action="append", required=True,
+                        help="server URL (http://host:3005); repeat for fallbacks, tried in turn")  # fmt: skip
+    parser.add_argument("--token", default=os.environ.get("MYSMSAPIO_GATEWAY_TOKEN"), help="gw_live_... token")
+    parser.add_argument("--driver", choices=sorted(DRIVERS), default="termux")
+    parser.add_argument("--journal", default="gateway-journal.sqlite3", help="local journal file")
+    parser.add_argument("--outbox", help="simulator: file the sent jobs are appended to (JSON lines)")
+    parser.add_argument("--inbound", help="simulator: file to watch for injected inbound SMS (JSON lines)")
+    parser.add_argument("--send-delay", type=float, default=0.0, help="simulator: seconds per send")
+    parser.add_argument("--deliver-delay", type=float, default=0.2, help="simulator: seconds until delivered")
+    parser.add_argument("--failure-rate", type=float, default=0.0, help="simulator: share of sends that fail")
+    parser.add_argument("--inbound-interval", type=float, default=5.0, help="seconds between inbound SMS polls")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.token:
+        print("a token is required (--token or MYSMSAPIO_GATEWAY_TOKEN)", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
+    agent = Agent(args)
+    try:
+        asyncio.run(agent.run_forever())
+    except Refused as exc:
+        log.error("%s", exc)
+        return 3
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

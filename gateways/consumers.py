@@ -1,0 +1,202 @@
+"""The phones' WebSocket: protocol v1, written down in docs/gateway-protocol.md."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+
+from messaging.services import (
+    inbound_sms_store,
+    message_mark_delivered,
+    message_mark_failed,
+    message_report_radio_sent,
+)
+
+from . import dispatch
+from .services import gateway_connected, gateway_disconnected, gateway_seen
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_REVOKED = 4403
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def _text(content: dict[str, Any], key: str, *, max_length: int = 64) -> str:
+    value = content.get(key)
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise ProtocolError(f"'{key}' must be a non-empty string")
+    return value
+
+
+def _optional_int(content: dict[str, Any], key: str) -> int | None:
+    value = content.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _time(content: dict[str, Any], key: str) -> datetime | None:
+    value = content.get(key)
+    return parse_datetime(value) if isinstance(value, str) else None
+
+
+class GatewayConsumer(AsyncJsonWebsocketConsumer):
+    gateway_id: int | None = None
+
+    # --- Protocol handlers ------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        gateway = self.scope.get("gateway")
+        await self.accept()
+        if gateway is None:
+            # Accepted first so that the phone sees the close code, not a bare HTTP 403.
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
+        self.gateway_id = gateway.pk
+        self.push_lock = asyncio.Lock()
+        self.push_later_task: asyncio.Task | None = None
+        self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
+        await self.channel_layer.group_add(dispatch.gateway_group_name(gateway.pk), self.channel_name)
+        await self.send_json(
+            {
+                "type": "welcome",
+                "protocol": PROTOCOL_VERSION,
+                "gateway": {"id": gateway.pk, "name": gateway.name},
+                "heartbeat_interval": settings.GATEWAY_HEARTBEAT_SECONDS,
+            }
+        )
+        # Jobs pushed to an earlier socket and never accepted are pushed again on this one,
+        # and pending messages (waiting for any phone) can now come here.
+        await database_sync_to_async(dispatch.dispatch_forget_pushes)(gateway_id=gateway.pk)
+        await database_sync_to_async(dispatch.dispatch_assign_pending)()
+        await self.push_jobs()
+
+    async def disconnect(self, code: int) -> None:
+        if self.gateway_id is None:
+            return
+        if self.push_later_task is not None:
+            self.push_later_task.cancel()
+        await self.channel_layer.group_discard(dispatch.gateway_group_name(self.gateway_id), self.channel_name)
+        went_offline = await database_sync_to_async(gateway_disconnected)(
+            gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
+        )
+        if went_offline:
+            await database_sync_to_async(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        if self.gateway_id is None:
+            return
+        kind = content.get("type") if isinstance(content, dict) else None
+        handler = self.commands.get(kind) if isinstance(kind, str) else None
+        if handler is None:
+            await self.send_json({"type": "error", "error": f"unknown frame type: {kind!r}"})
+            return
+        try:
+            await handler(self, content)
+        except ProtocolError as exc:
+            await self.send_json({"type": "error", "error": str(exc), "in_reply_to": kind})
+
+    # --- Commands from the phone -----------------------------------------------------------
+
+    async def on_hello(self, content: dict[str, Any]) -> None:
+        device = content.get("device") if isinstance(content.get("device"), dict) else {}
+        await self._seen({**device, "protocol": content.get("protocol")})
+        await self.push_jobs()
+
+    async def on_heartbeat(self, content: dict[str, Any]) -> None:
+        await self._seen(content)
+
+    async def on_accept(self, content: dict[str, Any]) -> None:
+        message_id = _text(content, "message_id")
+        ok = await database_sync_to_async(dispatch.dispatch_claim)(gateway_id=self.gateway_id, message_id=message_id)
+        await self.send_json({"type": "claim", "message_id": message_id, "ok": ok})
+        await self._seen()
+
+    async def on_sent(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(message_report_radio_sent)(
+            gateway_id=self.gateway_id, message_id=_text(content, "message_id")
+        )
+        await self._ack(content)
+
+    async def on_delivered(self, content: dict[str, Any]) -> None:
+        await database_sync_to_async(message_mark_delivered)(
+            gateway_id=self.gateway_id, message_id=_text(content, "message_id"), at=_time(content, "at")
+        )
+        await self._ack(content)
+
+    async def on_failed(self, content: dict[str, Any]) -> None:
+        error = content.get("error") if isinstance(content.get("error"), str) else "Send failed"
+        await database_sync_to_async(message_mark_failed)(
+            gateway_id=self.gateway_id,
+            message_id=_text(content, "message_id"),
+            error=error,
+            error_code=content.get("error_code"),
+        )
+        await self._ack(content)
+
+    async def on_inbound(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if not isinstance(text, str):
+            raise ProtocolError("'text' must be a string")
+        await database_sync_to_async(inbound_sms_store)(
+            gateway_id=self.gateway_id,
+            device_sms_id=_text(content, "id"),
+            sender=_text(content, "from", max_length=32),
+            text=text,
+            sim_slot=_optional_int(content, "sim_slot"),
+            received_at=_time(content, "received_at"),
+        )
+        await self._ack(content)
+
+    commands = {
+        "hello": on_hello,
+        "heartbeat": on_heartbeat,
+        "accept": on_accept,
+        "sent": on_sent,
+        "delivered": on_delivered,
+        "failed": on_failed,
+        "inbound": on_inbound,
+    }
+
+    async def _ack(self, content: dict[str, Any]) -> None:
+        # Reports are idempotent on the server, so a repeat is acked like the first.
+        await self.send_json({"type": "ack", "id": _text(content, "id")})
+
+    async def _seen(self, info: dict[str, Any] | None = None) -> None:
+        await database_sync_to_async(gateway_seen)(
+            gateway_id=self.gateway_id, connection_id=self.connection_id, info=info
+        )
+
+    # --- Channel-layer events --------------------------------------------------------------
+
+    async def gateway_wake(self, event: dict[str, Any]) -> None:
+        await self.push_jobs()
+
+    async def gateway_cancel(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "cancel", "message_id": event["message_id"]})
+
+    async def gateway_close(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_REVOKED)
+
+    async def push_jobs(self) -> None:
+        """Push what the phone may take now; come back when its rate allows more."""
+        async with self.push_lock:
+            jobs, retry_in = await database_sync_to_async(dispatch.dispatch_take_jobs)(gateway_id=self.gateway_id)
+            for job in jobs:
+                await self.send_json(job)
+        if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):
+            self.push_later_task = asyncio.ensure_future(self._push_later(retry_in))
+
+    async def _push_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        await self.push_jobs()

@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from mysmsapio.crypto import hashes_match, keyed_hash, random_base62
+
+from .models import Gateway, GatewayEvent, GatewayEventType
+
+TOKEN_BODY_LENGTH = 40
+TOKEN_LOOKUP_PREFIX_LENGTH = 8
+HASH_PURPOSE = "gateway_token"
+
+
+@dataclass(frozen=True)
+class GeneratedGatewayToken:
+    gateway: Gateway
+    raw_token: str
+
+
+def hash_gateway_token(raw_token: str) -> str:
+    return keyed_hash(HASH_PURPOSE, raw_token)
+
+
+def _new_token() -> tuple[str, str, str]:
+    body = random_base62(TOKEN_BODY_LENGTH)
+    raw = f"{Gateway.TOKEN_PREFIX}{body}"
+    return raw, body[:TOKEN_LOOKUP_PREFIX_LENGTH], hash_gateway_token(raw)
+
+
+def gateway_event_record(*, gateway: Gateway, event: str, detail: str = "", at: datetime | None = None) -> None:
+    GatewayEvent.objects.create(gateway=gateway, event=event, detail=detail, created_at=at or timezone.now())
+
+
+@transaction.atomic
+def gateway_create(*, name: str, rate_per_minute: int = 10, daily_quota: int | None = None) -> GeneratedGatewayToken:
+    raw, prefix, token_hash = _new_token()
+    gateway = Gateway.objects.create(
+        name=name,
+        token_prefix=prefix,
+        token_hash=token_hash,
+        rate_per_minute=rate_per_minute,
+        daily_quota=daily_quota,
+    )
+    return GeneratedGatewayToken(gateway=gateway, raw_token=raw)
+
+
+@transaction.atomic
+def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
+    """A new token; the old one stops working at once (the phone must be re-paired)."""
+    raw, prefix, token_hash = _new_token()
+    gateway.token_prefix, gateway.token_hash = prefix, token_hash
+    gateway.save(update_fields=["token_prefix", "token_hash"])
+    gateway_event_record(gateway=gateway, event=GatewayEventType.TOKEN_ROLLED)
+    return GeneratedGatewayToken(gateway=gateway, raw_token=raw)
+
+
+@transaction.atomic
+def gateway_revoke(*, gateway: Gateway) -> Gateway:
+    """Revoke the token: the phone is disconnected now and refused from then on."""
+    from .dispatch import gateway_signal
+
+    gateway.revoked_at = timezone.now()
+    gateway.enabled = False
+    gateway.save(update_fields=["revoked_at", "enabled"])
+    gateway_event_record(gateway=gateway, event=GatewayEventType.REVOKED)
+    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event="gateway.close"))
+    return gateway
+
+
+def gateway_get_by_token(*, raw_token: str) -> Gateway | None:
+    """The unrevoked gateway that holds ``raw_token``, or None."""
+    if not raw_token.startswith(Gateway.TOKEN_PREFIX) or len(raw_token) < len(Gateway.TOKEN_PREFIX) + 32:
+        return None
+    prefix = raw_token[len(Gateway.TOKEN_PREFIX) :][:TOKEN_LOOKUP_PREFIX_LENGTH]
+    candidate = hash_gateway_token(raw_token)
+    for gateway in Gateway.objects.filter(token_prefix=prefix, revoked_at__isnull=True):
+        if hashes_match(gateway.token_hash, candidate):
+            return gateway
+    return None
+
+
+def gateway_connected(*, gateway_id: int) -> str:
+    """Record a new socket for the phone; returns its connection id."""
+    now = timezone.now()
+    connection_id = str(uuid.uuid4())
+    Gateway.objects.filter(pk=gateway_id).update(
+        is_connected=True, connection_id=connection_id, connected_at=now, last_seen_at=now
+    )
+    GatewayEvent.objects.create(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, created_at=now)
+    return connection_id
+
+
+def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "") -> bool:
+    """Take the phone offline, unless it has reconnected on another socket meanwhile."""
+    now = timezone.now()
+    changed = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(is_connected=False)
+    if changed:
+        GatewayEvent.objects.create(
+            gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, created_at=now
+        )
+    return bool(changed)
+
+
+_DEVICE_FIELDS = {
+    "model": "device_model",
+    "app_version": "app_version",
+    "battery": "battery",
+    "charging": "charging",
+    "signal": "signal",
+    "sims": "sims",
+}
+
+
+def _device_updates(info: dict[str, Any]) -> dict[str, Any]:
+    updates: dict[str, Any] = {}
+    for key, field in _DEVICE_FIELDS.items():
+        if key not in info:
+            continue
+        value = info[key]
+        if field in ("battery", "signal") and not (value is None or isinstance(value, int)):
+            continue
+        if field == "charging" and not (value is None or isinstance(value, bool)):
+            continue
+        if field in ("device_model", "app_version"):
+            value = str(value)[:100]
+        if field == "sims" and not isinstance(value, list):
+            continue
+        updates[field] = value
+    return updates
+
+
+def gateway_seen(*, gateway_id: int, connection_id: str, info: dict[str, Any] | None = None) -> None:
+    """A hello or heartbeat: the phone is alive on this socket; store what it reports."""
+    updates = _device_updates(info or {})
+    if info and isinstance(info.get("protocol"), int):
+        updates["protocol_version"] = info["protocol"]
+    Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(
+        last_seen_at=timezone.now(), is_connected=True, **updates
+    )
+
+
+def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
+    """Phones whose socket looks open but who have not spoken within the online window."""
+    now = now or timezone.now()
+    silent = list(
+        Gateway.objects.filter(is_connected=True, last_seen_at__lt=Gateway.online_since(now)).values_list(
+            "pk", flat=True
+        )
+    )
+    marked = []
+    for gateway_id in silent:
+        if Gateway.objects.filter(pk=gateway_id, is_connected=True, last_seen_at__lt=Gateway.online_since(now)).update(
+            is_connected=False
+        ):
+            GatewayEvent.objects.create(
+                gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", created_at=now
+            )
+            marked.append(gateway_id)
+    return marked

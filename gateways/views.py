@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.http import FileResponse, HttpRequest
+from django.views.decorators.http import require_safe
+
+AGENT_PATH = Path(__file__).with_name("agent.py")
+
+
+@require_safe
+def agent_download(request: HttpRequest) -> FileResponse:
+    """The agent a phone runs (no secret in it: the token is given on its command line)."""
+    return FileResponse(AGENT_PATH.open("rb"), content_type="text/x-python", filename="agent.py")
