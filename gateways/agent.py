@@ -140,6 +140,13 @@ class SimulatorDriver:
         await asyncio.sleep(self.deliver_delay)
         return True
 
+    def recover(self, message_id: str) -> bool | None:
+        """After a crash mid-send: did the job reach the outbox?"""
+        if not self.outbox.exists():
+            return False
+        with self.outbox.open(encoding="utf-8") as f:
+            return any(json.loads(line).get("id") == message_id for line in f if line.strip())
+
     async def poll_inbound(self) -> list[dict[str, Any]]:
         if self.inbound is None or not self.inbound.exists():
             return []
@@ -202,6 +209,9 @@ class TermuxDriver:
     async def delivered(self, job: dict[str, Any]) -> bool | None:
         return None  # termux-sms-send gives no delivery report: the message stays "sent"
 
+    def recover(self, message_id: str) -> bool | None:
+        return None  # Android keeps no record we can read of what termux-sms-send did
+
     async def poll_inbound(self) -> list[dict[str, Any]]:
         listed = await asyncio.to_thread(self._json, ["termux-sms-list", "-t", "inbox", "-l", "50"])
         found = []
@@ -250,10 +260,11 @@ class Agent:
         if message_id is not None:
             frame["message_id"] = message_id
         self.journal.add_report(frame)
-        self.spawn(self.send_frame(frame))
+        if self.ws is not None:  # otherwise it goes out from the journal on the next connection
+            self.spawn(self.send_frame(frame))
 
     def spawn(self, coro) -> None:
-        task = asyncio.get_event_loop().create_task(coro)
+        task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 

@@ -1,0 +1,329 @@
+"""The gateway protocol, driven through mysmsapio.asgi.application."""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import database_sync_to_async
+
+from gateways.models import Gateway, GatewayEvent
+from gateways.services import gateway_revoke
+from messaging.models import InboundSms, Message, MessageEvent
+from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.mark.parametrize("token", [None, "", "gw_live_wrong", "gw_live_" + "a" * 40, "api_live_" + "a" * 40], ids=str)
+def test_a_bad_token_is_refused_with_4401(run, make_phone, token):
+    make_phone()
+
+    async def scenario():
+        communicator, connected = await open_socket(token=token)
+        assert connected  # accepted, then closed, so the phone sees the code
+        closed = await communicator.receive_output(timeout=3)
+        assert closed == {"type": "websocket.close", "code": 4401}
+
+    run(scenario)
+    assert not Gateway.objects.get().is_connected
+
+
+def test_a_revoked_token_is_refused(run, make_phone):
+    phone = make_phone()
+    gateway_revoke(gateway=phone.gateway)
+
+    async def scenario():
+        communicator, _ = await open_socket(token=phone.raw_token)
+        assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": 4401}
+
+    run(scenario)
+
+
+def test_revoking_a_connected_phone_closes_its_socket(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await database_sync_to_async(gateway_revoke)(gateway=phone.gateway)
+        assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+    run(scenario)
+
+
+def test_the_token_may_come_in_the_query_string(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        communicator, connected = await open_socket(query_token=phone.raw_token)
+        assert (await communicator.receive_json_from())["type"] == "welcome"
+        await communicator.disconnect()
+
+    run(scenario)
+
+
+def test_connect_hello_and_heartbeat_make_the_phone_online_with_its_device_facts(run, make_phone):
+    phone = make_phone(name="pixel")
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send(
+            {
+                "type": "hello",
+                "protocol": 1,
+                "device": {"model": "Pixel 7", "app_version": "1.0", "battery": 80, "charging": False, "signal": 3,
+                           "sims": [{"slot": 0, "carrier": "MPT", "number": "+959450000000"}]},
+            }
+        )  # fmt: skip
+        await socket.send({"type": "heartbeat", "battery": 79, "charging": True, "signal": 4})
+        await settle(0.2)
+        gateway = await database_sync_to_async(Gateway.objects.get)(pk=phone.gateway.pk)
+        assert gateway.is_online
+        assert (gateway.device_model, gateway.battery, gateway.charging, gateway.signal) == ("Pixel 7", 79, True, 4)
+        assert gateway.sims == [{"slot": 0, "carrier": "MPT", "number": "+959450000000"}]
+        assert gateway.protocol_version == 1
+        await socket.close()
+        await settle(0.2)
+        gateway = await database_sync_to_async(Gateway.objects.get)(pk=phone.gateway.pk)
+        assert not gateway.is_online
+
+    run(scenario)
+    assert list(GatewayEvent.objects.order_by("created_at").values_list("event", flat=True)) == [
+        "connected",
+        "disconnected",
+    ]
+
+
+def test_a_job_is_sent_only_after_the_server_confirms_the_claim_then_reports_close_it(run, make_phone, create_sms):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms(text="Hello ✓ မင်္ဂလာပါ")
+        (job,) = await socket.jobs(1)
+        assert job == {
+            "type": "job",
+            "message_id": message.pk,
+            "to": "+959123456789",
+            "text": "Hello ✓ မင်္ဂလာပါ",
+            "sim_slot": None,
+            "priority": "normal",
+            "expires_at": message.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        assert (await refresh(message)).status == "queued"
+
+        await socket.send({"type": "accept", "message_id": message.pk})
+        assert await socket.recv_type("claim") == {"type": "claim", "message_id": message.pk, "ok": True}
+        sent = await refresh(message)
+        assert sent.status == "sent" and sent.sent_at is not None
+
+        await socket.send({"type": "sent", "id": "r1", "message_id": message.pk})
+        assert await socket.recv_type("ack") == {"type": "ack", "id": "r1"}
+        await socket.send({"type": "delivered", "id": "r2", "message_id": message.pk})
+        assert await socket.recv_type("ack") == {"type": "ack", "id": "r2"}
+        delivered = await refresh(message)
+        assert delivered.status == "delivered" and delivered.delivered_at is not None
+
+        # A report resent after a lost ack is acked again and changes nothing.
+        await socket.send({"type": "delivered", "id": "r2", "message_id": message.pk})
+        assert await socket.recv_type("ack") == {"type": "ack", "id": "r2"}
+        assert (await refresh(message)).delivered_at == delivered.delivered_at
+        await socket.close()
+
+    run(scenario)
+    events = list(MessageEvent.objects.order_by("pk").values_list("event", flat=True))
+    assert events == ["pushed", "sent", "radio_sent", "delivered"]
+
+
+def test_a_failure_report_fails_the_message_with_androids_error(run, make_phone, create_sms):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms()
+        await socket.jobs(1)
+        await socket.send({"type": "accept", "message_id": message.pk})
+        await socket.recv_type("claim")
+        await socket.send(
+            {
+                "type": "failed",
+                "id": "f1",
+                "message_id": message.pk,
+                "error_code": 4,
+                "error": "RESULT_ERROR_NO_SERVICE",
+            }
+        )
+        await socket.recv_type("ack")
+        failed = await refresh(message)
+        assert (failed.status, failed.error_message) == ("failed", "RESULT_ERROR_NO_SERVICE (code 4)")
+        await socket.close()
+
+    run(scenario)
+
+
+def test_only_one_phone_can_claim_a_message(run, make_phone, create_sms):
+    first, second = make_phone(name="a"), make_phone(name="b")
+
+    async def scenario():
+        phone_a = await connect_phone(first.raw_token)
+        message = await create_sms(gateway=await database_sync_to_async(Gateway.objects.get)(name="a"))
+        await phone_a.jobs(1)
+        phone_b = await connect_phone(second.raw_token)
+        await phone_b.send({"type": "accept", "message_id": message.pk})
+        assert await phone_b.recv_type("claim") == {"type": "claim", "message_id": message.pk, "ok": False}
+        await phone_a.send({"type": "accept", "message_id": message.pk})
+        assert (await phone_a.recv_type("claim"))["ok"] is True
+        # Asking again after a lost answer: yes again (the phone's journal prevents a resend).
+        await phone_a.send({"type": "accept", "message_id": message.pk})
+        assert (await phone_a.recv_type("claim"))["ok"] is True
+        await phone_a.close()
+        await phone_b.close()
+
+    run(scenario)
+
+
+def test_pending_messages_go_out_when_the_first_phone_connects(run, make_phone, create_sms):
+    phone = make_phone()
+
+    async def scenario():
+        waiting = [await create_sms(text=f"#{i}") for i in range(3)]
+        assert {(await refresh(m)).status for m in waiting} == {"pending"}
+        socket = await connect_phone(phone.raw_token)
+        jobs = await socket.jobs(3)
+        assert [j["message_id"] for j in jobs] == [m.pk for m in waiting]
+        await socket.close()
+
+    run(scenario)
+
+
+def test_a_phone_that_goes_away_before_accepting_loses_its_jobs_to_another_phone(run, make_phone, create_sms):
+    first, second = make_phone(name="a"), make_phone(name="b")
+
+    async def scenario():
+        phone_a = await connect_phone(first.raw_token)
+        message = await create_sms()
+        (job,) = await phone_a.jobs(1)
+        phone_b = await connect_phone(second.raw_token)
+        await phone_a.close()  # cut after the push, before the accept
+        (job_b,) = await phone_b.jobs(1)
+        assert job_b["message_id"] == message.pk
+        moved = await refresh(message)
+        assert (moved.status, moved.gateway_id) == ("queued", second.gateway.pk)
+        await phone_b.send({"type": "accept", "message_id": message.pk})
+        assert (await phone_b.recv_type("claim"))["ok"] is True
+        await phone_b.close()
+
+    run(scenario)
+
+
+def test_a_phone_that_goes_away_after_claiming_keeps_the_job_and_reports_on_return(run, make_phone, create_sms):
+    first, second = make_phone(name="a"), make_phone(name="b")
+
+    async def scenario():
+        phone_a = await connect_phone(first.raw_token)
+        message = await create_sms(gateway=await database_sync_to_async(Gateway.objects.get)(name="a"))
+        await phone_a.jobs(1)
+        await phone_a.send({"type": "accept", "message_id": message.pk})
+        await phone_a.recv_type("claim")
+        phone_b = await connect_phone(second.raw_token)
+        await phone_a.close()
+        assert await phone_b.nothing_more()  # the claimed job is not offered to anyone else
+        assert (await refresh(message)).status == "sent"
+        phone_a = await connect_phone(first.raw_token)
+        await phone_a.send({"type": "delivered", "id": "late", "message_id": message.pk})
+        await phone_a.recv_type("ack")
+        assert (await refresh(message)).status == "delivered"
+        await phone_a.close()
+        await phone_b.close()
+
+    run(scenario)
+
+
+def test_a_reconnecting_phone_is_offered_its_unaccepted_jobs_again(run, make_phone, create_sms):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms()
+        await socket.jobs(1)
+        await socket.close()
+        socket = await connect_phone(phone.raw_token)
+        (job,) = await socket.jobs(1)
+        assert job["message_id"] == message.pk
+        await socket.close()
+
+    run(scenario)
+
+
+def test_pacing_holds_a_phone_to_its_rate_and_otps_jump_the_queue(run, make_phone, create_sms, settings):
+    settings.GATEWAY_RATE_WINDOW_SECONDS = 1.0
+    phone = make_phone(rate_per_minute=2)
+
+    async def scenario():
+        ordinary = [await create_sms(text=f"#{i}") for i in range(4)]
+        otp = await create_sms(text="code", priority=10)
+        socket = await connect_phone(phone.raw_token)
+        first_window = await socket.jobs(2)
+        assert first_window[0]["message_id"] == otp.pk and first_window[0]["priority"] == "otp"
+        assert first_window[1]["message_id"] == ordinary[0].pk
+        assert await socket.nothing_more(0.5)
+        second_window = await socket.jobs(2, timeout=2)
+        assert [j["message_id"] for j in second_window] == [m.pk for m in ordinary[1:3]]
+        await socket.close()
+
+    run(scenario)
+
+
+def test_inbound_sms_are_stored_once(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        frame = {"type": "inbound", "id": "sms-7", "from": "+959987654321", "text": "STOP ✋", "sim_slot": 1,
+                 "received_at": "2025-10-22T10:30:00Z"}  # fmt: skip
+        for _ in range(2):
+            await socket.send(frame)
+            assert await socket.recv_type("ack") == {"type": "ack", "id": "sms-7"}
+        await socket.close()
+
+    run(scenario)
+    sms = InboundSms.objects.get()
+    assert (sms.sender, sms.body, sms.sim_slot, sms.gateway_id) == ("+959987654321", "STOP ✋", 1, phone.gateway.pk)
+    assert sms.received_at.isoformat() == "2025-10-22T10:30:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "dance"},
+        {"no": "type"},
+        {"type": "accept"},
+        {"type": "delivered", "message_id": "x"},
+        {"type": "inbound", "id": "1"},
+    ],
+)
+def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(run, make_phone, frame):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send(frame)
+        assert (await socket.recv_type("error"))["type"] == "error"
+        await socket.send({"type": "heartbeat"})
+        await socket.send({"type": "inbound", "id": "ok", "from": "+959987654321", "text": "still here"})
+        assert (await socket.recv_type("ack"))["id"] == "ok"
+        await socket.close()
+
+    run(scenario)
+
+
+def test_a_disabled_phone_gets_no_jobs(run, make_phone, create_sms):
+    phone = make_phone()
+    Gateway.objects.filter(pk=phone.gateway.pk).update(enabled=False)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms()
+        assert await socket.nothing_more()
+        assert (await refresh(message)).status == "pending"
+        await socket.close()
+
+    run(scenario)
