@@ -158,8 +158,10 @@ class SimulatorDriver:
         for line in lines:
             if line.strip():
                 sms = json.loads(line)
-                found.append({"id": sms.get("id") or str(uuid.uuid4()), "from": sms["from"], "text": sms["text"],
-                              "sim_slot": sms.get("sim_slot", 0), "received_at": sms.get("received_at") or now_iso()})  # fmt: skip
+                found.append(
+                    {"id": sms.get("id") or str(uuid.uuid4()), "from": sms["from"], "text": sms["text"],
+                     "sim_slot": sms.get("sim_slot", 0), "received_at": sms.get("received_at") or now_iso()}
+                )  # fmt: skip
         return found
 
 

@@ -47,7 +47,7 @@ async def open_socket(*, token: str | None = None, query_token: str | None = Non
     headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
     path = "/ws/gateway/" + (f"?token={query_token}" if query_token else "")
     communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, subprotocol_or_code = await communicator.connect(timeout=5)
+    connected, _ = await communicator.connect(timeout=5)
     return communicator, connected
 
 

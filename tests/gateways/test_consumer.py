@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import gateway_revoke
-from messaging.models import InboundSms, Message, MessageEvent
+from messaging.models import InboundSms, MessageEvent
 from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,7 +53,7 @@ def test_the_token_may_come_in_the_query_string(run, make_phone):
     phone = make_phone()
 
     async def scenario():
-        communicator, connected = await open_socket(query_token=phone.raw_token)
+        communicator, _ = await open_socket(query_token=phone.raw_token)
         assert (await communicator.receive_json_from())["type"] == "welcome"
         await communicator.disconnect()
 
@@ -200,7 +200,7 @@ def test_a_phone_that_goes_away_before_accepting_loses_its_jobs_to_another_phone
     async def scenario():
         phone_a = await connect_phone(first.raw_token)
         message = await create_sms()
-        (job,) = await phone_a.jobs(1)
+        await phone_a.jobs(1)
         phone_b = await connect_phone(second.raw_token)
         await phone_a.close()  # cut after the push, before the accept
         (job_b,) = await phone_b.jobs(1)
