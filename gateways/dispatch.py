@@ -217,12 +217,8 @@ def dispatch_release(
         ]
     )
     if released:
-        transaction.on_commit(partial(_reassign_after_release, exclude_gateway_id=gateway_id))
+        dispatch_assign_pending(exclude_gateway_id=gateway_id, now=now)
     return released
-
-
-def _reassign_after_release(*, exclude_gateway_id: int) -> None:
-    dispatch_assign_pending(exclude_gateway_id=exclude_gateway_id)
 
 
 def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:
