@@ -55,7 +55,8 @@ def websocket_url(server: str) -> str:
 
 class Journal:
     """Jobs and unacknowledged reports, on disk. States of a job:
-    accepted (claim asked) -> sending (radio about to be used) -> sent | failed | dropped."""
+    accepted (claim asked) -> sending (radio about to be used) -> sent -> done (delivery
+    report given or not available) | failed | dropped (claimed by another phone, or cancelled)."""
 
     def __init__(self, path: str) -> None:
         self.db = sqlite3.connect(path, isolation_level=None)
@@ -129,7 +130,7 @@ class SimulatorDriver:
         if random.random() < self.failure_rate:
             return False, 1, "RESULT_ERROR_GENERIC_FAILURE (simulated)"
         line = {"id": job["message_id"], "to": job["to"], "body": job["text"], "sim_slot": job.get("sim_slot"),
-                "priority": job.get("priority"), "at": now_iso(), "pid": os.getpid()}  # fmt: skip
+                "priority": job.get("priority"), "at": now_iso(), "ts": time.time(), "pid": os.getpid()}  # fmt: skip
         with self.outbox.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
             f.flush()
@@ -246,6 +247,7 @@ class Agent:
         self.heartbeat_interval = 30.0
         self.inbound_interval = args.inbound_interval
         self.tasks: set[asyncio.Task] = set()
+        self.awaiting_delivery: set[str] = set()
         self.finish_interrupted_sends()
 
     def finish_interrupted_sends(self) -> None:
@@ -316,6 +318,8 @@ class Agent:
                     await ws.send(json.dumps(frame, ensure_ascii=False))
                 for message_id in self.journal.jobs_in("accepted"):
                     await ws.send(json.dumps({"type": "accept", "message_id": message_id}))
+                for message_id in self.journal.jobs_in("sent"):
+                    self.spawn(self.await_delivery(message_id))
                 background = [asyncio.ensure_future(self.heartbeats(ws)), asyncio.ensure_future(self.inbound_loop())]
                 try:
                     async for raw in ws:
@@ -383,9 +387,20 @@ class Agent:
             return
         self.journal.set_state(message_id, "sent")
         self.report("sent", message_id)
-        delivered = await self.driver.delivered(job)
-        if delivered:
-            self.report("delivered", message_id, at=now_iso())
+        await self.await_delivery(message_id)
+
+    async def await_delivery(self, message_id: str) -> None:
+        """Wait for the delivery report of a sent job, once per job (also after a restart)."""
+        if message_id in self.awaiting_delivery:
+            return
+        self.awaiting_delivery.add(message_id)
+        try:
+            delivered = await self.driver.delivered(self.journal.job(message_id))
+            if delivered:
+                self.report("delivered", message_id, at=now_iso())
+            self.journal.set_state(message_id, "done", only_from=("sent",))
+        finally:
+            self.awaiting_delivery.discard(message_id)
 
 
 def build_parser() -> argparse.ArgumentParser:

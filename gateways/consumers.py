@@ -199,4 +199,5 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
 
     async def _push_later(self, delay: float) -> None:
         await asyncio.sleep(delay)
+        self.push_later_task = None  # this timer is spent: push_jobs may start the next one
         await self.push_jobs()
