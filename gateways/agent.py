@@ -251,9 +251,13 @@ class Agent:
         self.finish_interrupted_sends()
 
     def finish_interrupted_sends(self) -> None:
-        # A job left in "sending" means the agent died while the radio had it: its outcome is
-        # unknown, and sending again could deliver it twice. Report it, never resend.
+        # A job left in "sending" means the agent died while the radio had it. Sending again
+        # could deliver it twice, so never resend: report what the driver can tell, or failed.
         for message_id in self.journal.jobs_in("sending"):
+            if self.driver.recover(message_id):
+                self.journal.set_state(message_id, "sent")
+                self.report("sent", message_id)
+                continue  # the delivery report follows from the "sent" state on connection
             self.journal.set_state(message_id, "failed")
             self.report(
                 "failed", message_id, error="Agent restarted during send: outcome unknown", error_code="unknown"

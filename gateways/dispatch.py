@@ -123,7 +123,7 @@ def dispatch_assign_pending(
 
 
 def _pushed_segments(gateway_id: int, since: datetime) -> tuple[int, datetime | None]:
-    row = Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=since).aggregate(
+    row = Message.objects.filter(gateway_id=gateway_id, pushed_at__gt=since).aggregate(
         used=Sum("segments"), oldest=Min("pushed_at")
     )
     return row["used"] or 0, row["oldest"]

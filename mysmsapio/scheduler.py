@@ -19,8 +19,8 @@ _started = threading.Event()
 def run_due_tasks(last_run: dict[str, float], now: float) -> None:
     for name, entry in settings.CELERY_BEAT_SCHEDULE.items():
         interval = float(entry["schedule"])
-        if now - last_run.get(name, 0.0) < interval:
-            continue
+        if name in last_run and now - last_run[name] < interval:
+            continue  # every task runs once at start, then on its interval
         last_run[name] = now
         try:
             celery_app.tasks[entry["task"]].apply()

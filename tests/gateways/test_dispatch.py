@@ -132,3 +132,31 @@ def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, accou
     assert [j["message_id"] for j in jobs] == [long_message.pk, short[0].pk]
     assert 0 < retry_in <= 60
     assert dispatch.dispatch_take_jobs(gateway_id=phone.pk)[0] == []
+
+
+def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(account, make_gateway):
+    phones = [make_gateway(rate_per_minute=10) for _ in range(3)]
+    start = timezone.now()
+    Message.objects.bulk_create(
+        [
+            Message(account=account, to=GUIDE_NUMBER, body=f"#{i}", encoding="gsm7", segments=1, status="pending",
+                    created_at=start + timedelta(microseconds=i), expires_at=start + timedelta(days=1))
+            for i in range(1000)
+        ]
+    )  # fmt: skip
+    assert sum(dispatch.dispatch_assign_pending(now=start, limit=1000).values()) == 1000
+
+    per_minute = []
+    for minute in range(40):
+        now = start + timedelta(minutes=minute, seconds=1)
+        pushed = 0
+        for phone in phones:
+            jobs, _ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, now=now)
+            assert len(jobs) <= 10  # never above the phone's rate
+            for job in jobs:
+                assert dispatch.dispatch_claim(gateway_id=phone.pk, message_id=job["message_id"], now=now)
+            pushed += len(jobs)
+        per_minute.append(pushed)
+    assert per_minute[:33] == [30] * 33
+    assert sum(per_minute) == 1000  # none dropped
+    assert Message.objects.filter(status="sent").count() == 1000

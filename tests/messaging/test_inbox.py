@@ -54,8 +54,8 @@ def test_the_inbox_filters_by_since(api_client, inbox):
 @pytest.mark.parametrize(
     ("query", "code"),
     [("limit=0", "invalid_limit"), ("limit=201", "invalid_limit"), ("limit=x", "invalid_limit"),
-     ("since=yesterday", "invalid_since"), ("since=2025-10-22T10:00:00", "invalid_since"), ("cursor=%25%25", "invalid_cursor"),
-     ("cursor=bm9wZQ", "invalid_cursor")],
+     ("since=yesterday", "invalid_since"), ("since=2025-10-22T10:00:00", "invalid_since"),
+     ("cursor=%25%25", "invalid_cursor"), ("cursor=bm9wZQ", "invalid_cursor")],
 )  # fmt: skip
 def test_the_inbox_rejects_bad_parameters(api_client, inbox, query, code):
     response = api_client.get(f"/api/v1/sms/inbox?{query}")

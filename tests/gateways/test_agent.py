@@ -1,0 +1,148 @@
+"""The agent's own guarantees, without a server: its journal and its drivers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from gateways import agent
+
+
+def make_agent(tmp_path: Path, *extra: str) -> agent.Agent:
+    args = agent.build_parser().parse_args(
+        ["--server", "http://127.0.0.1:9", "--token", "gw_live_x", "--driver", "simulator",
+         "--journal", str(tmp_path / "journal.sqlite3"), "--outbox", str(tmp_path / "outbox.jsonl"), *extra]
+    )  # fmt: skip
+    return agent.Agent(args)
+
+
+JOB = {"type": "job", "message_id": "msg_1", "to": "+959123456789", "text": "hi", "sim_slot": None}
+
+
+def test_server_urls_become_the_gateway_socket_url():
+    assert agent.websocket_url("http://127.0.0.1:3005") == "ws://127.0.0.1:3005/ws/gateway/"
+    assert agent.websocket_url("https://sms.example.test/") == "wss://sms.example.test/ws/gateway/"
+    assert agent.websocket_url("ws://127.0.0.1:3005/ws/gateway/") == "ws://127.0.0.1:3005/ws/gateway/"
+
+
+def test_a_job_is_accepted_once_and_sent_only_after_the_claim(tmp_path):
+    gateway_agent = make_agent(tmp_path)
+    sent_frames = []
+
+    async def scenario():
+        async def capture(frame):
+            sent_frames.append(frame)
+
+        gateway_agent.send_frame = capture
+        await gateway_agent.on_frame(JOB)
+        assert sent_frames == [{"type": "accept", "message_id": "msg_1"}]
+        assert not (tmp_path / "outbox.jsonl").exists()  # nothing goes out before the claim
+        await gateway_agent.send_sms("msg_1")
+        await gateway_agent.send_sms("msg_1")  # a second claim confirmation changes nothing
+        await gateway_agent.on_frame(JOB)  # nor does the same job pushed again
+
+    asyncio.run(scenario())
+    lines = (tmp_path / "outbox.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["msg_1"]
+    assert gateway_agent.journal.job_state("msg_1") == "done"
+    kinds = [r["type"] for r in gateway_agent.journal.unacked_reports()]
+    assert kinds == ["sent", "delivered"]
+
+
+def test_a_claim_refused_drops_the_job(tmp_path):
+    gateway_agent = make_agent(tmp_path)
+
+    async def scenario():
+        gateway_agent.send_frame = lambda frame: asyncio.sleep(0)
+        await gateway_agent.on_frame(JOB)
+        await gateway_agent.on_frame({"type": "claim", "message_id": "msg_1", "ok": False})
+
+    asyncio.run(scenario())
+    assert gateway_agent.journal.job_state("msg_1") == "dropped"
+
+
+def test_a_restart_never_resends_a_job_that_was_being_sent(tmp_path):
+    first = make_agent(tmp_path)
+    first.journal.add_job(JOB)
+    first.journal.set_state("msg_1", "sending")  # the agent died with the radio busy
+
+    restarted = make_agent(tmp_path)
+    assert restarted.journal.job_state("msg_1") == "failed"
+    (report,) = restarted.journal.unacked_reports()
+    assert (report["type"], report["message_id"]) == ("failed", "msg_1")
+    assert "outcome unknown" in report["error"]
+    assert not (tmp_path / "outbox.jsonl").exists()
+
+
+def test_a_restart_reports_a_send_the_simulator_did_complete(tmp_path):
+    first = make_agent(tmp_path)
+    first.journal.add_job(JOB)
+    first.journal.set_state("msg_1", "sending")
+    (tmp_path / "outbox.jsonl").write_text(json.dumps({"id": "msg_1"}) + "\n")
+
+    restarted = make_agent(tmp_path)
+    assert [r["type"] for r in restarted.journal.unacked_reports()] == ["sent"]
+    assert restarted.journal.job_state("msg_1") == "sent"  # its delivery report follows on connection
+    assert len((tmp_path / "outbox.jsonl").read_text().splitlines()) == 1
+
+
+def test_reports_stay_in_the_journal_until_acked(tmp_path):
+    gateway_agent = make_agent(tmp_path)
+    gateway_agent.report("delivered", "msg_1")
+    (report,) = make_agent(tmp_path).journal.unacked_reports()
+    asyncio.run(gateway_agent.on_frame({"type": "ack", "id": report["id"]}))
+    assert make_agent(tmp_path).journal.unacked_reports() == []
+
+
+def fake_termux(tmp_path: Path, monkeypatch, inbox: list[dict]) -> Path:
+    """termux-sms-* stand-ins on PATH that record their arguments."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.jsonl"
+    scripts = {
+        "termux-sms-send": f"import json,sys\nopen({str(calls)!r},'a').write(json.dumps(sys.argv[1:])+'\\n')\n"
+        "sys.exit(1 if '+959000000000' in sys.argv else 0)\n",
+        "termux-sms-list": f"import json\nprint(json.dumps({inbox!r}))\n",
+    }
+    for name, body in scripts.items():
+        path = bin_dir / name
+        path.write_text(f"#!{os.sys.executable}\n{body}")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return calls
+
+
+def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path, monkeypatch):
+    inbox = [{"_id": 7, "number": "+959987654321", "body": "hello back", "received": "2025-10-22 10:30:00"}]
+    calls = fake_termux(tmp_path, monkeypatch, inbox)
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
+    driver = agent.TermuxDriver(args)
+
+    async def scenario():
+        ok = await driver.send({"to": "+959123456789", "text": "hi ✓", "sim_slot": 1})
+        failed = await driver.send({"to": "+959000000000", "text": "x", "sim_slot": None})
+        first = await driver.poll_inbound()
+        again = await driver.poll_inbound()
+        return ok, failed, first, again
+
+    ok, failed, first, again = asyncio.run(scenario())
+    assert ok == (True, None, "")
+    assert failed[0] is False and failed[1] == 1
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert recorded[0] == ["-n", "+959123456789", "-s", "1", "hi ✓"]
+    assert recorded[1] == ["-n", "+959000000000", "x"]
+    assert first == [{"id": "termux-7", "from": "+959987654321", "text": "hello back", "sim_slot": None,
+                      "received_at": "2025-10-22 10:30:00"}]  # fmt: skip
+    assert again == []  # each SMS is forwarded once
+
+
+def test_the_termux_driver_needs_termux_api(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
+    with pytest.raises(SystemExit, match="termux-sms-send not found"):
+        agent.TermuxDriver(args)
