@@ -15,7 +15,7 @@ help:
 	@echo "make test-embedded    only the embedded-mode run"
 	@echo "make test-production  only the production-mode run"
 	@echo "make lint             ruff check and format check"
-	@echo "make bench            API send benchmark against real daphne, PostgreSQL and Redis"
+	@echo "make bench            benchmarks (API send, dispatch latency, idle phones) on real daphne, PostgreSQL, Redis"
 
 $(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,7 @@ format: install
 
 bench: install
 	$(BIN)/python bench/api_send.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) var

@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -31,9 +28,8 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from devtools.services import Postgres, Redis, free_port, new_workdir, wait_for_port  # noqa: E402
+from bench.stack import LOOPBACK, Stack, start_stack  # noqa: E402
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 BODY = json.dumps({"to": "+959123456789", "message": "Benchmark message"}).encode()
 
 
@@ -140,21 +136,10 @@ async def open_loop(urls: list[str], keys: list[str], rate: float, duration: flo
     return result, time.perf_counter() - start
 
 
-def start_stack(servers: int, keys: int, gateways: int, workdir: Path) -> tuple[list[str], list[str], list]:
-    postgres = Postgres(workdir / "postgres").start()
-    redis = Redis(workdir / "redis").start()
-    env = {
-        **os.environ,
-        "DATABASE_URL": postgres.url(),
-        "REDIS_URL": redis.url(),
-        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
-        "HASH_SECRET": "bench-hash-secret-" + "y" * 40,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
-    }
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+def setup(stack: Stack, *, keys: int, gateways: int) -> list[str]:
     # Phones that look online for the whole run (seen "tomorrow"), so messages are queued.
-    setup = f"""
+    return stack.manage(f"""
+import json
 from datetime import timedelta
 from django.utils import timezone
 from accounts.services import api_key_generate
@@ -162,33 +147,8 @@ from gateways.models import Gateway
 seen = timezone.now() + timedelta(days=1)
 for i in range({gateways}):
     Gateway.objects.create(name=f"bench-phone-{{i}}", is_connected=True, last_seen_at=seen)
-for i in range({keys}):
-    print(api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key)
-"""
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", setup],
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    raw_keys = [line for line in out.splitlines() if line.startswith("api_live_")]
-    procs: list = [postgres, redis]
-    urls = []
-    for _ in range(servers):
-        port = free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mysmsapio.asgi:application"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=(workdir / f"daphne-{port}.log").open("wb"),
-        )
-        wait_for_port(port, proc=proc)
-        procs.append(proc)
-        urls.append(f"http://127.0.0.1:{port}")
-    return urls, raw_keys, procs
+print(json.dumps([api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key for i in range({keys})]))
+""")
 
 
 def main() -> None:
@@ -205,17 +165,16 @@ def main() -> None:
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
 
-    workdir = None
-    procs: list = []
+    stack = None
     if args.url:
         for url in args.url:
             if urlsplit(url).hostname not in LOOPBACK:
                 parser.error(f"{url}: benchmarks only talk to loopback")
         urls, keys = args.url, args.key or parser.error("--key is required with --url")
     else:
-        workdir = new_workdir("mysmsapio-bench-")
         print(f"starting PostgreSQL, Redis and {args.servers} daphne process(es)...", flush=True)
-        urls, keys, procs = start_stack(args.servers, args.keys, args.gateways, workdir)
+        stack = start_stack(servers=args.servers)
+        urls, keys = stack.urls, setup(stack, keys=args.keys, gateways=args.gateways)
     try:
         asyncio.run(closed_loop(urls, keys, 8, 1.0))  # warm-up: connections, caches
         print(f"target: {', '.join(urls)} with {len(keys)} API key(s)", flush=True)
@@ -224,17 +183,8 @@ def main() -> None:
         result, elapsed = asyncio.run(open_loop(urls, keys, args.rate, duration))
         print(result.report(f"paced at {args.rate:.0f}/s", elapsed), flush=True)
     finally:
-        for proc in reversed(procs):
-            if isinstance(proc, subprocess.Popen):
-                proc.terminate()
-                proc.wait(timeout=10)
-            else:
-                proc.stop()
-        if workdir is not None:
-            if args.keep:
-                print(f"work directory kept: {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+        if stack is not None:
+            stack.stop(keep=args.keep)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,167 @@
+"""Benchmark of dispatch (not a test): from `POST /api/v1/sms/send` to the job frame at a phone.
+
+Starts the production topology on loopback (PostgreSQL, Redis, one daphne process), connects
+N simulated phones (real WebSockets speaking protocol v1: hello, accept, sent, delivered),
+posts messages one at a time and measures the time until the job frame reaches the chosen
+phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
+server process's memory per connected phone.
+
+    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+
+import psutil  # noqa: E402
+import requests  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from bench.stack import start_stack  # noqa: E402
+
+
+class Phone:
+    def __init__(self, url: str, token: str, arrivals: dict[str, float]) -> None:
+        self.url, self.token, self.arrivals = url, token, arrivals
+        self.ws = None
+        self.reader: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        self.ws = await connect(self.url, additional_headers={"Authorization": f"Bearer {self.token}"})
+        await self.ws.recv()  # welcome
+        await self.ws.send(json.dumps({"type": "hello", "protocol": 1, "device": {"model": "bench"}}))
+        self.reader = asyncio.ensure_future(self.loop())
+
+    async def loop(self) -> None:
+        async for raw in self.ws:
+            frame = json.loads(raw)
+            if frame["type"] == "job":
+                self.arrivals[frame["message_id"]] = time.perf_counter()
+                await self.ws.send(json.dumps({"type": "accept", "message_id": frame["message_id"]}))
+            elif frame["type"] == "claim" and frame["ok"]:
+                for kind in ("sent", "delivered"):
+                    report = {"type": kind, "id": f"{kind}-{frame['message_id']}", "message_id": frame["message_id"]}
+                    await self.ws.send(json.dumps(report))
+
+
+def create_gateways(stack, count: int, prefix: str) -> list[str]:
+    return stack.manage(f"""
+import json
+from gateways.services import gateway_create
+print(json.dumps([gateway_create(name=f"{prefix}-{{i}}", rate_per_minute=30).raw_token for i in range({count})]))
+""")
+
+
+def quantiles(values: list[float]) -> str:
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
+
+
+async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int) -> str:
+    ws_url = stack.urls[0].replace("http://", "ws://") + "/ws/gateway/"
+    arrivals: dict[str, float] = {}
+    phones = [Phone(ws_url, token, arrivals) for token in tokens]
+    for phone in phones:
+        await phone.start()
+    await asyncio.sleep(1.0)
+    session = requests.Session()
+    latencies = []
+    for i in range(messages):
+        start = time.perf_counter()
+        response = await asyncio.to_thread(
+            session.post,
+            f"{stack.urls[0]}/api/v1/sms/send",
+            json={"to": "+959123456789", "message": f"bench #{i}"},
+            headers={"Authorization": f"Bearer {api_keys[(first + i) // 90]}"},
+            timeout=10,
+        )
+        message_id = response.json()["message_id"]
+        while message_id not in arrivals and time.perf_counter() - start < 5:
+            await asyncio.sleep(0.0005)
+        if message_id in arrivals:
+            latencies.append(arrivals[message_id] - start)
+        await asyncio.sleep(0.02)
+    for phone in phones:
+        await phone.ws.close()
+    lost = messages - len(latencies)
+    return f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
+
+
+async def idle_capacity(stack, tokens: list[str], server_pid: int) -> str:
+    ws_url = stack.urls[0].replace("http://", "ws://") + "/ws/gateway/"
+    process = psutil.Process(server_pid)
+    before = process.memory_info().rss
+    sockets = []
+    started = time.perf_counter()
+    for batch in range(0, len(tokens), 50):
+        group = tokens[batch : batch + 50]
+        sockets += await asyncio.gather(
+            *(connect(ws_url, additional_headers={"Authorization": f"Bearer {t}"}, ping_interval=None) for t in group)
+        )
+    for ws in sockets:
+        await ws.recv()
+    connect_time = time.perf_counter() - started
+    await asyncio.gather(*(ws.send(json.dumps({"type": "heartbeat", "battery": 50})) for ws in sockets))
+    await asyncio.sleep(2.0)
+    after = process.memory_info().rss
+    result = (
+        f"{len(sockets)} idle phones connected in {connect_time:.1f} s; server RSS {before / 2**20:.0f} MB -> "
+        f"{after / 2**20:.0f} MB, {(after - before) / len(sockets) / 1024:.0f} KB per phone"
+    )
+    for ws in sockets:
+        await ws.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phones", default="1,10,100", help="comma-separated phone counts to measure")
+    parser.add_argument("--messages", type=int, default=200, help="messages per measurement (at most 1000)")
+    parser.add_argument("--idle", type=int, default=1000, help="idle phones for the capacity run (at most 5000)")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.phones.split(",")]
+    messages = min(args.messages, 1000)
+
+    # One-second pacing windows: the phones' rate limits must not be what is measured.
+    stack = start_stack(servers=1, extra_env={"GATEWAY_RATE_WINDOW_SECONDS": "1"})
+    try:
+        # 100 sends per minute per key: enough keys that the limit is never hit.
+        key_count = len(counts) * messages // 90 + 1
+        api_keys = stack.manage(f"""
+import json
+from accounts.services import api_key_generate
+keys = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key for i in range({key_count})]
+print(json.dumps(keys))
+""")
+        sent = 0
+        for count in counts:
+            tokens = create_gateways(stack, count, f"phones{count}")
+            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages))
+            sent += messages
+            print(f"{count:>4} phone(s): POST -> job frame {result}", flush=True)
+            stack.manage("""
+import json
+from gateways.models import Gateway
+Gateway.objects.update(enabled=False)
+print(json.dumps(0))
+""")
+        if args.idle:
+            tokens = create_gateways(stack, min(args.idle, 5000), "idle")
+            server_pid = stack.procs[-1].pid
+            print(asyncio.run(idle_capacity(stack, tokens, server_pid)), flush=True)
+    finally:
+        stack.stop(keep=args.keep)
+
+
+if __name__ == "__main__":
+    main()
