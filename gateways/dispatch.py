@@ -88,7 +88,9 @@ def dispatch_assign_pending(
     """Give pending messages to online phones: a SIM on the recipient's carrier first, then
     the phone with the shortest queue. Returns how many each phone got."""
     now = now or timezone.now()
-    gateways = [g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id]
+    gateways = [
+        g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id and gateway_has_quota_left(g, now)
+    ]
     if not gateways:
         return {}
     pending = list(
@@ -122,6 +124,18 @@ def dispatch_assign_pending(
     return assigned
 
 
+def _midnight(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _pushed_today(gateway_id: int, now: datetime) -> int:
+    return Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=_midnight(now)).count()
+
+
+def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
+    return gateway.daily_quota is None or _pushed_today(gateway.pk, now) < gateway.daily_quota
+
+
 def _pushed_segments(gateway_id: int, since: datetime) -> tuple[int, datetime | None]:
     row = Message.objects.filter(gateway_id=gateway_id, pushed_at__gt=since).aggregate(
         used=Sum("segments"), oldest=Min("pushed_at")
@@ -141,12 +155,19 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
         return [], None
     window = timedelta(seconds=settings.GATEWAY_RATE_WINDOW_SECONDS)
     used, oldest = _pushed_segments(gateway_id, now - window)
+    limit = gateway.rate_per_minute
+    if gateway.daily_quota is not None:
+        # The quota counts messages since midnight UTC; at the quota the phone rests until then.
+        today = _pushed_today(gateway_id, now)
+        limit = min(limit, max(0, gateway.daily_quota - today))
+        if limit == 0:
+            return [], None
     waiting = list(
         _locked(
             Message.objects.filter(
                 gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=True, expires_at__gt=now
             )
-        ).order_by("-priority", "created_at")[: gateway.rate_per_minute]
+        ).order_by("-priority", "created_at")[:limit]
     )
     jobs, pushed = [], []
     for message in waiting:

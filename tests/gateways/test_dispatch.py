@@ -160,3 +160,20 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
     assert per_minute[:33] == [30] * 33
     assert sum(per_minute) == 1000  # none dropped
     assert Message.objects.filter(status="sent").count() == 1000
+
+
+def test_a_phone_at_its_daily_quota_gets_nothing_more_today(sms, make_gateway):
+    capped = make_gateway(daily_quota=2, rate_per_minute=30)
+    for _ in range(3):
+        sms(gateway=capped)
+    jobs, _ = dispatch.dispatch_take_jobs(gateway_id=capped.pk)
+    assert len(jobs) == 2
+    assert dispatch.dispatch_take_jobs(gateway_id=capped.pk) == ([], None)
+    # Pending work goes to phones with quota left, not to the capped one.
+    waiting = sms()
+    Message.objects.filter(pk=waiting.pk).update(status="pending", gateway=None)
+    other = make_gateway()
+    assert dispatch.dispatch_assign_pending() == {other.pk: 1}
+    Message.objects.update(expires_at=timezone.now() + timedelta(days=3))
+    tomorrow = timezone.now() + timedelta(days=1)
+    assert len(dispatch.dispatch_take_jobs(gateway_id=capped.pk, now=tomorrow)[0]) == 1
