@@ -49,3 +49,26 @@ def test_server_logs_at_debug_hold_no_secret(daphne_server, api_key, online_gate
     log = daphne_server.log()
     assert "POST /api/v1/otp/verify" in log  # the access log is there
     assert_no_secrets(log, api_key.raw_key, code)
+
+
+@pytest.mark.live
+def test_gateway_tokens_never_reach_the_server_log(daphne_server):
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from gateways.services import gateway_create
+
+    token = gateway_create(name="query-token-phone").raw_token
+    url = daphne_server.url.replace("http://", "ws://")
+
+    async def scenario():
+        async with connect(f"{url}/ws/gateway/?token={token}") as ws:
+            assert '"welcome"' in await ws.recv()
+        async with connect(f"{url}/ws/gateway/", additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            assert '"welcome"' in await ws.recv()
+
+    asyncio.run(scenario())
+    log = daphne_server.log()
+    assert "/ws/gateway/" in log
+    assert token not in log and token[8:] not in log
