@@ -153,7 +153,10 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     gateway = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).first()
     if gateway is None:
         return [], None
-    window = timedelta(seconds=settings.GATEWAY_RATE_WINDOW_SECONDS)
+    # Android counts sends on the phone, which lag our pushes by a claim round trip: pace over
+    # a slightly longer window so that jitter never puts rate+1 sends in one phone-side window.
+    seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
+    window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
     used, oldest = _pushed_segments(gateway_id, now - window)
     limit = gateway.rate_per_minute
     if gateway.daily_quota is not None:
@@ -167,12 +170,12 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
             Message.objects.filter(
                 gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=True, expires_at__gt=now
             )
-        ).order_by("-priority", "created_at")[:limit]
+        ).order_by("-priority", "created_at")[: limit + 1]  # one more: does work remain?
     )
     jobs, pushed = [], []
     for message in waiting:
         # Android counts every part of a long SMS; a single over-long one may go alone.
-        if used and used + message.segments > gateway.rate_per_minute:
+        if len(pushed) >= limit or (used and used + message.segments > gateway.rate_per_minute):
             break
         used += message.segments
         pushed.append(message.pk)
