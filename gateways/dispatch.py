@@ -284,3 +284,17 @@ def dispatch_stale_gateways() -> list[int]:
         .values_list("gateway_id", flat=True)
         .distinct()
     )
+
+
+def dispatch_wake_idle_queues() -> list[int]:
+    """Wake every online phone that holds unpushed jobs: repairs a wake-up signal lost on the
+    way (a Redis blip, a restarted node)."""
+    online = gateway_list_online().values("pk")
+    gateway_ids = list(
+        Message.objects.filter(status=MessageStatus.QUEUED, pushed_at__isnull=True, gateway__in=online)
+        .values_list("gateway_id", flat=True)
+        .distinct()
+    )
+    for gateway_id in gateway_ids:
+        gateway_signal(gateway_id=gateway_id, event=WAKE)
+    return gateway_ids

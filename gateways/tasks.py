@@ -10,8 +10,11 @@ from .services import gateway_mark_silent_offline
 
 @shared_task(name="gateways.tasks.dispatch_pending")
 def dispatch_pending() -> dict[int, int]:
-    """Pending messages go to whichever phones are online now."""
-    return dispatch.dispatch_assign_pending()
+    """Pending messages go to whichever phones are online now, and phones sitting on jobs
+    they were never told about are woken."""
+    assigned = dispatch.dispatch_assign_pending()
+    dispatch.dispatch_wake_idle_queues()
+    return assigned
 
 
 @shared_task(name="gateways.tasks.release_ack_timeouts")

@@ -327,3 +327,24 @@ def test_a_disabled_phone_gets_no_jobs(run, make_phone, create_sms):
         await socket.close()
 
     run(scenario)
+
+
+def test_a_lost_wake_up_signal_is_repaired_by_the_periodic_retry(run, make_phone, create_sms, monkeypatch):
+    from gateways import dispatch
+    from gateways.tasks import dispatch_pending
+
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await settle(0.3)  # the consumer's first push cycle is over
+        monkeypatch.setattr(dispatch, "gateway_signal", lambda **kwargs: None)  # the signal is lost
+        message = await create_sms()
+        assert await socket.nothing_more()
+        monkeypatch.undo()
+        await database_sync_to_async(dispatch_pending.run)()
+        (job,) = await socket.jobs(1)
+        assert job["message_id"] == message.pk
+        await socket.close()
+
+    run(scenario)
