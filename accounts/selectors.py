@@ -1,22 +1,18 @@
 from __future__ import annotations
 
-import re
-
 from django.db.models import QuerySet
 
-from mysmsapio.crypto import hashes_match
+from mysmsapio.crypto import hashes_match, secret_lookup
 
 from .models import ApiKey
-from .services import LOOKUP_PREFIX_LENGTH, hash_api_key
-
-RAW_KEY_PATTERN = re.compile(r"^api_live_[A-Za-z0-9]{32,}$")
+from .services import hash_api_key
 
 
 def api_key_get_by_raw(*, raw_key: str) -> ApiKey | None:
     """The usable key matching ``raw_key``, or None (malformed, unknown, revoked, expired)."""
-    if not RAW_KEY_PATTERN.match(raw_key):
+    prefix = secret_lookup(raw_key, prefix=ApiKey.RAW_PREFIX)
+    if prefix is None:
         return None
-    prefix = raw_key[len(ApiKey.RAW_PREFIX) :][:LOOKUP_PREFIX_LENGTH]
     candidate_hash = hash_api_key(raw_key)
     for api_key in ApiKey.objects.select_related("account").filter(prefix=prefix):
         if hashes_match(api_key.key_hash, candidate_hash):

@@ -7,12 +7,10 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from mysmsapio.crypto import keyed_hash, random_base62
+from mysmsapio.crypto import keyed_hash, new_prefixed_secret
 
 from .models import Account, ApiKey, Permission
 
-KEY_BODY_LENGTH = 40  # base62 characters after "api_live_": about 238 bits
-LOOKUP_PREFIX_LENGTH = 8
 HASH_PURPOSE = "api_key"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -62,17 +60,17 @@ def api_key_generate(
     expires_at: datetime | None = None,
 ) -> GeneratedApiKey:
     """Counterpart of the guide's ``ApiKey.generate!``: the raw key is returned once, here."""
-    body = random_base62(KEY_BODY_LENGTH)
-    raw_key = f"{ApiKey.RAW_PREFIX}{body}"
+    # 40 base62 characters after "api_live_": about 238 bits.
+    secret = new_prefixed_secret(prefix=ApiKey.RAW_PREFIX, purpose=HASH_PURPOSE)
     api_key = ApiKey.objects.create(
         account=account or account_get_or_create(),
         name=name,
-        prefix=body[:LOOKUP_PREFIX_LENGTH],
-        key_hash=hash_api_key(raw_key),
+        prefix=secret.lookup,
+        key_hash=secret.hash,
         permissions=normalize_permissions(permissions),
         expires_at=expires_at,
     )
-    return GeneratedApiKey(api_key=api_key, raw_key=raw_key)
+    return GeneratedApiKey(api_key=api_key, raw_key=secret.raw)
 
 
 def api_key_revoke(*, api_key: ApiKey, at: datetime | None = None) -> ApiKey:

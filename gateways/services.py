@@ -8,12 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from mysmsapio.crypto import hashes_match, keyed_hash, random_base62
+from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
 from .models import Gateway, GatewayEvent, GatewayEventType
 
-TOKEN_BODY_LENGTH = 40
-TOKEN_LOOKUP_PREFIX_LENGTH = 8
 HASH_PURPOSE = "gateway_token"
 
 
@@ -27,10 +25,8 @@ def hash_gateway_token(raw_token: str) -> str:
     return keyed_hash(HASH_PURPOSE, raw_token)
 
 
-def _new_token() -> tuple[str, str, str]:
-    body = random_base62(TOKEN_BODY_LENGTH)
-    raw = f"{Gateway.TOKEN_PREFIX}{body}"
-    return raw, body[:TOKEN_LOOKUP_PREFIX_LENGTH], hash_gateway_token(raw)
+def _new_token() -> PrefixedSecret:
+    return new_prefixed_secret(prefix=Gateway.TOKEN_PREFIX, purpose=HASH_PURPOSE)
 
 
 def gateway_event_record(*, gateway: Gateway, event: str, detail: str = "", at: datetime | None = None) -> None:
@@ -39,25 +35,25 @@ def gateway_event_record(*, gateway: Gateway, event: str, detail: str = "", at: 
 
 @transaction.atomic
 def gateway_create(*, name: str, rate_per_minute: int = 10, daily_quota: int | None = None) -> GeneratedGatewayToken:
-    raw, prefix, token_hash = _new_token()
+    token = _new_token()
     gateway = Gateway.objects.create(
         name=name,
-        token_prefix=prefix,
-        token_hash=token_hash,
+        token_prefix=token.lookup,
+        token_hash=token.hash,
         rate_per_minute=rate_per_minute,
         daily_quota=daily_quota,
     )
-    return GeneratedGatewayToken(gateway=gateway, raw_token=raw)
+    return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
 @transaction.atomic
 def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     """A new token; the old one stops working at once (the phone must be re-paired)."""
-    raw, prefix, token_hash = _new_token()
-    gateway.token_prefix, gateway.token_hash = prefix, token_hash
+    token = _new_token()
+    gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.save(update_fields=["token_prefix", "token_hash"])
     gateway_event_record(gateway=gateway, event=GatewayEventType.TOKEN_ROLLED)
-    return GeneratedGatewayToken(gateway=gateway, raw_token=raw)
+    return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
 @transaction.atomic
@@ -75,9 +71,9 @@ def gateway_revoke(*, gateway: Gateway) -> Gateway:
 
 def gateway_get_by_token(*, raw_token: str) -> Gateway | None:
     """The unrevoked gateway that holds ``raw_token``, or None."""
-    if not raw_token.startswith(Gateway.TOKEN_PREFIX) or len(raw_token) < len(Gateway.TOKEN_PREFIX) + 32:
+    prefix = secret_lookup(raw_token, prefix=Gateway.TOKEN_PREFIX)
+    if prefix is None:
         return None
-    prefix = raw_token[len(Gateway.TOKEN_PREFIX) :][:TOKEN_LOOKUP_PREFIX_LENGTH]
     candidate = hash_gateway_token(raw_token)
     for gateway in Gateway.objects.filter(token_prefix=prefix, revoked_at__isnull=True):
         if hashes_match(gateway.token_hash, candidate):

@@ -13,6 +13,7 @@ import hmac
 import os
 import secrets
 import string
+from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
@@ -32,6 +33,34 @@ def hashes_match(expected: str, candidate: str) -> bool:
 
 def random_base62(length: int) -> str:
     return "".join(secrets.choice(BASE62) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class PrefixedSecret:
+    """A new secret such as ``api_live_...`` or ``gw_live_...``: ``raw`` is shown once;
+    ``lookup`` (the first characters after the prefix, safe to show) finds the row, and
+    ``hash`` is all that is stored of the rest."""
+
+    raw: str
+    lookup: str
+    hash: str
+
+
+LOOKUP_LENGTH = 8
+
+
+def new_prefixed_secret(*, prefix: str, purpose: str, body_length: int = 40) -> PrefixedSecret:
+    body = random_base62(body_length)
+    raw = f"{prefix}{body}"
+    return PrefixedSecret(raw=raw, lookup=body[:LOOKUP_LENGTH], hash=keyed_hash(purpose, raw))
+
+
+def secret_lookup(raw: str, *, prefix: str, min_body_length: int = 32) -> str | None:
+    """The lookup part of a presented secret, or None when it is not of the right form."""
+    body = raw[len(prefix) :] if raw.startswith(prefix) else ""
+    if len(body) < min_body_length or not all(ch in BASE62 for ch in body):
+        return None
+    return body[:LOOKUP_LENGTH]
 
 
 def _seal_key() -> bytes:
