@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from gateways.views import agent_download
 
@@ -13,5 +14,7 @@ urlpatterns = [
     path("api/v1/", include("mysmsapio.api_urls")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.
     re_path(r"^api/", views.api_not_found),
+    # The integration guide sends operators to /admin/api_keys.
+    re_path(r"^admin/api_keys/?$", RedirectView.as_view(pattern_name="admin:accounts_apikey_changelist")),
     path("admin/", admin.site.urls),
 ]

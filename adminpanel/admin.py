@@ -1,0 +1,238 @@
+"""Django admin for operators. Secrets (API keys, gateway tokens) are shown once, on a page
+rendered for that response only: never stored, never put in a session or message."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from accounts.models import Account, ApiKey, Permission
+from accounts.services import api_key_generate, api_key_revoke
+from gateways.models import Gateway, GatewayEvent
+from gateways.services import gateway_create, gateway_revoke, gateway_roll_token
+from messaging.models import InboundSms, Message, MessageEvent
+from otp.models import Otp
+
+admin.site.site_header = "MySMSAPio"
+admin.site.site_title = "MySMSAPio admin"
+
+
+def show_secret_once(request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = ""):
+    context = {**admin.site.each_context(request), "title": title, "intro": intro, "secret": secret,
+               "back_url": back_url, "commands": commands}  # fmt: skip
+    response = TemplateResponse(request, "adminpanel/secret_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    permission_names = forms.MultipleChoiceField(
+        choices=Permission.choices, widget=forms.CheckboxSelectMultiple, label="Permissions", required=False
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name", "account", "expires_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "account", "display_prefix", "permissions", "created_at", "last_used_at", "state"]
+    list_filter = ["account"]
+    search_fields = ["name", "prefix"]
+    actions = ["revoke"]
+    readonly_fields = ["display_prefix", "permissions", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "name",
+        "account",
+        "display_prefix",
+        "permissions",
+        "expires_at",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["name", "account", "permission_names", "expires_at"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        result = api_key_generate(
+            name=form.cleaned_data["name"],
+            permissions=form.cleaned_data["permission_names"],
+            account=form.cleaned_data["account"],
+            expires_at=form.cleaned_data.get("expires_at"),
+        )
+        obj.pk = result.api_key.pk
+        request._new_raw_key = result.raw_key
+
+    def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
+        return show_secret_once(
+            request,
+            title=f"API key “{obj.name}” created",
+            intro="Give this key to the client application (Authorization: Bearer ...).",
+            secret=request._new_raw_key,
+            back_url=reverse("admin:accounts_apikey_changelist"),
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset: QuerySet[ApiKey]):
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+class GatewayCreateForm(forms.ModelForm):
+    class Meta:
+        model = Gateway
+        fields = ["name", "rate_per_minute", "daily_quota"]
+
+
+@admin.register(Gateway)
+class GatewayAdmin(admin.ModelAdmin):
+    list_display = ["name", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
+                    "rate_per_minute", "enabled"]  # fmt: skip
+    list_filter = ["enabled", "is_connected"]
+    search_fields = ["name"]
+    actions = ["enable", "disable", "revoke", "roll_token"]
+    readonly_fields = ["is_connected", "last_seen_at", "connected_at", "device_model", "app_version",
+                       "protocol_version", "battery", "charging", "signal", "sims", "revoked_at",
+                       "created_at"]  # fmt: skip
+    exclude = ["token_prefix", "token_hash", "connection_id"]
+
+    @admin.display(boolean=True)
+    def online(self, gateway: Gateway) -> bool:
+        return gateway.is_online
+
+    @admin.display(description="SIMs")
+    def carriers(self, gateway: Gateway) -> str:
+        return ", ".join(str(s.get("carrier", "?")) for s in gateway.sims if isinstance(s, dict))
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = GatewayCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["name", "rate_per_minute", "daily_quota"] if obj is None else super().get_fields(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        result = gateway_create(
+            name=form.cleaned_data["name"],
+            rate_per_minute=form.cleaned_data["rate_per_minute"],
+            daily_quota=form.cleaned_data.get("daily_quota"),
+        )
+        obj.pk = result.gateway.pk
+        request._new_token = result.raw_token
+
+    def _token_page(self, request, gateway: Gateway, token: str) -> HttpResponse:
+        server = request.build_absolute_uri("/").rstrip("/")
+        commands = (
+            f"pkg install python termux-api && pip install websockets\n"
+            f"curl -o agent.py {server}/gateway/agent.py\n"
+            f"python agent.py --server {server} --token {token} --driver termux"
+        )
+        return show_secret_once(
+            request,
+            title=f"Gateway “{gateway.name}”: its token",
+            intro="Paste these commands into Termux on the phone (see docs/gateway-phone.md).",
+            secret=token,
+            commands=commands,
+            back_url=reverse("admin:gateways_gateway_changelist"),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
+        return self._token_page(request, obj, request._new_token)
+
+    @admin.action(description="Enable selected gateways")
+    def enable(self, request, queryset):
+        queryset.filter(revoked_at__isnull=True).update(enabled=True)
+
+    @admin.action(description="Disable selected gateways (they keep their socket, get no jobs)")
+    def disable(self, request, queryset):
+        queryset.update(enabled=False)
+
+    @admin.action(description="Revoke selected gateways (disconnects and refuses them)")
+    def revoke(self, request, queryset):
+        for gateway in queryset:
+            gateway_revoke(gateway=gateway)
+
+    @admin.action(description="Roll the token of one gateway")
+    def roll_token(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one gateway to roll its token.", messages.ERROR)
+            return None
+        gateway = queryset.get()
+        return self._token_page(request, gateway, gateway_roll_token(gateway=gateway).raw_token)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    fields = ["created_at", "event", "gateway", "detail"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "to", "status", "gateway", "segments", "created_at", "sent_at", "delivered_at"]
+    list_filter = ["status", "gateway", "account", "priority", "created_at"]
+    search_fields = ["id", "to"]
+    date_hierarchy = "created_at"
+    exclude = ["sealed_body"]
+    inlines = [MessageEventInline]
+
+
+@admin.register(Otp)
+class OtpAdmin(ReadOnlyAdmin):
+    list_display = ["phone_number", "account", "status", "attempts", "created_at", "expires_at", "verified_at"]
+    list_filter = ["status", "account"]
+    search_fields = ["phone_number"]
+    exclude = ["code_hash"]  # never the code, not even its hash
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "sender", "body", "gateway", "sim_slot", "account"]
+    list_filter = ["gateway", "account"]
+    search_fields = ["sender", "body"]
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "gateway", "event", "detail"]
+    list_filter = ["event", "gateway"]

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import User
+
+from accounts.models import ApiKey
+from accounts.selectors import api_key_get_by_raw
+from gateways.services import gateway_get_by_token
+from tests.conftest import GUIDE_NUMBER
+
+pytestmark = pytest.mark.django_db
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/accounts/apikey/",
+    "/admin/accounts/apikey/add/",
+    "/admin/gateways/gateway/",
+    "/admin/gateways/gateway/add/",
+    "/admin/messaging/message/",
+    "/admin/otp/otp/",
+    "/admin/messaging/inboundsms/",
+    "/admin/gateways/gatewayevent/",
+]
+
+
+@pytest.fixture
+def operator(client):
+    user = User.objects.create_superuser("operator", "op@example.test", "a-long-test-password")
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_anonymous_users_get_the_login_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_non_staff_users_get_nothing(client, path):
+    client.force_login(User.objects.create_user("customer", password="a-long-test-password"))
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.parametrize("path", ADMIN_PAGES)
+def test_operators_see_every_page(operator, path):
+    assert operator.get(path).status_code == 200
+
+
+def test_a_new_api_key_is_shown_once_and_works(operator, account, client_for):
+    response = operator.post(
+        "/admin/accounts/apikey/add/",
+        {"name": "My SaaS App", "account": account.pk, "permission_names": ["send_sms", "receive_sms"]},
+    )
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    raw_key = re.search(r"api_live_[A-Za-z0-9]{40}", response.content.decode()).group(0)
+    key = api_key_get_by_raw(raw_key=raw_key)
+    assert (key.name, key.permissions) == ("My SaaS App", ["send_sms", "receive_sms"])
+    api = client_for(raw_key)
+    assert api.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json").status_code == 202
+    for page in ["/admin/accounts/apikey/", f"/admin/accounts/apikey/{key.pk}/change/"]:
+        assert raw_key not in operator.get(page).content.decode()
+    assert ApiKey.objects.count() == 1
+
+
+def test_a_new_gateway_shows_its_token_once_with_the_termux_commands(operator):
+    response = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10})
+    body = response.content.decode()
+    token = re.search(r"gw_live_[A-Za-z0-9]{40}", body).group(0)
+    assert gateway_get_by_token(raw_token=token).name == "pixel"
+    assert "/gateway/agent.py" in body and "--driver termux" in body
+    assert token not in operator.get("/admin/gateways/gateway/").content.decode()
+
+
+def test_the_message_page_shows_its_timeline_and_otp_pages_never_the_code(operator, api_client, online_gateway):
+    api_client.post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json")
+    from messaging.models import Message
+    from otp.models import Otp
+
+    message = Message.objects.get()
+    page = operator.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
+    assert message.pk in page and "••••••" in page
+    otp = Otp.objects.get()
+    otp_page = operator.get(f"/admin/otp/otp/{otp.pk}/change/").content.decode()
+    assert otp.code_hash not in otp_page
+
+
+def test_the_guides_api_keys_url_leads_to_the_keys(operator):
+    response = operator.get("/admin/api_keys", follow=True)
+    assert response.redirect_chain[-1][0] == "/admin/accounts/apikey/"
+    assert response.status_code == 200
