@@ -6,7 +6,7 @@ posts messages one at a time and measures the time until the job frame reaches t
 phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
 server process's memory per connected phone.
 
-    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 1000]
+    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500]
 """
 
 from __future__ import annotations
@@ -107,6 +107,8 @@ async def idle_capacity(stack, tokens: list[str], server_pid: int) -> str:
         sockets += await asyncio.gather(
             *(connect(ws_url, additional_headers={"Authorization": f"Bearer {t}"}, ping_interval=None) for t in group)
         )
+        # Phones reconnect with jitter; 100 a second is a server restart's reconnect storm.
+        await asyncio.sleep(0.5)
     for ws in sockets:
         await ws.recv()
     connect_time = time.perf_counter() - started
@@ -126,7 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", default="1,10,100", help="comma-separated phone counts to measure")
     parser.add_argument("--messages", type=int, default=200, help="messages per measurement (at most 1000)")
-    parser.add_argument("--idle", type=int, default=1000, help="idle phones for the capacity run (at most 5000)")
+    parser.add_argument("--idle", type=int, default=500, help="idle phones for the capacity run (at most 5000)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]
