@@ -162,7 +162,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # channels_redis waits for events with a 5 s BZPOPMIN, and redis-py 8 reads with a
+            # 5 s socket timeout by default: a busy loop then turns an idle wait into a crashed
+            # consumer (close 1011). Read timeouts must outlast the blocking pop.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
         }
     }
 else:

@@ -40,3 +40,16 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
     assert ran == []
     run_due_tasks(last_run, now=1010.0)
     assert sorted(ran) == ["gateways.tasks.dispatch_pending", "gateways.tasks.release_ack_timeouts"]
+
+
+def test_channel_layer_reads_outlast_its_blocking_pop():
+    """redis-py's 5 s default read timeout would crash idle consumers waiting in BZPOPMIN."""
+    import pytest
+
+    if not settings.REDIS_URL:
+        pytest.skip("embedded mode has no Redis channel layer")
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    assert host["socket_timeout"] > layer.brpop_timeout
