@@ -71,6 +71,10 @@ def agents(tmp_path):
     yield make
     for agent in started:
         agent.stop()
+    # The servers handle each disconnect (taking jobs back) after the agent is gone: let them
+    # finish before the test database is flushed, or the flush and that work deadlock.
+    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
+    time.sleep(0.5)
 
 
 def wait_for(condition, timeout: float = 60, interval: float = 0.1, what="condition"):

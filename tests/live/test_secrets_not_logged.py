@@ -69,6 +69,10 @@ def test_gateway_tokens_never_reach_the_server_log(daphne_server):
             assert '"welcome"' in await ws.recv()
 
     asyncio.run(scenario())
+    from gateways.models import Gateway
+    from tests.live.test_gateway_e2e import wait_for
+
+    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="disconnect handled")
     log = daphne_server.log()
     assert "/ws/gateway/" in log
     assert token not in log and token[8:] not in log
