@@ -96,3 +96,14 @@ def daphne_server(daphne_servers, transactional_db) -> LiveServer:
 @pytest.fixture(autouse=True)
 def _committed_data(transactional_db):
     """The servers are other processes: what a test creates must be committed to be seen."""
+
+
+@pytest.fixture
+def raw_key(transactional_db) -> str:
+    """A key made as the guide's "Create an API Key" step makes it."""
+    from accounts.services import api_key_generate
+
+    return api_key_generate(
+        name="My SaaS App",
+        permissions={"send_sms": True, "receive_sms": True, "send_otp": True, "verify_otp": True},
+    ).raw_key

@@ -33,3 +33,9 @@ def wait_for_fresh_minute(margin: float = 8.0) -> None:
     into_window = time.time() % 60
     if into_window > 60 - margin:
         time.sleep(60 - into_window + 0.2)
+
+
+def substitute(text: str, server_url: str, raw_key: str) -> str:
+    """A guide example pointed at our server with a real key: the only change we make."""
+    text = text.replace("http://your-server:3005", server_url)
+    return re.sub(r"api_live_your_key(_here)?", raw_key, text)

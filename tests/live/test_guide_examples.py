@@ -10,27 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from accounts.services import api_key_generate
 from messaging.models import Message
-from tests.live.helpers import GUIDE, guide_blocks
+from tests.live.helpers import GUIDE, guide_blocks, substitute
 from tests.otp.test_otp import last_code
 
 pytestmark = pytest.mark.live
 SHARED_GUIDE = GUIDE.parents[2] / "shared" / "spec" / "INTEGRATION_GUIDE.md"
 PYTHON_EXAMPLES = Path(__file__).parent / "guide" / "python_examples.py"
-
-
-@pytest.fixture
-def raw_key(transactional_db) -> str:
-    return api_key_generate(
-        name="My SaaS App",
-        permissions={"send_sms": True, "receive_sms": True, "send_otp": True, "verify_otp": True},
-    ).raw_key
-
-
-def substitute(text: str, server_url: str, raw_key: str) -> str:
-    text = text.replace("http://your-server:3005", server_url)
-    return re.sub(r"api_live_your_key(_here)?", raw_key, text)
 
 
 def curl(command: str) -> tuple[int, str]:
