@@ -88,17 +88,18 @@ def dispatch_assign_pending(
     """Give pending messages to online phones: a SIM on the recipient's carrier first, then
     the phone with the shortest queue. Returns how many each phone got."""
     now = now or timezone.now()
-    gateways = [
-        g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id and gateway_has_quota_left(g, now)
-    ]
-    if not gateways:
-        return {}
+    # Pending work first: it is usually empty, and every phone connection calls this.
     pending = list(
         _locked(Message.objects.filter(status=MessageStatus.PENDING, expires_at__gt=now))
         .order_by("-priority", "created_at")
         .values_list("pk", "carrier")[:limit]
     )
     if not pending:
+        return {}
+    gateways = [
+        g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id and gateway_has_quota_left(g, now)
+    ]
+    if not gateways:
         return {}
     load = dict(
         Message.objects.filter(gateway__in=gateways, status=MessageStatus.QUEUED)

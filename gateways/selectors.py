@@ -22,19 +22,20 @@ def gateway_list_online(*, now: datetime | None = None) -> QuerySet[Gateway]:
     )
 
 
-def gateway_pick_for_message(*, carrier: str = "", now: datetime | None = None) -> Gateway | None:
-    """An online phone for the next message, or ``None`` when no phone can take it now (the
-    message then waits as pending). Phones with a SIM on the recipient's carrier first, in
-    rotation. One query on the small gateways table; pacing happens when jobs are pushed."""
-    online = list(gateway_list_online(now=now).order_by("pk"))
+def gateway_pick_for_message(*, carrier: str = "", now: datetime | None = None) -> int | None:
+    """The id of an online phone for the next message, or ``None`` when no phone can take it
+    now (the message then waits as pending). Phones with a SIM on the recipient's carrier
+    first, in rotation. One query reading two columns (this is the send path); pacing
+    happens when jobs are pushed."""
+    online = list(gateway_list_online(now=now).order_by("pk").values_list("pk", "sims"))
     if carrier:
         wanted = carrier.lower()
         same_carrier = [
-            g
-            for g in online
-            if any(isinstance(s, dict) and str(s.get("carrier", "")).lower() == wanted for s in g.sims)
+            (pk, sims)
+            for pk, sims in online
+            if any(isinstance(sim, dict) and str(sim.get("carrier", "")).lower() == wanted for sim in sims or [])
         ]
         online = same_carrier or online
     if not online:
         return None
-    return online[next(_rotation) % len(online)]
+    return online[next(_rotation) % len(online)][0]

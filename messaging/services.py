@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey
 from gateways.dispatch import gateway_notify_job
-from gateways.models import Gateway
 from gateways.selectors import gateway_pick_for_message
 from mysmsapio.crypto import seal, unseal
 from mysmsapio.errors import ValidationFailed
@@ -58,17 +57,17 @@ def message_create(
     priority: int = MessagePriority.NORMAL,
     display_text: str | None = None,
     expires_at: datetime | None = None,
-    gateway: Gateway | None = None,
+    gateway_id: int | None = None,
 ) -> Message:
     """Store a message and hand it to a gateway once the row is committed.
 
     ``to`` and ``text`` must already be validated. ``display_text`` marks a secret-bearing
     text (an OTP): the row keeps ``display_text`` in the clear and ``text`` sealed.
-    ``gateway`` lets a caller that already chose the phone skip choosing again.
+    ``gateway_id`` lets a caller that already chose the phone skip choosing again.
     """
     now = timezone.now()
     carrier = carrier_for_number(to)
-    gateway = gateway or gateway_pick_for_message(carrier=carrier, now=now)
+    gateway_id = gateway_id or gateway_pick_for_message(carrier=carrier, now=now)
     encoding = sms_encoding(text)
     message_id = new_message_id()
     message = Message.objects.create(
@@ -81,17 +80,17 @@ def message_create(
         encoding=encoding.encoding,
         segments=encoding.segments,
         priority=priority,
-        status=MessageStatus.QUEUED if gateway else MessageStatus.PENDING,
-        gateway=gateway,
+        status=MessageStatus.QUEUED if gateway_id else MessageStatus.PENDING,
+        gateway_id=gateway_id,
         carrier=carrier,
         created_at=now,
-        queued_at=now if gateway else None,
+        queued_at=now if gateway_id else None,
         expires_at=expires_at or now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
     )
-    if gateway is not None:
+    if gateway_id is not None:
         # Only a committed row may be announced: a phone must never be woken for a job that
         # a rollback erased.
-        transaction.on_commit(partial(gateway_notify_job, gateway_id=gateway.pk, message_id=message.pk))
+        transaction.on_commit(partial(gateway_notify_job, gateway_id=gateway_id, message_id=message.pk))
     return message
 
 

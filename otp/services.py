@@ -57,8 +57,8 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     is useless) or ``RateLimited`` (over the sliding hourly quota).
     """
     now = timezone.now()
-    gateway = gateway_pick_for_message(carrier=carrier_for_number(phone_number), now=now)
-    if gateway is None:
+    gateway_id = gateway_pick_for_message(carrier=carrier_for_number(phone_number), now=now)
+    if gateway_id is None:
         raise NoGatewayOnline()
     _verification_lock(account=account, phone_number=phone_number)
 
@@ -86,7 +86,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         display_text=otp_render_text(code="•" * CODE_DIGITS),
         priority=MessagePriority.OTP,
         expires_at=expires_at,
-        gateway=gateway,
+        gateway_id=gateway_id,
     )
     return Otp.objects.create(
         account=account,

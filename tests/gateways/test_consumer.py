@@ -164,7 +164,7 @@ def test_only_one_phone_can_claim_a_message(run, make_phone, create_sms):
 
     async def scenario():
         phone_a = await connect_phone(first.raw_token)
-        message = await create_sms(gateway=await database_sync_to_async(Gateway.objects.get)(name="a"))
+        message = await create_sms(gateway_id=first.gateway.pk)
         await phone_a.jobs(1)
         phone_b = await connect_phone(second.raw_token)
         await phone_b.send({"type": "accept", "message_id": message.pk})
@@ -219,7 +219,7 @@ def test_a_phone_that_goes_away_after_claiming_keeps_the_job_and_reports_on_retu
 
     async def scenario():
         phone_a = await connect_phone(first.raw_token)
-        message = await create_sms(gateway=await database_sync_to_async(Gateway.objects.get)(name="a"))
+        message = await create_sms(gateway_id=first.gateway.pk)
         await phone_a.jobs(1)
         await phone_a.send({"type": "accept", "message_id": message.pk})
         await phone_a.recv_type("claim")

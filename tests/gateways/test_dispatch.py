@@ -66,7 +66,7 @@ def test_assigning_twice_is_harmless(sms, make_gateway):
 
 def test_jobs_not_accepted_within_the_ack_timeout_go_to_another_phone(sms, make_gateway, settings):
     slow, other = make_gateway(name="slow"), make_gateway(name="other")
-    message = sms(gateway=slow)
+    message = sms(gateway_id=slow.pk)
     dispatch.dispatch_take_jobs(gateway_id=slow.pk)
     assert release_ack_timeouts.run() == 0
     Message.objects.filter(pk=message.pk).update(pushed_at=timezone.now() - timedelta(seconds=31))
@@ -83,7 +83,7 @@ def test_jobs_not_accepted_within_the_ack_timeout_go_to_another_phone(sms, make_
 def test_a_silent_phone_is_marked_offline_and_its_unaccepted_jobs_move(sms, make_gateway):
     silent = make_gateway(name="silent", last_seen_at=timezone.now() - timedelta(seconds=91))
     Gateway.objects.filter(pk=silent.pk).update(last_seen_at=timezone.now())
-    message = sms(gateway=silent)
+    message = sms(gateway_id=silent.pk)
     Gateway.objects.filter(pk=silent.pk).update(last_seen_at=timezone.now() - timedelta(seconds=91))
     alive = make_gateway(name="alive")
 
@@ -96,8 +96,8 @@ def test_a_silent_phone_is_marked_offline_and_its_unaccepted_jobs_move(sms, make
 
 def test_messages_nobody_took_in_time_fail_as_expired(sms, make_gateway):
     waiting = sms()
-    queued = sms(gateway=make_gateway())
-    claimed = sms(gateway=Gateway.objects.get())
+    queued = sms(gateway_id=make_gateway().pk)
+    claimed = sms(gateway_id=Gateway.objects.get().pk)
     dispatch.dispatch_claim(gateway_id=claimed.gateway_id, message_id=claimed.pk)
     Message.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -126,8 +126,8 @@ def test_old_finished_messages_are_pruned(sms, settings):
 
 def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, account):
     phone = make_gateway(rate_per_minute=3)
-    long_message = message_create(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway=phone)  # 2 parts
-    short = [sms(gateway=phone) for _ in range(2)]
+    long_message = message_create(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
+    short = [sms(gateway_id=phone.pk) for _ in range(2)]
     jobs, retry_in = dispatch.dispatch_take_jobs(gateway_id=phone.pk)
     assert [j["message_id"] for j in jobs] == [long_message.pk, short[0].pk]
     assert 0 < retry_in <= 61  # the window plus the pacing margin
@@ -170,7 +170,7 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
 def test_a_phone_at_its_daily_quota_gets_nothing_more_today(sms, make_gateway):
     capped = make_gateway(daily_quota=2, rate_per_minute=30)
     for _ in range(3):
-        sms(gateway=capped)
+        sms(gateway_id=capped.pk)
     jobs, _ = dispatch.dispatch_take_jobs(gateway_id=capped.pk)
     assert len(jobs) == 2
     assert dispatch.dispatch_take_jobs(gateway_id=capped.pk) == ([], None)
