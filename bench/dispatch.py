@@ -89,7 +89,9 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
             await asyncio.sleep(0.0005)
         if message_id in arrivals:
             latencies.append(arrivals[message_id] - start)
-        await asyncio.sleep(0.02)
+        # 20 messages a second stays under one phone's pace (30 per 1 s window, plus margin):
+        # what is measured is dispatch, not pacing.
+        await asyncio.sleep(0.05)
     for phone in phones:
         await phone.ws.close()
     lost = messages - len(latencies)
