@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "adminpanel.middleware.AdminLoginRateLimitMiddleware",
 ]
 
 # The public API (/api/, /up) runs this chain instead, under mysmsapio.handlers: async-native
@@ -210,6 +211,10 @@ REST_FRAMEWORK = {
 
 # Request bodies above this size get 413 on the API; a 1600-character SMS is far below it.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024)
+
+# Operator logins: at most this many attempts per client address per window.
+ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)
+ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 
 # --- Product settings -------------------------------------------------------------------
 SMS_RATE_LIMIT_PER_MINUTE = env.int("SMS_RATE_LIMIT_PER_MINUTE", default=100)

@@ -94,3 +94,15 @@ def test_the_guides_api_keys_url_leads_to_the_keys(operator):
     response = operator.get("/admin/api_keys", follow=True)
     assert response.redirect_chain[-1][0] == "/admin/accounts/apikey/"
     assert response.status_code == 200
+
+
+def test_login_attempts_are_rate_limited(client, settings):
+    settings.ADMIN_LOGIN_ATTEMPTS = 3
+    User.objects.create_superuser("operator", "op@example.test", "a-long-test-password")
+    for _ in range(3):
+        response = client.post("/admin/login/", {"username": "operator", "password": "wrong"})
+        assert response.status_code == 200  # the form again, with its error
+    blocked = client.post("/admin/login/", {"username": "operator", "password": "a-long-test-password"})
+    assert blocked.status_code == 429
+    assert int(blocked["Retry-After"]) >= 1
+    assert "_auth_user_id" not in client.session

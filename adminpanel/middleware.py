@@ -1,0 +1,33 @@
+"""Rate limit for operator logins: password guessing against /admin/ gets 429 after a few tries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from mysmsapio import ratelimit
+
+LOGIN_PATH = "/admin/login/"
+
+
+class AdminLoginRateLimitMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST" and request.path == LOGIN_PATH:
+            # Counted per client address; behind a proxy, REMOTE_ADDR must be the client's.
+            result = ratelimit.hit(
+                f"admin-login:{request.META.get('REMOTE_ADDR', '')}",
+                limit=settings.ADMIN_LOGIN_ATTEMPTS,
+                window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS,
+            )
+            if not result.allowed:
+                response = HttpResponse(
+                    "Too many login attempts. Try again later.", status=429, content_type="text/plain"
+                )
+                response["Retry-After"] = str(int(result.retry_after))
+                return response
+        return self.get_response(request)
