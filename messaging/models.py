@@ -49,7 +49,6 @@ class Message(models.Model):
     carrier = models.CharField(max_length=64, blank=True)
     # When the job was last pushed to ``gateway``'s socket; cleared when it is taken back.
     pushed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
