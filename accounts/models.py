@@ -54,17 +54,17 @@ class ApiKey(models.Model):
     def has_permission(self, permission: str) -> bool:
         return permission in self.permissions
 
-    def is_usable(self, *, now=None) -> bool:
-        now = now or timezone.now()
-        if self.revoked_at is not None and self.revoked_at <= now:
-            return False
-        return self.expires_at is None or self.expires_at > now
-
-    @property
-    def state(self) -> str:
-        now = timezone.now()
+    def state_at(self, now) -> str:
+        """"active", "revoked" or "expired" at ``now`` (a revocation may be scheduled ahead)."""
         if self.revoked_at is not None and self.revoked_at <= now:
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:
             return "expired"
         return "active"
+
+    def is_usable(self, *, now=None) -> bool:
+        return self.state_at(now or timezone.now()) == "active"
+
+    @property
+    def state(self) -> str:
+        return self.state_at(timezone.now())

@@ -120,7 +120,6 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         message_id = _text(content, "message_id")
         ok = await database_sync_to_async(dispatch.dispatch_claim)(gateway_id=self.gateway_id, message_id=message_id)
         await self.send_json({"type": "claim", "message_id": message_id, "ok": ok})
-        await self._seen()
 
     async def on_sent(self, content: dict[str, Any]) -> None:
         await database_sync_to_async(message_report_radio_sent)(
