@@ -55,7 +55,7 @@ class ApiKey(models.Model):
         return permission in self.permissions
 
     def state_at(self, now) -> str:
-        """"active", "revoked" or "expired" at ``now`` (a revocation may be scheduled ahead)."""
+        """ "active", "revoked" or "expired" at ``now`` (a revocation may be scheduled ahead)."""
         if self.revoked_at is not None and self.revoked_at <= now:
             return "revoked"
         if self.expires_at is not None and self.expires_at <= now:

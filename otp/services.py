@@ -159,7 +159,6 @@ def otp_expire_stale(*, now: datetime | None = None) -> dict[str, int]:
     wiped = Message.objects.filter(sealed_body__isnull=False, expires_at__lte=now).update(sealed_body=None)
     cutoff = now - timedelta(seconds=settings.OTP_RETENTION_SECONDS)
     deleted, _ = Otp.objects.filter(created_at__lt=cutoff).delete()
-    PhoneVerification.objects.filter(updated_at__lt=cutoff, consecutive_failures=0).exclude(
-        locked_until__gt=now
-    ).delete()
+    # A streak older than the retention period is forgotten too; a live lockout is kept.
+    PhoneVerification.objects.filter(updated_at__lt=cutoff).exclude(locked_until__gt=now).delete()
     return {"expired": expired, "wiped": wiped, "deleted": deleted}

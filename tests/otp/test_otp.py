@@ -275,10 +275,19 @@ def test_the_periodic_task_expires_codes_wipes_sealed_texts_and_deletes_old_rows
     assert Message.objects.get().sealed_body is None
     assert otp_expire_stale(now=later) == {"expired": 0, "wiped": 0, "deleted": 0}
 
+    PhoneVerification.objects.update(consecutive_failures=4)  # an old failure streak is pruned too
     much_later = now + timedelta(days=8)
     assert otp_expire_stale(now=much_later)["deleted"] == 1
     assert not Otp.objects.exists()
     assert not PhoneVerification.objects.exists()
+
+
+def test_the_clean_up_keeps_a_live_lockout(api_client, gateway):
+    send_otp(api_client)
+    later = timezone.now() + timedelta(days=8)
+    PhoneVerification.objects.update(locked_until=later + timedelta(minutes=30))
+    otp_expire_stale(now=later)
+    assert PhoneVerification.objects.exists()
 
 
 def test_verify_has_a_fixed_query_budget(api_client, gateway):
