@@ -79,6 +79,20 @@ def api_key_revoke(*, api_key: ApiKey, at: datetime | None = None) -> ApiKey:
     return api_key
 
 
+@transaction.atomic
+def api_key_roll(*, api_key: ApiKey, grace: timedelta, now: datetime | None = None) -> GeneratedApiKey:
+    """A new key with the same name, account and permissions; the old one keeps working for
+    ``grace`` (zero: stops now), so clients can switch without downtime."""
+    now = now or timezone.now()
+    new = api_key_generate(
+        name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at
+    )
+    stop_at = now + grace
+    if api_key.revoked_at is None or api_key.revoked_at > stop_at:
+        api_key_revoke(api_key=api_key, at=stop_at)
+    return new
+
+
 def api_key_mark_used(*, api_key: ApiKey, now: datetime | None = None) -> None:
     """Record use at most once a minute per key: a write on every request would make the
     hottest row in the database the one every request touches."""

@@ -3,27 +3,33 @@ rendered for that response only: never stored, never put in a session or message
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import segno
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 
 from accounts.models import Account, ApiKey, Permission
-from accounts.services import api_key_generate, api_key_revoke
+from accounts.services import api_key_generate, api_key_revoke, api_key_roll
 from gateways.models import Gateway, GatewayEvent
-from gateways.services import gateway_create, gateway_revoke, gateway_roll_token
+from gateways.services import gateway_create, gateway_pairing_uri, gateway_revoke, gateway_roll_token
 from messaging.models import InboundSms, Message, MessageEvent
+from messaging.services import MessageActionRefused, message_cancel, message_retry
 from otp.models import Otp
 
-admin.site.site_header = "MySMSAPio"
-admin.site.site_title = "MySMSAPio admin"
 
-
-def show_secret_once(request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = ""):
+def show_secret_once(
+    request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = "", qr_svg: str = ""
+) -> TemplateResponse:
     context = {**admin.site.each_context(request), "title": title, "intro": intro, "secret": secret,
-               "back_url": back_url, "commands": commands}  # fmt: skip
+               "back_url": back_url, "commands": commands, "qr_svg": qr_svg}  # fmt: skip
     response = TemplateResponse(request, "adminpanel/secret_once.html", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -47,10 +53,10 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "account", "display_prefix", "permissions", "created_at", "last_used_at", "state"]
+    list_display = ["name", "account", "display_prefix", "permissions", "created_at", "last_used_at", "key_state"]
     list_filter = ["account"]
     search_fields = ["name", "prefix"]
-    actions = ["revoke"]
+    actions = ["revoke", "roll_with_grace", "roll_now"]
     readonly_fields = ["display_prefix", "permissions", "created_at", "last_used_at", "revoked_at"]
     fields = [
         "name",
@@ -95,11 +101,42 @@ class ApiKeyAdmin(admin.ModelAdmin):
             back_url=reverse("admin:accounts_apikey_changelist"),
         )
 
-    @admin.action(description="Revoke selected API keys")
+    @admin.display(description="State")
+    def key_state(self, api_key: ApiKey) -> str:
+        now = timezone.now()
+        state = api_key.state_at(now)
+        if state == "active" and api_key.revoked_at is not None:
+            return f"active until {timezone.localtime(api_key.revoked_at):%Y-%m-%d %H:%M} (rolled)"
+        return state
+
+    @admin.action(description="Revoke selected API keys (they stop working now)")
     def revoke(self, request, queryset: QuerySet[ApiKey]):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+    def _roll(self, request, queryset: QuerySet[ApiKey], grace: timedelta) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one API key to roll.", messages.ERROR)
+            return None
+        old = queryset.get()
+        result = api_key_roll(api_key=old, grace=grace)
+        when = "now" if not grace else f"in {grace.total_seconds() / 3600:g} hours"
+        return show_secret_once(
+            request,
+            title=f"API key “{old.name}” rolled",
+            intro=f"The new key is below. The old key ({old.display_prefix}) stops working {when}.",
+            secret=result.raw_key,
+            back_url=reverse("admin:accounts_apikey_changelist"),
+        )
+
+    @admin.action(description="Roll key: a new key; the old one keeps working for the grace period (24 h)")
+    def roll_with_grace(self, request, queryset):
+        return self._roll(request, queryset, timedelta(seconds=settings.API_KEY_ROLL_GRACE_SECONDS))
+
+    @admin.action(description="Roll key now: a new key; the old one stops at once")
+    def roll_now(self, request, queryset):
+        return self._roll(request, queryset, timedelta(0))
 
 
 class GatewayCreateForm(forms.ModelForm):
@@ -111,7 +148,7 @@ class GatewayCreateForm(forms.ModelForm):
 @admin.register(Gateway)
 class GatewayAdmin(admin.ModelAdmin):
     list_display = ["name", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
-                    "rate_per_minute", "enabled"]  # fmt: skip
+                    "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
     list_filter = ["enabled", "is_connected"]
     search_fields = ["name"]
     actions = ["enable", "disable", "revoke", "roll_token"]
@@ -120,9 +157,24 @@ class GatewayAdmin(admin.ModelAdmin):
                        "created_at"]  # fmt: skip
     exclude = ["token_prefix", "token_hash", "connection_id"]
 
-    @admin.display(boolean=True)
-    def online(self, gateway: Gateway) -> bool:
-        return gateway.is_online
+    def get_queryset(self, request):
+        midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(sent_today_count=Count("messages", filter=Q(messages__sent_at__gte=midnight)))
+        )
+
+    @admin.display(description="Online")
+    def online(self, gateway: Gateway) -> str:
+        # Text as well as colour: the state must be readable at a glance and by a screen reader.
+        if gateway.is_online:
+            return mark_safe('<span class="mysms-online">● online</span>')
+        return mark_safe('<span class="mysms-offline">○ offline</span>')
+
+    @admin.display(description="Sent today", ordering="sent_today_count")
+    def sent_today(self, gateway: Gateway) -> int:
+        return gateway.sent_today_count
 
     @admin.display(description="SIMs")
     def carriers(self, gateway: Gateway) -> str:
@@ -154,12 +206,15 @@ class GatewayAdmin(admin.ModelAdmin):
             f"curl -o agent.py {server}/gateway/agent.py\n"
             f"python agent.py --server {server} --token {token} --driver termux"
         )
+        # The QR code is drawn here, into the page: the token never goes to another service.
+        qr = segno.make(gateway_pairing_uri(server=server, token=token), error="m")
         return show_secret_once(
             request,
-            title=f"Gateway “{gateway.name}”: its token",
-            intro="Paste these commands into Termux on the phone (see docs/gateway-phone.md).",
+            title=f"Pair gateway “{gateway.name}”",
+            intro="Scan the QR code with the phone, or paste these commands into Termux (see docs/gateway-phone.md).",
             secret=token,
             commands=commands,
+            qr_svg=mark_safe(qr.svg_inline(scale=6, dark="#000", light="#fff", title="Pairing code")),
             back_url=reverse("admin:gateways_gateway_changelist"),
         )
 
@@ -215,6 +270,28 @@ class MessageAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     exclude = ["sealed_body"]
     inlines = [MessageEventInline]
+    actions = ["retry", "cancel"]
+
+    def _apply(self, request, queryset, action, done_text: str) -> None:
+        done, refused = 0, []
+        for message_id in queryset.values_list("pk", flat=True):
+            try:
+                action(message_id=message_id)
+                done += 1
+            except MessageActionRefused as exc:
+                refused.append(f"Not done for {message_id}: {exc}")
+        if done:
+            self.message_user(request, f"{done} message(s) {done_text}.", messages.SUCCESS)
+        for text in refused:
+            self.message_user(request, text, messages.WARNING)
+
+    @admin.action(description="Retry selected failed messages")
+    def retry(self, request, queryset):
+        self._apply(request, queryset, message_retry, "sent again")
+
+    @admin.action(description="Cancel selected pending or queued messages")
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, message_cancel, "cancelled")
 
 
 @admin.register(Otp)

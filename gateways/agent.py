@@ -6,6 +6,7 @@ phone in Termux (driver "termux", sending with termux-sms-send) or as a simulato
 and demos (driver "simulator", writing each job to an outbox file).
 
     python agent.py --server http://192.0.2.10:3005 --token gw_live_... --driver termux
+    python agent.py --pair 'mysmsapio://pair?server=...&token=...' --driver termux   # the admin's QR code
 
 Guarantees: a message is sent at most once. The agent asks the server to claim a job and
 sends only after the server confirmed it; a local SQLite journal records each job's state
@@ -31,7 +32,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 PROTOCOL_VERSION = 1
 AGENT_VERSION = "1.0"
@@ -409,8 +410,10 @@ class Agent:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="MySMSAPio gateway agent")
-    parser.add_argument("--server", action="append", required=True,
+    parser.add_argument("--server", action="append", default=[],
                         help="server URL (http://host:3005); repeat for fallbacks, tried in turn")  # fmt: skip
+    parser.add_argument("--pair", metavar="URI",
+                        help="the admin's pairing QR code text (mysmsapio://pair?server=...&token=...)")  # fmt: skip
     parser.add_argument("--token", default=os.environ.get("MYSMSAPIO_GATEWAY_TOKEN"), help="gw_live_... token")
     parser.add_argument("--driver", choices=sorted(DRIVERS), default="termux")
     parser.add_argument("--journal", default="gateway-journal.sqlite3", help="local journal file")
@@ -424,8 +427,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_pairing_uri(uri: str) -> tuple[str, str]:
+    """(server, token) from the pairing QR code's text."""
+    parts = urlsplit(uri.strip())
+    query = parse_qs(parts.query)
+    if parts.scheme != "mysmsapio" or parts.netloc != "pair" or "server" not in query or "token" not in query:
+        raise ValueError("not a MySMSAPio pairing code (mysmsapio://pair?server=...&token=...)")
+    return query["server"][0], query["token"][0]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.pair:
+        try:
+            server, token = parse_pairing_uri(args.pair)
+        except ValueError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        args.server = [server, *args.server]
+        args.token = args.token or token
+    if not args.server:
+        print("a server is required (--server or --pair)", file=sys.stderr)
+        return 2
     if not args.token:
         print("a token is required (--token or MYSMSAPIO_GATEWAY_TOKEN)", file=sys.stderr)
         return 2

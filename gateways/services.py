@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db import transaction
 from django.utils import timezone
@@ -27,6 +28,15 @@ def hash_gateway_token(raw_token: str) -> str:
 
 def _new_token() -> PrefixedSecret:
     return new_prefixed_secret(prefix=Gateway.TOKEN_PREFIX, purpose=HASH_PURPOSE)
+
+
+PAIRING_SCHEME = "mysmsapio"
+
+
+def gateway_pairing_uri(*, server: str, token: str) -> str:
+    """What the pairing QR code holds: ``mysmsapio://pair?server=...&token=...``. The agent
+    reads it with ``--pair`` (gateways/agent.py, ``parse_pairing_uri``)."""
+    return f"{PAIRING_SCHEME}://pair?{urlencode({'server': server, 'token': token})}"
 
 
 def gateway_event_record(*, gateway: Gateway, event: str, detail: str = "", at: datetime | None = None) -> None:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
-from gateways.dispatch import gateway_notify_job
+from gateways.dispatch import CANCEL, dispatch_assign_pending, gateway_notify_job, gateway_signal
 from gateways.selectors import gateway_pick_for_message
 from mysmsapio.crypto import seal, unseal
 from mysmsapio.errors import ValidationFailed
@@ -158,6 +158,56 @@ def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) ->
             _event(message_id, "expired", gateway_id=gateway_id, now=now)
             expired.append((message_id, gateway_id))
     return expired
+
+
+CANCELLED_ERROR = "Cancelled by an operator"
+
+
+class MessageActionRefused(ValueError):
+    """An operator action that the message's state does not allow; the text says why."""
+
+
+@transaction.atomic
+def message_cancel(*, message_id: str, now: datetime | None = None) -> None:
+    """Stop a message no phone has accepted yet: it ends ``failed`` with the reason. Races
+    with a phone's claim are settled by the conditional update: exactly one of them wins."""
+    now = now or timezone.now()
+    gateway_id = Message.objects.filter(pk=message_id).values_list("gateway_id", flat=True).first()
+    cancelled = Message.objects.filter(pk=message_id, status__in=[MessageStatus.PENDING, MessageStatus.QUEUED]).update(
+        status=MessageStatus.FAILED, failed_at=now, error_message=CANCELLED_ERROR, sealed_body=None
+    )
+    if not cancelled:
+        raise MessageActionRefused("Only a pending or queued message can be cancelled (a phone already took it).")
+    _event(message_id, "cancelled", gateway_id=gateway_id, now=now)
+    if gateway_id is not None:
+        # The phone may hold the pushed job: tell it to drop it.
+        transaction.on_commit(partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id))
+
+
+@transaction.atomic
+def message_retry(*, message_id: str, now: datetime | None = None) -> None:
+    """Send a failed message again, as a new attempt on any phone. OTP messages are refused:
+    their text is gone once sent or expired, and a client asks for a new code instead."""
+    now = now or timezone.now()
+    message = Message.objects.filter(pk=message_id).only("status", "priority").first()
+    if message is None or message.status != MessageStatus.FAILED:
+        raise MessageActionRefused("Only a failed message can be retried.")
+    if message.priority == MessagePriority.OTP:
+        raise MessageActionRefused("OTP messages cannot be retried: the client sends a new code.")
+    retried = Message.objects.filter(pk=message_id, status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING,
+        gateway=None,
+        queued_at=None,
+        pushed_at=None,
+        sent_at=None,
+        failed_at=None,
+        error_message=None,
+        expires_at=now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
+    )
+    if not retried:
+        raise MessageActionRefused("Only a failed message can be retried.")
+    _event(message_id, "retried", now=now, detail="by an operator")
+    dispatch_assign_pending(now=now)
 
 
 def message_prune(*, now: datetime | None = None) -> int:

@@ -67,7 +67,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Before the admin, so that its templates (admin/base_site.html) take precedence.
+    "adminpanel",
+    "adminpanel.apps.MySmsAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -81,10 +83,10 @@ INSTALLED_APPS = [
     "messaging",
     "otp",
     "gateways",
-    "adminpanel",
 ]
 
 MIDDLEWARE = [
+    "adminpanel.requestlog.RequestLogMiddleware",
     "mysmsapio.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -100,6 +102,7 @@ MIDDLEWARE = [
 # The public API (/api/, /up) runs this chain instead, under mysmsapio.handlers: async-native
 # middleware only.
 API_MIDDLEWARE = [
+    "adminpanel.requestlog.RequestLogMiddleware",
     "mysmsapio.middleware.ApiMiddleware",
 ]
 
@@ -244,6 +247,15 @@ GATEWAY_RATE_WINDOW_SECONDS = env.float("GATEWAY_RATE_WINDOW_SECONDS", default=6
 # Finished messages, their events, inbound SMS and gateway events older than this are deleted.
 MESSAGE_RETENTION_SECONDS = env.int("MESSAGE_RETENTION_SECONDS", default=90 * 24 * 3600)
 
+# The API request log shown at /admin/logs (adminpanel/requestlog.py): written in batches by a
+# thread every REQUEST_LOG_FLUSH_SECONDS, kept REQUEST_LOG_RETENTION_SECONDS.
+REQUEST_LOG_ENABLED = env.bool("REQUEST_LOG_ENABLED", default=True)
+REQUEST_LOG_FLUSH_SECONDS = env.float("REQUEST_LOG_FLUSH_SECONDS", default=1.0)
+REQUEST_LOG_BUFFER_MAX = env.int("REQUEST_LOG_BUFFER_MAX", default=20000)
+REQUEST_LOG_RETENTION_SECONDS = env.int("REQUEST_LOG_RETENTION_SECONDS", default=14 * 24 * 3600)
+# Rolling an API key in the admin: how long the old key keeps working.
+API_KEY_ROLL_GRACE_SECONDS = env.int("API_KEY_ROLL_GRACE_SECONDS", default=24 * 3600)
+
 # --- Background work --------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -260,6 +272,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-messages": {"task": "messaging.tasks.expire_messages", "schedule": 30.0},
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
     "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},
+    "prune-logs": {"task": "adminpanel.tasks.prune_logs", "schedule": 3600.0},
 }
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)

@@ -21,14 +21,11 @@ ADMIN_PAGES = [
     "/admin/otp/otp/",
     "/admin/messaging/inboundsms/",
     "/admin/gateways/gatewayevent/",
+    "/admin/api_tester",
+    "/admin/api_tester/",
+    "/admin/logs",
+    "/admin/logs?partial=1",
 ]
-
-
-@pytest.fixture
-def operator(client):
-    user = User.objects.create_superuser("operator", "op@example.test", "a-long-test-password")
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("path", ADMIN_PAGES)

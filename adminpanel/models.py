@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+
+class ApiRequest(models.Model):
+    """One request to the public API, for the operators' log. Never a body, a header, a query
+    string, a key or a code: what was called, by which key (name and prefix), and how it went."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    account = models.ForeignKey("accounts.Account", null=True, blank=True, on_delete=models.SET_NULL)
+    api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
+    key_name = models.CharField(max_length=100, blank=True)
+    key_prefix = models.CharField(max_length=32, blank=True)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=200)
+    status = models.PositiveSmallIntegerField()
+    latency_ms = models.FloatField()
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API request"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"

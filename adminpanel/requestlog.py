@@ -1,0 +1,153 @@
+"""The API request log, written off the request path.
+
+Each API response appends one small record to an in-process buffer; a daemon thread writes
+the buffer with one ``bulk_create`` per interval. A request pays for a dict and a deque append,
+never for a database write. The price: a process killed with SIGKILL loses at most one
+interval of log lines (never a message: messages are written by the send path itself), and a
+buffer that outgrows ``REQUEST_LOG_BUFFER_MAX`` (the database is down, say) drops its oldest
+lines and says how many in the server log.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from accounts.models import ApiKey
+
+from .models import ApiRequest
+
+logger = logging.getLogger("mysmsapio.requestlog")
+
+_buffer: deque[dict[str, Any]] = deque()
+_lock = threading.Lock()
+_dropped = 0
+_flusher: threading.Thread | None = None
+
+
+def request_log_record(entry: dict[str, Any]) -> None:
+    global _dropped
+    with _lock:
+        if len(_buffer) >= settings.REQUEST_LOG_BUFFER_MAX:
+            _buffer.popleft()
+            _dropped += 1
+        _buffer.append(entry)
+    _ensure_flusher()
+
+
+def request_log_flush() -> int:
+    """Write what the buffer holds; returns how many lines were written."""
+    global _dropped
+    with _lock:
+        entries = list(_buffer)
+        _buffer.clear()
+        dropped, _dropped = _dropped, 0
+    if dropped:
+        logger.warning("request log: %d line(s) dropped (buffer full)", dropped)
+    if not entries:
+        return 0
+    try:
+        ApiRequest.objects.bulk_create([ApiRequest(**entry) for entry in entries], batch_size=500)
+    except Exception:
+        # Put them back (oldest first) for the next interval; the buffer bound caps memory.
+        logger.exception("request log: could not write %d line(s); will retry", len(entries))
+        with _lock:
+            _buffer.extendleft(reversed(entries))
+            while len(_buffer) > settings.REQUEST_LOG_BUFFER_MAX:
+                _buffer.popleft()
+                _dropped += 1
+        return 0
+    return len(entries)
+
+
+def request_log_discard() -> None:
+    """Forget the buffer (tests start each case with an empty one)."""
+    global _dropped
+    with _lock:
+        _buffer.clear()
+        _dropped = 0
+
+
+def _flush_forever(interval: float) -> None:
+    while True:
+        time.sleep(interval)
+        try:
+            request_log_flush()
+        finally:
+            # This thread owns its connection: give it back rather than hold it open forever.
+            close_old_connections()
+            connection.close()
+
+
+def _ensure_flusher() -> None:
+    global _flusher
+    interval = settings.REQUEST_LOG_FLUSH_SECONDS
+    if _flusher is not None or interval <= 0:  # 0: flushed by the caller (tests)
+        return
+    with _lock:
+        if _flusher is None:
+            _flusher = threading.Thread(target=_flush_forever, args=(interval,), name="request-log", daemon=True)
+            _flusher.start()
+            atexit.register(request_log_flush)
+
+
+def _entry(request: HttpRequest, response: HttpResponse, started: float) -> dict[str, Any]:
+    # DRF puts the authenticated key on the Django request too. ``type`` rather than
+    # ``isinstance``: the latter would evaluate the admin's lazy user (a session lookup).
+    api_key = getattr(request, "user", None)
+    api_key = api_key if type(api_key) is ApiKey else None
+    return {
+        "created_at": timezone.now(),
+        "account_id": api_key.account_id if api_key else None,
+        "api_key_id": api_key.pk if api_key else None,
+        "key_name": api_key.name[:100] if api_key else "",
+        "key_prefix": api_key.display_prefix if api_key else "",
+        "method": request.method[:8],
+        "path": request.path[:200],  # no query string: nothing a client sends beyond the route
+        "status": response.status_code,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "client_ip": request.META.get("REMOTE_ADDR") or None,
+    }
+
+
+class RequestLogMiddleware:
+    """Outermost API middleware, so the latency covers the whole answer."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if self.is_async:
+            return self._acall(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        self._record(request, response, started)
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        self._record(request, response, started)
+        return response
+
+    @staticmethod
+    def _record(request: HttpRequest, response: HttpResponse, started: float) -> None:
+        if settings.REQUEST_LOG_ENABLED and request.path.startswith("/api/"):
+            request_log_record(_entry(request, response, started))
