@@ -6,7 +6,7 @@ PORT ?= 3005
 HOST ?= 0.0.0.0
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run migrate test test-embedded test-production lint format bench clean
+.PHONY: help install run migrate test test-embedded test-production lint format bench screenshots clean
 
 help:
 	@echo "make run              create .venv, install, migrate, serve on $(HOST):$(PORT) (embedded mode)"
@@ -15,6 +15,7 @@ help:
 	@echo "make test-embedded    only the embedded-mode run"
 	@echo "make test-production  only the production-mode run"
 	@echo "make lint             ruff check and format check"
+	@echo "make screenshots      the README's admin screenshots (docs/img), taken by the browser tests"
 	@echo "make bench            benchmarks (API send, dispatch latency, idle phones) on real daphne, PostgreSQL, Redis"
 
 $(INSTALLED): requirements.txt
@@ -49,6 +50,9 @@ format: install
 bench: install
 	$(BIN)/python bench/api_send.py
 	$(BIN)/python bench/dispatch.py
+
+screenshots: install
+	SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest -q tests/live/test_admin_browser.py
 
 clean:
 	rm -rf $(VENV) var

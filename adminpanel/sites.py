@@ -17,6 +17,7 @@ class MySmsAdminSite(admin.AdminSite):
     index_title = "Dashboard"
     index_template = "adminpanel/dashboard.html"
     site_url = None  # no public site: hide "View site"
+    enable_nav_sidebar = False  # the top bar (admin/base_site.html) leads to every page
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -9,15 +9,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from devtools.services import free_port, wait_for_port
+from gateways.models import Gateway
+
+from .helpers import Agent, wait_for
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -107,3 +112,68 @@ def raw_key(transactional_db) -> str:
         name="My SaaS App",
         permissions={"send_sms": True, "receive_sms": True, "send_otp": True, "verify_otp": True},
     ).raw_key
+
+
+@pytest.fixture
+def agents(tmp_path):
+    started: list[Agent] = []
+
+    def make(name: str, token: str, servers: list[str], **options) -> Agent:
+        agent = Agent(tmp_path, name, token, servers, **options)
+        started.append(agent)
+        return agent
+
+    yield make
+    for agent in started:
+        agent.stop()
+    # The servers handle each disconnect (taking jobs back) after the agent is gone: let them
+    # finish before the test database is flushed, or the flush and that work deadlock.
+    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
+    time.sleep(0.5)
+
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Root in CI needs --no-sandbox; the rest keeps Chromium from calling home.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture
+def browser_page(daphne_server, monkeypatch):
+    """A page in real headless Chromium (Debian's binary, driven by Playwright; nothing is
+    downloaded). CI installs chromium (.ci/run) and fails without it; elsewhere the browser
+    tests are skipped with the command that installs it."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it with apt-get install chromium")
+        pytest.skip("no chromium: apt-get install chromium (as root), or set CHROMIUM_PATH")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop open in this thread, which Django's guard
+    # against ORM calls from async code would see; the test's own ORM calls are plain sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=daphne_server.url)
+        # Every page must work offline: anything but loopback is refused and fails the test.
+        outside: list[str] = []
+
+        def loopback_only(route) -> None:
+            if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        context.route("**/*", loopback_only)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+        assert not outside, f"pages asked for outside resources: {outside}"

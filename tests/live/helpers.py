@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import json
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -9,7 +13,8 @@ from pathlib import Path
 
 import requests
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "INTEGRATION_GUIDE.md"
+BASE_DIR = Path(__file__).resolve().parents[2]
+GUIDE = BASE_DIR / "docs" / "INTEGRATION_GUIDE.md"
 
 
 def guide_blocks(language: str) -> list[str]:
@@ -39,3 +44,46 @@ def substitute(text: str, server_url: str, raw_key: str) -> str:
     """A guide example pointed at our server with a real key: the only change we make."""
     text = text.replace("http://your-server:3005", server_url)
     return re.sub(r"api_live_your_key(_here)?", raw_key, text)
+
+
+class Agent:
+    def __init__(self, tmp_path: Path, name: str, token: str, servers: list[str], **options) -> None:
+        self.outbox = tmp_path / f"{name}-outbox.jsonl"
+        self.inbound = tmp_path / f"{name}-inbound.jsonl"
+        self.journal = tmp_path / f"{name}-journal.sqlite3"
+        self.log = tmp_path / f"{name}.log"
+        self.args = [sys.executable, "-m", "gateways.agent", "--token", token, "--driver", "simulator",
+                     "--outbox", str(self.outbox), "--journal", str(self.journal), "--inbound", str(self.inbound),
+                     "--inbound-interval", "0.2", "--deliver-delay", "0.05"]  # fmt: skip
+        for server in servers:
+            self.args += ["--server", server]
+        for key, value in options.items():
+            self.args += [f"--{key.replace('_', '-')}", str(value)]
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Agent:
+        self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+    def sent(self) -> list[dict]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def wait_for(condition, timeout: float = 60, interval: float = 0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -20,70 +16,11 @@ from gateways.models import Gateway
 from gateways.services import gateway_create, gateway_revoke
 from messaging.models import Message
 
+from .helpers import wait_for
+
 pytestmark = pytest.mark.live
 BASE_DIR = Path(settings.BASE_DIR)
 MULTI_NODE = bool(settings.REDIS_URL)  # without Redis, each server's channel layer is its own
-
-
-class Agent:
-    def __init__(self, tmp_path: Path, name: str, token: str, servers: list[str], **options) -> None:
-        self.outbox = tmp_path / f"{name}-outbox.jsonl"
-        self.inbound = tmp_path / f"{name}-inbound.jsonl"
-        self.journal = tmp_path / f"{name}-journal.sqlite3"
-        self.log = tmp_path / f"{name}.log"
-        self.args = [sys.executable, "-m", "gateways.agent", "--token", token, "--driver", "simulator",
-                     "--outbox", str(self.outbox), "--journal", str(self.journal), "--inbound", str(self.inbound),
-                     "--inbound-interval", "0.2", "--deliver-delay", "0.05"]  # fmt: skip
-        for server in servers:
-            self.args += ["--server", server]
-        for key, value in options.items():
-            self.args += [f"--{key.replace('_', '-')}", str(value)]
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> Agent:
-        self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        return self
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-    def sent(self) -> list[dict]:
-        if not self.outbox.exists():
-            return []
-        return [json.loads(line) for line in self.outbox.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-@pytest.fixture
-def agents(tmp_path):
-    started: list[Agent] = []
-
-    def make(name: str, token: str, servers: list[str], **options) -> Agent:
-        agent = Agent(tmp_path, name, token, servers, **options)
-        started.append(agent)
-        return agent
-
-    yield make
-    for agent in started:
-        agent.stop()
-    # The servers handle each disconnect (taking jobs back) after the agent is gone: let them
-    # finish before the test database is flushed, or the flush and that work deadlock.
-    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
-    time.sleep(0.5)
-
-
-def wait_for(condition, timeout: float = 60, interval: float = 0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
 
 
 def message_states() -> Counter:
