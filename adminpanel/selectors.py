@@ -159,3 +159,31 @@ def gateway_event_list(*, gateway_id: str = "", event: str = "", limit: int = 10
 def log_event_names() -> list[str]:
     names = set(GatewayEvent.objects.values_list("event", flat=True).distinct()) | set(MESSAGE_TROUBLE_EVENTS)
     return sorted(names)
+
+
+# --- manage.py stats -------------------------------------------------------------------------
+
+
+def ops_stats(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue depth, phones and throughput, for ``manage.py stats``."""
+    now = now or timezone.now()
+    minute, hour = now - timedelta(minutes=1), now - timedelta(hours=1)
+    queue = dict(
+        Message.objects.filter(status__in=[MessageStatus.PENDING, MessageStatus.QUEUED])
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    recent = Message.objects.aggregate(
+        accepted_last_hour=Count("pk", filter=Q(created_at__gte=hour)),
+        sent_last_minute=Count("pk", filter=Q(sent_at__gte=minute)),
+        sent_last_hour=Count("pk", filter=Q(sent_at__gte=hour)),
+        delivered_last_hour=Count("pk", filter=Q(delivered_at__gte=hour)),
+        failed_last_hour=Count("pk", filter=Q(failed_at__gte=hour)),
+    )
+    return {
+        "pending": queue.get(MessageStatus.PENDING, 0),
+        "queued": queue.get(MessageStatus.QUEUED, 0),
+        "phones_online": gateway_list_online(now=now).count(),
+        "phones_total": Gateway.objects.filter(revoked_at__isnull=True).count(),
+        **recent,
+    }

@@ -1,3 +1,5 @@
+"""Operators' housekeeping: log retention and the ops commands (purge, retry_failed)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -5,7 +7,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from gateways.dispatch import dispatch_assign_pending
 from gateways.models import GatewayEvent
+from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
+from messaging.services import MessageActionRefused, message_prune, message_retry
+from otp.models import Otp, OtpStatus
 
 from .models import ApiRequest
 
@@ -18,3 +24,39 @@ def request_log_prune(*, now: datetime | None = None) -> int:
     ).delete()
     GatewayEvent.objects.filter(created_at__lt=now - timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS)).delete()
     return deleted
+
+
+def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[str, int]:
+    """Delete everything finished and older than ``older_than``: messages with their events,
+    inbound SMS, OTPs that are no longer active, request log lines and gateway events.
+    Pending, queued and active rows are kept whatever their age."""
+    now = now or timezone.now()
+    cutoff = now - older_than
+    inbound = InboundSms.objects.filter(received_at__lt=cutoff).count()  # message_prune deletes them
+    messages = message_prune(now=now, older_than=older_than)
+    otps, _ = Otp.objects.filter(created_at__lt=cutoff).exclude(status=OtpStatus.ACTIVE).delete()
+    requests, _ = ApiRequest.objects.filter(created_at__lt=cutoff).delete()
+    events, _ = GatewayEvent.objects.filter(created_at__lt=cutoff).delete()
+    return {"messages": messages, "inbound_sms": inbound, "otps": otps, "api_requests": requests,
+            "gateway_events": events}  # fmt: skip
+
+
+def messages_retry_failed(*, since: datetime, limit: int = 10_000) -> tuple[int, int]:
+    """Retry the failed messages that failed since ``since`` (OTP messages are left: their
+    clients ask for new codes). Returns (retried, refused)."""
+    ids = list(
+        Message.objects.filter(status=MessageStatus.FAILED, failed_at__gte=since)
+        .exclude(priority=MessagePriority.OTP)
+        .order_by("failed_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    retried = refused = 0
+    for message_id in ids:
+        try:
+            message_retry(message_id=message_id, dispatch=False)
+            retried += 1
+        except MessageActionRefused:  # retried by someone else meanwhile
+            refused += 1
+    if retried:
+        dispatch_assign_pending()
+    return retried, refused

@@ -185,9 +185,10 @@ def message_cancel(*, message_id: str, now: datetime | None = None) -> None:
 
 
 @transaction.atomic
-def message_retry(*, message_id: str, now: datetime | None = None) -> None:
+def message_retry(*, message_id: str, now: datetime | None = None, dispatch: bool = True) -> None:
     """Send a failed message again, as a new attempt on any phone. OTP messages are refused:
-    their text is gone once sent or expired, and a client asks for a new code instead."""
+    their text is gone once sent or expired, and a client asks for a new code instead.
+    ``dispatch=False`` leaves it pending for the caller (a batch) to hand out once."""
     now = now or timezone.now()
     message = Message.objects.filter(pk=message_id).only("status", "priority").first()
     if message is None or message.status != MessageStatus.FAILED:
@@ -207,13 +208,15 @@ def message_retry(*, message_id: str, now: datetime | None = None) -> None:
     if not retried:
         raise MessageActionRefused("Only a failed message can be retried.")
     _event(message_id, "retried", now=now, detail="by an operator")
-    dispatch_assign_pending(now=now)
+    if dispatch:
+        dispatch_assign_pending(now=now)
 
 
-def message_prune(*, now: datetime | None = None) -> int:
-    """Delete finished messages (and their events) past the retention period."""
+def message_prune(*, now: datetime | None = None, older_than: timedelta | None = None) -> int:
+    """Delete finished messages (and their events) and inbound SMS past the retention period
+    (``older_than``, or ``MESSAGE_RETENTION_SECONDS``). Unfinished messages are never deleted."""
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS)
+    cutoff = now - (older_than or timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS))
     deleted, _ = Message.objects.filter(
         created_at__lt=cutoff, status__in=[MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
     ).delete()
