@@ -25,11 +25,16 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from mysmsapio import metrics
+from mysmsapio.logs import new_request_id, request_id_var
 
 from .models import ApiRequest
 
 logger = logging.getLogger("mysmsapio.requestlog")
+access_logger = logging.getLogger("mysmsapio.access")
 
+# Latency histograms cover the API and the health checks (not /metrics itself, nor the admin).
+METRIC_PATHS = ("/api/", "/up", "/ready")
 _buffer: deque[dict[str, Any]] = deque()
 _lock = threading.Lock()
 _dropped = 0
@@ -151,7 +156,10 @@ def _entry(request: HttpRequest, response: HttpResponse, started: float) -> dict
 
 
 class RequestLogMiddleware:
-    """Outermost API middleware, so the latency covers the whole answer."""
+    """Outermost middleware, so the latency covers the whole answer. For every request: a
+    request id (the client's ``X-Request-ID`` if sane, else a new one) on each log line and in
+    the response headers, the access log line, the latency histogram; for API requests, a line
+    in the operators' request log."""
 
     sync_capable = True
     async_capable = True
@@ -166,17 +174,40 @@ class RequestLogMiddleware:
         if self.is_async:
             return self._acall(request)
         started = time.perf_counter()
-        response = self.get_response(request)
-        self._record(request, response, started)
+        token = request_id_var.set(new_request_id(request.headers.get("X-Request-ID")))
+        try:
+            response = self.get_response(request)
+            self._record(request, response, started)
+        finally:
+            request_id_var.reset(token)
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
-        response = await self.get_response(request)
-        self._record(request, response, started)
+        token = request_id_var.set(new_request_id(request.headers.get("X-Request-ID")))
+        try:
+            response = await self.get_response(request)
+            self._record(request, response, started)
+        finally:
+            request_id_var.reset(token)
         return response
 
     @staticmethod
     def _record(request: HttpRequest, response: HttpResponse, started: float) -> None:
+        response["X-Request-ID"] = request_id_var.get()
+        if settings.ACCESS_LOG:
+            latency_ms = round((time.perf_counter() - started) * 1000, 2)
+            access_logger.info(
+                "%s %s %s %.1fms", request.method, request.path, response.status_code, latency_ms,
+                extra={"http": {"method": request.method, "path": request.path, "status": response.status_code,
+                                "latency_ms": latency_ms, "client_ip": request.META.get("REMOTE_ADDR")}},
+            )  # fmt: skip
+        if request.path.startswith(METRIC_PATHS):
+            # The URL's name, not its path: one series per endpoint, whatever the message id.
+            match = getattr(request, "resolver_match", None)
+            route = (match.view_name or match.route) if match else "unmatched"
+            metrics.API_LATENCY.labels(request.method, route, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
         if settings.REQUEST_LOG_ENABLED and request.path.startswith("/api/"):
             request_log_record(_entry(request, response, started))

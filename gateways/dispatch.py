@@ -29,6 +29,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
 from messaging.models import Message, MessageEvent, MessageStatus
+from mysmsapio import metrics
 
 from .models import Gateway, GatewayEvent, GatewayEventType
 from .selectors import gateway_list_online
@@ -192,6 +193,8 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
             }
         )
     if pushed:
+        for message in waiting[: len(pushed)]:
+            metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
         Message.objects.filter(pk__in=pushed).update(pushed_at=now)
         MessageEvent.objects.bulk_create(
             [MessageEvent(message_id=i, gateway_id=gateway_id, event="pushed", created_at=now) for i in pushed]

@@ -18,7 +18,7 @@ from gateways.routing import websocket_urlpatterns  # noqa: E402
 from mysmsapio.handlers import ApiASGIHandler  # noqa: E402
 
 api_asgi_app = ApiASGIHandler()
-API_PATH_PREFIXES = ("/api/", "/up")
+API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
 
 
 async def http_application(scope, receive, send) -> None:

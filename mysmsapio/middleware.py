@@ -35,11 +35,17 @@ def _body_too_large(request: HttpRequest) -> HttpResponse | None:
     return json_error(f"Request body too large (maximum {settings.API_MAX_BODY_BYTES} bytes)", "payload_too_large", 413)
 
 
-def _finish(response: HttpResponse) -> HttpResponse:
+def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     # A length lets clients reuse the connection without chunked decoding.
     if not response.streaming and not response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if settings.SECURE_HSTS_SECONDS and request.is_secure():
+        # What SecurityMiddleware sends for the admin; the lean API handler runs without it.
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        response.headers.setdefault("Strict-Transport-Security", value)
     return response
 
 
@@ -56,10 +62,10 @@ class ApiMiddleware:
     def __call__(self, request: HttpRequest):
         if self.is_async:
             return self._acall(request)
-        return _finish(_body_too_large(request) or self.get_response(request))
+        return _finish(request, _body_too_large(request) or self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        return _finish(_body_too_large(request) or await self.get_response(request))
+        return _finish(request, _body_too_large(request) or await self.get_response(request))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):

@@ -12,6 +12,7 @@ Every variable is listed in ``.env.example`` and in the README.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from pathlib import Path
@@ -64,6 +65,24 @@ DEBUG = env.bool("DEBUG", default=False)
 # host by default and let production narrow it.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS ----------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-ssl-redirect and the HSTS settings.
+# HTTPS=true when the server is reached over TLS (usually a proxy in front): secure cookies,
+# HSTS, and plain-HTTP requests redirected, except the health checks a load balancer makes.
+HTTPS = env.bool("HTTPS", default=False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
+if TRUST_X_FORWARDED_PROTO:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^up$", r"^ready$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "daphne",
@@ -265,6 +284,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Embedded mode has no broker: `.delay()` runs the task in-process.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# /metrics (Prometheus): open to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])
+METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(net, strict=False) for net in METRICS_ALLOWED_IPS]
+
+# /ready wants a worker heartbeat (a beat task) no older than READY_WORKER_MAX_AGE_SECONDS.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
+READY_WORKER_MAX_AGE_SECONDS = env.float("READY_WORKER_MAX_AGE_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-pending": {"task": "gateways.tasks.dispatch_pending", "schedule": 10.0},
     "release-ack-timeouts": {"task": "gateways.tasks.release_ack_timeouts", "schedule": 10.0},
@@ -273,15 +300,33 @@ CELERY_BEAT_SCHEDULE = {
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
     "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},
     "prune-logs": {"task": "adminpanel.tasks.prune_logs", "schedule": 3600.0},
+    "worker-heartbeat": {"task": "mysmsapio.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
 }
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# JSON lines in production (one object per line, with the request id), plain text embedded.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+# One access-log line per HTTP request (method, path, status, latency, request id).
+ACCESS_LOG = env.bool("ACCESS_LOG", default=LOG_FORMAT == "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "mysmsapio.logs.RequestIdFilter"},
+        "redact": {"()": "mysmsapio.logs.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "mysmsapio.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id", "redact"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }

@@ -7,9 +7,12 @@ from django.views.generic import RedirectView
 from gateways.views import agent_download
 
 from . import views
+from .metrics import metrics_view
 
 urlpatterns = [
     path("up", views.up, name="up"),
+    path("ready", views.ready, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
     path("gateway/agent.py", agent_download, name="gateway-agent"),
     path("api/v1/", include("mysmsapio.api_urls")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.

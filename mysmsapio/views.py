@@ -6,7 +6,8 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
-from .errors import json_error
+from .errors import error_body, json_error
+from .health import readiness
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,22 @@ def up(request: HttpRequest) -> JsonResponse:
         logger.warning("Health check: database unavailable", exc_info=True)
         return json_error("Database unavailable", "database_unavailable", 503)
     return JsonResponse({"status": "ok"})
+
+
+@require_safe
+def ready(request: HttpRequest) -> JsonResponse:
+    """Readiness for load balancers and orchestrators: 200 when every check passes, else 503
+    naming the failing ones. No secrets, no authentication: it says only what works."""
+    checks = readiness()
+    body = {name: check.detail for name, check in checks.items()}
+    failing = [name for name, check in checks.items() if not check.ok]
+    if failing:
+        response = JsonResponse(
+            {**error_body(f"Not ready: {', '.join(failing)}", "not_ready"), "checks": body}, status=503
+        )
+        response["Retry-After"] = "5"
+        return response
+    return JsonResponse({"status": "ready", "checks": body})
 
 
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:

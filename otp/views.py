@@ -9,6 +9,7 @@ from accounts.authentication import HasApiPermission
 from accounts.models import Permission
 from messaging.phone import normalize_phone_number
 from messaging.services import INVALID_PHONE
+from mysmsapio import metrics
 from mysmsapio.api import json_object
 from mysmsapio.errors import ValidationFailed
 
@@ -34,6 +35,7 @@ class OtpSendApi(APIView):
         phone_number = _phone_number(json_object(request))
         api_key = request.auth
         otp_issue(account=api_key.account, api_key=api_key, phone_number=phone_number)
+        metrics.OTP_SENDS.inc()
         return Response({"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS})
 
 
@@ -49,5 +51,7 @@ class OtpVerifyApi(APIView):
         if isinstance(code, bool) or not isinstance(code, (str, int)):
             raise ValidationFailed(INVALID_OTP, code="invalid_otp")
         if not otp_verify(account=request.auth.account, phone_number=phone_number, code=str(code).strip()):
+            metrics.OTP_VERIFICATIONS.labels("rejected").inc()
             raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+        metrics.OTP_VERIFICATIONS.labels("verified").inc()
         return Response({"success": True, "message": "OTP verified successfully"})

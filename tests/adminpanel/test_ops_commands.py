@@ -102,9 +102,7 @@ def test_purge_deletes_old_finished_rows_and_keeps_live_ones(account, online_gat
 
     output = run("purge", "--older-than", "90d")
 
-    assert output.strip() == (
-        "messages: 1, inbound_sms: 1, otps: 1, api_requests: 1, gateway_events: 1 deleted"
-    )
+    assert output.strip() == ("messages: 1, inbound_sms: 1, otps: 1, api_requests: 1, gateway_events: 1 deleted")
     assert set(Message.objects.values_list("pk", flat=True)) == {pending.pk, fresh.pk}
     assert not Message.objects.filter(pk=delivered.pk).exists()
 

@@ -1,0 +1,89 @@
+"""Readiness: can this node do its job? Database, Redis, the channel layer, and a Celery
+worker that ran a task recently (the heartbeat task, put on the queue by beat: a recent
+heartbeat proves beat, the broker and at least one worker all work)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, connection
+
+HEARTBEAT_KEY = "mysmsapio:worker-heartbeat"
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def worker_heartbeat_record(*, now: float | None = None) -> float:
+    now = time.time() if now is None else now
+    cache.set(HEARTBEAT_KEY, now, timeout=None)
+    return now
+
+
+def check_database() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return Check(False, f"unavailable ({type(exc).__name__})")
+    return Check(True, "ok")
+
+
+def check_redis() -> Check:
+    if not settings.REDIS_URL:
+        return Check(True, "not used (embedded mode)")
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return Check(False, f"unavailable ({type(exc).__name__})")
+    return Check(True, "ok")
+
+
+async def _channel_round_trip() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("ready.")
+    await layer.send(channel, {"type": "ready.ping"})
+    await asyncio.wait_for(layer.receive(channel), timeout=2)
+
+
+def check_channel_layer() -> Check:
+    try:
+        async_to_sync(_channel_round_trip)()
+    except Exception as exc:  # any failure of the layer means phones cannot be reached
+        return Check(False, f"unavailable ({type(exc).__name__})")
+    return Check(True, "ok")
+
+
+def check_worker(*, now: float | None = None) -> Check:
+    now = time.time() if now is None else now
+    try:
+        seen = cache.get(HEARTBEAT_KEY)
+    except Exception as exc:
+        return Check(False, f"unknown ({type(exc).__name__})")
+    if seen is None:
+        return Check(False, "no worker seen yet")
+    age = now - float(seen)
+    if age > settings.READY_WORKER_MAX_AGE_SECONDS:
+        return Check(False, f"last seen {age:.0f}s ago")
+    return Check(True, f"seen {age:.0f}s ago")
+
+
+def readiness() -> dict[str, Check]:
+    return {
+        "database": check_database(),
+        "redis": check_redis(),
+        "channel_layer": check_channel_layer(),
+        "worker": check_worker(),
+    }
