@@ -6,10 +6,12 @@ PORT ?= 3005
 HOST ?= 0.0.0.0
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install run migrate test test-embedded test-production lint format bench screenshots clean
+.PHONY: help install run prod-local migrate test test-embedded test-production lint format bench screenshots clean
 
 help:
 	@echo "make run              create .venv, install, migrate, serve on $(HOST):$(PORT) (embedded mode)"
+	@echo "make prod-local       production topology on loopback: PostgreSQL, Redis, web nodes on 3005 and 3006,"
+	@echo "                      a Celery worker and beat (Ctrl-C stops all; data in var/prod-local)"
 	@echo "make test             the whole suite: embedded mode (SQLite), then production mode"
 	@echo "                      (real PostgreSQL and Redis started by the harness)"
 	@echo "make test-embedded    only the embedded-mode run"
@@ -18,9 +20,9 @@ help:
 	@echo "make screenshots      the README's admin screenshots (docs/img), taken by the browser tests"
 	@echo "make bench            benchmarks (API send, dispatch latency, idle phones) on real daphne, PostgreSQL, Redis"
 
-$(INSTALLED): requirements.txt
+$(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 install: $(INSTALLED)
@@ -30,6 +32,9 @@ migrate: install
 
 run: migrate
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) mysmsapio.asgi:application
+
+prod-local: install
+	exec $(BIN)/python -m devtools.prod_local
 
 test: test-embedded test-production
 

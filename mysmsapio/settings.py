@@ -282,6 +282,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Workers log through LOGGING (JSON lines in production), like the web nodes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Embedded mode has no broker: `.delay()` runs the task in-process.
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 # /metrics (Prometheus): open to these client networks, or to `Authorization: Bearer <METRICS_TOKEN>`.

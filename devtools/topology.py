@@ -1,0 +1,136 @@
+"""The production topology on one machine: PostgreSQL, Redis, N daphne web nodes, Celery
+workers and beat, all on loopback, all with production settings. ``make prod-local`` runs it
+in the foreground; the multi-node and fault tests drive it (kill a node, restart Redis, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .services import Postgres, Redis, free_port, wait_for_port
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    log_path: Path
+    port: int | None = None
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, env: dict[str, str]) -> Process:
+        # Own session: a Ctrl-C in the terminal reaches the supervisor, which stops us in order.
+        self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return self
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        if not self.running():
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Topology:
+    root: Path
+    web_ports: list[int] = field(default_factory=lambda: [free_port(), free_port()])
+    workers: int = 1
+    beat: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)
+    postgres: Postgres | None = None
+    redis: Redis | None = None
+    web: list[Process] = field(default_factory=list)
+    worker_procs: list[Process] = field(default_factory=list)
+    beat_proc: Process | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def _secrets(self) -> dict[str, str]:
+        # Kept in the topology's folder, so that keys and tokens survive a restart.
+        path = self.root / "secrets.env"
+        if not path.exists():
+            path.write_text(f"SECRET_KEY={secrets.token_urlsafe(50)}\nHASH_SECRET={secrets.token_urlsafe(50)}\n")
+            path.chmod(0o600)
+        return dict(line.split("=", 1) for line in path.read_text().split())
+
+    def start(self) -> Topology:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)  # PostgreSQL's unprivileged user must reach its data below
+        self.postgres = Postgres(self.root / "postgres").start()
+        self.redis = Redis(self.root / "redis").start()
+        self.env = {
+            **os.environ,
+            **self._secrets(),
+            "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
+            "DATABASE_URL": self.postgres.url(),
+            "REDIS_URL": self.redis.url(),
+            "MYSMSAPIO_VAR_DIR": str(self.root / "var"),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
+        }
+        self.manage("migrate", "--noinput", "-v", "0")
+        python = sys.executable
+        for index, port in enumerate(self.web_ports):
+            # daphne's own access log is off: ours (JSON, with request ids) is on in production.
+            args = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
+                    "mysmsapio.asgi:application"]  # fmt: skip
+            self.web.append(Process(f"web-{index + 1}", args, self.root / f"web-{index + 1}.log", port).start(self.env))
+        for index in range(self.workers):
+            args = [python, "-m", "celery", "-A", "mysmsapio", "worker", "--loglevel=INFO", "--concurrency=2",
+                    "-n", f"worker{index + 1}@%h", "--without-mingle", "--without-gossip"]  # fmt: skip
+            name = f"worker-{index + 1}"
+            self.worker_procs.append(Process(name, args, self.root / f"{name}.log").start(self.env))
+        if self.beat:
+            args = [python, "-m", "celery", "-A", "mysmsapio", "beat", "--loglevel=INFO",
+                    "--schedule", str(self.root / "celerybeat-schedule")]  # fmt: skip
+            self.beat_proc = Process("beat", args, self.root / "beat.log").start(self.env)
+        for node in self.web:
+            wait_for_port(node.port, proc=node.proc, timeout=60)
+        return self
+
+    def processes(self) -> list[Process]:
+        return [*self.web, *self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env, check=True,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    def restart_web(self, index: int) -> Process:
+        node = self.web[index]
+        node.stop()
+        node.start(self.env)
+        wait_for_port(node.port, proc=node.proc, timeout=60)
+        return node
+
+    def stop(self) -> None:
+        for process in self.processes():
+            process.stop()
+        if self.redis:
+            self.redis.stop()
+        if self.postgres:
+            self.postgres.stop()
