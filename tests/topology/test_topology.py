@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+from devtools.services import free_port, new_workdir
+from devtools.topology import BASE_DIR
+from tests.live.helpers import wait_for
+
+from .conftest import Clients, _ready, assert_delivered_exactly_once, count_lines, log_lines, pytestmark  # noqa: F401
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_prod_local_serves_two_ready_nodes_and_ctrl_c_stops_everything():
+    ports = [free_port(), free_port()]
+    root = new_workdir("mysmsapio-prod-local-")
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.prod_local", "--ports", *map(str, ports),
+                             "--root", str(root)], cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    try:
+        for port in ports:
+            wait_for(lambda port=port: _ready(f"http://127.0.0.1:{port}"), timeout=90, what=f"node :{port} ready")
+        checks = requests.get(f"http://127.0.0.1:{ports[1]}/ready", timeout=5).json()["checks"]
+        assert set(checks) == {"database", "redis", "channel_layer", "worker"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+    shutil.rmtree(root, ignore_errors=True)
+    assert proc.returncode == 0, output
+    assert "stopped" in output.splitlines()[-1]
+    assert not any(_listening(port) for port in ports)
+
+
+def test_every_node_is_ready_with_its_workers_and_beat(topology):
+    for node in topology.web:
+        body = requests.get(f"{node.url}/ready", timeout=5).json()
+        assert body["status"] == "ready", body
+
+
+def test_periodic_tasks_run_once_per_schedule_however_many_workers(topology):
+    """Beat puts each due task on the queue once; exactly one of the two workers runs it."""
+    time.sleep(6)  # a few heartbeats: one a second in this topology
+    sent = log_lines(topology.beat_proc.log_path, "Sending due task worker-heartbeat")
+    time.sleep(1.5)  # the last one sent has run by now
+    runs = [count_lines(w.log_path, "mysmsapio.tasks.worker_heartbeat[", "succeeded") for w in topology.worker_procs]
+    assert sent >= 5
+    # Each one sent ran once (the next may already have been sent and run meanwhile).
+    assert sent <= sum(runs) <= sent + 2, (sent, runs)
+    # Two workers were consuming the queue all along: a run twice would have shown above.
+    assert all(count_lines(w.log_path, "ready.") for w in topology.worker_procs)
+    assert all(w.running() for w in topology.worker_procs)
+
+
+def test_a_killed_web_node_loses_nothing_and_sends_nothing_twice(topology, api_key, phones):
+    clients = Clients(topology, api_key)
+    time.sleep(2)  # the phones connect
+    for index in range(20):
+        clients.send(f"before the crash {index}", prefer=index % 2)
+    topology.web[0].kill()  # SIGKILL: no goodbye to the phones or the clients
+    for index in range(40):
+        assert clients.send(f"after the crash {index}", prefer=index % 2) == 202
+    try:
+        assert_delivered_exactly_once(clients, phones)
+        assert len(clients.accepted) == 60
+    finally:
+        topology.restart_web(0)
+        wait_for(lambda: _ready(topology.web[0].url), timeout=60, what="node 1 ready again")
