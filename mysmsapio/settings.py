@@ -184,10 +184,12 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # channels_redis waits for events with a 5 s BZPOPMIN, and redis-py 8 reads with a
-            # 5 s socket timeout by default: a busy loop then turns an idle wait into a crashed
-            # consumer (close 1011). Read timeouts must outlast the blocking pop.
+            # Pub/sub: signals are fire-and-forget (the database holds every message; periodic
+            # tasks repair a lost wake-up), and its subscriptions, groups included, live in each
+            # process and are re-made by redis-py when Redis comes back. The list-based core
+            # layer keeps groups in Redis: a Redis restart silently emptied them, and its shared
+            # receive lock could leave a whole node deaf afterwards (tests/topology).
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]},
         }
     }

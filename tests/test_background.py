@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from django.conf import settings
 
 from mysmsapio.celery import app
@@ -42,14 +44,22 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
     assert sorted(ran) == ["gateways.tasks.dispatch_pending", "gateways.tasks.release_ack_timeouts"]
 
 
-def test_channel_layer_reads_outlast_its_blocking_pop():
-    """redis-py's 5 s default read timeout would crash idle consumers waiting in BZPOPMIN."""
+def test_the_channel_layer_is_redis_pub_sub_and_carries_a_message():
+    """Pub/sub: subscriptions (groups included) are per process and re-made after a Redis
+    restart (tests/topology shows the node recovering)."""
     import pytest
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
 
     if not settings.REDIS_URL:
         pytest.skip("embedded mode has no Redis channel layer")
-    from channels.layers import get_channel_layer
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
 
-    layer = get_channel_layer()
-    (host,) = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
-    assert host["socket_timeout"] > layer.brpop_timeout
+    async def round_trip() -> dict:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add("gateway-test", channel)
+        await layer.group_send("gateway-test", {"type": "gateway.wake"})
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    assert async_to_sync(round_trip)() == {"type": "gateway.wake"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
@@ -83,27 +84,29 @@ def test_rolling_needs_exactly_one_key(operator, make_api_key):
 # --- Messages ---------------------------------------------------------------------------------
 
 
-def _listen(gateway_id: int) -> str:
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(gateway_group_name(gateway_id), channel)
-    return channel
-
-
 def test_cancelling_a_queued_message_fails_it_and_tells_its_phone(
     account, online_gateway, django_capture_on_commit_callbacks
 ):
     message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
-    channel = _listen(online_gateway.pk)
 
-    with django_capture_on_commit_callbacks(execute=True):
-        message_cancel(message_id=message.pk)
+    def cancel() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            message_cancel(message_id=message.pk)
 
+    async def phone_hears_while_operator_cancels() -> dict:
+        # One event loop throughout: a pub/sub channel layer subscribes per loop.
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(gateway_group_name(online_gateway.pk), channel)
+        await sync_to_async(cancel)()
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    event = async_to_sync(phone_hears_while_operator_cancels)()
+
+    assert event == {"type": "gateway.cancel", "message_id": message.pk}
     message.refresh_from_db()
     assert (message.status, message.error_message) == (MessageStatus.FAILED, CANCELLED_ERROR)
     assert list(message.events.values_list("event", flat=True)) == ["cancelled"]
-    event = async_to_sync(get_channel_layer().receive)(channel)
-    assert event == {"type": "gateway.cancel", "message_id": message.pk}
 
 
 def test_a_message_a_phone_already_took_cannot_be_cancelled(account, online_gateway):

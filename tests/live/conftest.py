@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from devtools.services import free_port, wait_for_port
 from gateways.models import Gateway
@@ -174,6 +174,9 @@ def browser_page(daphne_server, monkeypatch):
         try:
             yield page
         finally:
+            # While Playwright's loop runs, Django keeps a separate connection for this
+            # context (asgiref's Local); close it, or the test database cannot be dropped.
+            connections.close_all()
             context.close()
             browser.close()
         assert not outside, f"pages asked for outside resources: {outside}"

@@ -75,3 +75,60 @@ def test_a_killed_web_node_loses_nothing_and_sends_nothing_twice(topology, api_k
     finally:
         topology.restart_web(0)
         wait_for(lambda: _ready(topology.web[0].url), timeout=60, what="node 1 ready again")
+
+
+def test_a_redis_restart_under_traffic_is_survived(topology, api_key, phones):
+    """Redis carries signals, never the only copy: while it is down the API answers 202 or a
+    JSON 503, never a 500; when it is back, everything recovers by itself."""
+    clients = Clients(topology, api_key)
+    time.sleep(2)
+    for index in range(10):
+        assert clients.send(f"before Redis stops {index}", prefer=index % 2) == 202
+    redis = topology.redis
+    port = redis.port
+    redis.proc.kill()  # no clean shutdown
+    redis.proc.wait()
+    outage_answers = []
+    for index in range(10):
+        outage_answers.append(_post_once(topology.web[index % 2].url, api_key, f"while Redis is down {index}"))
+    for status, body in outage_answers:
+        assert status in (202, 503), (status, body)
+        if status == 503:
+            assert set(body) >= {"error", "code"}
+        else:
+            clients.accepted.append(body["message_id"])
+    redis.port = port
+    redis.start()
+    for node in topology.web:
+        wait_for(lambda node=node: _ready(node.url), timeout=60, what=f"{node.name} ready after Redis returned")
+    for index in range(10):
+        assert clients.send(f"after Redis returned {index}", prefer=index % 2) == 202
+    assert_delivered_exactly_once(clients, phones)
+
+
+def test_a_stopped_database_gives_json_503s_and_recovery_is_automatic(topology, api_key, phones):
+    clients = Clients(topology, api_key)
+    time.sleep(2)
+    for index in range(5):
+        assert clients.send(f"before the database stops {index}", prefer=index % 2) == 202
+    assert_delivered_exactly_once(clients, phones)
+    topology.postgres.stop()
+    try:
+        for node in topology.web:
+            up = requests.get(f"{node.url}/up", timeout=15)
+            assert (up.status_code, up.json()["code"]) == (503, "database_unavailable")
+            status, body = _post_once(node.url, api_key, "while the database is down")
+            assert status == 503 and {"error", "code"} <= set(body), (status, body)
+    finally:
+        topology.postgres.start()
+    for node in topology.web:
+        wait_for(lambda node=node: _ready(node.url), timeout=60, what=f"{node.name} ready after the database returned")
+    for index in range(5):
+        assert clients.send(f"after the database returned {index}", prefer=index % 2) == 202
+    assert_delivered_exactly_once(clients, phones)
+
+
+def _post_once(url: str, api_key: str, text: str) -> tuple[int, dict]:
+    response = requests.post(f"{url}/api/v1/sms/send", json={"to": "+959123456789", "message": text},
+                             headers={"Authorization": f"Bearer {api_key}"}, timeout=30)  # fmt: skip
+    return response.status_code, response.json()  # JSON whatever happened
