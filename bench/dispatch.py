@@ -6,7 +6,7 @@ posts messages one at a time and measures the time until the job frame reaches t
 phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
 server process's memory per connected phone.
 
-    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500]
+    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500] [--nodes 2]
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def quantiles(values: list[float]) -> str:
 
 
 async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int) -> str:
+    # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
+    # through the Redis channel layer.
     ws_url = stack.urls[0].replace("http://", "ws://") + "/ws/gateway/"
     arrivals: dict[str, float] = {}
     phones = [Phone(ws_url, token, arrivals) for token in tokens]
@@ -79,7 +81,7 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         start = time.perf_counter()
         response = await asyncio.to_thread(
             session.post,
-            f"{stack.urls[0]}/api/v1/sms/send",
+            f"{stack.urls[-1]}/api/v1/sms/send",
             json={"to": "+959123456789", "message": f"bench #{i}"},
             headers={"Authorization": f"Bearer {api_keys[(first + i) // 90]}"},
             timeout=10,
@@ -131,13 +133,15 @@ def main() -> None:
     parser.add_argument("--phones", default="1,10,100", help="comma-separated phone counts to measure")
     parser.add_argument("--messages", type=int, default=200, help="messages per measurement (at most 1000)")
     parser.add_argument("--idle", type=int, default=500, help="idle phones for the capacity run (at most 5000)")
+    parser.add_argument("--nodes", type=int, choices=[1, 2], default=1,
+                        help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]
     messages = min(args.messages, 1000)
 
     # One-second pacing windows: the phones' rate limits must not be what is measured.
-    stack = start_stack(servers=1, extra_env={"GATEWAY_RATE_WINDOW_SECONDS": "1"})
+    stack = start_stack(servers=args.nodes, extra_env={"GATEWAY_RATE_WINDOW_SECONDS": "1"})
     try:
         # 100 sends per minute per key: enough keys that the limit is never hit.
         key_count = len(counts) * messages // 90 + 1
@@ -152,7 +156,8 @@ print(json.dumps(keys))
             tokens = create_gateways(stack, count, f"phones{count}")
             result = asyncio.run(measure(stack, api_keys, sent, tokens, messages))
             sent += messages
-            print(f"{count:>4} phone(s): POST -> job frame {result}", flush=True)
+            path = "POST on node 2 -> job frame on node 1" if args.nodes == 2 else "POST -> job frame"
+            print(f"{count:>4} phone(s): {path} {result}", flush=True)
             stack.manage("""
 import json
 from gateways.models import Gateway
@@ -161,7 +166,7 @@ print(json.dumps(0))
 """)
         if args.idle:
             tokens = create_gateways(stack, min(args.idle, 5000), "idle")
-            server_pid = stack.procs[-1].pid
+            server_pid = stack.procs[-args.nodes].pid  # the first daphne: the node the phones connect to
             print(asyncio.run(idle_capacity(stack, tokens, server_pid)), flush=True)
     finally:
         stack.stop(keep=args.keep)

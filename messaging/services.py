@@ -116,6 +116,7 @@ def message_report_radio_sent(*, gateway_id: int, message_id: str) -> None:
         _event(message_id, "radio_sent", gateway_id=gateway_id)
 
 
+@transaction.atomic
 def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | None = None) -> bool:
     now = timezone.now()
     done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
@@ -126,6 +127,7 @@ def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | N
     return bool(done)
 
 
+@transaction.atomic
 def message_mark_failed(*, gateway_id: int, message_id: str, error: str, error_code: object = None) -> bool:
     """A send the phone tried and Android refused. Not retried elsewhere: a failure report
     cannot prove the SMS did not leave, and a message must never be sent twice."""
@@ -152,11 +154,14 @@ def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) ->
     )
     expired = []
     for message_id, gateway_id in overdue:
-        if Message.objects.filter(
-            pk=message_id, status__in=[MessageStatus.PENDING, MessageStatus.QUEUED], expires_at__lte=now
-        ).update(status=MessageStatus.FAILED, failed_at=now, error_message=EXPIRED_ERROR, sealed_body=None):
-            _event(message_id, "expired", gateway_id=gateway_id, now=now)
-            expired.append((message_id, gateway_id))
+        # The state change and its event commit together: a worker killed between the two
+        # must not leave a failed message without its "expired" event (tests/topology).
+        with transaction.atomic():
+            if Message.objects.filter(
+                pk=message_id, status__in=[MessageStatus.PENDING, MessageStatus.QUEUED], expires_at__lte=now
+            ).update(status=MessageStatus.FAILED, failed_at=now, error_message=EXPIRED_ERROR, sealed_body=None):
+                _event(message_id, "expired", gateway_id=gateway_id, now=now)
+                expired.append((message_id, gateway_id))
     return expired
 
 

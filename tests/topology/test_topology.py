@@ -132,3 +132,44 @@ def _post_once(url: str, api_key: str, text: str) -> tuple[int, dict]:
     response = requests.post(f"{url}/api/v1/sms/send", json={"to": "+959123456789", "message": text},
                              headers={"Authorization": f"Bearer {api_key}"}, timeout=30)  # fmt: skip
     return response.status_code, response.json()  # JSON whatever happened
+
+
+def test_a_worker_killed_mid_task_runs_it_again_harmlessly(topology, api_key):
+    """acks_late + reject_on_worker_lost: the task a killed worker process was running goes
+    back on the queue and runs again; the task re-checks state, so the work happens once."""
+    import psutil
+    import psycopg
+    from celery import Celery
+
+    clients = Clients(topology, api_key)
+    assert clients.send("nobody will take this one") == 202  # no phone online: pending
+    message_id = clients.accepted[-1]
+    database = topology.postgres.url()
+    with psycopg.connect(database, autocommit=True) as db:
+        db.execute("UPDATE messaging_message SET expires_at = now() - interval '1 second' WHERE id = %s",
+                   [message_id])  # fmt: skip
+    with psycopg.connect(database) as lock:
+        # Hold the row, so that the expiry task blocks mid-way on its conditional UPDATE.
+        lock.execute("SELECT 1 FROM messaging_message WHERE id = %s FOR UPDATE", [message_id])
+        task_id = Celery(broker=topology.redis.url()).send_task("messaging.tasks.expire_messages").id
+        with psycopg.connect(database, autocommit=True) as db:
+            wait_for(lambda: db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                        " AND query LIKE 'UPDATE %%messaging_message%%'").fetchone()[0] == 1,
+                     timeout=30, what="the expiry task blocked on the row")  # fmt: skip
+        children = [c for w in topology.worker_procs for c in psutil.Process(w.proc.pid).children()]
+        for child in children:
+            child.kill()  # the pool process running the task dies mid-task
+        lock.rollback()
+
+    def ran_again() -> bool:
+        logs = "".join(w.log() for w in topology.worker_procs)
+        return logs.count(f"expire_messages[{task_id}] succeeded") == 1 and "WorkerLostError" in logs
+
+    wait_for(ran_again, timeout=60, what="the killed task run again")
+    with psycopg.connect(database) as db:
+        status, error = db.execute("SELECT status, error_message FROM messaging_message WHERE id = %s",
+                                   [message_id]).fetchone()  # fmt: skip
+        events = db.execute("SELECT event FROM messaging_messageevent WHERE message_id = %s", [message_id]).fetchall()
+    assert (status, error) == ("failed", "Expired: no gateway available")
+    assert events == [("expired",)]  # once, though the task ran twice
+    assert all(w.running() for w in topology.worker_procs)  # the workers replaced their pool processes
