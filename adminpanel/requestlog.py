@@ -183,13 +183,12 @@ class RequestLogMiddleware:
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
+        # Not reset: each ASGI request runs in its own task (its own context), and Django logs
+        # 4xx/5xx answers after the middleware returns; those lines keep the id too.
         started = time.perf_counter()
-        token = request_id_var.set(new_request_id(request.headers.get("X-Request-ID")))
-        try:
-            response = await self.get_response(request)
-            self._record(request, response, started)
-        finally:
-            request_id_var.reset(token)
+        request_id_var.set(new_request_id(request.headers.get("X-Request-ID")))
+        response = await self.get_response(request)
+        self._record(request, response, started)
         return response
 
     @staticmethod
