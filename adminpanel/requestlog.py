@@ -15,10 +15,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.http import HttpRequest, HttpResponse
@@ -27,6 +25,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from mysmsapio import metrics
 from mysmsapio.logs import new_request_id, request_id_var
+from mysmsapio.middleware import HybridMiddleware
 
 from .models import ApiRequest
 
@@ -155,24 +154,13 @@ def _entry(request: HttpRequest, response: HttpResponse, started: float) -> dict
     }
 
 
-class RequestLogMiddleware:
+class RequestLogMiddleware(HybridMiddleware):
     """Outermost middleware, so the latency covers the whole answer. For every request: a
     request id (the client's ``X-Request-ID`` if sane, else a new one) on each log line and in
     the response headers, the access log line, the latency histogram; for API requests, a line
     in the operators' request log."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         token = request_id_var.set(new_request_id(request.headers.get("X-Request-ID")))
         try:

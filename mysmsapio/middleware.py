@@ -49,7 +49,10 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-class ApiMiddleware:
+class HybridMiddleware:
+    """A middleware that runs natively in both modes: ``_call`` under WSGI (and the test
+    client), ``_acall`` under ASGI, where a sync-only middleware would cost thread hops."""
+
     sync_capable = True
     async_capable = True
 
@@ -60,8 +63,17 @@ class ApiMiddleware:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest):
-        if self.is_async:
-            return self._acall(request)
+        return self._acall(request) if self.is_async else self._call(request)
+
+    def _call(self, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        raise NotImplementedError
+
+
+class ApiMiddleware(HybridMiddleware):
+    def _call(self, request: HttpRequest) -> HttpResponse:
         return _finish(request, _body_too_large(request) or self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
