@@ -333,4 +333,7 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Embedded mode runs the periodic tasks in the web process every few seconds: a line per
+    # run would drown the server's log. Workers in production keep them (one per task run).
+    "loggers": {} if PRODUCTION else {"celery.app.trace": {"level": "WARNING"}},
 }
