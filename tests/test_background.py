@@ -34,6 +34,9 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
         tasks = {e["task"]: FakeTask(e["task"]) for e in settings.CELERY_BEAT_SCHEDULE.values()}
 
     monkeypatch.setattr("mysmsapio.scheduler.celery_app", FakeApp)
+    # Scheduling only: the database is not part of this test (an earlier test's open
+    # connection would otherwise be checked here, outside any db fixture).
+    monkeypatch.setattr("mysmsapio.scheduler.close_old_connections", lambda: None)
     last_run: dict[str, float] = {}
     run_due_tasks(last_run, now=1000.0)
     assert sorted(ran) == sorted(e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values())
