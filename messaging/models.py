@@ -57,8 +57,17 @@ class Message(models.Model):
     error_message = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API reports null, not ""
     # After this a message still waiting for a gateway ends failed ("Expired: ...").
     expires_at = models.DateTimeField()
+    # The client's Idempotency-Key header, unique per API key: a retried POST finds this row.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["api_key", "idempotency_key"],
+                condition=models.Q(idempotency_key__isnull=False),
+                name="one_message_per_idempotency_key",
+            )
+        ]
         indexes = [
             models.Index(fields=["status", "-priority", "created_at"], name="message_queue_idx"),
             models.Index(fields=["gateway", "status", "pushed_at"], name="message_gateway_idx"),

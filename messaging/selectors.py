@@ -14,6 +14,10 @@ def message_get(*, account: Account, message_id: str) -> Message | None:
     return Message.objects.filter(account=account, pk=message_id).first()
 
 
+def message_get_by_idempotency_key(*, api_key_id: int, idempotency_key: str) -> Message | None:
+    return Message.objects.filter(api_key_id=api_key_id, idempotency_key=idempotency_key).first()
+
+
 def inbound_sms_page(
     *, account: Account, limit: int, since: datetime | None = None, before: tuple[datetime, int] | None = None
 ) -> list[InboundSms]:

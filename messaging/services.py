@@ -1,22 +1,24 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
 from gateways.dispatch import CANCEL, dispatch_assign_pending, gateway_notify_job, gateway_signal
 from gateways.selectors import gateway_pick_for_message
 from mysmsapio.crypto import seal, unseal
-from mysmsapio.errors import ValidationFailed
+from mysmsapio.errors import ApiError, ValidationFailed
 
 from .encoding import sms_encoding
 from .models import InboundSms, Message, MessageEvent, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number, normalize_phone_number
+from .selectors import message_get_by_idempotency_key
 
 INVALID_PHONE = "Invalid phone number format"
 
@@ -58,6 +60,7 @@ def message_create(
     display_text: str | None = None,
     expires_at: datetime | None = None,
     gateway_id: int | None = None,
+    idempotency_key: str | None = None,
 ) -> Message:
     """Store a message and hand it to a gateway once the row is committed.
 
@@ -86,12 +89,55 @@ def message_create(
         created_at=now,
         queued_at=now if gateway_id else None,
         expires_at=expires_at or now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
+        idempotency_key=idempotency_key,
     )
     if gateway_id is not None:
         # Only a committed row may be announced: a phone must never be woken for a job that
         # a rollback erased.
         transaction.on_commit(partial(gateway_notify_job, gateway_id=gateway_id, message_id=message.pk))
     return message
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
+
+
+def idempotency_key_validate(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.match(value):
+        raise ApiError("Idempotency-Key must be 1 to 100 visible ASCII characters", code="invalid_idempotency_key")
+    return value
+
+
+def message_replay(*, message: Message, to: str, text: str) -> Message:
+    """The message an earlier request with the same Idempotency-Key created, if this request
+    asks for the same thing."""
+    if (message.to, message.body) != (to, text):
+        raise ValidationFailed(
+            "Idempotency-Key was already used for a different request", code="idempotency_key_reused"
+        )
+    return message
+
+
+def message_create_once(*, api_key: ApiKey, to: str, text: str, idempotency_key: str) -> tuple[Message, bool]:
+    """``message_create`` for a request with an Idempotency-Key: (message, created). A retry
+    of a request whose answer was lost (a node died, a timeout) gets the first message back,
+    so a client can retry without sending the SMS twice; concurrent twins meet at the unique
+    constraint."""
+    existing = message_get_by_idempotency_key(api_key_id=api_key.pk, idempotency_key=idempotency_key)
+    if existing is not None:
+        return message_replay(message=existing, to=to, text=text), False
+    try:
+        with transaction.atomic():
+            message = message_create(
+                account=api_key.account, api_key=api_key, to=to, text=text, idempotency_key=idempotency_key
+            )
+    except IntegrityError:
+        existing = message_get_by_idempotency_key(api_key_id=api_key.pk, idempotency_key=idempotency_key)
+        if existing is None:
+            raise
+        return message_replay(message=existing, to=to, text=text), False
+    return message, True
 
 
 def message_delivery_text(*, message: Message) -> str:

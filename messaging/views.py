@@ -15,8 +15,8 @@ from mysmsapio import ratelimit
 from mysmsapio.api import json_object
 from mysmsapio.errors import NotFound, RateLimited, ValidationFailed
 
-from .selectors import inbound_sms_page, message_get
-from .services import message_create, sms_validate
+from .selectors import inbound_sms_page, message_get, message_get_by_idempotency_key
+from .services import idempotency_key_validate, message_create, message_create_once, sms_validate
 
 
 def _iso(value) -> str | None:
@@ -28,6 +28,12 @@ class SmsSendApi(APIView):
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
+        # A retry of a request that already created its message is answered without counting.
+        self.idempotency_key = idempotency_key_validate(request.headers.get("Idempotency-Key"))
+        if self.idempotency_key and message_get_by_idempotency_key(
+            api_key_id=request.auth.pk, idempotency_key=self.idempotency_key
+        ):
+            return
         # Counted after authentication, before validation: every authenticated call counts.
         limit = settings.SMS_RATE_LIMIT_PER_MINUTE
         self.rate_limit = ratelimit.hit(f"sms:{request.auth.pk}", limit=limit, window_seconds=60)
@@ -48,11 +54,17 @@ class SmsSendApi(APIView):
         data = json_object(request)
         sms = sms_validate(to=data.get("to"), text=data.get("message"))
         api_key = request.auth
-        message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text)
-        return Response(
-            {"success": True, "message_id": message.pk, "status": message.status},
-            status=202,
-        )
+        created = True
+        if self.idempotency_key:
+            message, created = message_create_once(
+                api_key=api_key, to=sms.to, text=sms.text, idempotency_key=self.idempotency_key
+            )
+        else:
+            message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text)
+        response = Response({"success": True, "message_id": message.pk, "status": message.status}, status=202)
+        if not created:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class SmsStatusApi(APIView):

@@ -62,3 +62,17 @@ def test_parallel_verifies_of_the_right_code_give_exactly_one_200(daphne_servers
     ]
     statuses = Counter(r.status_code for r in all_at_once(calls))
     assert statuses == {200: 1, 422: 7}
+
+
+def test_ten_retries_at_once_with_one_idempotency_key_make_one_message(daphne_servers, api_key, transactional_db):
+    def retry(server):
+        return requests.post(f"{server.url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": "once"},
+                             headers={"Authorization": f"Bearer {api_key.raw_key}", "Idempotency-Key": "retry-me"},
+                             timeout=60)  # fmt: skip
+
+    responses = all_at_once([functools.partial(retry, daphne_servers[i % 2]) for i in range(10)])
+
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["message_id"] for r in responses}) == 1
+    assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 9
+    assert Message.objects.count() == 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def phones(topology, tmp_path) -> Iterator[list[Agent]]:
 
 
 class Clients:
-    """Client apps: post to a node, and on a connection error retry on the other one."""
+    """Client apps: post to a node, and when the answer is lost (the node is down or dies
+    mid-request) retry on the other one with the same Idempotency-Key."""
 
     def __init__(self, topology: Topology, api_key: str) -> None:
         self.urls = [node.url for node in topology.web]
@@ -88,17 +90,19 @@ class Clients:
 
     def send(self, text: str, *, prefer: int = 0) -> int:
         urls = self.urls[prefer:] + self.urls[:prefer]
+        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
         for attempt in range(40):
             url = urls[attempt % len(urls)]
             try:
                 response = requests.post(f"{url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": text},
-                                         headers=self.headers, timeout=10)  # fmt: skip
-            except requests.ConnectionError:
-                continue  # that node is down: the other one
+                                         headers=headers, timeout=10)  # fmt: skip
+            except requests.RequestException:
+                continue  # no answer (the node is down, or died mid-request): the other one
             body = response.json()  # every answer is JSON, faults included
             self.answers.append((response.status_code, body))
             if response.status_code == 202:
-                self.accepted.append(body["message_id"])
+                if body["message_id"] not in self.accepted:
+                    self.accepted.append(body["message_id"])
                 return 202
             if response.status_code != 503:
                 return response.status_code
@@ -120,9 +124,13 @@ def assert_delivered_exactly_once(clients: Clients, phones: list[Agent], *, time
     """Every accepted message delivered, and no message sent twice by any phone."""
     wait_for(lambda: all(clients.status(m) == "delivered" for m in clients.accepted), timeout=timeout,
              interval=0.5, what=lambda: _undelivered(clients))  # fmt: skip
-    sent = [job["id"] for phone in phones for job in phone.sent()]
+    jobs = [job for phone in phones for job in phone.sent()]
+    sent = [job["id"] for job in jobs]
     assert len(sent) == len(set(sent)), "a message was sent twice"
     assert set(clients.accepted) <= set(sent)
+    # And no client's message twice: retries carried an Idempotency-Key.
+    texts = [job["body"] for job in jobs]
+    assert len(texts) == len(set(texts)), "a client's message was sent twice"
 
 
 def _undelivered(clients: Clients) -> str:

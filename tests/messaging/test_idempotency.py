@@ -1,0 +1,66 @@
+"""Idempotency-Key on sms/send: a client may retry a request whose answer it lost (a node
+died, a timeout) without sending the SMS twice. Not in the guide; optional."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.models import Message
+from tests.conftest import GUIDE_NUMBER
+
+pytestmark = pytest.mark.django_db
+BODY = {"to": GUIDE_NUMBER, "message": "Your order has shipped"}
+
+
+def send(client, body=BODY, key: str | None = "order-1234-shipped"):
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+    return client.post("/api/v1/sms/send", body, format="json", **headers)
+
+
+def test_a_retry_with_the_same_key_gets_the_first_message_back(api_client, online_gateway):
+    first = send(api_client)
+    retry = send(api_client)
+
+    assert first.status_code == retry.status_code == 202
+    assert retry.json() == {"success": True, "message_id": first.json()["message_id"], "status": "queued"}
+    assert retry["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first
+    assert Message.objects.count() == 1
+    assert Message.objects.get().idempotency_key == "order-1234-shipped"
+
+
+def test_a_retry_does_not_count_against_the_rate_limit(api_client, settings):
+    settings.SMS_RATE_LIMIT_PER_MINUTE = 2
+    send(api_client)
+    for _ in range(3):
+        assert send(api_client).status_code == 202
+    assert send(api_client, key="another").status_code == 202
+    assert send(api_client, key="a-third").status_code == 429
+
+
+def test_different_keys_or_no_key_make_different_messages(api_client):
+    ids = {send(api_client, key=key).json()["message_id"] for key in ("a-1", "a-2", None, None)}
+    assert len(ids) == 4 and Message.objects.count() == 4
+
+
+def test_the_key_belongs_to_the_api_key(make_api_key, client_for):
+    mine, theirs = client_for(make_api_key().raw_key), client_for(make_api_key().raw_key)
+    assert send(mine).json()["message_id"] != send(theirs).json()["message_id"]
+
+
+def test_reusing_a_key_for_another_message_is_refused(api_client):
+    send(api_client)
+    response = send(api_client, body={**BODY, "message": "Something else"})
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": "Idempotency-Key was already used for a different request",
+        "code": "idempotency_key_reused",
+    }
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize("key", ["", "x" * 101, "has space", "tab\there", "ünicode"])
+def test_a_malformed_key_is_a_400(api_client, key):
+    response = send(api_client, key=key)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert Message.objects.count() == 0
