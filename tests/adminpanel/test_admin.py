@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
 
 from accounts.models import ApiKey
@@ -80,7 +81,7 @@ def test_the_message_page_shows_its_timeline_and_otp_pages_never_the_code(operat
     from otp.models import Otp
 
     message = Message.objects.get()
-    page = operator.get(f"/admin/messaging/message/{message.pk}/change/").content.decode()
+    page = operator.get(f"/admin/messaging/message/{quote(message.pk)}/change/").content.decode()
     assert message.pk in page and "••••••" in page
     otp = Otp.objects.get()
     otp_page = operator.get(f"/admin/otp/otp/{otp.pk}/change/").content.decode()

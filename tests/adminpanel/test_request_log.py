@@ -3,12 +3,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 from django.utils import timezone
 
 from adminpanel.models import ApiRequest
 from adminpanel.requestlog import request_log_flush, request_log_record
 from adminpanel.services import request_log_prune
 from gateways.models import GatewayEvent
+from messaging.models import Message, MessageEvent
+from messaging.services import message_create
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +94,14 @@ def test_the_logs_page_lists_and_filters_requests_and_gateway_events(operator, a
 
     other_event = operator.get("/admin/logs", {"event": "connected"}).content.decode()
     assert "socket closed" not in other_event
+
+
+def test_the_logs_link_to_messages_whose_ids_the_admin_must_escape(operator, account, online_gateway):
+    message = message_create(account=account, to=GUIDE_NUMBER, text="hi")
+    tricky_id = "msg_25" + message.pk[6:]  # unescaped in an admin URL, "_25" reads as "%"
+    Message.objects.filter(pk=message.pk).update(id=tricky_id)
+    MessageEvent.objects.create(message_id=tricky_id, gateway=online_gateway, event="failed", detail="x")
+
+    link = f"/admin/messaging/message/{quote(tricky_id)}/change/"
+    assert link in operator.get("/admin/logs").content.decode()
+    assert operator.get(link).status_code == 200
