@@ -18,7 +18,7 @@ from collections import deque
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -119,7 +119,6 @@ def _flush_forever(interval: float) -> None:
             request_log_flush()
         finally:
             # This thread owns its connection: give it back rather than hold it open forever.
-            close_old_connections()
             connection.close()
 
 
@@ -135,7 +134,7 @@ def _ensure_flusher() -> None:
             atexit.register(request_log_flush)
 
 
-def _entry(request: HttpRequest, response: HttpResponse, started: float) -> dict[str, Any]:
+def _entry(request: HttpRequest, response: HttpResponse, latency_ms: float) -> dict[str, Any]:
     # DRF puts the authenticated key on the Django request too. ``type`` rather than
     # ``isinstance``: the latter would evaluate the admin's lazy user (a session lookup).
     api_key = getattr(request, "user", None)
@@ -149,7 +148,7 @@ def _entry(request: HttpRequest, response: HttpResponse, started: float) -> dict
         "method": request.method[:8],
         "path": request.path[:200],  # no query string: nothing a client sends beyond the route
         "status": response.status_code,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "latency_ms": latency_ms,
         "client_ip": request.META.get("REMOTE_ADDR") or None,
     }
 
@@ -181,9 +180,10 @@ class RequestLogMiddleware(HybridMiddleware):
 
     @staticmethod
     def _record(request: HttpRequest, response: HttpResponse, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        latency_ms = round(elapsed * 1000, 2)
         response["X-Request-ID"] = request_id_var.get()
         if settings.ACCESS_LOG:
-            latency_ms = round((time.perf_counter() - started) * 1000, 2)
             access_logger.info(
                 "%s %s %s %.1fms", request.method, request.path, response.status_code, latency_ms,
                 extra={"http": {"method": request.method, "path": request.path, "status": response.status_code,
@@ -193,8 +193,6 @@ class RequestLogMiddleware(HybridMiddleware):
             # The URL's name, not its path: one series per endpoint, whatever the message id.
             match = getattr(request, "resolver_match", None)
             route = (match.view_name or match.route) if match else "unmatched"
-            metrics.API_LATENCY.labels(request.method, route, str(response.status_code)).observe(
-                time.perf_counter() - started
-            )
+            metrics.API_LATENCY.labels(request.method, route, str(response.status_code)).observe(elapsed)
         if settings.REQUEST_LOG_ENABLED and request.path.startswith("/api/"):
-            request_log_record(_entry(request, response, started))
+            request_log_record(_entry(request, response, latency_ms))
