@@ -120,13 +120,10 @@ def message_replay(*, message: Message, to: str, text: str) -> Message:
 
 
 def message_create_once(*, api_key: ApiKey, to: str, text: str, idempotency_key: str) -> tuple[Message, bool]:
-    """``message_create`` for a request with an Idempotency-Key: (message, created). A retry
-    of a request whose answer was lost (a node died, a timeout) gets the first message back,
-    so a client can retry without sending the SMS twice; concurrent twins meet at the unique
-    constraint."""
-    existing = message_get_by_idempotency_key(api_key_id=api_key.pk, idempotency_key=idempotency_key)
-    if existing is not None:
-        return message_replay(message=existing, to=to, text=text), False
+    """``message_create`` for a request with an Idempotency-Key whose key was not found (the
+    caller looked, see ``message_get_by_idempotency_key``): (message, created). A concurrent
+    twin that got there first meets this one at the unique constraint, and its message is
+    returned instead, so a retry never sends the SMS twice."""
     try:
         with transaction.atomic():
             message = message_create(

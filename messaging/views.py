@@ -16,7 +16,7 @@ from mysmsapio.api import json_object
 from mysmsapio.errors import NotFound, RateLimited, ValidationFailed
 
 from .selectors import inbound_sms_page, message_get, message_get_by_idempotency_key
-from .services import idempotency_key_validate, message_create, message_create_once, sms_validate
+from .services import idempotency_key_validate, message_create, message_create_once, message_replay, sms_validate
 
 
 def _iso(value) -> str | None:
@@ -30,10 +30,13 @@ class SmsSendApi(APIView):
         super().initial(request, *args, **kwargs)
         # A retry of a request that already created its message is answered without counting.
         self.idempotency_key = idempotency_key_validate(request.headers.get("Idempotency-Key"))
-        if self.idempotency_key and message_get_by_idempotency_key(
-            api_key_id=request.auth.pk, idempotency_key=self.idempotency_key
-        ):
-            return
+        self.replayed = None
+        if self.idempotency_key:
+            self.replayed = message_get_by_idempotency_key(
+                api_key_id=request.auth.pk, idempotency_key=self.idempotency_key
+            )
+            if self.replayed is not None:
+                return
         # Counted after authentication, before validation: every authenticated call counts.
         limit = settings.SMS_RATE_LIMIT_PER_MINUTE
         self.rate_limit = ratelimit.hit(f"sms:{request.auth.pk}", limit=limit, window_seconds=60)
@@ -55,7 +58,9 @@ class SmsSendApi(APIView):
         sms = sms_validate(to=data.get("to"), text=data.get("message"))
         api_key = request.auth
         created = True
-        if self.idempotency_key:
+        if self.replayed is not None:
+            message, created = message_replay(message=self.replayed, to=sms.to, text=sms.text), False
+        elif self.idempotency_key:
             message, created = message_create_once(
                 api_key=api_key, to=sms.to, text=sms.text, idempotency_key=self.idempotency_key
             )

@@ -4,6 +4,8 @@ died, a timeout) without sending the SMS twice. Not in the guide; optional."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from messaging.models import Message
 from tests.conftest import GUIDE_NUMBER
@@ -64,3 +66,10 @@ def test_a_malformed_key_is_a_400(api_client, key):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_idempotency_key"
     assert Message.objects.count() == 0
+
+
+def test_a_replay_costs_two_queries_the_key_and_the_earlier_message(api_client):
+    send(api_client)
+    with CaptureQueriesContext(connection) as queries:
+        assert send(api_client)["Idempotent-Replayed"] == "true"
+    assert len(queries.captured_queries) == 2, [q["sql"] for q in queries.captured_queries]
