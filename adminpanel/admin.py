@@ -183,7 +183,7 @@ class GatewayAdmin(admin.ModelAdmin):
 
     @admin.display(description="SIMs")
     def carriers(self, gateway: Gateway) -> str:
-        return ", ".join(str(s.get("carrier", "?")) for s in gateway.sims if isinstance(s, dict))
+        return ", ".join(gateway.carriers)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:

@@ -31,8 +31,9 @@ from django.utils import timezone
 from messaging.models import Message, MessageEvent, MessageStatus
 from mysmsapio import metrics
 
-from .models import Gateway, GatewayEvent, GatewayEventType
+from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
+from .services import gateway_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,6 @@ def gateway_notify_job(*, gateway_id: int, message_id: str) -> None:
 def _signal_after_commit(gateway_ids: set[int], event: str = WAKE) -> None:
     for gateway_id in gateway_ids:
         transaction.on_commit(partial(gateway_signal, gateway_id=gateway_id, event=event))
-
-
-def _carriers(gateway: Gateway) -> set[str]:
-    return {str(sim.get("carrier", "")).lower() for sim in gateway.sims or [] if isinstance(sim, dict)} - {""}
 
 
 def _sim_slot_for(gateway: Gateway, carrier: str) -> int | None:
@@ -107,7 +104,7 @@ def dispatch_assign_pending(
         .values_list("gateway")
         .annotate(n=Count("pk"))
     )
-    carriers = {g.pk: _carriers(g) for g in gateways}
+    carriers = {g.pk: {c.lower() for c in g.carriers} for g in gateways}
     chosen: dict[int, list[str]] = defaultdict(list)
     for message_id, carrier in pending:
         candidates = [g for g in gateways if carrier and carrier.lower() in carriers[g.pk]] or gateways
@@ -262,11 +259,11 @@ def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:
     for gateway_id, ids in overdue.items():
         done = dispatch_release(gateway_id=gateway_id, reason="ack timeout", message_ids=ids, now=now)
         if done:
-            GatewayEvent.objects.create(
+            gateway_event_record(
                 gateway_id=gateway_id,
                 event=GatewayEventType.ACK_TIMEOUT,
                 detail=f"{len(done)} job(s) not accepted in {settings.GATEWAY_ACK_TIMEOUT_SECONDS}s",
-                created_at=now,
+                at=now,
             )
         released += len(done)
     return released

@@ -7,6 +7,14 @@ from django.db import models
 from django.utils import timezone
 
 
+def sim_carriers(sims: object) -> list[str]:
+    """The carrier names in a phone's SIM report, in slot order. The report is the phone's
+    own JSON: anything malformed is skipped."""
+    if not isinstance(sims, list):
+        return []
+    return [str(sim["carrier"]) for sim in sims if isinstance(sim, dict) and sim.get("carrier")]
+
+
 class Gateway(models.Model):
     """An Android phone that sends SMS for us over its WebSocket."""
 
@@ -56,6 +64,10 @@ class Gateway(models.Model):
     def online_since(now=None):
         now = now or timezone.now()
         return now - timedelta(seconds=settings.GATEWAY_ONLINE_WINDOW_SECONDS)
+
+    @property
+    def carriers(self) -> list[str]:
+        return sim_carriers(self.sims)
 
     @property
     def is_online(self) -> bool:

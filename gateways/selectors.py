@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from .models import Gateway
+from .models import Gateway, sim_carriers
 
 # Spreads new messages over the online phones. Per process, which is enough: the choice only
 # decides which phone is woken first, and it must cost nothing on the send path (no count of
@@ -30,11 +30,7 @@ def gateway_pick_for_message(*, carrier: str = "", now: datetime | None = None) 
     online = list(gateway_list_online(now=now).order_by("pk").values_list("pk", "sims"))
     if carrier:
         wanted = carrier.lower()
-        same_carrier = [
-            (pk, sims)
-            for pk, sims in online
-            if any(isinstance(sim, dict) and str(sim.get("carrier", "")).lower() == wanted for sim in sims or [])
-        ]
+        same_carrier = [(pk, sims) for pk, sims in online if wanted in (c.lower() for c in sim_carriers(sims))]
         online = same_carrier or online
     if not online:
         return None

@@ -39,8 +39,8 @@ def gateway_pairing_uri(*, server: str, token: str) -> str:
     return f"{PAIRING_SCHEME}://pair?{urlencode({'server': server, 'token': token})}"
 
 
-def gateway_event_record(*, gateway: Gateway, event: str, detail: str = "", at: datetime | None = None) -> None:
-    GatewayEvent.objects.create(gateway=gateway, event=event, detail=detail, created_at=at or timezone.now())
+def gateway_event_record(*, gateway_id: int, event: str, detail: str = "", at: datetime | None = None) -> None:
+    GatewayEvent.objects.create(gateway_id=gateway_id, event=event, detail=detail, created_at=at or timezone.now())
 
 
 @transaction.atomic
@@ -62,7 +62,7 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     token = _new_token()
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.save(update_fields=["token_prefix", "token_hash"])
-    gateway_event_record(gateway=gateway, event=GatewayEventType.TOKEN_ROLLED)
+    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
@@ -74,7 +74,7 @@ def gateway_revoke(*, gateway: Gateway) -> Gateway:
     gateway.revoked_at = timezone.now()
     gateway.enabled = False
     gateway.save(update_fields=["revoked_at", "enabled"])
-    gateway_event_record(gateway=gateway, event=GatewayEventType.REVOKED)
+    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REVOKED)
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event="gateway.close"))
     return gateway
 
@@ -98,7 +98,7 @@ def gateway_connected(*, gateway_id: int) -> str:
     Gateway.objects.filter(pk=gateway_id).update(
         is_connected=True, connection_id=connection_id, connected_at=now, last_seen_at=now
     )
-    GatewayEvent.objects.create(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, created_at=now)
+    gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, at=now)
     return connection_id
 
 
@@ -107,9 +107,7 @@ def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "
     now = timezone.now()
     changed = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(is_connected=False)
     if changed:
-        GatewayEvent.objects.create(
-            gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, created_at=now
-        )
+        gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
     return bool(changed)
 
 
@@ -164,8 +162,6 @@ def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
         if Gateway.objects.filter(pk=gateway_id, is_connected=True, last_seen_at__lt=Gateway.online_since(now)).update(
             is_connected=False
         ):
-            GatewayEvent.objects.create(
-                gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", created_at=now
-            )
+            gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", at=now)
             marked.append(gateway_id)
     return marked

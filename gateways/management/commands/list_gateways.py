@@ -19,7 +19,7 @@ class Command(BaseCommand):
                 state = "online" if gateway.is_online else "offline"
             seen = gateway.last_seen_at.strftime("%Y-%m-%d %H:%M:%S") if gateway.last_seen_at else "never"
             battery = f"{gateway.battery}%" if gateway.battery is not None else "-"
-            sims = ", ".join(str(s.get("carrier", "?")) for s in gateway.sims if isinstance(s, dict)) or "-"
+            sims = ", ".join(gateway.carriers) or "-"
             self.stdout.write(
                 f"{gateway.pk:>4}  {state:9} {gateway.name[:20]:20} {seen:20} {gateway.rate_per_minute:>4}  "
                 f"{battery:>7}  {sims}"
