@@ -10,14 +10,17 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from gateways.models import Gateway, GatewayEvent
-from gateways.selectors import gateway_list_online
+from gateways.models import GatewayEvent
+from gateways.selectors import gateway_count_online
 from messaging.models import Message, MessageEvent, MessageStatus
+from messaging.selectors import message_count_by_status
 from otp.models import Otp, OtpStatus
 
 from .models import ApiRequest
 
 HOURS = 24
+# Messages no phone has taken yet: the queue depth.
+QUEUE = [MessageStatus.PENDING, MessageStatus.QUEUED]
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,7 @@ def _hour(moment: datetime) -> datetime:
 def dashboard_get(*, now: datetime | None = None) -> Dashboard:
     now = now or timezone.now()
     since = _hour(now) - timedelta(hours=HOURS - 1)
-    queue = dict(
-        Message.objects.filter(status__in=[MessageStatus.PENDING, MessageStatus.QUEUED])
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
+    queue = message_count_by_status(statuses=QUEUE)
     hourly = {since + timedelta(hours=i): {s: 0 for s in MessageStatus.values} for i in range(HOURS)}
     rows = (
         Message.objects.filter(created_at__gte=since)
@@ -89,11 +88,12 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
     otps = Otp.objects.filter(created_at__gte=since).aggregate(
         sent=Count("pk"), verified=Count("pk", filter=Q(status=OtpStatus.VERIFIED))
     )
+    phones_online, phones_total = gateway_count_online(now=now)
     return Dashboard(
-        phones_online=gateway_list_online(now=now).count(),
-        phones_total=Gateway.objects.filter(revoked_at__isnull=True).count(),
-        pending=queue.get(MessageStatus.PENDING, 0),
-        queued=queue.get(MessageStatus.QUEUED, 0),
+        phones_online=phones_online,
+        phones_total=phones_total,
+        pending=queue[MessageStatus.PENDING],
+        queued=queue[MessageStatus.QUEUED],
         hourly=[{"hour": hour, **counts} for hour, counts in hourly.items()],
         delivery=delivery,
         otp_sent=otps["sent"],
@@ -168,11 +168,6 @@ def ops_stats(*, now: datetime | None = None) -> dict[str, int]:
     """Queue depth, phones and throughput, for ``manage.py stats``."""
     now = now or timezone.now()
     minute, hour = now - timedelta(minutes=1), now - timedelta(hours=1)
-    queue = dict(
-        Message.objects.filter(status__in=[MessageStatus.PENDING, MessageStatus.QUEUED])
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
     recent = Message.objects.aggregate(
         accepted_last_hour=Count("pk", filter=Q(created_at__gte=hour)),
         sent_last_minute=Count("pk", filter=Q(sent_at__gte=minute)),
@@ -180,10 +175,6 @@ def ops_stats(*, now: datetime | None = None) -> dict[str, int]:
         delivered_last_hour=Count("pk", filter=Q(delivered_at__gte=hour)),
         failed_last_hour=Count("pk", filter=Q(failed_at__gte=hour)),
     )
-    return {
-        "pending": queue.get(MessageStatus.PENDING, 0),
-        "queued": queue.get(MessageStatus.QUEUED, 0),
-        "phones_online": gateway_list_online(now=now).count(),
-        "phones_total": Gateway.objects.filter(revoked_at__isnull=True).count(),
-        **recent,
-    }
+    phones_online, phones_total = gateway_count_online(now=now)
+    return {**message_count_by_status(statuses=QUEUE), "phones_online": phones_online,
+            "phones_total": phones_total, **recent}  # fmt: skip

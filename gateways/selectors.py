@@ -22,6 +22,11 @@ def gateway_list_online(*, now: datetime | None = None) -> QuerySet[Gateway]:
     )
 
 
+def gateway_count_online(*, now: datetime | None = None) -> tuple[int, int]:
+    """(phones online, phones not revoked)."""
+    return gateway_list_online(now=now).count(), Gateway.objects.filter(revoked_at__isnull=True).count()
+
+
 def gateway_pick_for_message(*, carrier: str = "", now: datetime | None = None) -> int | None:
     """The id of an online phone for the next message, or ``None`` when no phone can take it
     now (the message then waits as pending). Phones with a SIM on the recipient's carrier

@@ -2,16 +2,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from accounts.models import Account
 
-from .models import InboundSms, Message
+from .models import InboundSms, Message, MessageStatus
 
 
 def message_get(*, account: Account, message_id: str) -> Message | None:
     """The account's message, or None: another account's message does not exist for you."""
     return Message.objects.filter(account=account, pk=message_id).first()
+
+
+def message_count_by_status(*, statuses: list[str] | None = None) -> dict[str, int]:
+    """How many messages are in each of ``statuses`` (default: every status), zeros included."""
+    statuses = statuses or list(MessageStatus.values)
+    counts = dict(Message.objects.filter(status__in=statuses).values_list("status").annotate(n=Count("pk")).order_by())
+    return {status: counts.get(status, 0) for status in statuses}
 
 
 def message_get_by_idempotency_key(*, api_key_id: int, idempotency_key: str) -> Message | None:

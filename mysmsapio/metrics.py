@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -51,16 +50,17 @@ class DatabaseCollector:
 
     def collect(self):
         from gateways.selectors import gateway_list_online
-        from messaging.models import Message, MessageStatus
+        from messaging.models import MessageStatus
+        from messaging.selectors import message_count_by_status
 
-        by_status = dict(Message.objects.values_list("status").annotate(n=Count("pk")).order_by())
+        by_status = message_count_by_status()
         messages = GaugeMetricFamily("mysmsapio_messages", "Messages stored, by status.", labels=["status"])
-        for status in MessageStatus.values:
-            messages.add_metric([status], by_status.get(status, 0))
+        for status, count in by_status.items():
+            messages.add_metric([status], count)
         yield messages
         queue = GaugeMetricFamily("mysmsapio_queue_depth", "Messages not yet taken by a phone.", labels=["status"])
         for status in (MessageStatus.PENDING, MessageStatus.QUEUED):
-            queue.add_metric([status], by_status.get(status, 0))
+            queue.add_metric([status], by_status[status])
         yield queue
         online = gateway_list_online().count()
         yield GaugeMetricFamily("mysmsapio_phones_online", "Gateway phones online.", value=online)
