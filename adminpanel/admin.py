@@ -35,6 +35,25 @@ def show_secret_once(
     return response
 
 
+class AddThroughServiceAdmin(admin.ModelAdmin):
+    """Rows created by a service that returns a secret to show once (API keys, gateways): the
+    add page has a form and fields of its own, and ``save_model`` calls the service."""
+
+    add_form: type[forms.ModelForm]
+    add_fields: list[str]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else super().get_fields(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else super().get_readonly_fields(request, obj)
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     list_display = ["name", "created_at"]
@@ -52,7 +71,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AddThroughServiceAdmin):
     list_display = ["name", "account", "display_prefix", "permissions", "created_at", "last_used_at", "key_state"]
     list_filter = ["account"]
     search_fields = ["name", "prefix"]
@@ -69,21 +88,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = ApiKeyCreateForm
-        return super().get_form(request, obj, **kwargs)
+    add_form = ApiKeyCreateForm
+    add_fields = ["name", "account", "permission_names", "expires_at"]
 
     def get_changeform_initial_data(self, request) -> dict:
         # Most installations have one tenant: preselect it.
         default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
         return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
-
-    def get_fields(self, request, obj=None):
-        return ["name", "account", "permission_names", "expires_at"] if obj is None else self.fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -151,7 +162,7 @@ class GatewayCreateForm(forms.ModelForm):
 
 
 @admin.register(Gateway)
-class GatewayAdmin(admin.ModelAdmin):
+class GatewayAdmin(AddThroughServiceAdmin):
     list_display = ["name", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
                     "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
     list_filter = ["enabled", "is_connected"]
@@ -185,13 +196,8 @@ class GatewayAdmin(admin.ModelAdmin):
     def carriers(self, gateway: Gateway) -> str:
         return ", ".join(gateway.carriers)
 
-    def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = GatewayCreateForm
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request, obj=None):
-        return ["name", "rate_per_minute", "daily_quota"] if obj is None else super().get_fields(request, obj)
+    add_form = GatewayCreateForm
+    add_fields = ["name", "rate_per_minute", "daily_quota"]
 
     def save_model(self, request, obj, form, change):
         if change:
