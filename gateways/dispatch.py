@@ -178,6 +178,7 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
             break
         used += message.segments
         pushed.append(message.pk)
+        metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
         jobs.append(
             {
                 "type": "job",
@@ -190,8 +191,6 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
             }
         )
     if pushed:
-        for message in waiting[: len(pushed)]:
-            metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
         Message.objects.filter(pk__in=pushed).update(pushed_at=now)
         MessageEvent.objects.bulk_create(
             [MessageEvent(message_id=i, gateway_id=gateway_id, event="pushed", created_at=now) for i in pushed]

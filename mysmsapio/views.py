@@ -2,12 +2,11 @@ from __future__ import annotations
 
 import logging
 
-from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_safe
 
 from .errors import error_body, json_error
-from .health import readiness
+from .health import check_database, readiness
 
 logger = logging.getLogger(__name__)
 
@@ -16,12 +15,9 @@ logger = logging.getLogger(__name__)
 def up(request: HttpRequest) -> JsonResponse:
     """Liveness plus database: any Authorization header is ignored, as the guide's
     "Test Connection" step sends one."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except DatabaseError:
-        logger.warning("Health check: database unavailable", exc_info=True)
+    database = check_database()
+    if not database.ok:
+        logger.warning("Health check: database %s", database.detail)
         return json_error("Database unavailable", "database_unavailable", 503)
     return JsonResponse({"status": "ok"})
 
