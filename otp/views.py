@@ -13,7 +13,7 @@ from mysmsapio import metrics
 from mysmsapio.api import json_object
 from mysmsapio.errors import ValidationFailed
 
-from .services import otp_issue, otp_verify
+from .services import CODE_DIGITS, otp_issue, otp_verify
 
 INVALID_OTP = "Invalid or expired OTP"
 
@@ -50,7 +50,9 @@ class OtpVerifyApi(APIView):
             raise ValidationFailed("Missing required field: code", code="missing_field")
         if isinstance(code, bool) or not isinstance(code, (str, int)):
             raise ValidationFailed(INVALID_OTP, code="invalid_otp")
-        if not otp_verify(account=request.auth.account, phone_number=phone_number, code=str(code).strip()):
+        # A code sent as a JSON number has lost its leading zeros: put them back.
+        code = f"{code:0{CODE_DIGITS}d}" if isinstance(code, int) and code >= 0 else str(code).strip()
+        if not otp_verify(account=request.auth.account, phone_number=phone_number, code=code):
             metrics.OTP_VERIFICATIONS.labels("rejected").inc()
             raise ValidationFailed(INVALID_OTP, code="invalid_otp")
         metrics.OTP_VERIFICATIONS.labels("verified").inc()
