@@ -22,7 +22,7 @@ from django.db import connection, connections
 from devtools.services import free_port, wait_for_port
 from gateways.models import Gateway
 
-from .helpers import Agent, wait_for
+from .helpers import Agent, missing_tool, wait_for
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -144,9 +144,7 @@ def browser_page(daphne_server, monkeypatch):
     downloaded). CI installs chromium (.ci/run) and fails without it; elsewhere the browser
     tests are skipped with the command that installs it."""
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs it with apt-get install chromium")
-        pytest.skip("no chromium: apt-get install chromium (as root), or set CHROMIUM_PATH")
+        missing_tool(f"no {CHROMIUM}: apt-get install chromium (as root), or set CHROMIUM_PATH")
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an event loop open in this thread, which Django's guard

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -87,3 +89,11 @@ def wait_for(condition, timeout: float = 60, interval: float = 0.1, what="condit
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+def missing_tool(reason: str) -> None:
+    """A tool .ci/run installs is missing: in CI that is a failure (a skip would hide that
+    the guide's example never ran), elsewhere a skip that says how to get it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (.ci/run installs it)")
+    pytest.skip(reason)

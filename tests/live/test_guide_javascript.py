@@ -15,7 +15,7 @@ import time
 import pytest
 
 from otp.models import Otp
-from tests.live.helpers import guide_blocks, substitute
+from tests.live.helpers import guide_blocks, missing_tool, substitute
 from tests.otp.test_otp import last_code
 
 pytestmark = pytest.mark.live
@@ -39,14 +39,14 @@ DRIVER = """
 @pytest.fixture(scope="session")
 def node_modules(tmp_path_factory):
     if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("Node.js is not installed")
+        missing_tool("Node.js is not installed")
     folder = tmp_path_factory.mktemp("node")
     result = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", f"axios@{AXIOS_VERSION}"],
         cwd=folder, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     if result.returncode != 0:
-        pytest.skip(f"npm could not install axios: {result.stderr[-300:]}")
+        missing_tool(f"npm could not install axios: {result.stderr[-300:]}")
     return folder / "node_modules"
 
 

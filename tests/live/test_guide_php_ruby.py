@@ -1,7 +1,7 @@
 """The guide's PHP and Ruby examples, whole (usage lines included), against real daphne.
 
-.ci/run installs php-cli, ruby and ruby-httparty from Debian; elsewhere these tests skip
-when the interpreter is missing.
+.ci/run installs php-cli, ruby and ruby-httparty from Debian. When an interpreter is missing,
+these tests fail with CI set and skip elsewhere.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from messaging.models import Message
-from tests.live.helpers import guide_blocks, substitute
+from tests.live.helpers import guide_blocks, missing_tool, substitute
 
 pytestmark = pytest.mark.live
 
@@ -34,7 +34,7 @@ def assert_one_message_sent(out: str) -> None:
 
 def test_the_guides_php_example(daphne_server, raw_key, tmp_path):
     if shutil.which("php") is None:
-        pytest.skip("php is not installed (.ci/run installs php-cli)")
+        missing_tool("php is not installed: apt-get install php-cli")
     (block,) = guide_blocks("php")
     out = run_example(["php"], substitute(block, daphne_server.url, raw_key), tmp_path, ".php")
     assert_one_message_sent(out)
@@ -42,7 +42,7 @@ def test_the_guides_php_example(daphne_server, raw_key, tmp_path):
 
 def test_the_guides_ruby_example(daphne_server, raw_key, tmp_path):
     if shutil.which("ruby") is None:
-        pytest.skip("ruby is not installed (.ci/run installs ruby and ruby-httparty)")
+        missing_tool("ruby is not installed: apt-get install ruby ruby-httparty")
     (block,) = guide_blocks("ruby")[1:]  # the first Ruby block is the Rails console
     out = run_example(["ruby"], substitute(block, daphne_server.url, raw_key), tmp_path, ".rb")
     assert_one_message_sent(out)
