@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from gateways.dispatch import dispatch_assign_pending
 from gateways.models import GatewayEvent
-from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
+from messaging.models import Message, MessagePriority, MessageStatus
 from messaging.services import MessageActionRefused, message_prune, message_retry
 from otp.models import Otp, OtpStatus
 
@@ -32,8 +32,7 @@ def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[st
     Pending, queued and active rows are kept whatever their age."""
     now = now or timezone.now()
     cutoff = now - older_than
-    inbound = InboundSms.objects.filter(received_at__lt=cutoff).count()  # message_prune deletes them
-    messages = message_prune(now=now, older_than=older_than)
+    messages, inbound = message_prune(now=now, older_than=older_than)
     otps, _ = Otp.objects.filter(created_at__lt=cutoff).exclude(status=OtpStatus.ACTIVE).delete()
     requests, _ = ApiRequest.objects.filter(created_at__lt=cutoff).delete()
     events, _ = GatewayEvent.objects.filter(created_at__lt=cutoff).delete()

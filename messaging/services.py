@@ -260,16 +260,18 @@ def message_retry(*, message_id: str, now: datetime | None = None, dispatch: boo
         dispatch_assign_pending(now=now)
 
 
-def message_prune(*, now: datetime | None = None, older_than: timedelta | None = None) -> int:
+def message_prune(*, now: datetime | None = None, older_than: timedelta | None = None) -> tuple[int, int]:
     """Delete finished messages (and their events) and inbound SMS past the retention period
-    (``older_than``, or ``MESSAGE_RETENTION_SECONDS``). Unfinished messages are never deleted."""
+    (``older_than``, or ``MESSAGE_RETENTION_SECONDS``). Unfinished messages are never deleted.
+    Returns (messages, inbound SMS) deleted."""
     now = now or timezone.now()
     cutoff = now - (older_than or timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS))
-    deleted, _ = Message.objects.filter(
+    _, per_model = Message.objects.filter(
         created_at__lt=cutoff, status__in=[MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
     ).delete()
-    InboundSms.objects.filter(received_at__lt=cutoff).delete()
-    return deleted
+    inbound, _ = InboundSms.objects.filter(received_at__lt=cutoff).delete()
+    # delete()'s total counts the cascaded events too: the messages alone are wanted here.
+    return per_model.get(Message._meta.label, 0), inbound
 
 
 def inbound_sms_store(

@@ -18,4 +18,5 @@ def expire_messages() -> int:
 
 @shared_task(name="messaging.tasks.prune_old_rows")
 def prune_old_rows() -> int:
-    return message_prune()
+    messages, inbound = message_prune()
+    return messages + inbound

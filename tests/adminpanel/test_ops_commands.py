@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from adminpanel.models import ApiRequest
 from gateways.models import GatewayEvent
-from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
+from messaging.models import InboundSms, Message, MessageEvent, MessagePriority, MessageStatus
 from messaging.services import message_create
 from mysmsapio.durations import parse_duration, parse_since
 from otp.models import Otp, OtpStatus
@@ -99,12 +99,15 @@ def test_purge_deletes_old_finished_rows_and_keeps_live_ones(account, online_gat
                        expires_at=long_ago, created_at=long_ago)  # fmt: skip
     ApiRequest.objects.create(method="GET", path="/up", status=200, latency_ms=1, created_at=long_ago)
     GatewayEvent.objects.create(gateway=online_gateway, event="connected", created_at=long_ago)
+    for event in ("queued", "sent", "delivered"):  # deleted with their message, not counted as messages
+        MessageEvent.objects.create(message_id=delivered.pk, event=event, created_at=long_ago)
 
     output = run("purge", "--older-than", "90d")
 
     assert output.strip() == ("messages: 1, inbound_sms: 1, otps: 1, api_requests: 1, gateway_events: 1 deleted")
     assert set(Message.objects.values_list("pk", flat=True)) == {pending.pk, fresh.pk}
     assert not Message.objects.filter(pk=delivered.pk).exists()
+    assert not MessageEvent.objects.filter(message_id=delivered.pk).exists()
 
 
 def test_purge_refuses_a_vague_age():
