@@ -44,8 +44,10 @@ def check_redis() -> Check:
         return Check(True, "not used (embedded mode)")
     import redis
 
+    from .ratelimit import redis_client
+
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+        redis_client().ping()
     except redis.RedisError as exc:
         return Check(False, f"unavailable ({type(exc).__name__})")
     return Check(True, "ok")

@@ -53,13 +53,14 @@ RETURNING count
 
 
 @functools.cache
-def _redis_client() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """One client (and connection pool) per process for short Redis calls: rate limits, health."""
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
 @functools.cache
 def _redis_incr():
-    return _redis_client().register_script(_INCR_SCRIPT)
+    return redis_client().register_script(_INCR_SCRIPT)
 
 
 def _count_in_redis(key: str, window_start: int, window_seconds: int) -> int:
