@@ -45,14 +45,14 @@ def topology() -> Iterator[Topology]:
     stack = Topology(root=root, workers=2, extra_env=TOPOLOGY_ENV).start()
     try:
         for node in stack.web:
-            wait_for(lambda node=node: _ready(node.url), timeout=60, what=f"{node.name} ready")
+            wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready")
         yield stack
     finally:
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _ready(url: str) -> bool:
+def node_ready(url: str) -> bool:
     try:
         return requests.get(f"{url}/ready", timeout=5).status_code == 200
     except requests.RequestException:
@@ -136,10 +136,6 @@ def assert_delivered_exactly_once(clients: Clients, phones: list[Agent], *, time
 def _undelivered(clients: Clients) -> str:
     states = {m: clients.status(m) for m in clients.accepted}
     return f"undelivered: {json.dumps({m: s for m, s in states.items() if s != 'delivered'})[:500]}"
-
-
-def log_lines(path: Path, needle: str) -> int:
-    return count_lines(path, needle)
 
 
 def count_lines(path: Path, *needles: str) -> int:

@@ -13,7 +13,7 @@ from devtools.services import free_port, new_workdir
 from devtools.topology import BASE_DIR
 from tests.live.helpers import wait_for
 
-from .conftest import Clients, _ready, assert_delivered_exactly_once, count_lines, log_lines, pytestmark  # noqa: F401
+from .conftest import Clients, assert_delivered_exactly_once, count_lines, node_ready, pytestmark  # noqa: F401
 
 
 def _listening(port: int) -> bool:
@@ -29,7 +29,7 @@ def test_prod_local_serves_two_ready_nodes_and_ctrl_c_stops_everything():
                             text=True)  # fmt: skip
     try:
         for port in ports:
-            wait_for(lambda port=port: _ready(f"http://127.0.0.1:{port}"), timeout=90, what=f"node :{port} ready")
+            wait_for(lambda port=port: node_ready(f"http://127.0.0.1:{port}"), timeout=90, what=f"node :{port} ready")
         checks = requests.get(f"http://127.0.0.1:{ports[1]}/ready", timeout=5).json()["checks"]
         assert set(checks) == {"database", "redis", "channel_layer", "worker"}
     finally:
@@ -50,7 +50,7 @@ def test_every_node_is_ready_with_its_workers_and_beat(topology):
 def test_periodic_tasks_run_once_per_schedule_however_many_workers(topology):
     """Beat puts each due task on the queue once; exactly one of the two workers runs it."""
     time.sleep(6)  # a few heartbeats: one a second in this topology
-    sent = log_lines(topology.beat_proc.log_path, "Sending due task worker-heartbeat")
+    sent = count_lines(topology.beat_proc.log_path, "Sending due task worker-heartbeat")
     time.sleep(1.5)  # the last one sent has run by now
     runs = [count_lines(w.log_path, "mysmsapio.tasks.worker_heartbeat[", "succeeded") for w in topology.worker_procs]
     assert sent >= 5
@@ -74,7 +74,7 @@ def test_a_killed_web_node_loses_nothing_and_sends_nothing_twice(topology, api_k
         assert len(clients.accepted) == 60
     finally:
         topology.restart_web(0)
-        wait_for(lambda: _ready(topology.web[0].url), timeout=60, what="node 1 ready again")
+        wait_for(lambda: node_ready(topology.web[0].url), timeout=60, what="node 1 ready again")
 
 
 def test_a_redis_restart_under_traffic_is_survived(topology, api_key, phones):
@@ -100,7 +100,7 @@ def test_a_redis_restart_under_traffic_is_survived(topology, api_key, phones):
     redis.port = port
     redis.start()
     for node in topology.web:
-        wait_for(lambda node=node: _ready(node.url), timeout=60, what=f"{node.name} ready after Redis returned")
+        wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready after Redis returned")
     for index in range(10):
         assert clients.send(f"after Redis returned {index}", prefer=index % 2) == 202
     assert_delivered_exactly_once(clients, phones)
@@ -122,7 +122,7 @@ def test_a_stopped_database_gives_json_503s_and_recovery_is_automatic(topology, 
     finally:
         topology.postgres.start()
     for node in topology.web:
-        wait_for(lambda node=node: _ready(node.url), timeout=60, what=f"{node.name} ready after the database returned")
+        wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready again")
     for index in range(5):
         assert clients.send(f"after the database returned {index}", prefer=index % 2) == 202
     assert_delivered_exactly_once(clients, phones)
