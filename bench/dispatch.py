@@ -166,7 +166,7 @@ print(json.dumps(0))
 """)
         if args.idle:
             tokens = create_gateways(stack, min(args.idle, 5000), "idle")
-            server_pid = stack.procs[-args.nodes].pid  # the first daphne: the node the phones connect to
+            server_pid = stack.server_pid(0)  # the node the phones connect to
             print(asyncio.run(idle_capacity(stack, tokens, server_pid)), flush=True)
     finally:
         stack.stop(keep=args.keep)
