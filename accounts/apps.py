@@ -1,6 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts and API keys"
+
+    def ready(self) -> None:
+        from .selectors import api_key_row_changed  # models can be imported only now
+
+        # Keys change by save() (create, revoke, roll) or delete: every process forgets them.
+        api_key = self.get_model("ApiKey")
+        post_save.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-saved")
+        post_delete.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-deleted")

@@ -3,9 +3,31 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from mysmsapio.crypto import hashes_match, secret_lookup
+from mysmsapio.invalidation import Memo, invalidate
 
 from .models import ApiKey
 from .services import hash_api_key
+
+API_KEYS_TOPIC = "api_keys"
+
+
+def _load_keys(prefix: object) -> list[ApiKey]:
+    return list(ApiKey.objects.select_related("account").filter(prefix=prefix))
+
+
+# The keys of each lookup prefix seen, with their accounts: every API request needs its key.
+_keys_by_prefix = Memo(API_KEYS_TOPIC, _load_keys)
+
+
+def api_keys_changed() -> None:
+    """A key was created, revoked, rolled or deleted: every process forgets the keys it
+    holds (a revoked key is refused everywhere as soon as the change commits)."""
+    invalidate(API_KEYS_TOPIC)
+
+
+def api_key_row_changed(sender: type, **kwargs: object) -> None:
+    """Receiver of ApiKey's post_save and post_delete."""
+    api_keys_changed()
 
 
 def api_key_get_by_raw(*, raw_key: str) -> ApiKey | None:
@@ -14,7 +36,7 @@ def api_key_get_by_raw(*, raw_key: str) -> ApiKey | None:
     if prefix is None:
         return None
     candidate_hash = hash_api_key(raw_key)
-    for api_key in ApiKey.objects.select_related("account").filter(prefix=prefix):
+    for api_key in _keys_by_prefix.get(prefix):
         if hashes_match(api_key.key_hash, candidate_hash):
             return api_key if api_key.is_usable() else None
     return None

@@ -19,10 +19,18 @@ from django.utils.safestring import mark_safe
 from accounts.models import Account, ApiKey, Permission
 from accounts.services import api_key_generate, api_key_revoke, api_key_roll
 from gateways.models import Gateway, GatewayEvent
-from gateways.services import gateway_create, gateway_pairing_uri, gateway_revoke, gateway_roll_token
+from gateways.services import (
+    gateway_create,
+    gateway_pairing_uri,
+    gateway_revoke,
+    gateway_roll_token,
+    gateway_set_enabled,
+)
+from messaging.lifecycle import MessageActionRefused, message_cancel
 from messaging.models import InboundSms, Message, MessageEvent
-from messaging.services import MessageActionRefused, message_cancel, message_retry
 from otp.models import Otp
+
+from .services import messages_retry
 
 
 def show_secret_once(
@@ -234,11 +242,11 @@ class GatewayAdmin(AddThroughServiceAdmin):
 
     @admin.action(description="Enable selected gateways")
     def enable(self, request, queryset):
-        queryset.filter(revoked_at__isnull=True).update(enabled=True)
+        gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
     @admin.action(description="Disable selected gateways (they keep their socket, get no jobs)")
     def disable(self, request, queryset):
-        queryset.update(enabled=False)
+        gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
     @admin.action(description="Revoke selected gateways (disconnects and refuses them)")
     def revoke(self, request, queryset):
@@ -289,26 +297,27 @@ class MessageAdmin(ReadOnlyAdmin):
     inlines = [MessageEventInline]
     actions = ["retry", "cancel"]
 
-    def _apply(self, request, queryset, action, done_text: str) -> None:
-        done, refused = 0, []
-        for message_id in queryset.values_list("pk", flat=True):
-            try:
-                action(message_id=message_id)
-                done += 1
-            except MessageActionRefused as exc:
-                refused.append(f"Not done for {message_id}: {exc}")
+    def _report(self, request, done: int, refusals: list[str], done_text: str) -> None:
         if done:
             self.message_user(request, f"{done} message(s) {done_text}.", messages.SUCCESS)
-        for text in refused:
+        for text in refusals:
             self.message_user(request, text, messages.WARNING)
 
     @admin.action(description="Retry selected failed messages")
     def retry(self, request, queryset):
-        self._apply(request, queryset, message_retry, "sent again")
+        done, refusals = messages_retry(message_ids=list(queryset.values_list("pk", flat=True)))
+        self._report(request, done, refusals, "sent again")
 
     @admin.action(description="Cancel selected pending or queued messages")
     def cancel(self, request, queryset):
-        self._apply(request, queryset, message_cancel, "cancelled")
+        done, refusals = 0, []
+        for message_id in queryset.values_list("pk", flat=True):
+            try:
+                message_cancel(message_id=message_id)
+                done += 1
+            except MessageActionRefused as exc:
+                refusals.append(f"Not done for {message_id}: {exc}")
+        self._report(request, done, refusals, "cancelled")
 
 
 @admin.register(Otp)

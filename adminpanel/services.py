@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from gateways.dispatch import dispatch_assign_pending
 from gateways.models import GatewayEvent
+from messaging.lifecycle import MessageActionRefused, message_retry
 from messaging.models import Message, MessagePriority, MessageStatus
-from messaging.services import MessageActionRefused, message_prune, message_retry
+from messaging.services import message_prune
 from otp.models import Otp, OtpStatus
 
 from .models import ApiRequest
@@ -49,13 +50,20 @@ def messages_retry_failed(*, since: datetime, limit: int = 10_000) -> tuple[int,
         .order_by("failed_at")
         .values_list("pk", flat=True)[:limit]
     )
-    retried = refused = 0
-    for message_id in ids:
+    retried, refusals = messages_retry(message_ids=ids)
+    return retried, len(refusals)  # a refusal here: retried by someone else meanwhile
+
+
+def messages_retry(*, message_ids: list[str]) -> tuple[int, list[str]]:
+    """Retry each failed message, then hand the retried ones to online phones at once.
+    Returns (retried, one text per message refused, saying why)."""
+    retried, refusals = 0, []
+    for message_id in message_ids:
         try:
-            message_retry(message_id=message_id, dispatch=False)
+            message_retry(message_id=message_id)
             retried += 1
-        except MessageActionRefused:  # retried by someone else meanwhile
-            refused += 1
+        except MessageActionRefused as exc:
+            refusals.append(f"Not done for {message_id}: {exc}")
     if retried:
         dispatch_assign_pending()
-    return retried, refused
+    return retried, refusals

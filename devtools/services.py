@@ -57,9 +57,14 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
 
 @dataclass
 class Postgres:
-    """A throw-away PostgreSQL cluster: no fsync, trust auth on 127.0.0.1."""
+    """A PostgreSQL cluster with trust auth on 127.0.0.1.
+
+    ``durable=False`` (the test harness only) switches off fsync, synchronous commit and full
+    page writes: fast, and a crash may corrupt the data. Everything else (``make prod-local``,
+    ``bench/``) keeps PostgreSQL's durable defaults, so what it measures is what persists."""
 
     root: Path
+    durable: bool = True
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
     user: str | None = None
@@ -94,14 +99,16 @@ class Postgres:
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
                 [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--no-sync"],
+                 "--encoding=UTF8", *([] if self.durable else ["--no-sync"])],
                 check=True, capture_output=True, **run_as,
             )  # fmt: skip
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the process
+        server_settings = ["max_connections=300"]
+        if not self.durable:
+            server_settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         self.proc = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
-             "-k", str(self.data_dir), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=300"],
+             "-k", str(self.data_dir), *(arg for setting in server_settings for arg in ("-c", setting))],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **run_as,
         )  # fmt: skip
         wait_for_port(self.port, proc=self.proc)

@@ -15,7 +15,8 @@ from .services import Postgres, Redis, new_workdir
 
 def main(argv: list[str]) -> int:
     workdir = new_workdir("mysmsapio-test-")
-    postgres = Postgres(workdir / "postgres")
+    # The test harness alone may trade durability for speed.
+    postgres = Postgres(workdir / "postgres", durable=False)
     redis = Redis(workdir / "redis")
     try:
         postgres.start()

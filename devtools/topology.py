@@ -63,6 +63,8 @@ class Topology:
     workers: int = 1
     beat: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # PostgreSQL's durable defaults unless the test harness says otherwise (tests/topology).
+    durable: bool = True
     postgres: Postgres | None = None
     redis: Redis | None = None
     web: list[Process] = field(default_factory=list)
@@ -81,7 +83,7 @@ class Topology:
     def start(self) -> Topology:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # PostgreSQL's unprivileged user must reach its data below
-        self.postgres = Postgres(self.root / "postgres").start()
+        self.postgres = Postgres(self.root / "postgres", durable=self.durable).start()
         self.redis = Redis(self.root / "redis").start()
         self.env = {
             **os.environ,

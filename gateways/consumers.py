@@ -12,15 +12,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
-from messaging.services import (
-    inbound_sms_store,
+from messaging.lifecycle import (
+    message_claim,
+    message_forget_pushes,
     message_mark_delivered,
     message_mark_failed,
-    message_report_radio_sent,
+    message_mark_radio_sent,
 )
 
 from . import dispatch
-from .services import gateway_connected, gateway_disconnected, gateway_seen
+from .services import gateway_connected, gateway_disconnected, gateway_inbound_sms, gateway_seen
+from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,19 @@ def _time(content: dict[str, Any], key: str) -> datetime | None:
     return parse_datetime(value) if isinstance(value, str) else None
 
 
+def _job_frame(job: dispatch.Job) -> dict[str, Any]:
+    message = job.message
+    return {
+        "type": "job",
+        "message_id": message.pk,
+        "to": message.to,
+        "text": job.text,
+        "sim_slot": job.sim_slot,
+        "priority": "otp" if message.priority > 0 else "normal",
+        "expires_at": message.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
 class GatewayConsumer(AsyncJsonWebsocketConsumer):
     gateway_id: int | None = None
 
@@ -66,7 +81,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         self.push_lock = asyncio.Lock()
         self.push_later_task: asyncio.Task | None = None
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
-        await self.channel_layer.group_add(dispatch.gateway_group_name(gateway.pk), self.channel_name)
+        await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         await self.send_json(
             {
                 "type": "welcome",
@@ -77,7 +92,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         )
         # Jobs pushed to an earlier socket and never accepted are pushed again on this one,
         # and pending messages (waiting for any phone) can now come here.
-        await database_sync_to_async(dispatch.dispatch_forget_pushes)(gateway_id=gateway.pk)
+        await database_sync_to_async(message_forget_pushes)(gateway_id=gateway.pk)
         await database_sync_to_async(dispatch.dispatch_assign_pending)()
         await self.push_jobs()
 
@@ -86,7 +101,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             return
         if self.push_later_task is not None:
             self.push_later_task.cancel()
-        await self.channel_layer.group_discard(dispatch.gateway_group_name(self.gateway_id), self.channel_name)
+        await self.channel_layer.group_discard(gateway_group_name(self.gateway_id), self.channel_name)
         went_offline = await database_sync_to_async(gateway_disconnected)(
             gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
         )
@@ -118,11 +133,11 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_accept(self, content: dict[str, Any]) -> None:
         message_id = _text(content, "message_id")
-        ok = await database_sync_to_async(dispatch.dispatch_claim)(gateway_id=self.gateway_id, message_id=message_id)
+        ok = await database_sync_to_async(message_claim)(gateway_id=self.gateway_id, message_id=message_id)
         await self.send_json({"type": "claim", "message_id": message_id, "ok": ok})
 
     async def on_sent(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(message_report_radio_sent)(
+        await database_sync_to_async(message_mark_radio_sent)(
             gateway_id=self.gateway_id, message_id=_text(content, "message_id")
         )
         await self._ack(content)
@@ -147,7 +162,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ProtocolError("'text' must be a string")
-        await database_sync_to_async(inbound_sms_store)(
+        await database_sync_to_async(gateway_inbound_sms)(
             gateway_id=self.gateway_id,
             device_sms_id=_text(content, "id"),
             sender=_text(content, "from", max_length=32),
@@ -192,7 +207,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         async with self.push_lock:
             jobs, retry_in = await database_sync_to_async(dispatch.dispatch_take_jobs)(gateway_id=self.gateway_id)
             for job in jobs:
-                await self.send_json(job)
+                await self.send_json(_job_frame(job))
         if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):
             self.push_later_task = asyncio.ensure_future(self._push_later(retry_in))
 

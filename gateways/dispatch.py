@@ -1,66 +1,43 @@
-"""Moving messages to phones: assignment, pacing, the claim that makes a send happen at most
-once, and taking jobs back from phones that do not take them.
+"""Moving messages to phones: which phone gets a message, how fast a phone gets its jobs,
+and taking jobs back from phones that do not take them.
 
-The database row is the job. The lifecycle of a message here:
-
-    pending --assign--> queued (gateway chosen) --push--> queued (pushed_at set)
-        --phone accepts, server claims atomically--> sent --report--> delivered | failed
-
-A phone sends only after the server confirmed its claim, and a claim is one conditional
-UPDATE (``status='queued' AND gateway=<this phone>``): once a job is taken back from a phone
-(ack timeout, disconnect, expiry), that phone's late claim matches no row. Channel-layer
-events only wake consumers; losing one delays a message, never loses it (the periodic tasks
-find every pending or unpushed row again).
+Every state change goes through ``messaging.lifecycle`` (see its diagram); this module decides
+*which* and *when*: a SIM on the recipient's carrier first, the shortest queue, each phone's
+rate and daily quota, OTPs first. Signals only wake consumers; losing one delays a message,
+never loses it (the periodic tasks find every pending or unpushed row again).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min, Q, Sum
 from django.utils import timezone
 
-from messaging.models import Message, MessageEvent, MessageStatus
+from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
+from messaging.models import Message, MessageStatus
 from mysmsapio import metrics
 
 from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
 from .services import gateway_event_record
+from .signals import WAKE, gateway_signal
 
 logger = logging.getLogger(__name__)
 
-WAKE = "gateway.wake"
-CANCEL = "gateway.cancel"
 
+@dataclass(frozen=True)
+class Job:
+    """A message on its way to a phone: what the phone needs to send it."""
 
-def gateway_group_name(gateway_id: int) -> str:
-    return f"gateway-{gateway_id}"
-
-
-def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
-    """Tell the consumer holding ``gateway_id``'s socket, wherever it runs, to act."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(gateway_group_name(gateway_id), {"type": event, **data})
-    except Exception:
-        # The rows are committed; the periodic tasks will hand the work over.
-        logger.warning("Could not signal gateway %s (%s)", gateway_id, event, exc_info=True)
-
-
-def gateway_notify_job(*, gateway_id: int, message_id: str) -> None:
-    gateway_signal(gateway_id=gateway_id, event=WAKE, message_id=message_id)
-
-
-def _signal_after_commit(gateway_ids: set[int], event: str = WAKE) -> None:
-    for gateway_id in gateway_ids:
-        transaction.on_commit(partial(gateway_signal, gateway_id=gateway_id, event=event))
+    message: Message
+    text: str
+    sim_slot: int | None
 
 
 def _sim_slot_for(gateway: Gateway, carrier: str) -> int | None:
@@ -111,16 +88,7 @@ def dispatch_assign_pending(
         gateway = min(candidates, key=lambda g: (load.get(g.pk, 0), g.pk))
         load[gateway.pk] = load.get(gateway.pk, 0) + 1
         chosen[gateway.pk].append(message_id)
-    assigned: dict[int, int] = {}
-    for gateway_id, ids in chosen.items():
-        assigned[gateway_id] = Message.objects.filter(pk__in=ids, status=MessageStatus.PENDING).update(
-            status=MessageStatus.QUEUED, gateway_id=gateway_id, queued_at=now, pushed_at=None
-        )
-        MessageEvent.objects.bulk_create(
-            [MessageEvent(message_id=i, gateway_id=gateway_id, event="queued", created_at=now) for i in ids]
-        )
-    _signal_after_commit(set(assigned))
-    return assigned
+    return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
 def _midnight(now: datetime) -> datetime:
@@ -143,11 +111,9 @@ def _pushed_segments(gateway_id: int, since: datetime) -> tuple[int, datetime | 
 
 
 @transaction.atomic
-def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple[list[dict[str, Any]], float | None]:
+def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple[list[Job], float | None]:
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
     spent while jobs wait, in how many seconds to try again."""
-    from messaging.services import message_delivery_text
-
     now = now or timezone.now()
     gateway = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).first()
     if gateway is None:
@@ -179,22 +145,9 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
         used += message.segments
         pushed.append(message.pk)
         metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
-        jobs.append(
-            {
-                "type": "job",
-                "message_id": message.pk,
-                "to": message.to,
-                "text": message_delivery_text(message=message),
-                "sim_slot": _sim_slot_for(gateway, message.carrier),
-                "priority": "otp" if message.priority > 0 else "normal",
-                "expires_at": message.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
-        )
+        jobs.append(Job(message, message_delivery_text(message=message), _sim_slot_for(gateway, message.carrier)))
     if pushed:
-        Message.objects.filter(pk__in=pushed).update(pushed_at=now)
-        MessageEvent.objects.bulk_create(
-            [MessageEvent(message_id=i, gateway_id=gateway_id, event="pushed", created_at=now) for i in pushed]
-        )
+        message_push(gateway_id=gateway_id, message_ids=pushed, now=now)
         oldest = oldest or now
     retry_in = None
     if len(pushed) < len(waiting):
@@ -203,43 +156,12 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
 
 
 @transaction.atomic
-def dispatch_claim(*, gateway_id: int, message_id: str, now: datetime | None = None) -> bool:
-    """The phone asks to send ``message_id``: True exactly when it may (and only one phone
-    ever may). Asking again after a lost answer gets True again: the phone's journal, not
-    the server, knows whether its radio already sent it."""
-    now = now or timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED, expires_at__gt=now
-    ).update(status=MessageStatus.SENT, sent_at=now, sealed_body=None)
-    if claimed:
-        MessageEvent.objects.create(message_id=message_id, gateway_id=gateway_id, event="sent", created_at=now)
-        return True
-    return Message.objects.filter(pk=message_id, gateway_id=gateway_id, sent_at__isnull=False).exists()
-
-
-@transaction.atomic
 def dispatch_release(
     *, gateway_id: int, reason: str, message_ids: list[str] | None = None, now: datetime | None = None
 ) -> list[str]:
-    """Take back jobs a phone has not accepted; they go to other phones. Accepted jobs stay
-    with their phone, which reports them when it comes back."""
+    """Take back jobs a phone has not accepted and give them to other phones."""
     now = now or timezone.now()
-    candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED)
-    if message_ids is not None:
-        candidates = candidates.filter(pk__in=message_ids)
-    released = []
-    for message_id in candidates.values_list("pk", flat=True):
-        # One conditional update each: a claim that lands meanwhile wins, and stays.
-        if Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.PENDING, gateway=None, pushed_at=None, queued_at=None
-        ):
-            released.append(message_id)
-    MessageEvent.objects.bulk_create(
-        [
-            MessageEvent(message_id=i, gateway_id=gateway_id, event="released", detail=reason, created_at=now)
-            for i in released
-        ]
-    )
+    released = message_release(gateway_id=gateway_id, reason=reason, message_ids=message_ids, now=now)
     if released:
         dispatch_assign_pending(exclude_gateway_id=gateway_id, now=now)
     return released
@@ -266,13 +188,6 @@ def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:
             )
         released += len(done)
     return released
-
-
-def dispatch_forget_pushes(*, gateway_id: int) -> int:
-    """A phone (re)connected: jobs pushed to an earlier socket and not accepted are pushed again."""
-    return Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=False).update(
-        pushed_at=None
-    )
 
 
 def dispatch_stale_gateways() -> list[int]:

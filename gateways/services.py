@@ -9,9 +9,13 @@ from urllib.parse import urlencode
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import account_get_or_create
+from messaging.services import inbound_sms_store
 from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
 from .models import Gateway, GatewayEvent, GatewayEventType
+from .selectors import gateway_phones_changed
+from .signals import CLOSE, gateway_signal
 
 HASH_PURPOSE = "gateway_token"
 
@@ -69,13 +73,11 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
 @transaction.atomic
 def gateway_revoke(*, gateway: Gateway) -> Gateway:
     """Revoke the token: the phone is disconnected now and refused from then on."""
-    from .dispatch import gateway_signal
-
     gateway.revoked_at = timezone.now()
     gateway.enabled = False
     gateway.save(update_fields=["revoked_at", "enabled"])
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REVOKED)
-    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event="gateway.close"))
+    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return gateway
 
 
@@ -98,6 +100,7 @@ def gateway_connected(*, gateway_id: int) -> str:
     Gateway.objects.filter(pk=gateway_id).update(
         is_connected=True, connection_id=connection_id, connected_at=now, last_seen_at=now
     )
+    gateway_phones_changed()
     gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, at=now)
     return connection_id
 
@@ -107,6 +110,7 @@ def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "
     now = timezone.now()
     changed = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(is_connected=False)
     if changed:
+        gateway_phones_changed()
         gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
     return bool(changed)
 
@@ -144,9 +148,14 @@ def gateway_seen(*, gateway_id: int, connection_id: str, info: dict[str, Any] | 
     updates = _device_updates(info or {})
     if info and isinstance(info.get("protocol"), int):
         updates["protocol_version"] = info["protocol"]
-    Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(
-        last_seen_at=timezone.now(), is_connected=True, **updates
-    )
+    now = timezone.now()
+    mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
+    # One UPDATE for the usual heartbeat; a phone marked offline while silent, or new SIMs,
+    # change which phones can take work, which every process must hear.
+    if mine.filter(is_connected=True).update(last_seen_at=now, **updates) and "sims" not in updates:
+        return
+    if mine.update(last_seen_at=now, is_connected=True, **updates):
+        gateway_phones_changed()
 
 
 def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
@@ -164,4 +173,39 @@ def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
         ):
             gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", at=now)
             marked.append(gateway_id)
+    if marked:
+        gateway_phones_changed()
     return marked
+
+
+def gateway_set_enabled(*, gateway_ids: list[int], enabled: bool) -> int:
+    """Enable (unless revoked) or disable phones; a disabled phone gets no new work."""
+    gateways = Gateway.objects.filter(pk__in=gateway_ids)
+    if enabled:
+        gateways = gateways.filter(revoked_at__isnull=True)
+    changed = gateways.update(enabled=enabled)
+    gateway_phones_changed()
+    return changed
+
+
+def gateway_inbound_sms(
+    *,
+    gateway_id: int,
+    device_sms_id: str,
+    sender: str,
+    text: str,
+    sim_slot: int | None = None,
+    received_at: datetime | None = None,
+) -> None:
+    """An SMS the phone received: filed under the phone's account (the default account for a
+    phone that has none)."""
+    account_id = Gateway.objects.filter(pk=gateway_id).values_list("account_id", flat=True).first()
+    inbound_sms_store(
+        account_id=account_id or account_get_or_create().pk,
+        gateway_id=gateway_id,
+        device_sms_id=device_sms_id,
+        sender=sender,
+        text=text,
+        sim_slot=sim_slot,
+        received_at=received_at,
+    )

@@ -20,6 +20,21 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class MessageEventType(models.TextChoices):
+    """The steps of a message's timeline (messaging/lifecycle.py writes every one)."""
+
+    QUEUED = "queued", "Queued on a phone"
+    PUSHED = "pushed", "Pushed to the phone"
+    SENT = "sent", "Accepted by the phone"
+    RADIO_SENT = "radio_sent", "Sent by the phone's radio"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    RELEASED = "released", "Taken back from the phone"
+    EXPIRED = "expired", "Expired"
+    CANCELLED = "cancelled", "Cancelled"
+    RETRIED = "retried", "Retried"
+
+
 class MessagePriority(models.IntegerChoices):
     NORMAL = 0, "Normal"
     OTP = 10, "OTP"
@@ -84,7 +99,7 @@ class MessageEvent(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
     gateway = models.ForeignKey("gateways.Gateway", null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
-    event = models.CharField(max_length=20)
+    event = models.CharField(max_length=20, choices=MessageEventType.choices)
     detail = models.TextField(blank=True)
 
     class Meta:

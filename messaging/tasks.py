@@ -2,18 +2,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from gateways.dispatch import CANCEL, gateway_signal
-
-from .services import message_expire_overdue, message_prune
+from .lifecycle import message_expire_overdue
+from .services import message_prune
 
 
 @shared_task(name="messaging.tasks.expire_messages")
 def expire_messages() -> int:
-    expired = message_expire_overdue()
-    for message_id, gateway_id in expired:
-        if gateway_id is not None:
-            gateway_signal(gateway_id=gateway_id, event=CANCEL, message_id=message_id)
-    return len(expired)
+    return len(message_expire_overdue())
 
 
 @shared_task(name="messaging.tasks.prune_old_rows")

@@ -3,7 +3,6 @@ from __future__ import annotations
 import base64
 import binascii
 
-from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,12 +10,11 @@ from rest_framework.views import APIView
 
 from accounts.authentication import HasApiPermission
 from accounts.models import Permission
-from mysmsapio import ratelimit
 from mysmsapio.api import json_object
-from mysmsapio.errors import NotFound, RateLimited, ValidationFailed
+from mysmsapio.errors import NotFound, ValidationFailed
 
-from .selectors import inbound_sms_page, message_get, message_get_by_idempotency_key
-from .services import idempotency_key_validate, message_create, message_create_once, message_replay, sms_validate
+from .selectors import inbound_sms_page, message_get
+from .services import message_send
 
 
 def _iso(value) -> str | None:
@@ -26,48 +24,18 @@ def _iso(value) -> str | None:
 class SmsSendApi(APIView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
-    def initial(self, request: Request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        # A retry of a request that already created its message is answered without counting.
-        self.idempotency_key = idempotency_key_validate(request.headers.get("Idempotency-Key"))
-        self.replayed = None
-        if self.idempotency_key:
-            self.replayed = message_get_by_idempotency_key(
-                api_key_id=request.auth.pk, idempotency_key=self.idempotency_key
-            )
-            if self.replayed is not None:
-                return
-        # Counted after authentication, before validation: every authenticated call counts.
-        limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-        self.rate_limit = ratelimit.hit(f"sms:{request.auth.pk}", limit=limit, window_seconds=60)
-        if not self.rate_limit.allowed:
-            raise RateLimited(
-                f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key",
-                retry_after=self.rate_limit.retry_after,
-            )
-
-    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
-        rate_limit = getattr(self, "rate_limit", None)
-        if rate_limit is not None:
-            for name, value in rate_limit.headers().items():
-                response[name] = value
-        return super().finalize_response(request, response, *args, **kwargs)
-
     def post(self, request: Request) -> Response:
-        data = json_object(request)
-        sms = sms_validate(to=data.get("to"), text=data.get("message"))
-        api_key = request.auth
-        created = True
-        if self.replayed is not None:
-            message, created = message_replay(message=self.replayed, to=sms.to, text=sms.text), False
-        elif self.idempotency_key:
-            message, created = message_create_once(
-                api_key=api_key, to=sms.to, text=sms.text, idempotency_key=self.idempotency_key
-            )
-        else:
-            message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text)
+        outcome = message_send(
+            api_key=request.auth,
+            read_body=lambda: json_object(request),
+            idempotency_key=request.headers.get("Idempotency-Key"),
+        )
+        message = outcome.message
         response = Response({"success": True, "message_id": message.pk, "status": message.status}, status=202)
-        if not created:
+        if outcome.rate_limit is not None:
+            for name, value in outcome.rate_limit.headers().items():
+                response[name] = value
+        if not outcome.created:
             response["Idempotent-Replayed"] = "true"
         return response
 

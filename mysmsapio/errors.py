@@ -110,6 +110,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     else:
         # Unexpected: logged with its traceback by the middleware, answered without one.
         return None
+    # Headers a service attached on the way out (the rate limit's, on a counted request).
+    headers.update(getattr(exc, "response_headers", {}))
     # Imported here: rest_framework.views imports the authentication classes, which import us.
     from rest_framework.views import set_rollback
 

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey
 from gateways.selectors import gateway_pick_for_message
+from messaging.lifecycle import message_create
 from messaging.models import Message, MessagePriority
 from messaging.phone import carrier_for_number
-from messaging.services import message_create
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.errors import RateLimited, ServiceUnavailable
 

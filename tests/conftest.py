@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from accounts.models import Account, Permission
 from accounts.services import GeneratedApiKey, account_get_or_create, api_key_generate
 from gateways.models import Gateway
+from mysmsapio.invalidation import forget_everything, wait_until_listening
 
 ALL_PERMISSIONS = list(Permission.values)
 GUIDE_NUMBER = "+959123456789"  # the integration guide's example recipient
@@ -23,6 +24,25 @@ def _clean_redis():
 
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memos():
+    """A test's rows are rolled back behind the in-process caches' back: start each test with
+    empty ones."""
+    forget_everything()
+    yield
+    forget_everything()
+
+
+@pytest.fixture
+def memo_queries() -> int:
+    """Queries a request spends on what the in-process caches hold (its API key, the phones
+    that can take a message): none where they run (production mode), one each otherwise."""
+    if settings.REDIS_URL and settings.MEMO_CACHES:
+        assert wait_until_listening(), "the invalidation channel did not come up"
+        return 0
+    return 1
 
 
 @pytest.fixture

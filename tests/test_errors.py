@@ -68,7 +68,7 @@ def test_a_server_error_is_a_json_500_without_a_traceback(api_client, monkeypatc
     def explode(**kwargs):
         raise RuntimeError("boom: internal detail")
 
-    monkeypatch.setattr("messaging.views.message_create", explode)
+    monkeypatch.setattr("messaging.services.message_create", explode)
     api_client.raise_request_exception = False
     with caplog.at_level(logging.ERROR):
         response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json")
@@ -99,7 +99,7 @@ def test_a_database_outage_or_pool_timeout_is_a_json_503(api_client, monkeypatch
     def unavailable(**kwargs):
         raise OperationalError("couldn't get a connection after 10.00 sec")
 
-    monkeypatch.setattr("messaging.views.message_create", unavailable)
+    monkeypatch.setattr("messaging.services.message_create", unavailable)
     response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json")
     assert response.status_code == 503
     assert response.json() == {"error": "Service temporarily unavailable", "code": "database_unavailable"}

@@ -17,8 +17,8 @@ from django.core.cache import cache
 from django.db import OperationalError, connection
 
 from gateways.dispatch import dispatch_take_jobs
+from messaging.lifecycle import message_create
 from messaging.models import Message, MessageStatus
-from messaging.services import message_create
 from mysmsapio import metrics
 from mysmsapio.health import HEARTBEAT_KEY
 from mysmsapio.logs import JsonFormatter, RedactSecretsFilter, RequestIdFilter, redact, request_id_var

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from adminpanel.selectors import dashboard_get
+from messaging.lifecycle import message_create
 from messaging.models import Message
-from messaging.services import message_create
 from otp.models import Otp, OtpStatus
 from tests.conftest import GUIDE_NUMBER
 

@@ -14,17 +14,18 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
 from accounts.services import api_key_roll
+from adminpanel.services import messages_retry
 from gateways.agent import parse_pairing_uri
-from gateways.dispatch import gateway_group_name
 from gateways.services import gateway_get_by_token, gateway_pairing_uri
-from messaging.models import Message, MessagePriority, MessageStatus
-from messaging.services import (
+from gateways.signals import gateway_group_name
+from messaging.lifecycle import (
     CANCELLED_ERROR,
     MessageActionRefused,
     message_cancel,
     message_create,
     message_retry,
 )
+from messaging.models import Message, MessagePriority, MessageStatus
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -126,7 +127,7 @@ def test_retrying_a_failed_message_sends_it_again_on_an_online_phone(account, ma
     )  # fmt: skip
     phone = make_gateway()
 
-    message_retry(message_id=message.pk)
+    assert messages_retry(message_ids=[message.pk]) == (1, [])
 
     message.refresh_from_db()
     assert (message.status, message.gateway, message.error_message) == (MessageStatus.QUEUED, phone, None)

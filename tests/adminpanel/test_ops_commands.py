@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from adminpanel.models import ApiRequest
 from gateways.models import GatewayEvent
+from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message, MessageEvent, MessagePriority, MessageStatus
-from messaging.services import message_create
 from mysmsapio.durations import parse_duration, parse_since
 from otp.models import Otp, OtpStatus
 from tests.conftest import GUIDE_NUMBER

@@ -10,8 +10,8 @@ from adminpanel.models import ApiRequest
 from adminpanel.requestlog import request_log_flush, request_log_record
 from adminpanel.services import request_log_prune
 from gateways.models import GatewayEvent
+from messaging.lifecycle import message_create
 from messaging.models import Message, MessageEvent
-from messaging.services import message_create
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db

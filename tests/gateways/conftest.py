@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 
 from accounts.services import account_get_or_create
 from gateways.services import gateway_create
+from messaging.lifecycle import message_create
 from messaging.models import Message
-from messaging.services import message_create
 from mysmsapio.asgi import application
 
 

@@ -330,15 +330,15 @@ def test_a_disabled_phone_gets_no_jobs(run, make_phone, create_sms):
 
 
 def test_a_lost_wake_up_signal_is_repaired_by_the_periodic_retry(run, make_phone, create_sms, monkeypatch):
-    from gateways import dispatch
     from gateways.tasks import dispatch_pending
+    from messaging import lifecycle
 
     phone = make_phone()
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
         await settle(0.3)  # the consumer's first push cycle is over
-        monkeypatch.setattr(dispatch, "gateway_signal", lambda **kwargs: None)  # the signal is lost
+        monkeypatch.setattr(lifecycle, "gateway_wake", lambda **kwargs: None)  # the signal is lost
         message = await create_sms()
         assert await socket.nothing_more()
         monkeypatch.undo()

@@ -10,8 +10,8 @@ from django.utils import timezone
 from gateways import dispatch
 from gateways.models import Gateway, GatewayEvent
 from gateways.tasks import dispatch_pending, mark_silent_gateways_offline, release_ack_timeouts
+from messaging.lifecycle import message_claim, message_create
 from messaging.models import Message, MessageEvent
-from messaging.services import message_create
 from messaging.tasks import expire_messages, prune_old_rows
 from tests.conftest import GUIDE_NUMBER
 
@@ -38,7 +38,7 @@ def test_pending_messages_go_to_a_phone_with_a_sim_on_the_recipients_carrier(sms
     assert Message.objects.get(pk=mpt_message.pk).gateway == mpt
     assert Message.objects.get(pk=telenor_message.pk).gateway == telenor
     jobs, _ = dispatch.dispatch_take_jobs(gateway_id=telenor.pk)
-    assert jobs[0]["sim_slot"] == 1
+    assert jobs[0].sim_slot == 1
 
 
 def test_new_messages_prefer_a_phone_on_the_recipients_carrier(sms, make_gateway):
@@ -76,8 +76,8 @@ def test_jobs_not_accepted_within_the_ack_timeout_go_to_another_phone(sms, make_
     assert (moved.status, moved.gateway) == ("queued", other)
     assert moved.pushed_at is None
     assert GatewayEvent.objects.filter(gateway=slow, event="ack_timeout").exists()
-    assert not dispatch.dispatch_claim(gateway_id=slow.pk, message_id=message.pk)  # the late accept loses
-    assert dispatch.dispatch_claim(gateway_id=other.pk, message_id=message.pk)
+    assert not message_claim(gateway_id=slow.pk, message_id=message.pk)  # the late accept loses
+    assert message_claim(gateway_id=other.pk, message_id=message.pk)
 
 
 def test_a_silent_phone_is_marked_offline_and_its_unaccepted_jobs_move(sms, make_gateway):
@@ -98,7 +98,7 @@ def test_messages_nobody_took_in_time_fail_as_expired(sms, make_gateway):
     waiting = sms()
     queued = sms(gateway_id=make_gateway().pk)
     claimed = sms(gateway_id=Gateway.objects.get().pk)
-    dispatch.dispatch_claim(gateway_id=claimed.gateway_id, message_id=claimed.pk)
+    message_claim(gateway_id=claimed.gateway_id, message_id=claimed.pk)
     Message.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
 
     assert expire_messages.run() == 2
@@ -129,7 +129,7 @@ def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, accou
     long_message = message_create(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
     short = [sms(gateway_id=phone.pk) for _ in range(2)]
     jobs, retry_in = dispatch.dispatch_take_jobs(gateway_id=phone.pk)
-    assert [j["message_id"] for j in jobs] == [long_message.pk, short[0].pk]
+    assert [j.message.pk for j in jobs] == [long_message.pk, short[0].pk]
     assert 0 < retry_in <= 61  # the window plus the pacing margin
     assert dispatch.dispatch_take_jobs(gateway_id=phone.pk)[0] == []
 
@@ -152,7 +152,7 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
         phone_id, now = min(wake.items(), key=lambda item: item[1])
         jobs, retry_in = dispatch.dispatch_take_jobs(gateway_id=phone_id, now=now)
         for job in jobs:
-            assert dispatch.dispatch_claim(gateway_id=phone_id, message_id=job["message_id"], now=now)
+            assert message_claim(gateway_id=phone_id, message_id=job.message.pk, now=now)
             pushes[phone_id].append(now)
         if retry_in is None:
             del wake[phone_id]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from messaging.services import inbound_sms_store
+from gateways.services import gateway_inbound_sms
 
 pytestmark = pytest.mark.django_db
 BASE = datetime(2025, 10, 22, 10, 0, tzinfo=UTC)
@@ -14,7 +14,7 @@ BASE = datetime(2025, 10, 22, 10, 0, tzinfo=UTC)
 def inbox(make_gateway, account):
     gateway = make_gateway(name="pixel", account=account)
     for i in range(5):
-        inbound_sms_store(
+        gateway_inbound_sms(
             gateway_id=gateway.pk, device_sms_id=str(i), sender=f"+95900000000{i}", text=f"reply {i}",
             sim_slot=0, received_at=BASE + timedelta(minutes=i),
         )  # fmt: skip

@@ -42,7 +42,7 @@ pytestmark = [
 @pytest.fixture(scope="package")
 def topology() -> Iterator[Topology]:
     root = new_workdir("mysmsapio-topology-")
-    stack = Topology(root=root, workers=2, extra_env=TOPOLOGY_ENV).start()
+    stack = Topology(root=root, workers=2, extra_env=TOPOLOGY_ENV, durable=False).start()
     try:
         for node in stack.web:
             wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready")

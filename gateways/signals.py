@@ -1,0 +1,63 @@
+"""Signals to the consumers that hold the phones' connections, wherever they run.
+
+A leaf module: it imports nothing of ours, so that ``messaging`` (which owns every message's
+state) can wake a phone without depending on ``gateways``. A signal only wakes; the database
+holds the work, and the periodic tasks repair any signal lost on the way.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+WAKE = "gateway.wake"  # new work for the phone: push what it may take
+CANCEL = "gateway.cancel"  # drop the job ``message_id`` if not sent yet
+CLOSE = "gateway.close"  # the phone's token was revoked or rolled: close the socket
+
+
+def gateway_group_name(gateway_id: int) -> str:
+    return f"gateway-{gateway_id}"
+
+
+@functools.cache
+def _publisher() -> tuple[redis.Redis, RedisPubSubChannelLayer, str] | None:
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return None
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    # The layer's own ``prefix`` lives on its per-event-loop half, out of reach of sync code.
+    return client, layer, layer._kwargs.get("prefix", "asgi")
+
+
+def gateway_wake(*, gateway_id: int, message_id: str | None = None) -> None:
+    """New work for the phone (``message_id``, when one message is the news)."""
+    data = {"message_id": message_id} if message_id else {}
+    gateway_signal(gateway_id=gateway_id, event=WAKE, **data)
+
+
+def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
+    """Tell the consumer holding ``gateway_id``'s connection, on any node, to act."""
+    message = {"type": event, **data}
+    group = gateway_group_name(gateway_id)
+    try:
+        publisher = _publisher()
+        if publisher is None:
+            async_to_sync(get_channel_layer().group_send)(group, message)
+            return
+        # The pub/sub layer's group_send is one PUBLISH of the serialised message. Done here
+        # with a plain client: from a sync web worker, async_to_sync would start an event loop
+        # (and a thread) per signal, and the layer's connections are bound to that loop.
+        client, layer, prefix = publisher
+        client.publish(f"{prefix}__group__{group}", layer.serialize(message))
+    except Exception:
+        # The rows are committed; the periodic tasks will hand the work over.
+        logger.warning("Could not signal gateway %s (%s)", gateway_id, event, exc_info=True)

@@ -1,0 +1,309 @@
+"""Every change of a message's state, in one place.
+
+    pending --queue--> queued (phone chosen) --push--> queued (pushed_at set)
+        --claim (the phone accepted, one conditional UPDATE)--> sent --> delivered | failed
+    queued --release--> pending          (the phone did not accept: ack timeout, disconnect)
+    pending | queued --expire | cancel--> failed
+    failed --retry--> pending             (operators; never OTPs)
+
+The database row is the job. Each transition is one conditional UPDATE on the current state
+(``filter(status=X).update(...) == 1``), so two workers, or a worker and a phone, racing for
+the same message settle in the database: exactly one wins. Each transition writes its
+``MessageEvent`` in the same transaction. Phones are told through ``gateways.signals`` (a leaf
+module) only after commit: a phone is never woken for a row a rollback erased.
+
+Which phone gets a message is ``gateways``' business (it knows the phones); this module only
+records the choice. The send path asks ``settings.MESSAGE_PHONE_PICKER`` for a phone, so that
+``messaging`` never imports ``gateways`` (which depends on it).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from accounts.models import Account, ApiKey
+from gateways.signals import CANCEL, gateway_signal, gateway_wake
+from mysmsapio.crypto import seal, unseal
+
+from .encoding import sms_encoding
+from .models import Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
+from .phone import carrier_for_number
+
+EXPIRED_ERROR = "Expired: no gateway available"
+CANCELLED_ERROR = "Cancelled by an operator"
+WAITING = [MessageStatus.PENDING, MessageStatus.QUEUED]
+FINISHED = [MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
+
+
+class MessageActionRefused(ValueError):
+    """An operator action that the message's state does not allow; the text says why."""
+
+
+@functools.cache
+def phone_picker() -> Callable[..., int | None]:
+    """``(carrier=..., now=...) -> gateway id or None``: the online phone for a new message."""
+    return import_string(settings.MESSAGE_PHONE_PICKER)
+
+
+def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
+    MessageEvent.objects.create(
+        message_id=message_id, gateway_id=gateway_id, event=event, detail=detail, created_at=now or timezone.now()
+    )
+
+
+def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: datetime, detail: str = "") -> None:
+    MessageEvent.objects.bulk_create(
+        [MessageEvent(message_id=i, gateway_id=gateway_id, event=event, detail=detail, created_at=now)
+         for i in message_ids]
+    )  # fmt: skip
+
+
+def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
+    if message_id:
+        transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id))
+    else:
+        transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id))
+
+
+# --- Birth ------------------------------------------------------------------------------
+
+
+def message_create(
+    *,
+    account: Account,
+    to: str,
+    text: str,
+    api_key: ApiKey | None = None,
+    priority: int = MessagePriority.NORMAL,
+    display_text: str | None = None,
+    expires_at: datetime | None = None,
+    gateway_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> Message:
+    """Store a message, queued on a phone when one can take it (else pending), and wake that
+    phone once the row is committed.
+
+    ``to`` and ``text`` must already be validated. ``display_text`` marks a secret-bearing
+    text (an OTP): the row keeps ``display_text`` in the clear and ``text`` sealed.
+    ``gateway_id`` lets a caller that already chose the phone skip choosing again.
+    """
+    now = timezone.now()
+    carrier = carrier_for_number(to)
+    gateway_id = gateway_id or phone_picker()(carrier=carrier, now=now)
+    encoding = sms_encoding(text)
+    message_id = new_message_id()
+    message = Message(
+        id=message_id,
+        account=account,
+        api_key=api_key,
+        to=to,
+        body=text if display_text is None else display_text,
+        sealed_body=None if display_text is None else seal(text, context=message_id),
+        encoding=encoding.encoding,
+        segments=encoding.segments,
+        priority=priority,
+        status=MessageStatus.QUEUED if gateway_id else MessageStatus.PENDING,
+        gateway_id=gateway_id,
+        carrier=carrier,
+        created_at=now,
+        queued_at=now if gateway_id else None,
+        expires_at=expires_at or now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
+        idempotency_key=idempotency_key,
+    )
+    # force_insert: a new primary key, so Django's UPDATE-then-INSERT probe is a wasted query.
+    message.save(force_insert=True)
+    if gateway_id is not None:
+        _wake_after_commit(gateway_id, message_id)
+    return message
+
+
+def message_delivery_text(*, message: Message) -> str:
+    """The text a phone must send: sealed OTP texts are opened only here."""
+    if message.sealed_body:
+        return unseal(message.sealed_body, context=message.pk)
+    return message.body
+
+
+# --- Hand-over to a phone -----------------------------------------------------------------
+
+
+@transaction.atomic
+def message_queue(*, gateway_id: int, message_ids: list[str], now: datetime | None = None) -> int:
+    """Pending messages go to the phone ``gateway_id`` chose for them; returns how many did
+    (the caller locked them)."""
+    now = now or timezone.now()
+    # The caller holds these rows locked (select_for_update): they are all still pending.
+    done = Message.objects.filter(pk__in=message_ids, status=MessageStatus.PENDING).update(
+        status=MessageStatus.QUEUED, gateway_id=gateway_id, queued_at=now, pushed_at=None
+    )
+    _events(message_ids, MessageEventType.QUEUED, gateway_id=gateway_id, now=now)
+    _wake_after_commit(gateway_id)
+    return done
+
+
+@transaction.atomic
+def message_push(*, gateway_id: int, message_ids: list[str], now: datetime | None = None) -> None:
+    """The jobs are on their way to the phone's connection (it must still accept them)."""
+    now = now or timezone.now()
+    Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(pushed_at=now)
+    _events(message_ids, MessageEventType.PUSHED, gateway_id=gateway_id, now=now)
+
+
+def message_forget_pushes(*, gateway_id: int) -> int:
+    """A phone (re)connected: jobs pushed to an earlier connection and not accepted are
+    pushed again."""
+    return Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=False).update(
+        pushed_at=None
+    )
+
+
+@transaction.atomic
+def message_claim(*, gateway_id: int, message_id: str, now: datetime | None = None) -> bool:
+    """The phone asks to send ``message_id``: True exactly when it may (and only one phone
+    ever may). Asking again after a lost answer gets True again: the phone's journal, not
+    the server, knows whether its radio already sent it."""
+    now = now or timezone.now()
+    claimed = Message.objects.filter(
+        pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED, expires_at__gt=now
+    ).update(status=MessageStatus.SENT, sent_at=now, sealed_body=None)
+    if claimed:
+        _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now)
+        return True
+    return Message.objects.filter(pk=message_id, gateway_id=gateway_id, sent_at__isnull=False).exists()
+
+
+@transaction.atomic
+def message_release(
+    *, gateway_id: int, reason: str, message_ids: list[str] | None = None, now: datetime | None = None
+) -> list[str]:
+    """Take back jobs a phone has not accepted: pending again, for any phone. Accepted jobs
+    stay with their phone, which reports them when it comes back."""
+    now = now or timezone.now()
+    candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED)
+    if message_ids is not None:
+        candidates = candidates.filter(pk__in=message_ids)
+    released = []
+    for message_id in candidates.values_list("pk", flat=True):
+        # One conditional update each: a claim that lands meanwhile wins, and stays.
+        if Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.PENDING, gateway=None, pushed_at=None, queued_at=None
+        ):
+            released.append(message_id)
+    _events(released, MessageEventType.RELEASED, gateway_id=gateway_id, now=now, detail=reason)
+    return released
+
+
+# --- Reports from the phone ------------------------------------------------------------
+
+
+def message_mark_radio_sent(*, gateway_id: int, message_id: str) -> None:
+    """The phone's radio accepted the SMS (the status is already ``sent`` since the claim)."""
+    if Message.objects.filter(pk=message_id, gateway_id=gateway_id).exists():
+        _event(message_id, MessageEventType.RADIO_SENT, gateway_id=gateway_id)
+
+
+@transaction.atomic
+def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | None = None) -> bool:
+    now = timezone.now()
+    done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
+        status=MessageStatus.DELIVERED, delivered_at=at or now
+    )
+    if done:
+        _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
+    return bool(done)
+
+
+@transaction.atomic
+def message_mark_failed(*, gateway_id: int, message_id: str, error: str, error_code: object = None) -> bool:
+    """A send the phone tried and Android refused. Not retried elsewhere: a failure report
+    cannot prove the SMS did not leave, and a message must never be sent twice."""
+    now = timezone.now()
+    text = (error or "Send failed")[:500]
+    if error_code is not None:
+        text = f"{text} (code {error_code})"
+    done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
+        status=MessageStatus.FAILED, failed_at=now, error_message=text
+    )
+    if done:
+        _event(message_id, MessageEventType.FAILED, gateway_id=gateway_id, detail=text, now=now)
+    return bool(done)
+
+
+# --- Endings and second chances ---------------------------------------------------------
+
+
+def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) -> list[tuple[str, int | None]]:
+    """Messages no phone took before their validity ended: failed, with the reason; the phone
+    a job had been pushed to is told to drop it. Returns (message, its phone or None)."""
+    now = now or timezone.now()
+    overdue = list(
+        Message.objects.filter(status__in=WAITING, expires_at__lte=now).values_list("pk", "gateway_id")[:limit]
+    )
+    expired = []
+    for message_id, gateway_id in overdue:
+        # The state change and its event commit together: a worker killed between the two
+        # must not leave a failed message without its "expired" event (tests/topology).
+        with transaction.atomic():
+            if Message.objects.filter(pk=message_id, status__in=WAITING, expires_at__lte=now).update(
+                status=MessageStatus.FAILED, failed_at=now, error_message=EXPIRED_ERROR, sealed_body=None
+            ):
+                _event(message_id, MessageEventType.EXPIRED, gateway_id=gateway_id, now=now)
+                if gateway_id is not None:
+                    transaction.on_commit(
+                        functools.partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id)
+                    )
+                expired.append((message_id, gateway_id))
+    return expired
+
+
+@transaction.atomic
+def message_cancel(*, message_id: str, now: datetime | None = None) -> None:
+    """Stop a message no phone has accepted yet: it ends ``failed`` with the reason. Races
+    with a phone's claim are settled by the conditional update: exactly one of them wins."""
+    now = now or timezone.now()
+    gateway_id = Message.objects.filter(pk=message_id).values_list("gateway_id", flat=True).first()
+    cancelled = Message.objects.filter(pk=message_id, status__in=WAITING).update(
+        status=MessageStatus.FAILED, failed_at=now, error_message=CANCELLED_ERROR, sealed_body=None
+    )
+    if not cancelled:
+        raise MessageActionRefused("Only a pending or queued message can be cancelled (a phone already took it).")
+    _event(message_id, MessageEventType.CANCELLED, gateway_id=gateway_id, now=now)
+    if gateway_id is not None:
+        # The phone may hold the pushed job: tell it to drop it.
+        transaction.on_commit(
+            functools.partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id)
+        )
+
+
+@transaction.atomic
+def message_retry(*, message_id: str, now: datetime | None = None) -> None:
+    """Send a failed message again, as a new attempt: it waits as pending for any phone (the
+    caller hands pending messages out, see ``gateways.dispatch.dispatch_assign_pending``).
+    OTP messages are refused: their text is gone once sent or expired, and a client asks for
+    a new code instead."""
+    now = now or timezone.now()
+    message = Message.objects.filter(pk=message_id).only("status", "priority").first()
+    if message is None or message.status != MessageStatus.FAILED:
+        raise MessageActionRefused("Only a failed message can be retried.")
+    if message.priority == MessagePriority.OTP:
+        raise MessageActionRefused("OTP messages cannot be retried: the client sends a new code.")
+    retried = Message.objects.filter(pk=message_id, status=MessageStatus.FAILED).update(
+        status=MessageStatus.PENDING,
+        gateway=None,
+        queued_at=None,
+        pushed_at=None,
+        sent_at=None,
+        failed_at=None,
+        error_message=None,
+        expires_at=now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
+    )
+    if not retried:
+        raise MessageActionRefused("Only a failed message can be retried.")
+    _event(message_id, MessageEventType.RETRIED, now=now, detail="by an operator")
