@@ -1,16 +1,21 @@
-"""Benchmark of `POST /api/v1/sms/send` (not a test).
+"""Benchmark of the public API against a reference, back to back in one run (not a test).
 
-By default it starts the production topology on loopback (PostgreSQL and Redis from the test
-harness, N daphne processes with production settings), creates API keys and three online
-gateways, then runs two phases against it:
+Starts the production topology on loopback (durable PostgreSQL, Redis, web nodes as
+production runs them: granian's WSGI interface for HTTP), creates API keys and online phones,
+and starts bench/reference_app.py (a bare ASGI app doing the minimum durable work of each call)
+on the same PostgreSQL and Redis. Then, for each endpoint and each client count, it runs the
+reference and the project one after the other, C concurrent keep-alive clients for D seconds,
+and prints accepted answers per second, p50/p99 latency, CPU per request of the server's
+processes, and the project's rate as a fraction of the reference's. Figures swing from day to
+day on shared machines: only the ratio within one run means much.
 
-1. throughput: C concurrent keep-alive clients for D seconds, as fast as the server answers;
-2. paced: an open-loop load of R requests per second for D seconds (latency under load).
+    python bench/api_send.py [--endpoints send,status,verify] [--clients 16,64] [--duration 10]
+        [--nodes 1] [--http-workers 1] [--baseline-checkout DIR] [--record]
 
-It prints accepted requests per second and p50/p95/p99 latency for each phase. With --url and
---key it measures a server that is already running instead (loopback only).
-
-    python bench/api_send.py [--servers 2] [--duration 10] [--concurrency 32] [--rate 500]
+--nodes/--http-workers size the project's side (the whole machine: --nodes 1 --http-workers 2).
+--baseline-checkout DIR also measures another checkout of the project (an older commit, its
+migrations compatible) served the way that checkout's own topology serves it, on the same
+database. --record appends the figures to bench/results.md.
 """
 
 from __future__ import annotations
@@ -18,40 +23,55 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench.stack import LOOPBACK, Stack, start_stack  # noqa: E402
+import psutil  # noqa: E402
 
-BODY = json.dumps({"to": "+959123456789", "message": "Benchmark message"}).encode()
+from bench.stack import Stack, start_stack  # noqa: E402
+from devtools.services import free_port, wait_for_port  # noqa: E402
+
+SEND_BODY = json.dumps({"to": "+959123456789", "message": "Benchmark message"}).encode()
+RESULTS = BASE_DIR / "bench" / "results.md"
 
 
 @dataclass
 class Result:
+    ok_status: int
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    elapsed: float = 0.0
+    cpu_seconds: float = 0.0
 
     def add(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        if status == 202:
+        if status == self.ok_status:
             self.latencies.append(latency)
 
-    def report(self, name: str, elapsed: float) -> str:
-        accepted = self.statuses.get(202, 0)
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def summary(self) -> str:
         if not self.latencies:
-            return f"{name}: nothing accepted; statuses {self.statuses}"
+            return f"nothing answered {self.ok_status}; statuses {self.statuses}"
         q = statistics.quantiles(self.latencies, n=100, method="inclusive")
+        cpu_ms = self.cpu_seconds / len(self.latencies) * 1000
+        others = {s: n for s, n in self.statuses.items() if s != self.ok_status}
         return (
-            f"{name}: {accepted / elapsed:,.0f} accepted/s over {elapsed:.1f}s "
-            f"({accepted} accepted, statuses {dict(sorted(self.statuses.items()))}); "
-            f"latency p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms"
+            f"{self.rate:7,.0f}/s  p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
+            f"CPU {cpu_ms:.2f} ms/request" + (f"  other statuses {others}" if others else "")
         )
 
 
@@ -63,17 +83,15 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def post(self, path: str, key: str) -> int:
+    async def request(self, method: str, path: str, key: str, body: bytes = b"") -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n"
-        ).encode() + BODY
-        self.writer.write(request)
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write((head + "\r\n").encode() + body)
         status_line = await self.reader.readline()
-        length = 0
-        keep_alive = True
+        length, keep_alive = 0, True
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode().partition(":")
             if name.lower() == "content-length":
@@ -87,104 +105,203 @@ class Connection:
         return int(status_line.split()[1])
 
 
-async def closed_loop(urls: list[str], keys: list[str], concurrency: int, duration: float) -> tuple[Result, float]:
-    result = Result()
-    deadline = time.perf_counter() + duration
-    counter = iter(range(10**9))
+def _requests(endpoint: str, message_ids: list[str]):
+    """(method, path, body, expected status) for the n-th request of ``endpoint``."""
+    if endpoint == "send":
+        return lambda n: ("POST", "/api/v1/sms/send", SEND_BODY, 202)
+    if endpoint == "status":
+        return lambda n: ("GET", f"/api/v1/sms/status/{message_ids[n % len(message_ids)]}", b"", 200)
 
-    async def worker(index: int) -> None:
+    # verify: numbers with no code sent, the guide's 422 "Invalid or expired OTP" (the cheap,
+    # common path of a verification that must still lock its number's row)
+    def verify(n: int) -> tuple[str, str, bytes, int]:
+        body = json.dumps({"phone_number": f"+9591{n % 50000:07d}", "code": "123456"}).encode()
+        return "POST", "/api/v1/otp/verify", body, 422
+
+    return verify
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            process = psutil.Process(pid)
+            for p in [process, *process.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+async def closed_loop(urls: list[str], keys: list[str], endpoint: str, message_ids: list[str],
+                      clients: int, duration: float, pids: list[int]) -> Result:  # fmt: skip
+    make = _requests(endpoint, message_ids)
+    result = Result(ok_status=make(0)[3])
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + duration
+
+    async def client(index: int) -> None:
         parts = urlsplit(urls[index % len(urls)])
         conn = Connection(parts.hostname, parts.port)
         while time.perf_counter() < deadline:
-            key = keys[next(counter) % len(keys)]
+            n = next(counter)
+            method, path, body, _ = make(n)
             start = time.perf_counter()
-            status = await conn.post("/api/v1/sms/send", key)
+            status = await conn.request(method, path, keys[n % len(keys)], body)
             result.add(status, time.perf_counter() - start)
 
+    cpu_before = _cpu(pids)
     start = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return result, time.perf_counter() - start
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    result.elapsed = time.perf_counter() - start
+    result.cpu_seconds = _cpu(pids) - cpu_before
+    return result
 
 
-async def open_loop(urls: list[str], keys: list[str], rate: float, duration: float) -> tuple[Result, float]:
-    """Requests start on a fixed schedule whatever the server does, so slow answers show as
-    latency instead of silently lowering the load."""
-    result = Result()
-    idle: list[Connection] = []
-    total = int(rate * duration)
+@dataclass
+class Server:
+    name: str
+    urls: list[str]
+    pids: list[int]
+    procs: list[subprocess.Popen] = field(default_factory=list)
 
-    async def one(index: int) -> None:
-        parts = urlsplit(urls[index % len(urls)])
-        conn = next((c for c in idle if (c.host, c.port) == (parts.hostname, parts.port)), None)
-        if conn is not None:
-            idle.remove(conn)
+    def stop(self) -> None:
+        for proc in self.procs:
+            os.killpg(proc.pid, 15)
+            proc.wait(timeout=15)
+
+
+def start_reference(stack: Stack) -> Server:
+    port = free_port()
+    env = {**stack.topology.env, "PYTHONPATH": str(BASE_DIR)}
+    log = (stack.topology.root / "reference.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--log-level", "warning", "bench.reference_app:app"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    wait_for_port(port, proc=proc)
+    return Server("reference", [f"http://127.0.0.1:{port}"], [proc.pid], [proc])
+
+
+def start_baseline(stack: Stack, checkout: Path, nodes: int) -> Server:
+    """Another checkout's web nodes, the way its own devtools.topology started them, on our
+    database and Redis (its code, its server)."""
+    code = "import devtools.topology as t, inspect; print('http_server_args' in dir(t))"
+    has_wsgi = subprocess.run([sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True).stdout
+    urls, procs = [], []
+    for index in range(nodes):
+        port = free_port()
+        if "True" in has_wsgi:
+            args = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+                    "--workers", "1", "--blocking-threads", "4", "--no-ws", "mysmsapio.wsgi:application"]  # fmt: skip
         else:
-            conn = Connection(parts.hostname, parts.port)
-        start = time.perf_counter()
-        status = await conn.post("/api/v1/sms/send", keys[index % len(keys)])
-        result.add(status, time.perf_counter() - start)
-        idle.append(conn)
-
-    start = time.perf_counter()
-    tasks = []
-    for index in range(total):
-        delay = start + index / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(index)))
-    await asyncio.gather(*tasks)
-    return result, time.perf_counter() - start
+            args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
+                    "mysmsapio.asgi:application"]  # fmt: skip
+        log = (stack.topology.root / f"baseline-{index}.log").open("ab")
+        procs.append(subprocess.Popen(args, cwd=checkout, env=stack.topology.env, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+        urls.append(f"http://127.0.0.1:{port}")
+    for url, proc in zip(urls, procs, strict=True):
+        wait_for_port(int(url.rsplit(":", 1)[1]), proc=proc, timeout=60)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
+    return Server(f"baseline {commit.stdout.strip()}", urls, [p.pid for p in procs], procs)
 
 
-def setup(stack: Stack, *, keys: int, gateways: int) -> list[str]:
-    # Phones that look online for the whole run (seen "tomorrow"), so messages are queued.
+def setup(stack: Stack, *, keys: int, gateways: int, messages: int) -> tuple[list[str], list[str]]:
+    # Phones that look online for the whole run (seen "tomorrow"), so messages are queued; and
+    # some messages for sms/status to read.
     return stack.manage(f"""
 import json
 from datetime import timedelta
 from django.utils import timezone
 from accounts.services import api_key_generate
 from gateways.models import Gateway
+from messaging.lifecycle import message_create
 seen = timezone.now() + timedelta(days=1)
 for i in range({gateways}):
     Gateway.objects.create(name=f"bench-phone-{{i}}", is_connected=True, last_seen_at=seen)
-print(json.dumps([api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key for i in range({keys})]))
+generated = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms", "verify_otp"]) for i in range({keys})]
+account = generated[0].api_key.account
+ids = [message_create(account=account, to="+959123456789", text=f"status {{i}}").pk for i in range({messages})]
+print(json.dumps([[g.raw_key for g in generated], ids]))
 """)
+
+
+def record(lines: list[str], args: argparse.Namespace) -> None:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True)
+    cpu = platform.processor() or platform.machine()
+    header = (f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit.stdout.strip()}, "
+              f"{os.cpu_count()} cores ({cpu}), {platform.python_version()}\n\n"
+              f"`python bench/api_send.py {' '.join(sys.argv[1:])}`\n\n```\n")  # fmt: skip
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nWritten by `bench/api_send.py --record`; newest last.\n")
+    with RESULTS.open("a") as out:
+        out.write(header + "\n".join(lines) + "\n```\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", action="append", help="a running server (loopback only); repeatable")
-    parser.add_argument("--key", action="append", help="API key(s) for --url")
-    parser.add_argument("--servers", type=int, default=2, help="daphne processes to start (default 2)")
+    parser.add_argument("--endpoints", default="send,status,verify")
+    parser.add_argument("--clients", default="16,64", help="comma-separated concurrent client counts")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (at most 60)")
+    parser.add_argument("--nodes", type=int, default=1, help="web nodes (HTTP servers) of the project")
+    parser.add_argument("--http-workers", type=int, default=1, help="granian worker processes per node")
     parser.add_argument("--keys", type=int, default=400, help="API keys to spread the load over")
     parser.add_argument("--gateways", type=int, default=3, help="online phones (0: every message pending)")
+    parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
+    parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
+    parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs)")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase (at most 60)")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=500.0, help="requests per second in the paced phase")
     args = parser.parse_args()
     duration = min(args.duration, 60.0)
+    endpoints = args.endpoints.split(",")
+    client_counts = [int(c) for c in args.clients.split(",")]
 
-    stack = None
-    if args.url:
-        for url in args.url:
-            if urlsplit(url).hostname not in LOOPBACK:
-                parser.error(f"{url}: benchmarks only talk to loopback")
-        urls, keys = args.url, args.key or parser.error("--key is required with --url")
-    else:
-        print(f"starting PostgreSQL, Redis and {args.servers} daphne process(es)...", flush=True)
-        stack = start_stack(servers=args.servers)
-        urls, keys = stack.urls, setup(stack, keys=args.keys, gateways=args.gateways)
+    print(f"starting durable PostgreSQL, Redis and {args.nodes} web node(s) ...", flush=True)
+    # The per-key limit is the guide's 100/minute: raised here so that the server's speed,
+    # not the limit, is what is measured.
+    stack = start_stack(servers=args.nodes, http_workers=args.http_workers,
+                        extra_env={"SMS_RATE_LIMIT_PER_MINUTE": "1000000"})  # fmt: skip
+    servers: list[Server] = []
+    lines: list[str] = []
     try:
-        asyncio.run(closed_loop(urls, keys, 8, 1.0))  # warm-up: connections, caches
-        print(f"target: {', '.join(urls)} with {len(keys)} API key(s)", flush=True)
-        result, elapsed = asyncio.run(closed_loop(urls, keys, args.concurrency, duration))
-        print(result.report(f"throughput ({args.concurrency} clients)", elapsed), flush=True)
-        result, elapsed = asyncio.run(open_loop(urls, keys, args.rate, duration))
-        print(result.report(f"paced at {args.rate:.0f}/s", elapsed), flush=True)
+        keys, message_ids = setup(stack, keys=args.keys, gateways=args.gateways, messages=500)
+        if not args.no_reference:
+            servers.append(start_reference(stack))
+        project_pids = [stack.server_pid(i) for i in range(args.nodes)]
+        servers.append(Server(f"project ({args.nodes} node(s) x {args.http_workers} worker(s))", stack.urls,
+                              project_pids))  # fmt: skip
+        if args.baseline_checkout:
+            servers.append(start_baseline(stack, args.baseline_checkout.resolve(), args.nodes))
+        for server in servers:  # warm-up: connections, caches, prepared statements
+            for endpoint in endpoints:
+                asyncio.run(closed_loop(server.urls, keys, endpoint, message_ids, 8, 1.0, server.pids))
+        for endpoint in endpoints:
+            for clients in client_counts:
+                results = {}
+                for server in servers:
+                    results[server.name] = asyncio.run(
+                        closed_loop(server.urls, keys, endpoint, message_ids, clients, duration, server.pids)
+                    )
+                    line = f"{endpoint:6} {clients:3} clients  {server.name:40} {results[server.name].summary()}"
+                    print(line, flush=True)
+                    lines.append(line)
+                reference = results.get("reference")
+                if reference and reference.rate:
+                    for name, result in results.items():
+                        if name != "reference":
+                            ratio = result.rate / reference.rate
+                            line = f"{endpoint:6} {clients:3} clients  {name} / reference = {ratio:.2f}"
+                            print(line, flush=True)
+                            lines.append(line)
+        if args.record:
+            record(lines, args)
     finally:
-        if stack is not None:
-            stack.stop(keep=args.keep)
+        for server in servers:
+            server.stop()
+        stack.stop(keep=args.keep)
 
 
 if __name__ == "__main__":

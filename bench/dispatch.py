@@ -1,6 +1,7 @@
 """Benchmark of dispatch (not a test): from `POST /api/v1/sms/send` to the job frame at a phone.
 
-Starts the production topology on loopback (PostgreSQL, Redis, one daphne process), connects
+Starts the production topology on loopback (PostgreSQL, Redis, one web node: granian for HTTP,
+daphne for the phones), connects
 N simulated phones (real WebSockets speaking protocol v1: hello, accept, sent, delivered),
 posts messages one at a time and measures the time until the job frame reaches the chosen
 phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
@@ -69,7 +70,7 @@ def quantiles(values: list[float]) -> str:
 async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int) -> str:
     # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
     # through the Redis channel layer.
-    ws_url = stack.urls[0].replace("http://", "ws://") + "/ws/gateway/"
+    ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
     arrivals: dict[str, float] = {}
     phones = [Phone(ws_url, token, arrivals) for token in tokens]
     for phone in phones:
@@ -101,7 +102,7 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
 
 
 async def idle_capacity(stack, tokens: list[str], server_pid: int) -> str:
-    ws_url = stack.urls[0].replace("http://", "ws://") + "/ws/gateway/"
+    ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
     process = psutil.Process(server_pid)
     before = process.memory_info().rss
     sockets = []
@@ -161,12 +162,12 @@ print(json.dumps(keys))
             stack.manage("""
 import json
 from gateways.models import Gateway
-Gateway.objects.update(enabled=False)
-print(json.dumps(0))
+from gateways.services import gateway_set_enabled
+print(json.dumps(gateway_set_enabled(gateway_ids=list(Gateway.objects.values_list("pk", flat=True)), enabled=False)))
 """)
         if args.idle:
             tokens = create_gateways(stack, min(args.idle, 5000), "idle")
-            server_pid = stack.server_pid(0)  # the node the phones connect to
+            server_pid = stack.phone_server_pid(0)  # the node the phones connect to
             print(asyncio.run(idle_capacity(stack, tokens, server_pid)), flush=True)
     finally:
         stack.stop(keep=args.keep)

@@ -94,7 +94,7 @@ class Reference:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(_OTP, (account_id, body["phone_number"]), prepare=True)).fetchone()
         if row is None:
-            return 400, {"error": "Invalid or expired OTP"}
+            return 422, {"error": "Invalid or expired OTP"}
         return 200, {"success": True, "message": "OTP verified successfully"}
 
 

@@ -1,5 +1,6 @@
-"""The production topology on loopback for benchmarks: devtools.topology's PostgreSQL, Redis
-and daphne web nodes (no Celery: a benchmark measures the web nodes), with production settings."""
+"""The production topology on loopback for benchmarks: devtools.topology's PostgreSQL (durable,
+as in production), Redis and web nodes (granian for HTTP, daphne for the phones; no Celery: a
+benchmark measures the web nodes), with production settings."""
 
 from __future__ import annotations
 
@@ -27,8 +28,17 @@ class Stack:
     def urls(self) -> list[str]:
         return [node.url for node in self.topology.web]
 
+    @property
+    def ws_urls(self) -> list[str]:
+        return [node.ws_url for node in self.topology.web]
+
     def server_pid(self, index: int = 0) -> int:
-        return self.topology.web[index].proc.pid
+        """The HTTP server's process (granian: its workers are its children)."""
+        return self.topology.web[index].http.proc.pid
+
+    def phone_server_pid(self, index: int = 0) -> int:
+        """The phones' WebSocket server's process (daphne)."""
+        return self.topology.web[index].ws.proc.pid
 
     def manage(self, script: str) -> object:
         """Run Python in Django (``manage.py shell``); its last stdout line is JSON."""
@@ -46,10 +56,11 @@ class Stack:
             shutil.rmtree(self.topology.root, ignore_errors=True)
 
 
-def start_stack(*, servers: int, extra_env: dict[str, str] | None = None) -> Stack:
+def start_stack(*, servers: int, extra_env: dict[str, str] | None = None, http_workers: int = 1) -> Stack:
     topology = Topology(
         root=new_workdir("mysmsapio-bench-"),
         web_ports=[free_port() for _ in range(servers)],
+        http_workers=http_workers,
         workers=0,
         beat=False,
         extra_env={"LOG_LEVEL": "WARNING", **(extra_env or {})},

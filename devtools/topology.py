@@ -1,10 +1,16 @@
-"""The production topology on one machine: PostgreSQL, Redis, N daphne web nodes, Celery
-workers and beat, all on loopback, all with production settings. ``make prod-local`` runs it
-in the foreground; the multi-node and fault tests drive it (kill a node, restart Redis, ...).
+"""The production topology on one machine: PostgreSQL, Redis, N web nodes, Celery workers and
+beat, all on loopback, all with production settings. ``make prod-local`` runs it in the
+foreground; the multi-node and fault tests drive it (kill a node, restart Redis, ...).
+
+A web node is two processes, as in production (docker-compose.yml): granian's WSGI interface
+serves HTTP (the API, the admin, health) and daphne serves the phones' WebSockets (ASGI). In
+production a proxy routes ``/ws/`` to the second; here each has its own port, and phones are
+pointed at ``ws_url``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -31,7 +37,8 @@ class Process:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, env: dict[str, str]) -> Process:
-        # Own session: a Ctrl-C in the terminal reaches the supervisor, which stops us in order.
+        # Own session (and process group): a Ctrl-C in the terminal reaches the supervisor,
+        # which stops us in order, and a stop reaches granian's worker processes too.
         self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         return self
@@ -42,18 +49,88 @@ class Process:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         if not self.running():
             return
-        self.proc.send_signal(sig)
+        _signal_group(self.proc, sig)
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            _signal_group(self.proc, signal.SIGKILL)
             self.proc.wait()
+        if sig == signal.SIGKILL:
+            _signal_group(self.proc, signal.SIGKILL)  # orphaned workers, if any
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # already gone
+        os.killpg(proc.pid, sig)
+
+
+# Blocking threads per granian WSGI worker: a request holds one from start to end. Chosen by
+# bench/api_send.py (4 kept one core busy with PostgreSQL's commit waits overlapped).
+WSGI_THREADS = 4
+
+
+def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1) -> list[str]:
+    """granian serving the HTTP side (mysmsapio.wsgi) on 127.0.0.1:``port``."""
+    return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
+            "mysmsapio.wsgi:application"]  # fmt: skip
+
+
+def phone_server_args(port: int) -> list[str]:
+    """daphne serving the phones' WebSockets (mysmsapio.asgi) on 127.0.0.1:``port``."""
+    # daphne's own access log is off: ours (JSON, with request ids) is on in production.
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
+            "mysmsapio.asgi:application"]  # fmt: skip
+
+
+@dataclass
+class WebNode:
+    """One web node: ``http`` (granian, WSGI) and ``ws`` (daphne, the phones' WebSockets)."""
+
+    name: str
+    http: Process
+    ws: Process
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def ws_url(self) -> str:
+        """The server URL a phone is given (its agent adds /ws/gateway/)."""
+        return self.ws.url
+
+    @property
+    def port(self) -> int:
+        return self.http.port
+
+    def start(self, env: dict[str, str]) -> WebNode:
+        self.http.start(env)
+        self.ws.start(env)
+        return self
+
+    def wait_until_listening(self) -> None:
+        for process in (self.http, self.ws):
+            wait_for_port(process.port, proc=process.proc, timeout=60)
+
+    def running(self) -> bool:
+        return self.http.running() and self.ws.running()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.http.stop(sig)
+        self.ws.stop(sig)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.http.log() + self.ws.log()
 
 
 @dataclass
@@ -67,7 +144,9 @@ class Topology:
     durable: bool = True
     postgres: Postgres | None = None
     redis: Redis | None = None
-    web: list[Process] = field(default_factory=list)
+    web: list[WebNode] = field(default_factory=list)
+    # granian WSGI worker processes per node's HTTP server (a 2-core machine: 1 each for 2 nodes).
+    http_workers: int = 1
     worker_procs: list[Process] = field(default_factory=list)
     beat_proc: Process | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -98,10 +177,12 @@ class Topology:
         self.manage("migrate", "--noinput", "-v", "0")
         python = sys.executable
         for index, port in enumerate(self.web_ports):
-            # daphne's own access log is off: ours (JSON, with request ids) is on in production.
-            args = [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
-                    "mysmsapio.asgi:application"]  # fmt: skip
-            self.web.append(Process(f"web-{index + 1}", args, self.root / f"web-{index + 1}.log", port).start(self.env))
+            name = f"web-{index + 1}"
+            http = Process(f"{name}-http", http_server_args(port, workers=self.http_workers),
+                           self.root / f"{name}-http.log", port)  # fmt: skip
+            ws_port = free_port()
+            ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)
+            self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
             args = [python, "-m", "celery", "-A", "mysmsapio", "worker", "--loglevel=INFO", "--concurrency=2",
                     "-n", f"worker{index + 1}@%h", "--without-mingle", "--without-gossip"]  # fmt: skip
@@ -112,7 +193,7 @@ class Topology:
                     "--schedule", str(self.root / "celerybeat-schedule")]  # fmt: skip
             self.beat_proc = Process("beat", args, self.root / "beat.log").start(self.env)
         for node in self.web:
-            wait_for_port(node.port, proc=node.proc, timeout=60)
+            node.wait_until_listening()
         return self
 
     def processes(self) -> list[Process]:
@@ -122,11 +203,11 @@ class Topology:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env, check=True,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
-    def restart_web(self, index: int) -> Process:
+    def restart_web(self, index: int) -> WebNode:
         node = self.web[index]
         node.stop()
         node.start(self.env)
-        wait_for_port(node.port, proc=node.proc, timeout=60)
+        node.wait_until_listening()
         return node
 
     def stop(self) -> None:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
+from phonenumbers import carrier
 
 # "+", a country code and the subscriber number: 8 to 15 digits in all (ITU-T E.164).
 E164_PATTERN = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -16,7 +18,13 @@ def normalize_phone_number(value: object) -> str | None:
     """
     if not isinstance(value, str):
         return None
-    value = value.strip()
+    return _normalize(value.strip())
+
+
+# libphonenumber's parsing is the costliest pure step of a send, and clients send to the same
+# numbers again and again: remember the answers (bounded; pure functions of the text).
+@functools.lru_cache(maxsize=20_000)
+def _normalize(value: str) -> str | None:
     if not E164_PATTERN.match(value):
         return None
     try:
@@ -29,10 +37,9 @@ def normalize_phone_number(value: object) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@functools.lru_cache(maxsize=20_000)
 def carrier_for_number(number: str) -> str:
     """The recipient's mobile carrier as libphonenumber knows it ("MPT", "Ooredoo"...), or ""."""
-    from phonenumbers import carrier
-
     try:
         return carrier.name_for_number(phonenumbers.parse(number, None), "en")
     except phonenumbers.NumberParseException:

@@ -1,17 +1,39 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Q
 
 from accounts.models import Account
+from mysmsapio.db import execute_prepared
 
 from .models import InboundSms, Message, MessageStatus
 
 
-def message_get(*, account: Account, message_id: str) -> Message | None:
-    """The account's message, or None: another account's message does not exist for you."""
-    return Message.objects.filter(account=account, pk=message_id).first()
+@dataclass(frozen=True)
+class MessageState:
+    """What ``GET /sms/status`` reports of a message."""
+
+    message_id: str
+    status: str
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    error_message: str | None
+
+
+# Prepared (mysmsapio/db.py): the status poll is the API's most frequent read.
+_STATE_SQL = """
+SELECT id, status, sent_at, delivered_at, failed_at, error_message FROM messaging_message
+WHERE id = %s AND account_id = %s
+"""
+
+
+def message_state_get(*, account_id: int, message_id: str) -> MessageState | None:
+    """The account's message's state, or None: another account's message does not exist for you."""
+    rows = execute_prepared(_STATE_SQL, [message_id, account_id])
+    return MessageState(*rows[0]) if rows else None
 
 
 def message_count_by_status(*, statuses: list[str] | None = None) -> dict[str, int]:

@@ -13,7 +13,7 @@ from accounts.models import Permission
 from mysmsapio.api import json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
-from .selectors import inbound_sms_page, message_get
+from .selectors import inbound_sms_page, message_state_get
 from .services import message_send
 
 
@@ -44,12 +44,12 @@ class SmsStatusApi(APIView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     def get(self, request: Request, message_id: str) -> Response:
-        message = message_get(account=request.auth.account, message_id=message_id)
+        message = message_state_get(account_id=request.auth.account_id, message_id=message_id)
         if message is None:
             raise NotFound("Message not found", code="message_not_found")
         return Response(
             {
-                "message_id": message.pk,
+                "message_id": message.message_id,
                 "status": message.status,
                 "sent_at": _iso(message.sent_at),
                 "delivered_at": _iso(message.delivered_at),

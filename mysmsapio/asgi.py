@@ -15,10 +15,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from gateways.routing import websocket_urlpatterns  # noqa: E402
-from mysmsapio.handlers import ApiASGIHandler  # noqa: E402
+from mysmsapio.handlers import API_PATH_PREFIXES, ApiASGIHandler  # noqa: E402
 
 api_asgi_app = ApiASGIHandler()
-API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
 
 
 async def http_application(scope, receive, send) -> None:

@@ -1,10 +1,11 @@
-"""The ASGI handler of the public API: Django's, with a short, async-native middleware chain.
+"""The handlers of the public API: Django's, with a short middleware chain.
 
 Django's own middleware (sessions, CSRF, auth, messages, ...) serve the admin; the API needs
-none of them, and under ASGI each costs thread hops on every request: with them, one
-process served about a quarter of the requests per second it serves without them
+none of them, and each costs time on every request (under ASGI, thread hops too): with them,
+one ASGI process served about a quarter of the requests per second it serves without them
 (measured on ``/up``; see bench/). Everything else (URLs, views, exception handling) is
-Django's.
+Django's. ``ApiWSGIHandler`` serves the API in production (granian's WSGI interface, see
+mysmsapio/wsgi.py); ``ApiASGIHandler`` in embedded mode's single ASGI process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIHandler
 from django.utils.module_loading import import_string
+
+# Served by the API handlers: JSON in, JSON out, no session, no CSRF.
+API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
 
 
 class ApiASGIHandler(ASGIHandler):
@@ -29,5 +34,19 @@ class ApiASGIHandler(ASGIHandler):
             if hasattr(instance, "process_exception"):
                 # Django runs exception middleware synchronously, as in BaseHandler.
                 self._exception_middleware.append(self.adapt_method_mode(False, instance.process_exception))
+            handler = convert_exception_to_response(instance)
+        self._middleware_chain = handler
+
+
+class ApiWSGIHandler(WSGIHandler):
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        handler = convert_exception_to_response(self._get_response)
+        for path in reversed(settings.API_MIDDLEWARE):
+            instance = import_string(path)(handler)
+            if hasattr(instance, "process_exception"):
+                self._exception_middleware.append(instance.process_exception)
             handler = convert_exception_to_response(instance)
         self._middleware_chain = handler

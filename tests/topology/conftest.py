@@ -67,7 +67,7 @@ def api_key(topology) -> str:
 @pytest.fixture
 def phones(topology, tmp_path) -> Iterator[list[Agent]]:
     """Three phones: two prefer node 1, one node 2; each falls back to the other node."""
-    a, b = (node.url for node in topology.web)
+    a, b = (node.ws_url for node in topology.web)
     agents = []
     for index, servers in enumerate([[a, b], [a, b], [b, a]]):
         name = f"phone-{tmp_path.name[-12:]}-{index}"

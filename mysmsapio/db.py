@@ -1,0 +1,42 @@
+"""Fixed statements of the hot paths, prepared once per connection on PostgreSQL.
+
+The ORM compiles a query anew on every call: for the send path's INSERT that compilation cost
+more CPU than PostgreSQL spent executing it (bench/api_send.py). Statements that never change
+are written here in SQL that both backends accept (``%s`` placeholders, quoted names) and run
+through Django's cursor wrapper (so query logging, test query budgets and error translation
+work as for the ORM), on a psycopg cursor that binds on the server and prepares the statement
+on first use. SQLite runs the same text through its usual cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+try:
+    import psycopg
+except ImportError:  # embedded mode may run without the PostgreSQL driver
+    psycopg = None
+
+
+if psycopg is not None:
+
+    class _PreparedCursor(psycopg.Cursor):
+        """Server-side binding, and every statement prepared (Django leaves preparing off)."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            return super().execute(query, params, prepare=True, **kwargs)
+
+
+def execute_prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` with ``params``; returns its rows (empty for a statement without any)."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        cursor = connection._prepare_cursor(_PreparedCursor(connection.connection))
+    else:
+        cursor = connection.cursor()
+    with cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []

@@ -1,0 +1,29 @@
+"""WSGI entry point: every HTTP request in production (the public API, the admin, health).
+
+Served by granian's WSGI interface (``granian --interface wsgi mysmsapio.wsgi:application``):
+a request runs on one of the worker's blocking threads from start to end, with no event loop,
+no thread created per request and no hop between threads, which under Django's ASGI handler
+cost several times the CPU of our own work (bench/api_send.py). The phones' long-lived
+connections (WebSockets) need ASGI: the proxy routes ``/ws/`` to the ASGI processes
+(mysmsapio/asgi.py) and everything else here.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysmsapio.settings")
+
+django_wsgi_app = get_wsgi_application()
+
+from mysmsapio.handlers import API_PATH_PREFIXES, ApiWSGIHandler  # noqa: E402
+
+api_wsgi_app = ApiWSGIHandler()
+
+
+def application(environ, start_response):
+    """The API gets the lean handler; the admin and static files the full Django stack."""
+    app = api_wsgi_app if environ.get("PATH_INFO", "").startswith(API_PATH_PREFIXES) else django_wsgi_app
+    return app(environ, start_response)
