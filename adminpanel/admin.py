@@ -219,7 +219,9 @@ class GatewayAdmin(AddThroughServiceAdmin):
         request._new_token = result.raw_token
 
     def _token_page(self, request, gateway: Gateway, token: str) -> HttpResponse:
-        server = request.build_absolute_uri("/").rstrip("/")
+        # Behind one proxy the admin's own address serves the phones too; a deployment that
+        # gives phones their own address (or port) says so in PHONE_SERVER_URL.
+        server = settings.PHONE_SERVER_URL or request.build_absolute_uri("/").rstrip("/")
         commands = (
             f"pkg install python termux-api && pip install websockets\n"
             f"curl -o agent.py {server}/gateway/agent.py\n"

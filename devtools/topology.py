@@ -82,11 +82,11 @@ def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1
             "mysmsapio.wsgi:application"]  # fmt: skip
 
 
-def phone_server_args(port: int) -> list[str]:
+def phone_server_args(port: int, *, access_log: bool = False) -> list[str]:
     """daphne serving the phones' WebSockets (mysmsapio.asgi) on 127.0.0.1:``port``."""
-    # daphne's own access log is off: ours (JSON, with request ids) is on in production.
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
-            "mysmsapio.asgi:application"]  # fmt: skip
+    # daphne's own access log is off in production, where ours (JSON, with request ids) is on.
+    quiet = [] if access_log else ["--access-log", os.devnull]
+    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *quiet, "mysmsapio.asgi:application"]
 
 
 @dataclass

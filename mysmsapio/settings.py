@@ -247,6 +247,10 @@ MESSAGE_PHONE_PICKER = "gateways.selectors.gateway_pick_for_message"
 # by invalidation over Redis (mysmsapio/invalidation.py); off: read from the database always.
 MEMO_CACHES = env.bool("MEMO_CACHES", default=True)
 
+# The address phones connect to (their WebSockets), shown when a phone is paired; empty: the
+# address the admin was opened on (one proxy in front of both, as docker-compose.yml runs it).
+PHONE_SERVER_URL = env.str("PHONE_SERVER_URL", default="").rstrip("/")
+
 # --- Product settings -------------------------------------------------------------------
 SMS_RATE_LIMIT_PER_MINUTE = env.int("SMS_RATE_LIMIT_PER_MINUTE", default=100)
 SMS_MAX_LENGTH = 1600

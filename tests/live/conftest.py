@@ -1,4 +1,5 @@
-"""Real daphne processes serving the test database, for end-to-end HTTP tests.
+"""Real web nodes (granian for HTTP, daphne for the phones) serving the test database, for
+end-to-end tests.
 
 Two server processes share the database (and Redis in production mode), as several web
 nodes would; tests that only need one use the first.
@@ -7,8 +8,8 @@ nodes would; tests that only need one use the first.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from devtools.services import free_port, wait_for_port
+from devtools.topology import http_server_args, phone_server_args
 from gateways.models import Gateway
 
 from .helpers import Agent, missing_tool, wait_for
@@ -29,12 +31,18 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 @dataclass
 class LiveServer:
+    """One web node as its mode runs it. Production: granian (WSGI) answers HTTP at ``url``,
+    daphne (ASGI) holds the phones' WebSockets at ``ws_url`` (a proxy routes /ws/ there; here
+    each has its own port). Embedded (``make run``): one daphne process serves both, since its
+    in-memory channel layer reaches no other process."""
+
     url: str
-    proc: subprocess.Popen
-    log_path: Path
+    ws_url: str
+    procs: list[subprocess.Popen]
+    log_paths: list[Path]
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return "".join(path.read_text(errors="replace") for path in self.log_paths)
 
 
 def _database_env() -> dict[str, str]:
@@ -45,7 +53,7 @@ def _database_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def daphne_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[LiveServer]]:
+def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[LiveServer]]:
     with django_db_blocker.unblock():
         env = {
             **os.environ,
@@ -57,45 +65,44 @@ def daphne_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
             "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
         }
-    logs = tmp_path_factory.mktemp("daphne")
+    logs = tmp_path_factory.mktemp("servers")
     servers = []
     for index in range(2):
-        port = free_port()
-        log_path = logs / f"daphne-{index}.log"
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "mysmsapio.asgi:application",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log_path.open("ab"),
-            stderr=subprocess.STDOUT,
-        )
-        servers.append(LiveServer(url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path))
+        http_port, ws_port = free_port(), free_port()
+        if not settings.REDIS_URL:
+            http_port = ws_port
+        ws_url = f"http://127.0.0.1:{ws_port}"
+        procs, log_paths = [], []
+        # daphne's access log on: the tests check that a token in a phone's URL never reaches it.
+        roles = [("ws", phone_server_args(ws_port, access_log=True), {})]
+        if settings.REDIS_URL:
+            roles.append(("http", http_server_args(http_port), {"PHONE_SERVER_URL": ws_url}))
+        for name, args, extra in roles:
+            log_path = logs / f"{name}-{index}.log"
+            procs.append(subprocess.Popen(args, cwd=BASE_DIR, env={**env, **extra}, stdout=log_path.open("ab"),
+                                          stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+            log_paths.append(log_path)
+        servers.append(LiveServer(f"http://127.0.0.1:{http_port}", ws_url, procs, log_paths))
     try:
         for server in servers:
-            wait_for_port(int(server.url.rsplit(":", 1)[1]), proc=server.proc)
+            for url, proc in zip([server.ws_url, server.url], server.procs, strict=False):
+                wait_for_port(int(url.rsplit(":", 1)[1]), proc=proc)
         yield servers
     finally:
         for server in servers:
-            server.proc.terminate()
+            for proc in server.procs:
+                os.killpg(proc.pid, signal.SIGTERM)
         for server in servers:
-            try:
-                server.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.proc.kill()
+            for proc in server.procs:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
-def daphne_server(daphne_servers, transactional_db) -> LiveServer:
-    return daphne_servers[0]
+def web_server(web_servers, transactional_db) -> LiveServer:
+    return web_servers[0]
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +146,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
 
 
 @pytest.fixture
-def browser_page(daphne_server, monkeypatch):
+def browser_page(web_server, monkeypatch):
     """A page in real headless Chromium (Debian's binary, driven by Playwright; nothing is
     downloaded). CI installs chromium (.ci/run) and fails without it; elsewhere the browser
     tests are skipped with the command that installs it."""
@@ -155,7 +162,7 @@ def browser_page(daphne_server, monkeypatch):
             executable_path=str(CHROMIUM),
             args=CHROMIUM_ARGS,
         )
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=daphne_server.url)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=web_server.url)
         # Every page must work offline: anything but loopback is refused and fails the test.
         outside: list[str] = []
 

@@ -1,4 +1,4 @@
-"""The operators' admin in real headless Chromium against real daphne: what an operator does
+"""The operators' admin in real headless Chromium against real web nodes: what an operator does
 on the first day, click by click. Screenshots of the main pages go to $SCREENSHOT_DIR (the
 README's come from `make screenshots`, which points it at docs/img)."""
 
@@ -55,7 +55,7 @@ def operator_page(browser_page, transactional_db):
 
 
 def test_a_new_key_is_shown_once_then_sends_an_sms_from_the_api_tester_and_shows_in_the_logs(
-    operator_page, screenshots, daphne_server
+    operator_page, screenshots, web_server
 ):
     page = operator_page
     page.goto("/admin/api_keys")  # the guide's address
@@ -136,12 +136,12 @@ def test_a_new_key_is_shown_once_then_sends_an_sms_from_the_api_tester_and_shows
 
 
 def test_a_phone_paired_from_its_qr_code_goes_online_delivers_and_goes_offline(
-    operator_page, screenshots, daphne_server, tmp_path, raw_key
+    operator_page, screenshots, web_server, tmp_path, raw_key
 ):
     page = operator_page
     # A message waits for a phone before any phone exists.
     response = requests.post(
-        f"{daphne_server.url}/api/v1/sms/send",
+        f"{web_server.url}/api/v1/sms/send",
         json={"to": GUIDE_NUMBER, "message": "Waiting for a phone"},
         headers={"Authorization": f"Bearer {raw_key}"},
         timeout=10,

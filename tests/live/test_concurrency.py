@@ -21,11 +21,11 @@ def post(server, raw_key, path, body):
     return requests.post(f"{server.url}{path}", json=body, headers={"Authorization": f"Bearer {raw_key}"}, timeout=60)
 
 
-def test_150_sends_at_once_over_two_servers_accept_exactly_100(daphne_servers, api_key, transactional_db):
+def test_150_sends_at_once_over_two_servers_accept_exactly_100(web_servers, api_key, transactional_db):
     wait_for_fresh_minute()
     calls = [
         functools.partial(
-            post, daphne_servers[i % 2], api_key.raw_key, "/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": f"#{i}"}
+            post, web_servers[i % 2], api_key.raw_key, "/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": f"#{i}"}
         )
         for i in range(150)
     ]
@@ -41,11 +41,9 @@ def test_150_sends_at_once_over_two_servers_accept_exactly_100(daphne_servers, a
     assert remaining == list(range(100))
 
 
-def test_ten_otp_sends_at_once_give_exactly_three(daphne_servers, api_key, online_gateway):
+def test_ten_otp_sends_at_once_give_exactly_three(web_servers, api_key, online_gateway):
     calls = [
-        functools.partial(
-            post, daphne_servers[i % 2], api_key.raw_key, "/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}
-        )
+        functools.partial(post, web_servers[i % 2], api_key.raw_key, "/api/v1/otp/send", {"phone_number": GUIDE_NUMBER})
         for i in range(10)
     ]
     statuses = Counter(r.status_code for r in all_at_once(calls))
@@ -54,23 +52,21 @@ def test_ten_otp_sends_at_once_give_exactly_three(daphne_servers, api_key, onlin
     assert Otp.objects.filter(status="active").count() == 1
 
 
-def test_parallel_verifies_of_the_right_code_give_exactly_one_200(daphne_servers, api_key, online_gateway):
-    assert post(daphne_servers[0], api_key.raw_key, "/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}).ok
+def test_parallel_verifies_of_the_right_code_give_exactly_one_200(web_servers, api_key, online_gateway):
+    assert post(web_servers[0], api_key.raw_key, "/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}).ok
     body = {"phone_number": GUIDE_NUMBER, "code": last_code()}
-    calls = [
-        functools.partial(post, daphne_servers[i % 2], api_key.raw_key, "/api/v1/otp/verify", body) for i in range(8)
-    ]
+    calls = [functools.partial(post, web_servers[i % 2], api_key.raw_key, "/api/v1/otp/verify", body) for i in range(8)]
     statuses = Counter(r.status_code for r in all_at_once(calls))
     assert statuses == {200: 1, 422: 7}
 
 
-def test_ten_retries_at_once_with_one_idempotency_key_make_one_message(daphne_servers, api_key, transactional_db):
+def test_ten_retries_at_once_with_one_idempotency_key_make_one_message(web_servers, api_key, transactional_db):
     def retry(server):
         return requests.post(f"{server.url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": "once"},
                              headers={"Authorization": f"Bearer {api_key.raw_key}", "Idempotency-Key": "retry-me"},
                              timeout=60)  # fmt: skip
 
-    responses = all_at_once([functools.partial(retry, daphne_servers[i % 2]) for i in range(10)])
+    responses = all_at_once([functools.partial(retry, web_servers[i % 2]) for i in range(10)])
 
     assert {r.status_code for r in responses} == {202}
     assert len({r.json()["message_id"] for r in responses}) == 1

@@ -1,4 +1,5 @@
-"""Real daphne, real agent processes (simulator driver), real sockets."""
+"""Real web nodes (granian for HTTP, daphne for the phones), real agent processes (simulator
+driver), real sockets."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ def post_sms(server, raw_key, to, text) -> str:
     return response.json()["message_id"]
 
 
-def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_once(daphne_servers, agents):
-    servers = daphne_servers if MULTI_NODE else daphne_servers[:1]
+def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_once(web_servers, agents):
+    servers = web_servers if MULTI_NODE else web_servers[:1]
     keys = [api_key_generate(name=f"load {i}", permissions=["send_sms"]).raw_key for i in range(3)]
     phones = [gateway_create(name=f"phone-{i}", rate_per_minute=30) for i in range(3)]
     texts = {}
@@ -53,7 +54,7 @@ def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_onc
         texts[post_sms(servers[i % len(servers)], keys[2], "+959123456789", text)] = text
     assert set(Message.objects.values_list("status", flat=True)) == {"pending"}
 
-    urls = [s.url for s in servers]
+    urls = [s.ws_url for s in servers]
     running = [agents(f"phone-{i}", phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)]).start()
                for i in range(3)]  # fmt: skip
     wait_for(lambda: Gateway.objects.filter(is_connected=True).count() == 3, what="3 phones online")
@@ -80,11 +81,11 @@ def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_onc
     assert all(len(agent.sent()) > 0 for agent in running)
 
 
-def test_pacing_holds_on_the_wire(daphne_servers, agents):
-    server = daphne_servers[0]
+def test_pacing_holds_on_the_wire(web_servers, agents):
+    server = web_servers[0]
     key = api_key_generate(name="pacing", permissions=["send_sms"]).raw_key
     phone = gateway_create(name="slow-phone", rate_per_minute=4)
-    agent = agents("slow", phone.raw_token, [server.url]).start()
+    agent = agents("slow", phone.raw_token, [server.ws_url]).start()
     wait_for(lambda: Gateway.objects.filter(is_connected=True).exists(), what="phone online")
     for i in range(10):
         post_sms(server, key, "+959123456789", f"paced #{i}")
@@ -97,19 +98,19 @@ def test_pacing_holds_on_the_wire(daphne_servers, agents):
     assert stamps[-1] - stamps[0] >= 2 * window - 0.5
 
 
-def test_a_revoked_token_is_refused_and_the_agent_stops(daphne_servers, agents):
+def test_a_revoked_token_is_refused_and_the_agent_stops(web_servers, agents):
     phone = gateway_create(name="stolen")
     gateway_revoke(gateway=phone.gateway)
-    agent = agents("stolen", phone.raw_token, [daphne_servers[0].url]).start()
+    agent = agents("stolen", phone.raw_token, [web_servers[0].ws_url]).start()
     assert agent.proc.wait(timeout=20) == 3
     assert "refused" in agent.log.read_text()
 
 
-def test_the_guides_otp_flow_end_to_end(daphne_servers, agents):
-    server = daphne_servers[0]
+def test_the_guides_otp_flow_end_to_end(web_servers, agents):
+    server = web_servers[0]
     key = api_key_generate(name="otp", permissions=["send_otp", "verify_otp"]).raw_key
     phone = gateway_create(name="otp-phone")
-    agent = agents("otp", phone.raw_token, [server.url]).start()
+    agent = agents("otp", phone.raw_token, [server.ws_url]).start()
     wait_for(lambda: Gateway.objects.filter(is_connected=True).exists(), what="phone online")
     headers = {"Authorization": f"Bearer {key}"}
     sent = requests.post(f"{server.url}/api/v1/otp/send", json={"phone_number": "+959123456789"}, headers=headers)
@@ -123,11 +124,11 @@ def test_the_guides_otp_flow_end_to_end(daphne_servers, agents):
     assert verified.json() == {"success": True, "message": "OTP verified successfully"}
 
 
-def test_inbound_sms_reach_the_inbox(daphne_servers, agents):
-    server = daphne_servers[0]
+def test_inbound_sms_reach_the_inbox(web_servers, agents):
+    server = web_servers[0]
     key = api_key_generate(name="inbox", permissions=["receive_sms"]).raw_key
     phone = gateway_create(name="inbox-phone")
-    agent = agents("inbox", phone.raw_token, [server.url]).start()
+    agent = agents("inbox", phone.raw_token, [server.ws_url]).start()
     wait_for(lambda: Gateway.objects.filter(is_connected=True).exists(), what="phone online")
     agent.inbound.write_text(json.dumps({"id": "a1", "from": "+959987654321", "text": "YES ✅"}) + "\n")
 

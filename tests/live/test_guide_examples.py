@@ -1,4 +1,4 @@
-"""The integration guide's client examples, run unchanged against real daphne."""
+"""The integration guide's client examples, run unchanged against real web nodes."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def test_the_repository_copy_of_the_guide_is_the_contract():
     assert GUIDE.read_text() == SHARED_GUIDE.read_text()
 
 
-def test_the_guides_curl_examples(daphne_server, raw_key, online_gateway):
+def test_the_guides_curl_examples(web_server, raw_key, online_gateway):
     commands = [
         command
         for block in guide_blocks("bash")
@@ -44,7 +44,7 @@ def test_the_guides_curl_examples(daphne_server, raw_key, online_gateway):
     ]
     assert len(commands) == 5
 
-    results = [curl(substitute(command, daphne_server.url, raw_key)) for command in commands]
+    results = [curl(substitute(command, web_server.url, raw_key)) for command in commands]
 
     up, send, test_send, test_otp, test_verify = results
     assert up == (200, '{"status": "ok"}')
@@ -69,8 +69,8 @@ def test_the_python_examples_are_the_guides_own(raw_key):
         assert [line for line in ours[start:] if line][: len(lines)] == lines
 
 
-def test_the_guides_python_examples(daphne_server, raw_key, online_gateway, tmp_path):
-    script = substitute(PYTHON_EXAMPLES.read_text(), daphne_server.url, raw_key)
+def test_the_guides_python_examples(web_server, raw_key, online_gateway, tmp_path):
+    script = substitute(PYTHON_EXAMPLES.read_text(), web_server.url, raw_key)
     script += (
         "\nmessage_id = send_sms('+959123456789', 'Welcome to our service!')"
         "\nassert send_otp('+959123456789') is True"

@@ -1,4 +1,4 @@
-"""The guide's JavaScript (Node.js + axios) examples, run against real daphne.
+"""The guide's JavaScript (Node.js + axios) examples, run against real web nodes.
 
 The guide's function definitions and its MySMSAPI object run as printed (URL and key
 substituted); only the calls that drive them are ours, as with the Python examples.
@@ -62,9 +62,9 @@ def guide_javascript() -> str:
     return "\n".join(pieces)
 
 
-def test_the_guides_javascript_examples(daphne_server, raw_key, online_gateway, node_modules, tmp_path):
+def test_the_guides_javascript_examples(web_server, raw_key, online_gateway, node_modules, tmp_path):
     script = tmp_path / "client.js"
-    script.write_text(substitute(guide_javascript(), daphne_server.url, raw_key) + DRIVER)
+    script.write_text(substitute(guide_javascript(), web_server.url, raw_key) + DRIVER)
     proc = subprocess.Popen(
         ["node", str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "NODE_PATH": str(node_modules)},

@@ -1,4 +1,4 @@
-"""The guide's PHP and Ruby examples, whole (usage lines included), against real daphne.
+"""The guide's PHP and Ruby examples, whole (usage lines included), against real web nodes.
 
 .ci/run installs php-cli, ruby and ruby-httparty from Debian. When an interpreter is missing,
 these tests fail with CI set and skip elsewhere.
@@ -32,17 +32,17 @@ def assert_one_message_sent(out: str) -> None:
     assert (message.to, message.body) == ("+959123456789", "Welcome to our service!")
 
 
-def test_the_guides_php_example(daphne_server, raw_key, tmp_path):
+def test_the_guides_php_example(web_server, raw_key, tmp_path):
     if shutil.which("php") is None:
         missing_tool("php is not installed: apt-get install php-cli")
     (block,) = guide_blocks("php")
-    out = run_example(["php"], substitute(block, daphne_server.url, raw_key), tmp_path, ".php")
+    out = run_example(["php"], substitute(block, web_server.url, raw_key), tmp_path, ".php")
     assert_one_message_sent(out)
 
 
-def test_the_guides_ruby_example(daphne_server, raw_key, tmp_path):
+def test_the_guides_ruby_example(web_server, raw_key, tmp_path):
     if shutil.which("ruby") is None:
         missing_tool("ruby is not installed: apt-get install ruby ruby-httparty")
     (block,) = guide_blocks("ruby")[1:]  # the first Ruby block is the Rails console
-    out = run_example(["ruby"], substitute(block, daphne_server.url, raw_key), tmp_path, ".rb")
+    out = run_example(["ruby"], substitute(block, web_server.url, raw_key), tmp_path, ".rb")
     assert_one_message_sent(out)

@@ -1,4 +1,4 @@
-"""The API's own ASGI handler (lean middleware) keeps the JSON error contract on real daphne."""
+"""The API's own handler (lean middleware) keeps the JSON error contract on a real web node."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ pytestmark = pytest.mark.live
         ("post", "/api/v1/sms/send", {"json": {"to": "123", "message": "hi"}}, 422, "invalid_phone_number"),
     ],
 )
-def test_api_errors_are_json_on_the_real_server(daphne_server, api_key, method, path, kwargs, status, code):
+def test_api_errors_are_json_on_the_real_server(web_server, api_key, method, path, kwargs, status, code):
     headers = {"Authorization": f"Bearer {api_key.raw_key}", **kwargs.pop("headers", {})}
-    response = getattr(requests, method)(f"{daphne_server.url}{path}", headers=headers, timeout=10, **kwargs)
+    response = getattr(requests, method)(f"{web_server.url}{path}", headers=headers, timeout=10, **kwargs)
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
     assert response.json()["code"] == code
@@ -47,15 +47,15 @@ def test_api_errors_are_json_on_the_real_server(daphne_server, api_key, method, 
     assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_unauthenticated_is_401_with_www_authenticate(daphne_server):
-    response = requests.get(f"{daphne_server.url}/api/v1/sms/status/msg_1", timeout=10)
+def test_unauthenticated_is_401_with_www_authenticate(web_server):
+    response = requests.get(f"{web_server.url}/api/v1/sms/status/msg_1", timeout=10)
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert response.json() == {"error": "Invalid or expired API key", "code": "invalid_api_key"}
 
 
-def test_the_admin_still_runs_the_full_django_stack(daphne_server):
-    response = requests.get(f"{daphne_server.url}/admin/login/", timeout=10)
+def test_the_admin_still_runs_the_full_django_stack(web_server):
+    response = requests.get(f"{web_server.url}/admin/login/", timeout=10)
     assert response.status_code == 200
     assert "csrftoken" in response.cookies  # CSRF middleware ran
     assert response.headers["X-Frame-Options"] == "DENY"

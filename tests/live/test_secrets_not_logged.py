@@ -39,20 +39,20 @@ def test_in_process_logs_at_debug_hold_no_secret(api_client, api_key, online_gat
 
 
 @pytest.mark.live
-def test_server_logs_at_debug_hold_no_secret(daphne_server, api_key, online_gateway):
+def test_server_logs_at_debug_hold_no_secret(web_server, api_key, online_gateway):
     def post(path, body):
         return requests.post(
-            f"{daphne_server.url}{path}", json=body, headers={"Authorization": f"Bearer {api_key.raw_key}"}, timeout=30
+            f"{web_server.url}{path}", json=body, headers={"Authorization": f"Bearer {api_key.raw_key}"}, timeout=30
         ).status_code
 
     code = full_flow(post)
-    log = daphne_server.log()
+    log = web_server.log()
     assert "POST /api/v1/otp/verify" in log  # the access log is there
     assert_no_secrets(log, api_key.raw_key, code)
 
 
 @pytest.mark.live
-def test_gateway_tokens_never_reach_the_server_log(daphne_server):
+def test_gateway_tokens_never_reach_the_server_log(web_server):
     import asyncio
 
     from websockets.asyncio.client import connect
@@ -60,7 +60,7 @@ def test_gateway_tokens_never_reach_the_server_log(daphne_server):
     from gateways.services import gateway_create
 
     token = gateway_create(name="query-token-phone").raw_token
-    url = daphne_server.url.replace("http://", "ws://")
+    url = web_server.ws_url.replace("http://", "ws://")
 
     async def scenario():
         async with connect(f"{url}/ws/gateway/?token={token}") as ws:
@@ -73,6 +73,6 @@ def test_gateway_tokens_never_reach_the_server_log(daphne_server):
     from tests.live.test_gateway_e2e import wait_for
 
     wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="disconnect handled")
-    log = daphne_server.log()
+    log = web_server.log()
     assert "/ws/gateway/" in log
     assert token not in log and token[8:] not in log
