@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=400, help="API keys to spread the load over")
     parser.add_argument("--gateways", type=int, default=3, help="online phones (0: every message pending)")
     parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
+    parser.add_argument("--baseline-nodes", type=int, default=1, help="server processes of the baseline")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs)")
@@ -274,7 +275,7 @@ def main() -> None:
         servers.append(Server(f"project ({args.nodes} node(s) x {args.http_workers} worker(s))", stack.urls,
                               project_pids))  # fmt: skip
         if args.baseline_checkout:
-            servers.append(start_baseline(stack, args.baseline_checkout.resolve(), args.nodes))
+            servers.append(start_baseline(stack, args.baseline_checkout.resolve(), args.baseline_nodes))
         for server in servers:  # warm-up: connections, caches, prepared statements
             for endpoint in endpoints:
                 asyncio.run(closed_loop(server.urls, keys, endpoint, message_ids, 8, 1.0, server.pids))

@@ -1,8 +1,9 @@
 """``make prod-local``: the production topology in the foreground, on loopback.
 
-PostgreSQL and Redis (the pip-installed ones the tests use), two daphne web nodes (ports 3005
-and 3006), a Celery worker and Celery beat, all with production settings. Data and secrets
-persist in ``var/prod-local/``. Ctrl-C stops everything.
+PostgreSQL (durable, as in production) and Redis (the pip-installed ones the tests use), two
+web nodes (HTTP on ports 3005 and 3006, served by granian; each with a daphne process on its
+own port for the phones' WebSockets), a Celery worker and Celery beat, all with production
+settings. Data and secrets persist in ``var/prod-local/``. Ctrl-C stops everything.
 
     python -m devtools.prod_local [--ports 3005 3006] [--workers 1] [--root var/prod-local]
 """
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"PostgreSQL  {topology.postgres.url()}", flush=True)
         print(f"Redis       {topology.redis.url()}", flush=True)
         for node in topology.web:
-            print(f"web node    {node.url}  (admin {node.url}/admin/, readiness {node.url}/ready)", flush=True)
+            print(f"web node    {node.url}  (admin {node.url}/admin/, readiness {node.url}/ready); "
+                  f"phones connect to {node.ws_url}", flush=True)  # fmt: skip
         env_file = topology.root / "prod.env"
         names = ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "HASH_SECRET", "MYSMSAPIO_VAR_DIR"]
         env_file.write_text("".join(f"{name}={topology.env[name]}\n" for name in names))

@@ -111,7 +111,8 @@ class WebNode:
         return self.http.port
 
     def start(self, env: dict[str, str]) -> WebNode:
-        self.http.start(env)
+        # Without a proxy in front, the admin's pairing screen must name the phones' port.
+        self.http.start({"PHONE_SERVER_URL": self.ws.url, **env})
         self.ws.start(env)
         return self
 

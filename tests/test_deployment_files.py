@@ -15,7 +15,7 @@ from tests.test_settings_documented import variables_read_by_settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "phones", "worker", "beat"]
 
 
 def _command(service: str) -> str:
@@ -24,25 +24,36 @@ def _command(service: str) -> str:
 
 
 def test_the_topology_has_its_services():
-    assert set(SERVICES) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
+    assert set(SERVICES) == {"proxy", "postgres", "redis", "migrate", "web", "phones", "worker", "beat"}
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "worker", "beat"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "phones", "worker", "beat"])
 def test_every_long_running_service_has_a_health_check(service):
     check = SERVICES[service]["healthcheck"]
     assert check["test"] and check["interval"] and check["retries"]
 
 
 def test_each_service_runs_what_its_name_says():
-    assert "daphne" in _command("web") and "mysmsapio.asgi:application" in _command("web")
+    assert "granian --interface wsgi" in _command("web") and "mysmsapio.wsgi:application" in _command("web")
+    assert "daphne" in _command("phones") and "mysmsapio.asgi:application" in _command("phones")
     assert re.search(r"celery -A mysmsapio worker\b", _command("worker"))
     assert re.search(r"celery -A mysmsapio beat\b", _command("beat"))
     assert _command("migrate") == "python manage.py migrate --noinput"
-    assert "3005" in _command("web") and any("3005" in port for port in SERVICES["web"]["ports"])
+    assert (
+        SERVICES["proxy"]["ports"] == ["3005:3005"]
+        and "./Caddyfile:/etc/caddy/Caddyfile:ro" in SERVICES["proxy"]["volumes"]
+    )
+
+
+def test_the_proxy_routes_phones_to_asgi_and_the_rest_to_wsgi():
+    caddyfile = (ROOT / "Caddyfile").read_text()
+    phones, rest = caddyfile.split("handle /ws/*", 1)[1].split("handle {", 1)
+    assert "dynamic a phones 8001" in phones and "dynamic a web 8000" in rest
+    assert "8001" in _command("phones") and "8000" in _command("web")
 
 
 def test_app_services_wait_for_healthy_data_stores_and_for_migrations():
-    for service in ["web", "worker", "beat"]:
+    for service in ["web", "phones", "worker", "beat"]:
         depends = SERVICES[service]["depends_on"]
         assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"
@@ -69,12 +80,13 @@ def test_compose_substitutions_are_documented():
     assert substituted <= documented
 
 
-def test_the_image_installs_the_runtime_requirements_and_serves_on_3005():
+def test_the_image_installs_the_runtime_requirements_and_serves_http_and_phones():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", dockerfile, re.M)
     assert "pip install --no-cache-dir -r requirements.txt" in dockerfile
-    assert "EXPOSE 3005" in dockerfile and "USER " in dockerfile
+    assert "EXPOSE 8000 8001" in dockerfile and "USER " in dockerfile
     runtime = (ROOT / "requirements.txt").read_text()
-    for package in ("Django==", "daphne==", "celery==", "psycopg", "channels-redis==", "prometheus-client=="):
+    packages = ("Django==", "daphne==", "granian==", "celery==", "psycopg", "channels-redis==", "prometheus-client==")
+    for package in packages:
         assert package in runtime
     assert "pytest" not in runtime and "playwright" not in runtime
