@@ -10,15 +10,16 @@ INSTALLED := $(VENV)/.installed
 
 help:
 	@echo "make run              create .venv, install, migrate, serve on $(HOST):$(PORT) (embedded mode)"
-	@echo "make prod-local       production topology on loopback: PostgreSQL, Redis, web nodes on 3005 and 3006,"
-	@echo "                      a Celery worker and beat (Ctrl-C stops all; data in var/prod-local)"
+	@echo "make prod-local       a local rehearsal of production on loopback: durable PostgreSQL, Redis, web nodes"
+	@echo "                      (HTTP on 3005 and 3006 by granian, phones on a daphne port each), a Celery worker"
+	@echo "                      and beat (Ctrl-C stops all; data in var/prod-local; ARGS='--ports 3015 3016 --root DIR')"
 	@echo "make test             the whole suite: embedded mode (SQLite), then production mode"
 	@echo "                      (real PostgreSQL and Redis started by the harness)"
 	@echo "make test-embedded    only the embedded-mode run"
 	@echo "make test-production  only the production-mode run"
 	@echo "make lint             ruff check and format check"
 	@echo "make screenshots      the README's admin screenshots (docs/img), taken by the browser tests"
-	@echo "make bench            benchmarks (API send, dispatch latency, idle phones) on real daphne, PostgreSQL, Redis"
+	@echo "make bench            benchmarks: the API against a reference app, dispatch latency, idle phones (durable PostgreSQL, Redis)"
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +35,7 @@ run: migrate
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) mysmsapio.asgi:application
 
 prod-local: install
-	exec $(BIN)/python -m devtools.prod_local
+	exec $(BIN)/python -m devtools.prod_local $(ARGS)
 
 test: test-embedded test-production
 
