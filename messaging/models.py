@@ -21,18 +21,19 @@ class MessageStatus(models.TextChoices):
 
 
 class MessageEventType(models.TextChoices):
-    """The steps of a message's timeline (messaging/lifecycle.py writes every one)."""
+    """The steps of a message's timeline (messaging/lifecycle.py writes every one). Labels are
+    the names themselves: operators read and filter by these words (admin timeline, logs)."""
 
-    QUEUED = "queued", "Queued on a phone"
-    PUSHED = "pushed", "Pushed to the phone"
-    SENT = "sent", "Accepted by the phone"
-    RADIO_SENT = "radio_sent", "Sent by the phone's radio"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed"
-    RELEASED = "released", "Taken back from the phone"
-    EXPIRED = "expired", "Expired"
-    CANCELLED = "cancelled", "Cancelled"
-    RETRIED = "retried", "Retried"
+    QUEUED = "queued", "queued"  # given to a phone
+    PUSHED = "pushed", "pushed"  # sent down the phone's connection
+    SENT = "sent", "sent"  # the phone accepted it (claimed)
+    RADIO_SENT = "radio_sent", "radio_sent"  # the phone's radio sent it
+    DELIVERED = "delivered", "delivered"
+    FAILED = "failed", "failed"
+    RELEASED = "released", "released"  # taken back from a phone that did not accept it
+    EXPIRED = "expired", "expired"
+    CANCELLED = "cancelled", "cancelled"
+    RETRIED = "retried", "retried"
 
 
 class MessagePriority(models.IntegerChoices):
