@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from typing import Any
 
 import redis
@@ -29,13 +30,27 @@ def gateway_group_name(gateway_id: int) -> str:
 
 
 @functools.cache
-def _publisher() -> tuple[redis.Redis, RedisPubSubChannelLayer, str] | None:
+def _pubsub_layer() -> tuple[RedisPubSubChannelLayer, str] | None:
     layer = get_channel_layer()
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
     # The layer's own ``prefix`` lives on its per-event-loop half, out of reach of sync code.
-    return client, layer, layer._kwargs.get("prefix", "asgi")
+    return layer, layer._kwargs.get("prefix", "asgi")
+
+
+_thread = threading.local()
+
+
+def _redis() -> redis.Redis:
+    # One connection per thread, kept: a pool's checkout and return cost as much client CPU as
+    # the PUBLISH itself, on every send.
+    client = getattr(_thread, "redis", None)
+    if client is None:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, single_connection_client=True
+        )
+        _thread.redis = client
+    return client
 
 
 def gateway_wake(*, gateway_id: int, message_id: str | None = None) -> None:
@@ -49,15 +64,15 @@ def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
     message = {"type": event, **data}
     group = gateway_group_name(gateway_id)
     try:
-        publisher = _publisher()
-        if publisher is None:
+        pubsub = _pubsub_layer()
+        if pubsub is None:
             async_to_sync(get_channel_layer().group_send)(group, message)
             return
         # The pub/sub layer's group_send is one PUBLISH of the serialised message. Done here
         # with a plain client: from a sync web worker, async_to_sync would start an event loop
         # (and a thread) per signal, and the layer's connections are bound to that loop.
-        client, layer, prefix = publisher
-        client.publish(f"{prefix}__group__{group}", layer.serialize(message))
+        layer, prefix = pubsub
+        _redis().publish(f"{prefix}__group__{group}", layer.serialize(message))
     except Exception:
         # The rows are committed; the periodic tasks will hand the work over.
         logger.warning("Could not signal gateway %s (%s)", gateway_id, event, exc_info=True)

@@ -6,11 +6,10 @@ import binascii
 from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.authentication import HasApiPermission
 from accounts.models import Permission
-from mysmsapio.api import json_object
+from mysmsapio.api import ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
 from .selectors import inbound_sms_page, message_state_get
@@ -21,14 +20,14 @@ def _iso(value) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-class SmsSendApi(APIView):
+class SmsSendApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     def post(self, request: Request) -> Response:
         outcome = message_send(
             api_key=request.auth,
             read_body=lambda: json_object(request),
-            idempotency_key=request.headers.get("Idempotency-Key"),
+            idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY"),
         )
         message = outcome.message
         response = Response({"success": True, "message_id": message.pk, "status": message.status}, status=202)
@@ -40,7 +39,7 @@ class SmsSendApi(APIView):
         return response
 
 
-class SmsStatusApi(APIView):
+class SmsStatusApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     def get(self, request: Request, message_id: str) -> Response:
@@ -59,7 +58,7 @@ class SmsStatusApi(APIView):
         )
 
 
-class SmsInboxApi(APIView):
+class SmsInboxApi(ApiView):
     """SMS received by the account's gateway phones, newest first, in pages."""
 
     permission_classes = [HasApiPermission.for_(Permission.RECEIVE_SMS)]

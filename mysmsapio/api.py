@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from .errors import ApiError
+
+
+class ApiView(APIView):
+    """The public API's views: DRF's, answering JSON whatever the client accepts.
+
+    DRF's content negotiation parses the Accept header on every request to choose among
+    renderers, and we have one (the contract is JSON, errors included): skip it."""
+
+    _renderer = JSONRenderer()
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[JSONRenderer, str]:
+        return self._renderer, self._renderer.media_type
 
 
 class BadRequestBody(ApiError):

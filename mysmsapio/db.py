@@ -11,6 +11,7 @@ on first use. SQLite runs the same text through its usual cursor.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -30,13 +31,21 @@ if psycopg is not None:
             return super().execute(query, params, prepare=True, **kwargs)
 
 
-def execute_prepared(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` with ``params``; returns its rows (empty for a statement without any)."""
+def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> list[tuple[Any, ...]]:
+    """Run ``sql`` with ``params``; returns its rows when ``fetch`` (a SELECT, or RETURNING)."""
     if connection.vendor == "postgresql":
         connection.ensure_connection()
-        cursor = connection._prepare_cursor(_PreparedCursor(connection.connection))
-    else:
-        cursor = connection.cursor()
-    with cursor:
+        with connection._prepare_cursor(_PreparedCursor(connection.connection)) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if fetch else []
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+        rows = cursor.fetchall() if fetch else []
+    # SQLite hands back the stored UTC times without their zone, which the ORM would add.
+    return [tuple(_aware(value) for value in row) for row in rows]
+
+
+def _aware(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

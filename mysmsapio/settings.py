@@ -146,7 +146,14 @@ TEMPLATES = [
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # "pool" (ASGI processes, Celery) or "persistent" (set by mysmsapio/wsgi.py).
+    DB_CONNECTIONS = env.str("DB_CONNECTIONS", default="pool")
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and DB_CONNECTIONS == "persistent":
+        # A WSGI worker keeps a fixed set of threads: one connection each, kept open, costs
+        # nothing per request, where a pool charges a checkout and a return to every request.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
+        DATABASES["default"]["CONN_MAX_AGE"] = None
+    elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Under ASGI every request runs in its own thread context, so persistent per-thread
         # connections pile up (and each new one costs a PostgreSQL backend start): use
         # psycopg's pool instead. https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool

@@ -15,6 +15,8 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysmsapio.settings")
+# A fixed set of worker threads: a persistent database connection each (see settings).
+os.environ.setdefault("DB_CONNECTIONS", "persistent")
 
 django_wsgi_app = get_wsgi_application()
 

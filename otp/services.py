@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
@@ -13,6 +13,7 @@ from messaging.lifecycle import message_create
 from messaging.models import Message, MessagePriority
 from messaging.phone import carrier_for_number
 from mysmsapio.crypto import hashes_match, keyed_hash
+from mysmsapio.db import execute_prepared
 from mysmsapio.errors import RateLimited, ServiceUnavailable
 
 from .models import Otp, OtpStatus, PhoneVerification
@@ -108,18 +109,43 @@ def _record_failure(verification: PhoneVerification, now: datetime) -> None:
     verification.save(update_fields=["consecutive_failures", "locked_until", "updated_at"])
 
 
+# The verify path's reads, prepared (mysmsapio/db.py): compiling them through the ORM cost more
+# CPU than the rest of a verification. The row lock serialises verifies of one number; SQLite
+# serialises whole transactions instead (IMMEDIATE) and has no FOR UPDATE.
+_VERIFICATION_SQL = """
+SELECT id, consecutive_failures, locked_until FROM otp_phoneverification
+WHERE account_id = %s AND phone_number = %s
+"""
+_VERIFICATION_FIELDS = ["id", "consecutive_failures", "locked_until"]
+_LIVE_OTP_SQL = """
+SELECT id, code_hash, status, attempts, expires_at FROM otp_otp
+WHERE account_id = %s AND phone_number = %s AND status = 'active'
+"""
+_LIVE_OTP_FIELDS = ["id", "code_hash", "status", "attempts", "expires_at"]
+
+
+def _locked_verification(account_id: int, phone_number: str) -> PhoneVerification | None:
+    sql = _VERIFICATION_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    rows = execute_prepared(sql, [account_id, phone_number])
+    return PhoneVerification.from_db(None, _VERIFICATION_FIELDS, rows[0]) if rows else None
+
+
+def _live_otp(account_id: int, phone_number: str) -> Otp | None:
+    # At most one row: a unique constraint allows one active code per account and number.
+    rows = execute_prepared(_LIVE_OTP_SQL, [account_id, phone_number])
+    return Otp.from_db(None, _LIVE_OTP_FIELDS, rows[0]) if rows else None
+
+
 @transaction.atomic
 def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
     """True exactly once for the live code. Every failure looks the same to the caller and
     is committed (the caller must not raise inside this transaction)."""
     now = timezone.now()
     candidate = otp_hash(account_id=account.pk, phone_number=phone_number, code=code)
-    verification = (
-        PhoneVerification.objects.select_for_update().filter(account=account, phone_number=phone_number).first()
-    )
+    verification = _locked_verification(account.pk, phone_number)
     otp = None
     if verification is not None:
-        otp = Otp.objects.filter(account=account, phone_number=phone_number, status=OtpStatus.ACTIVE).first()
+        otp = _live_otp(account.pk, phone_number)
     matches = hashes_match(otp.code_hash if otp else _NO_CODE_HASH, candidate)
 
     if verification is None:

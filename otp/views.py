@@ -3,14 +3,13 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts.authentication import HasApiPermission
 from accounts.models import Permission
 from messaging.phone import normalize_phone_number
 from messaging.services import INVALID_PHONE
 from mysmsapio import metrics
-from mysmsapio.api import json_object
+from mysmsapio.api import ApiView, json_object
 from mysmsapio.errors import ValidationFailed
 
 from .services import CODE_DIGITS, otp_issue, otp_verify
@@ -28,7 +27,7 @@ def _phone_number(data: dict) -> str:
     return phone_number
 
 
-class OtpSendApi(APIView):
+class OtpSendApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_OTP)]
 
     def post(self, request: Request) -> Response:
@@ -39,7 +38,7 @@ class OtpSendApi(APIView):
         return Response({"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS})
 
 
-class OtpVerifyApi(APIView):
+class OtpVerifyApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.VERIFY_OTP)]
 
     def post(self, request: Request) -> Response:
