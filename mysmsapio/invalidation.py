@@ -60,9 +60,15 @@ def _publish(topic: str) -> None:
         logger.error("Could not publish an invalidation of %s", topic, exc_info=True)
 
 
-def forget_everything() -> None:
-    """Drop every memo of this process (tests do, after rolling back rows behind them)."""
+EVERYTHING = "*"
+
+
+def forget_everything(*, everywhere: bool = False) -> None:
+    """Drop every memo of this process, and of every process when ``everywhere``: for rows
+    changed behind the services' back (a test database flushed between tests)."""
     _bump_locally(None)
+    if everywhere:
+        _publish(EVERYTHING)
 
 
 def invalidate(topic: str) -> None:
@@ -89,7 +95,8 @@ def _listen() -> None:
             while True:
                 message = pubsub.get_message(timeout=30)
                 if message and message["type"] == "message":
-                    _bump_locally(message["data"].decode())
+                    topic = message["data"].decode()
+                    _bump_locally(None if topic == EVERYTHING else topic)
         except (redis.RedisError, OSError):
             if _listening.is_set():
                 logger.warning("Invalidation channel lost; in-process caches are off until it is back")

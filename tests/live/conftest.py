@@ -23,6 +23,7 @@ from django.db import connection, connections
 from devtools.services import free_port, wait_for_port
 from devtools.topology import http_server_args, phone_server_args
 from gateways.models import Gateway
+from mysmsapio.invalidation import forget_everything
 
 from .helpers import Agent, missing_tool, wait_for
 
@@ -107,7 +108,10 @@ def web_server(web_servers, transactional_db) -> LiveServer:
 
 @pytest.fixture(autouse=True)
 def _committed_data(transactional_db):
-    """The servers are other processes: what a test creates must be committed to be seen."""
+    """The servers are other processes: what a test creates must be committed to be seen.
+    Each test's rows are flushed behind the services' back: the servers forget what they
+    hold in memory (keys, phones) at the start of each test."""
+    forget_everything(everywhere=True)
 
 
 @pytest.fixture
