@@ -56,11 +56,14 @@ class Stack:
             shutil.rmtree(self.topology.root, ignore_errors=True)
 
 
-def start_stack(*, servers: int, extra_env: dict[str, str] | None = None, http_workers: int = 1) -> Stack:
+def start_stack(
+    *, servers: int, extra_env: dict[str, str] | None = None, http_workers: int = 1, http_threads: int | None = None
+) -> Stack:
     topology = Topology(
         root=new_workdir("mysmsapio-bench-"),
         web_ports=[free_port() for _ in range(servers)],
         http_workers=http_workers,
+        **({"http_threads": http_threads} if http_threads else {}),
         workers=0,
         beat=False,
         extra_env={"LOG_LEVEL": "WARNING", **(extra_env or {})},

@@ -148,6 +148,7 @@ class Topology:
     web: list[WebNode] = field(default_factory=list)
     # granian WSGI worker processes per node's HTTP server (a 2-core machine: 1 each for 2 nodes).
     http_workers: int = 1
+    http_threads: int = WSGI_THREADS
     worker_procs: list[Process] = field(default_factory=list)
     beat_proc: Process | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -179,7 +180,7 @@ class Topology:
         python = sys.executable
         for index, port in enumerate(self.web_ports):
             name = f"web-{index + 1}"
-            http = Process(f"{name}-http", http_server_args(port, workers=self.http_workers),
+            http = Process(f"{name}-http", http_server_args(port, workers=self.http_workers, threads=self.http_threads),
                            self.root / f"{name}-http.log", port)  # fmt: skip
             ws_port = free_port()
             ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)

@@ -117,6 +117,7 @@ SELECT id, consecutive_failures, locked_until FROM otp_phoneverification
 WHERE account_id = %s AND phone_number = %s
 """
 _VERIFICATION_FIELDS = ["id", "consecutive_failures", "locked_until"]
+_VERIFICATION_EXISTS_SQL = "SELECT 1 FROM otp_phoneverification WHERE account_id = %s AND phone_number = %s"
 _LIVE_OTP_SQL = """
 SELECT id, code_hash, status, attempts, expires_at FROM otp_otp
 WHERE account_id = %s AND phone_number = %s AND status = 'active'
@@ -136,12 +137,22 @@ def _live_otp(account_id: int, phone_number: str) -> Otp | None:
     return Otp.from_db(None, _LIVE_OTP_FIELDS, rows[0]) if rows else None
 
 
-@transaction.atomic
 def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
     """True exactly once for the live code. Every failure looks the same to the caller and
     is committed (the caller must not raise inside this transaction)."""
-    now = timezone.now()
     candidate = otp_hash(account_id=account.pk, phone_number=phone_number, code=code)
+    # A number that was never sent a code has no verification row, and nothing to lock or
+    # count: answer without a transaction (one read; guesses at random numbers cost little).
+    # A code being issued right now is not known to anyone before its transaction commits.
+    if not execute_prepared(_VERIFICATION_EXISTS_SQL, [account.pk, phone_number]):
+        hashes_match(_NO_CODE_HASH, candidate)  # the same work as a wrong code
+        return False
+    return _otp_verify_locked(account=account, phone_number=phone_number, candidate=candidate)
+
+
+@transaction.atomic
+def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str) -> bool:
+    now = timezone.now()
     verification = _locked_verification(account.pk, phone_number)
     otp = None
     if verification is not None:

@@ -297,5 +297,14 @@ def test_verify_has_a_fixed_query_budget(api_client, gateway, memo_queries):
     with CaptureQueriesContext(connection) as queries:
         assert verify(api_client, code).status_code == 200
     sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # key lookup (unless in memory), locked verification row, live OTP, OTP update, streak reset.
-    assert len(sql) == memo_queries + 4, sql
+    # key lookup (unless in memory), was a code ever sent, locked verification row, live OTP,
+    # OTP update, streak reset.
+    assert len(sql) == memo_queries + 5, sql
+
+
+def test_verifying_a_number_never_sent_a_code_costs_one_read(api_client, memo_queries):
+    verify(api_client, "123456")  # the key is in memory from now on (production mode)
+    with CaptureQueriesContext(connection) as queries:
+        response = verify(api_client, "123456")
+    assert (response.status_code, response.json()["error"]) == (422, "Invalid or expired OTP")
+    assert len(queries.captured_queries) == memo_queries + 1, [q["sql"] for q in queries.captured_queries]
