@@ -7,7 +7,12 @@ posts messages one at a time and measures the time until the job frame reaches t
 phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
 server process's memory per connected phone.
 
-    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500] [--nodes 2]
+With --background, the API is kept busy meanwhile: it first measures the HTTP server's
+maximum rate of `sms/status` polls (the call a client waiting for delivery makes most), then
+polls at half that rate, open loop, for the whole measurement. (Background *sends* would queue
+on the measured phones and measure their pacing instead of dispatch.)
+
+    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500] [--nodes 2] [--background]
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -27,7 +33,34 @@ import psutil  # noqa: E402
 import requests  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from bench.api_send import Connection, closed_loop  # noqa: E402
 from bench.stack import start_stack  # noqa: E402
+
+
+async def paced_polls(url: str, key: str, path: str, rate: float, stop: asyncio.Event) -> str:
+    """GET ``path`` at ``rate`` per second, open loop, until ``stop``; a line on what it did."""
+    parts = urlsplit(url)
+    idle: list[Connection] = []
+    answered: list[int] = []
+    tasks: set[asyncio.Task] = set()
+
+    async def one() -> None:
+        conn = idle.pop() if idle else Connection(parts.hostname, parts.port)
+        answered.append(await conn.request("GET", path, key))
+        idle.append(conn)
+
+    start, sent = time.perf_counter(), 0
+    while not stop.is_set():
+        delay = start + sent / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        task = asyncio.create_task(one())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        sent += 1
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - start
+    return f"background: {len(answered) / elapsed:,.0f} status polls/s answered ({answered.count(200)} x 200)"
 
 
 class Phone:
@@ -67,7 +100,8 @@ def quantiles(values: list[float]) -> str:
     return f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
 
 
-async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int) -> str:
+async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int,
+                  background: tuple[str, float] | None = None) -> str:  # fmt: skip
     # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
     # through the Redis channel layer.
     ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
@@ -76,8 +110,14 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
     for phone in phones:
         await phone.start()
     await asyncio.sleep(1.0)
+    stop = asyncio.Event()
+    polls = None
+    if background:
+        path, rate = background
+        polls = asyncio.create_task(paced_polls(stack.urls[-1], api_keys[0], path, rate, stop))
+        await asyncio.sleep(1.0)  # the background load is under way before the first POST
     session = requests.Session()
-    latencies = []
+    latencies, answers = [], []
     for i in range(messages):
         start = time.perf_counter()
         response = await asyncio.to_thread(
@@ -87,6 +127,7 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
             headers={"Authorization": f"Bearer {api_keys[(first + i) // 90]}"},
             timeout=10,
         )
+        answers.append(time.perf_counter() - start)
         message_id = response.json()["message_id"]
         while message_id not in arrivals and time.perf_counter() - start < 5:
             await asyncio.sleep(0.0005)
@@ -95,10 +136,13 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         # 20 messages a second stays under one phone's pace (30 per 1 s window, plus margin):
         # what is measured is dispatch, not pacing.
         await asyncio.sleep(0.05)
+    stop.set()
     for phone in phones:
         await phone.ws.close()
     lost = messages - len(latencies)
-    return f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
+    result = f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
+    result += f" (the POST's own answer: p50 {statistics.median(answers) * 1000:.1f} ms)"
+    return result + (f"; {await polls}" if polls else "")
 
 
 async def idle_capacity(stack, tokens: list[str], server_pid: int) -> str:
@@ -136,6 +180,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=500, help="idle phones for the capacity run (at most 5000)")
     parser.add_argument("--nodes", type=int, choices=[1, 2], default=1,
                         help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
+    parser.add_argument("--background", action="store_true", help="keep the API at half its maximum rate meanwhile")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]
@@ -152,10 +197,23 @@ from accounts.services import api_key_generate
 keys = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key for i in range({key_count})]
 print(json.dumps(keys))
 """)
+        background = None
+        if args.background:
+            message_id = stack.manage("""
+import json
+from accounts.models import Account
+from messaging.lifecycle import message_create
+print(json.dumps(message_create(account=Account.objects.get(), to="+959123456789", text="polled").pk))
+""")
+            path = f"/api/v1/sms/status/{message_id}"
+            pids = [stack.server_pid(len(stack.urls) - 1)]
+            top = asyncio.run(closed_loop([stack.urls[-1]], api_keys[:1], "status", [message_id], 16, 3.0, pids))
+            background = (path, top.rate / 2)
+            print(f"sms/status maximum {top.rate:,.0f}/s; background load at {top.rate / 2:,.0f}/s", flush=True)
         sent = 0
         for count in counts:
             tokens = create_gateways(stack, count, f"phones{count}")
-            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages))
+            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background))
             sent += messages
             path = "POST on node 2 -> job frame on node 1" if args.nodes == 2 else "POST -> job frame"
             print(f"{count:>4} phone(s): {path} {result}", flush=True)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from mysmsapio import metrics
+from mysmsapio.db import commit_without_flush_wait
 
 from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
@@ -115,6 +116,10 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
     spent while jobs wait, in how many seconds to try again."""
     now = now or timezone.now()
+    # A push lost to a crash is harmless: the job is still queued and is pushed again when the
+    # phone reconnects, and only the phone's claim (a durable commit) lets it send. Not waiting
+    # for the disk here takes a flush off every message's way to its phone.
+    commit_without_flush_wait()
     gateway = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).first()
     if gateway is None:
         return [], None
