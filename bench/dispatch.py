@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import statistics
 import sys
 import time
@@ -35,6 +36,26 @@ from websockets.asyncio.client import connect  # noqa: E402
 
 from bench.api_send import Connection, closed_loop  # noqa: E402
 from bench.stack import start_stack  # noqa: E402
+
+
+def poll_process(url: str, key: str, path: str, rate: float, stop, results) -> None:
+    """A process of its own: the measuring event loop must stay idle, or it would stamp the
+    phones' frames late and blame the server for its own load."""
+
+    async def run() -> str:
+        stopped = asyncio.Event()
+
+        async def watch() -> None:
+            while not stop.is_set():
+                await asyncio.sleep(0.05)
+            stopped.set()
+
+        watcher = asyncio.create_task(watch())
+        line = await paced_polls(url, key, path, rate, stopped)
+        await watcher
+        return line
+
+    results.put(asyncio.run(run()))
 
 
 async def paced_polls(url: str, key: str, path: str, rate: float, stop: asyncio.Event) -> str:
@@ -110,14 +131,19 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
     for phone in phones:
         await phone.start()
     await asyncio.sleep(1.0)
-    stop = asyncio.Event()
+    stop, results = multiprocessing.Event(), multiprocessing.Queue()
     polls = None
     if background:
         path, rate = background
-        polls = asyncio.create_task(paced_polls(stack.urls[-1], api_keys[0], path, rate, stop))
-        await asyncio.sleep(1.0)  # the background load is under way before the first POST
+        polls = multiprocessing.Process(
+            target=poll_process, args=(stack.urls[-1], api_keys[0], path, rate, stop, results)
+        )
+        polls.start()
+        await asyncio.sleep(1.5)  # the background load is under way before the first POST
     session = requests.Session()
     latencies, answers = [], []
+    phone_server = psutil.Process(stack.phone_server_pid(0))
+    cpu_before = sum(phone_server.cpu_times()[:2])
     for i in range(messages):
         start = time.perf_counter()
         response = await asyncio.to_thread(
@@ -137,12 +163,18 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         # what is measured is dispatch, not pacing.
         await asyncio.sleep(0.05)
     stop.set()
+    phone_cpu_ms = (sum(phone_server.cpu_times()[:2]) - cpu_before) / messages * 1000
     for phone in phones:
         await phone.ws.close()
     lost = messages - len(latencies)
     result = f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
-    result += f" (the POST's own answer: p50 {statistics.median(answers) * 1000:.1f} ms)"
-    return result + (f"; {await polls}" if polls else "")
+    result += (f" (the POST's own answer: p50 {statistics.median(answers) * 1000:.1f} ms; phone server CPU "
+               f"{phone_cpu_ms:.1f} ms per message)")  # fmt: skip
+    if polls is None:
+        return result
+    line = results.get(timeout=60)
+    polls.join()
+    return f"{result}; {line}"
 
 
 async def idle_capacity(stack, tokens: list[str], server_pid: int) -> str:

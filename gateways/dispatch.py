@@ -9,6 +9,7 @@ never loses it (the periodic tasks find every pending or unpushed row again).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from django.utils import timezone
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from mysmsapio import metrics
-from mysmsapio.db import commit_without_flush_wait
+from mysmsapio.db import as_datetime, commit_without_flush_wait, execute_prepared, model_from_row
 
 from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
@@ -92,6 +93,32 @@ def dispatch_assign_pending(
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
+# The push path's reads, prepared (mysmsapio/db.py): the phone process runs them for every
+# message, and compiling them through the ORM cost more CPU than running them.
+_PHONE_PACE_SQL = """
+SELECT g.rate_per_minute, g.daily_quota, g.sims,
+       (SELECT COALESCE(SUM(m.segments), 0) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s),
+       (SELECT MIN(m.pushed_at) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s)
+FROM gateways_gateway g WHERE g.id = %s AND g.enabled AND g.revoked_at IS NULL
+"""
+_WAITING_FIELDS = ["id", "to", "body", "sealed_body", "segments", "priority", "carrier", "expires_at", "created_at"]
+_WAITING_SQL = f"""
+SELECT {", ".join(f'"{field}"' for field in _WAITING_FIELDS)} FROM messaging_message
+WHERE gateway_id = %s AND status = 'queued' AND pushed_at IS NULL AND expires_at > %s
+ORDER BY priority DESC, created_at LIMIT %s
+"""
+
+
+def _skip_locked() -> str:
+    # Two pushes to one phone (two of its sockets, a timer and a wake) each take jobs the
+    # other has not locked; SQLite serialises writers instead.
+    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+
+
+def _json(value: object) -> object:
+    return json.loads(value) if isinstance(value, str) else value  # SQLite hands JSON back as text
+
+
 def _midnight(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -120,14 +147,17 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     # phone reconnects, and only the phone's claim (a durable commit) lets it send. Not waiting
     # for the disk here takes a flush off every message's way to its phone.
     commit_without_flush_wait()
-    gateway = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).first()
-    if gateway is None:
-        return [], None
     # Android counts sends on the phone, which lag our pushes by a claim round trip: pace over
     # a slightly longer window so that jitter never puts rate+1 sends in one phone-side window.
     seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
     window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
-    used, oldest = _pushed_segments(gateway_id, now - window)
+    since = now - window
+    rows = execute_prepared(_PHONE_PACE_SQL, [since, since, gateway_id])
+    if not rows:
+        return [], None  # disabled or revoked
+    rate, daily_quota, sims, used, oldest = rows[0]
+    oldest = as_datetime(oldest)
+    gateway = Gateway(pk=gateway_id, rate_per_minute=rate, daily_quota=daily_quota, sims=_json(sims))
     limit = gateway.rate_per_minute
     if gateway.daily_quota is not None:
         # The quota counts messages since midnight UTC; at the quota the phone rests until then.
@@ -135,13 +165,11 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
         limit = min(limit, max(0, gateway.daily_quota - today))
         if limit == 0:
             return [], None
-    waiting = list(
-        _locked(
-            Message.objects.filter(
-                gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=True, expires_at__gt=now
-            )
-        ).order_by("-priority", "created_at")[: limit + 1]  # one more: does work remain?
-    )
+    # One more than the limit: does work remain?
+    waiting = [
+        model_from_row(Message, _WAITING_FIELDS, row)
+        for row in execute_prepared(_WAITING_SQL + _skip_locked(), [gateway_id, now, limit + 1])
+    ]
     jobs, pushed = [], []
     for message in waiting:
         # Android counts every part of a long SMS; a single over-long one may go alone.

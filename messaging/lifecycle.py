@@ -53,10 +53,25 @@ def phone_picker() -> Callable[..., int | None]:
     return import_string(settings.MESSAGE_PHONE_PICKER)
 
 
+# A phone's reports (claim, sent, delivered) come once per message each: prepared, like the
+# send path's INSERT (mysmsapio/db.py).
+_EVENT_SQL = """
+INSERT INTO messaging_messageevent (message_id, gateway_id, created_at, event, detail) VALUES (%s, %s, %s, %s, %s)
+"""
+_CLAIM_SQL = """
+UPDATE messaging_message SET status = 'sent', sent_at = %s, sealed_body = NULL
+WHERE id = %s AND gateway_id = %s AND status = 'queued' AND expires_at > %s RETURNING id
+"""
+_CLAIMED_BEFORE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s AND sent_at IS NOT NULL"
+_DELIVERED_SQL = """
+UPDATE messaging_message SET status = 'delivered', delivered_at = %s
+WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
+"""
+_ON_PHONE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s"
+
+
 def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
-    MessageEvent.objects.create(
-        message_id=message_id, gateway_id=gateway_id, event=event, detail=detail, created_at=now or timezone.now()
-    )
+    execute_prepared(_EVENT_SQL, [message_id, gateway_id, now or timezone.now(), event, detail], fetch=False)
 
 
 def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: datetime, detail: str = "") -> None:
@@ -184,13 +199,10 @@ def message_claim(*, gateway_id: int, message_id: str, now: datetime | None = No
     ever may). Asking again after a lost answer gets True again: the phone's journal, not
     the server, knows whether its radio already sent it."""
     now = now or timezone.now()
-    claimed = Message.objects.filter(
-        pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED, expires_at__gt=now
-    ).update(status=MessageStatus.SENT, sent_at=now, sealed_body=None)
-    if claimed:
+    if execute_prepared(_CLAIM_SQL, [now, message_id, gateway_id, now]):
         _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now)
         return True
-    return Message.objects.filter(pk=message_id, gateway_id=gateway_id, sent_at__isnull=False).exists()
+    return bool(execute_prepared(_CLAIMED_BEFORE_SQL, [message_id, gateway_id]))
 
 
 @transaction.atomic
@@ -219,19 +231,17 @@ def message_release(
 
 def message_mark_radio_sent(*, gateway_id: int, message_id: str) -> None:
     """The phone's radio accepted the SMS (the status is already ``sent`` since the claim)."""
-    if Message.objects.filter(pk=message_id, gateway_id=gateway_id).exists():
+    if execute_prepared(_ON_PHONE_SQL, [message_id, gateway_id]):
         _event(message_id, MessageEventType.RADIO_SENT, gateway_id=gateway_id)
 
 
 @transaction.atomic
 def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | None = None) -> bool:
     now = timezone.now()
-    done = Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.SENT).update(
-        status=MessageStatus.DELIVERED, delivered_at=at or now
-    )
+    done = bool(execute_prepared(_DELIVERED_SQL, [at or now, message_id, gateway_id]))
     if done:
         _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
-    return bool(done)
+    return done
 
 
 @transaction.atomic

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, models
+
+M = TypeVar("M", bound=models.Model)
 
 try:
     import psycopg
@@ -43,6 +45,21 @@ def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> 
         rows = cursor.fetchall() if fetch else []
     # SQLite hands back the stored UTC times without their zone, which the ORM would add.
     return [tuple(_aware(value) for value in row) for row in rows]
+
+
+def model_from_row(model: type[M], fields: Sequence[str], row: Sequence[Any]) -> M:
+    """An instance of ``model`` from a row of ``fields`` (in any order), as the ORM loads one:
+    the other fields deferred. (``Model.from_db`` wants the values in the model's field order.)"""
+    by_name = dict(zip(fields, row, strict=True))
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in by_name]
+    return model.from_db(None, names, [by_name[name] for name in names])
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """A time read back from SQLite by a raw aggregate (MIN, MAX) comes back as text."""
+    if isinstance(value, str):
+        return _aware(datetime.fromisoformat(value))
+    return value
 
 
 def commit_without_flush_wait() -> None:

@@ -13,7 +13,7 @@ from messaging.lifecycle import message_create
 from messaging.models import Message, MessagePriority
 from messaging.phone import carrier_for_number
 from mysmsapio.crypto import hashes_match, keyed_hash
-from mysmsapio.db import execute_prepared
+from mysmsapio.db import execute_prepared, model_from_row
 from mysmsapio.errors import RateLimited, ServiceUnavailable
 
 from .models import Otp, OtpStatus, PhoneVerification
@@ -128,13 +128,13 @@ _LIVE_OTP_FIELDS = ["id", "code_hash", "status", "attempts", "expires_at"]
 def _locked_verification(account_id: int, phone_number: str) -> PhoneVerification | None:
     sql = _VERIFICATION_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     rows = execute_prepared(sql, [account_id, phone_number])
-    return PhoneVerification.from_db(None, _VERIFICATION_FIELDS, rows[0]) if rows else None
+    return model_from_row(PhoneVerification, _VERIFICATION_FIELDS, rows[0]) if rows else None
 
 
 def _live_otp(account_id: int, phone_number: str) -> Otp | None:
     # At most one row: a unique constraint allows one active code per account and number.
     rows = execute_prepared(_LIVE_OTP_SQL, [account_id, phone_number])
-    return Otp.from_db(None, _LIVE_OTP_FIELDS, rows[0]) if rows else None
+    return model_from_row(Otp, _LIVE_OTP_FIELDS, rows[0]) if rows else None
 
 
 def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
