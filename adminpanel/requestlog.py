@@ -95,12 +95,18 @@ def _row(entry: dict[str, Any]) -> tuple:
 
 
 def _insert(entries: list[dict[str, Any]]) -> None:
-    # One executemany of plain tuples rather than bulk_create: building model instances for
-    # hundreds of lines a second held the GIL long enough to show in the send path's p99.
+    # Plain tuples rather than bulk_create, and COPY on PostgreSQL: building model instances,
+    # or binding hundreds of rows a second in Python, held the web process's GIL long enough
+    # to show in the API's p99 (bench/dispatch.py --background). COPY encodes rows in C.
     table = connection.ops.quote_name(ApiRequest._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for entry in entries:
+                    copy.write_row(_row(entry))
+            return
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
         cursor.executemany(sql, [_row(entry) for entry in entries])
 
 
@@ -118,8 +124,9 @@ def _flush_forever(interval: float) -> None:
         try:
             request_log_flush()
         finally:
-            # This thread owns its connection: give it back rather than hold it open forever.
-            connection.close()
+            # This thread owns its connection: back to the pool after each flush, or kept open
+            # where connections are persistent (WSGI workers), as Django does at a request's end.
+            connection.close_if_unusable_or_obsolete()
 
 
 def _ensure_flusher() -> None:
