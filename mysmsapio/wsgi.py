@@ -10,6 +10,7 @@ connections (WebSockets) need ASGI: the proxy routes ``/ws/`` to the ASGI proces
 
 from __future__ import annotations
 
+import gc
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -23,6 +24,10 @@ django_wsgi_app = get_wsgi_application()
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiWSGIHandler  # noqa: E402
 
 api_wsgi_app = ApiWSGIHandler()
+
+# Everything loaded so far (Django, the apps, their modules) lives as long as the process: out
+# of the collector's way, so that its full passes stop pausing requests (p99 under load).
+gc.freeze()
 
 
 def application(environ, start_response):
