@@ -229,14 +229,18 @@ print(json.dumps([[g.raw_key for g in generated], ids]))
 """)
 
 
-def record(lines: list[str], args: argparse.Namespace) -> None:
+def record(lines: list[str], script: str) -> None:
+    """Append ``lines`` to bench/results.md under what was measured: when, which commit, on what."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=BASE_DIR,
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     cpu = platform.processor() or platform.machine()
-    header = (f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit.stdout.strip()}, "
-              f"{os.cpu_count()} cores ({cpu}), {platform.python_version()}\n\n"
-              f"`python bench/api_send.py {' '.join(sys.argv[1:])}`\n\n```\n")  # fmt: skip
+    revision = commit.stdout.strip() + (" (modified)" if dirty else "")
+    header = (f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {revision}, "
+              f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}\n\n"
+              f"`python bench/{script} {' '.join(sys.argv[1:])}`\n\n```\n")  # fmt: skip
     if not RESULTS.exists():
-        RESULTS.write_text("# Benchmark results\n\nWritten by `bench/api_send.py --record`; newest last.\n")
+        RESULTS.write_text("# Benchmark results\n\nWritten by `bench/*.py --record`; newest last.\n")
     with RESULTS.open("a") as out:
         out.write(header + "\n".join(lines) + "\n```\n")
 
@@ -299,7 +303,7 @@ def main() -> None:
                             print(line, flush=True)
                             lines.append(line)
         if args.record:
-            record(lines, args)
+            record(lines, "api_send.py")
     finally:
         for server in servers:
             server.stop()

@@ -34,7 +34,7 @@ import psutil  # noqa: E402
 import requests  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
-from bench.api_send import Connection, closed_loop  # noqa: E402
+from bench.api_send import Connection, closed_loop, record  # noqa: E402
 from bench.stack import start_stack  # noqa: E402
 
 
@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, choices=[1, 2], default=1,
                         help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
     parser.add_argument("--background", action="store_true", help="keep the API at half its maximum rate meanwhile")
+    parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]
@@ -229,7 +230,7 @@ from accounts.services import api_key_generate
 keys = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms"]).raw_key for i in range({key_count})]
 print(json.dumps(keys))
 """)
-        background = None
+        background, lines = None, []
         if args.background:
             message_id = stack.manage("""
 import json
@@ -241,14 +242,16 @@ print(json.dumps(message_create(account=Account.objects.get(), to="+959123456789
             pids = [stack.server_pid(len(stack.urls) - 1)]
             top = asyncio.run(closed_loop([stack.urls[-1]], api_keys[:1], "status", [message_id], 16, 3.0, pids))
             background = (path, top.rate / 2)
-            print(f"sms/status maximum {top.rate:,.0f}/s; background load at {top.rate / 2:,.0f}/s", flush=True)
+            lines.append(f"sms/status maximum {top.rate:,.0f}/s; background load at {top.rate / 2:,.0f}/s")
+            print(lines[-1], flush=True)
         sent = 0
         for count in counts:
             tokens = create_gateways(stack, count, f"phones{count}")
             result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background))
             sent += messages
             path = "POST on node 2 -> job frame on node 1" if args.nodes == 2 else "POST -> job frame"
-            print(f"{count:>4} phone(s): {path} {result}", flush=True)
+            lines.append(f"{count:>4} phone(s): {path} {result}")
+            print(lines[-1], flush=True)
             stack.manage("""
 import json
 from gateways.models import Gateway
@@ -258,7 +261,10 @@ print(json.dumps(gateway_set_enabled(gateway_ids=list(Gateway.objects.values_lis
         if args.idle:
             tokens = create_gateways(stack, min(args.idle, 5000), "idle")
             server_pid = stack.phone_server_pid(0)  # the node the phones connect to
-            print(asyncio.run(idle_capacity(stack, tokens, server_pid)), flush=True)
+            lines.append(asyncio.run(idle_capacity(stack, tokens, server_pid)))
+            print(lines[-1], flush=True)
+        if args.record:
+            record(lines, "dispatch.py")
     finally:
         stack.stop(keep=args.keep)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connections
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -77,6 +77,15 @@ def _drf_message(exc: drf_exceptions.APIException) -> str:
     return str(detail)
 
 
+def _roll_back_atomic_requests() -> None:
+    """What DRF's own handler does (``rest_framework.views.set_rollback``, which this module
+    cannot import: DRF's views import our authentication, which imports us): an error answer
+    must not commit the request's transaction under ``ATOMIC_REQUESTS``."""
+    for db in connections.all():
+        if db.settings_dict["ATOMIC_REQUESTS"] and db.in_atomic_block:
+            db.set_rollback(True)
+
+
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF exception handler: every failure becomes the contract's JSON error."""
     headers: dict[str, str] = {}
@@ -112,8 +121,5 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         return None
     # Headers a service attached on the way out (the rate limit's, on a counted request).
     headers.update(getattr(exc, "response_headers", {}))
-    # Imported here: rest_framework.views imports the authentication classes, which import us.
-    from rest_framework.views import set_rollback
-
-    set_rollback()
+    _roll_back_atomic_requests()
     return Response(error_body(message, code), status=status, headers=headers)
