@@ -10,14 +10,13 @@ never loses it (the periodic tasks find every pending or unpushed row again).
 from __future__ import annotations
 
 import json
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, Sum
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
@@ -29,8 +28,6 @@ from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
 from .services import gateway_event_record
 from .signals import WAKE, gateway_signal
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -129,13 +126,6 @@ def _pushed_today(gateway_id: int, now: datetime) -> int:
 
 def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
     return gateway.daily_quota is None or _pushed_today(gateway.pk, now) < gateway.daily_quota
-
-
-def _pushed_segments(gateway_id: int, since: datetime) -> tuple[int, datetime | None]:
-    row = Message.objects.filter(gateway_id=gateway_id, pushed_at__gt=since).aggregate(
-        used=Sum("segments"), oldest=Min("pushed_at")
-    )
-    return row["used"] or 0, row["oldest"]
 
 
 @transaction.atomic
