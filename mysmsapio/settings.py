@@ -351,7 +351,12 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # Embedded mode runs the periodic tasks in the web process every few seconds: a line per
-    # run would drown the server's log. Workers in production keep them (one per task run).
-    "loggers": {} if PRODUCTION else {"celery.app.trace": {"level": "WARNING"}},
+    "loggers": {
+        # Embedded mode runs the periodic tasks in the web process every few seconds: a line per
+        # run would drown the server's log. Workers in production keep them (one per task run).
+        **({} if PRODUCTION else {"celery.app.trace": {"level": "WARNING"}}),
+        # With the access log on, Django's own "Bad Request: /api/..." warning repeats what the
+        # access line already says (status, path, request id) for every 4xx: keep its errors.
+        **({"django.request": {"level": "ERROR"}} if ACCESS_LOG else {}),
+    },
 }
