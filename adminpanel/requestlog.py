@@ -11,6 +11,7 @@ lines and says how many in the server log.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
 import time
@@ -160,6 +161,13 @@ def _entry(request: HttpRequest, response: HttpResponse, latency_ms: float) -> d
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _latency_series(method: str, route: str, status: int):
+    # One histogram child per endpoint and answer: the client library's label lookup (checks
+    # and a lock) on every request cost more than the observation itself.
+    return metrics.API_LATENCY.labels(method, route, str(status))
+
+
 class RequestLogMiddleware(HybridMiddleware):
     """Outermost middleware, so the latency covers the whole answer. For every request: a
     request id (the client's ``X-Request-ID`` if sane, else a new one) on each log line and in
@@ -199,6 +207,6 @@ class RequestLogMiddleware(HybridMiddleware):
             # The URL's name, not its path: one series per endpoint, whatever the message id.
             match = getattr(request, "resolver_match", None)
             route = (match.view_name or match.route) if match else "unmatched"
-            metrics.API_LATENCY.labels(request.method, route, str(response.status_code)).observe(elapsed)
+            _latency_series(request.method, route, response.status_code).observe(elapsed)
         if settings.REQUEST_LOG_ENABLED and request.path.startswith("/api/"):
             request_log_record(_entry(request, response, latency_ms))

@@ -8,6 +8,7 @@ database alone cannot be used to test guesses offline.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -19,12 +20,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
 BASE62 = string.ascii_letters + string.digits
+_BASE62_CHARACTERS = frozenset(BASE62)
+
+
+@functools.lru_cache(maxsize=16)
+def _purpose_key(secret: str, purpose: str) -> bytes:
+    # Derived once per purpose (every request hashes a key): keyed by the secret too, so a
+    # changed HASH_SECRET never meets an old derivation.
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
 
 
 def keyed_hash(purpose: str, value: str) -> str:
     """HMAC-SHA256 of ``value``, domain-separated by ``purpose`` so hashes never cross uses."""
-    key = hmac.new(settings.HASH_SECRET.encode(), purpose.encode(), hashlib.sha256).digest()
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_purpose_key(settings.HASH_SECRET, purpose), value.encode(), hashlib.sha256).hexdigest()
 
 
 def hashes_match(expected: str, candidate: str) -> bool:
@@ -58,7 +66,7 @@ def new_prefixed_secret(*, prefix: str, purpose: str, body_length: int = 40) -> 
 def secret_lookup(raw: str, *, prefix: str, min_body_length: int = 32) -> str | None:
     """The lookup part of a presented secret, or None when it is not of the right form."""
     body = raw[len(prefix) :] if raw.startswith(prefix) else ""
-    if len(body) < min_body_length or not all(ch in BASE62 for ch in body):
+    if len(body) < min_body_length or not _BASE62_CHARACTERS.issuperset(body):
         return None
     return body[:LOOKUP_LENGTH]
 

@@ -16,11 +16,17 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.utils.module_loading import import_string
 
-# Served by the API handlers: JSON in, JSON out, no session, no CSRF.
+# Served by the API handlers: JSON in, JSON out, no session, no CSRF; resolved against
+# API_URLCONF alone (the admin's URLs are never tried first).
 API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
+API_URLCONF = "mysmsapio.api_root_urls"
 
 
 class ApiASGIHandler(ASGIHandler):
+    async def get_response_async(self, request):
+        request.urlconf = API_URLCONF
+        return await super().get_response_async(request)
+
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []
@@ -39,6 +45,10 @@ class ApiASGIHandler(ASGIHandler):
 
 
 class ApiWSGIHandler(WSGIHandler):
+    def get_response(self, request):
+        request.urlconf = API_URLCONF
+        return super().get_response(request)
+
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []

@@ -1,0 +1,21 @@
+"""The URLs behind ``API_PATH_PREFIXES``: the public API and the health checks.
+
+The API handlers (mysmsapio/handlers.py) resolve requests against this list alone, not the
+admin's; the root URLconf includes it first, so both see the same routes.
+"""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+
+from . import views
+from .metrics import metrics_view
+
+urlpatterns = [
+    path("up", views.up, name="up"),
+    path("ready", views.ready, name="ready"),
+    path("metrics", metrics_view, name="metrics"),
+    path("api/v1/", include("mysmsapio.api_urls")),
+    # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.
+    re_path(r"^api/", views.api_not_found),
+]
