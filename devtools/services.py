@@ -103,12 +103,9 @@ class Postgres:
                 check=True, capture_output=True, **run_as,
             )  # fmt: skip
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the process
-        server_settings = ["max_connections=300"]
-        if not self.durable:
-            server_settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
         self.proc = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
-             "-k", str(self.data_dir), *(arg for setting in server_settings for arg in ("-c", setting))],
+             "-k", str(self.data_dir), *(arg for setting in self.server_settings() for arg in ("-c", setting))],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **run_as,
         )  # fmt: skip
         wait_for_port(self.port, proc=self.proc)
@@ -127,6 +124,13 @@ class Postgres:
             capture_output=True,
         )
         return self
+
+    def server_settings(self) -> list[str]:
+        """The ``-c`` settings the server starts with."""
+        settings = ["max_connections=300"]
+        if not self.durable:
+            settings += ["fsync=off", "synchronous_commit=off", "full_page_writes=off"]
+        return settings
 
     def _wait_ready(self, bin_dir: Path, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
