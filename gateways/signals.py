@@ -1,22 +1,22 @@
 """Signals to the consumers that hold the phones' connections, wherever they run.
 
-A leaf module: it imports nothing of ours, so that ``messaging`` (which owns every message's
-state) can wake a phone without depending on ``gateways``. A signal only wakes; the database
-holds the work, and the periodic tasks repair any signal lost on the way.
+A leaf module: it imports none of our apps (only the leaf ``mysmsapio.redis_clients``), so
+that ``messaging`` (which owns every message's state) can wake a phone without depending on
+``gateways``. A signal only wakes; the database holds the work, and the periodic tasks repair
+any signal lost on the way.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import threading
 from typing import Any
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
-from django.conf import settings
+
+from mysmsapio.redis_clients import thread_redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -38,21 +38,6 @@ def _pubsub_layer() -> tuple[RedisPubSubChannelLayer, str] | None:
     return layer, layer._kwargs.get("prefix", "asgi")
 
 
-_thread = threading.local()
-
-
-def _redis() -> redis.Redis:
-    # One connection per thread, kept: a pool's checkout and return cost as much client CPU as
-    # the PUBLISH itself, on every send.
-    client = getattr(_thread, "redis", None)
-    if client is None:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, single_connection_client=True
-        )
-        _thread.redis = client
-    return client
-
-
 def gateway_wake(*, gateway_id: int, message_id: str | None = None) -> None:
     """New work for the phone (``message_id``, when one message is the news)."""
     data = {"message_id": message_id} if message_id else {}
@@ -72,7 +57,7 @@ def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
         # with a plain client: from a sync web worker, async_to_sync would start an event loop
         # (and a thread) per signal, and the layer's connections are bound to that loop.
         layer, prefix = pubsub
-        _redis().publish(f"{prefix}__group__{group}", layer.serialize(message))
+        thread_redis_client().publish(f"{prefix}__group__{group}", layer.serialize(message))
     except Exception:
         # The rows are committed; the periodic tasks will hand the work over.
         logger.warning("Could not signal gateway %s (%s)", gateway_id, event, exc_info=True)

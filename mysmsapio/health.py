@@ -8,11 +8,14 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connection
+
+from .redis_clients import redis_client
 
 HEARTBEAT_KEY = "mysmsapio:worker-heartbeat"
 
@@ -42,10 +45,6 @@ def check_database() -> Check:
 def check_redis() -> Check:
     if not settings.REDIS_URL:
         return Check(True, "not used (embedded mode)")
-    import redis
-
-    from .ratelimit import redis_client
-
     try:
         redis_client().ping()
     except redis.RedisError as exc:

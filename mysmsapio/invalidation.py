@@ -26,7 +26,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 
-from .ratelimit import redis_client
+from .redis_clients import redis_client
 
 logger = logging.getLogger(__name__)
 

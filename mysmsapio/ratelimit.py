@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 import time
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from .errors import ServiceUnavailable
+from .redis_clients import redis_client, thread_redis_client
 
 
 @dataclass(frozen=True)
@@ -51,28 +51,6 @@ ON CONFLICT (key) DO UPDATE SET
     window_start = excluded.window_start
 RETURNING count
 """
-
-
-@functools.cache
-def redis_client() -> redis.Redis:
-    """One client (and connection pool) per process for short Redis calls: rate limits, health."""
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-
-
-_thread = threading.local()
-
-
-def thread_redis_client() -> redis.Redis:
-    """A client holding one connection for the calling thread: the hot path's Redis calls skip
-    the pool's checkout and return (a third of their client-side cost). A WSGI worker has a
-    fixed set of threads, so the connections are few and stay open."""
-    client = getattr(_thread, "redis", None)
-    if client is None:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2, single_connection_client=True
-        )
-        _thread.redis = client
-    return client
 
 
 @functools.cache
