@@ -22,7 +22,7 @@ from django.utils import timezone
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from mysmsapio import metrics
-from mysmsapio.db import as_datetime, commit_without_flush_wait, execute_prepared, model_from_row
+from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 
 from .models import Gateway, GatewayEventType
 from .selectors import gateway_list_online
@@ -39,8 +39,9 @@ class Job:
     sim_slot: int | None
 
 
-def _sim_slot_for(gateway: Gateway, carrier: str) -> int | None:
-    for sim in gateway.sims or []:
+def _sim_slot_for(sims: object, carrier: str) -> int | None:
+    """The slot of the phone's SIM on ``carrier`` (its own SIM report, malformed parts skipped)."""
+    for sim in sims if isinstance(sims, list) else []:
         if isinstance(sim, dict) and carrier and str(sim.get("carrier", "")).lower() == carrier.lower():
             slot = sim.get("slot")
             return slot if isinstance(slot, int) else None
@@ -133,10 +134,6 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
     spent while jobs wait, in how many seconds to try again."""
     now = now or timezone.now()
-    # A push lost to a crash is harmless: the job is still queued and is pushed again when the
-    # phone reconnects, and only the phone's claim (a durable commit) lets it send. Not waiting
-    # for the disk here takes a flush off every message's way to its phone.
-    commit_without_flush_wait()
     # Android counts sends on the phone, which lag our pushes by a claim round trip: pace over
     # a slightly longer window so that jitter never puts rate+1 sends in one phone-side window.
     seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
@@ -146,13 +143,12 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     if not rows:
         return [], None  # disabled or revoked
     rate, daily_quota, sims, used, oldest = rows[0]
-    oldest = as_datetime(oldest)
-    gateway = Gateway(pk=gateway_id, rate_per_minute=rate, daily_quota=daily_quota, sims=_json(sims))
-    limit = gateway.rate_per_minute
-    if gateway.daily_quota is not None:
+    sims, oldest = _json(sims), as_datetime(oldest)
+    limit = rate
+    if daily_quota is not None:
         # The quota counts messages since midnight UTC; at the quota the phone rests until then.
         today = _pushed_today(gateway_id, now)
-        limit = min(limit, max(0, gateway.daily_quota - today))
+        limit = min(limit, max(0, daily_quota - today))
         if limit == 0:
             return [], None
     # One more than the limit: does work remain?
@@ -163,12 +159,12 @@ def dispatch_take_jobs(*, gateway_id: int, now: datetime | None = None) -> tuple
     jobs, pushed = [], []
     for message in waiting:
         # Android counts every part of a long SMS; a single over-long one may go alone.
-        if len(pushed) >= limit or (used and used + message.segments > gateway.rate_per_minute):
+        if len(pushed) >= limit or (used and used + message.segments > rate):
             break
         used += message.segments
         pushed.append(message.pk)
         metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
-        jobs.append(Job(message, message_delivery_text(message=message), _sim_slot_for(gateway, message.carrier)))
+        jobs.append(Job(message, message_delivery_text(message=message), _sim_slot_for(sims, message.carrier)))
     if pushed:
         message_push(gateway_id=gateway_id, message_ids=pushed, now=now)
         oldest = oldest or now

@@ -62,15 +62,6 @@ def as_datetime(value: Any) -> datetime | None:
     return value
 
 
-def commit_without_flush_wait() -> None:
-    """This transaction's COMMIT returns before its WAL reaches the disk (PostgreSQL's
-    ``synchronous_commit = off``, for this transaction only). For writes that a crash may lose
-    harmlessly, because the database already holds what makes losing them safe: never for a
-    message's acceptance or a phone's claim. Call inside ``transaction.atomic``."""
-    if connection.vendor == "postgresql":
-        execute_prepared("SET LOCAL synchronous_commit TO OFF", [], fetch=False)
-
-
 def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
