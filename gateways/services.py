@@ -152,7 +152,7 @@ def gateway_seen(*, gateway_id: int, connection_id: str, info: dict[str, Any] | 
     mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
     # One UPDATE for the usual heartbeat; a phone marked offline while silent, or new SIMs,
     # change which phones can take work, which every process must hear.
-    if mine.filter(is_connected=True).update(last_seen_at=now, **updates) and "sims" not in updates:
+    if "sims" not in updates and mine.filter(is_connected=True).update(last_seen_at=now, **updates):
         return
     if mine.update(last_seen_at=now, is_connected=True, **updates):
         gateway_phones_changed()
