@@ -82,10 +82,7 @@ def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: 
 
 
 def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
-    if message_id:
-        transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id))
-    else:
-        transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id))
+    transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id))
 
 
 # --- Birth ------------------------------------------------------------------------------
@@ -285,6 +282,13 @@ def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) ->
                     )
                 expired.append((message_id, gateway_id))
     return expired
+
+
+def message_forget_expired_texts(*, now: datetime | None = None) -> int:
+    """Past its expiry a sealed text (an OTP's code) is useless: drop the last copy of it.
+    Returns how many were dropped."""
+    now = now or timezone.now()
+    return Message.objects.filter(sealed_body__isnull=False, expires_at__lte=now).update(sealed_body=None)
 
 
 @transaction.atomic

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from accounts.models import Account, ApiKey
 from gateways.selectors import gateway_pick_for_message
-from messaging.lifecycle import message_create
-from messaging.models import Message, MessagePriority
+from messaging.lifecycle import message_create, message_forget_expired_texts
+from messaging.models import MessagePriority
 from messaging.phone import carrier_for_number
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.db import execute_prepared, model_from_row
@@ -192,8 +192,7 @@ def otp_expire_stale(*, now: datetime | None = None) -> dict[str, int]:
     """Periodic clean-up; idempotent, safe to run twice at once (plain conditional updates)."""
     now = now or timezone.now()
     expired = Otp.objects.filter(status=OtpStatus.ACTIVE, expires_at__lte=now).update(status=OtpStatus.EXPIRED)
-    # Past its OTP's expiry a sealed text is useless: drop the last copy of the code.
-    wiped = Message.objects.filter(sealed_body__isnull=False, expires_at__lte=now).update(sealed_body=None)
+    wiped = message_forget_expired_texts(now=now)
     cutoff = now - timedelta(seconds=settings.OTP_RETENTION_SECONDS)
     deleted, _ = Otp.objects.filter(created_at__lt=cutoff).delete()
     # A streak older than the retention period is forgotten too; a live lockout is kept.
