@@ -188,12 +188,12 @@ def start_reference(stack: Stack) -> Server:
 def start_baseline(stack: Stack, checkout: Path, nodes: int) -> Server:
     """Another checkout's web nodes, the way its own devtools.topology started them, on our
     database and Redis (its code, its server)."""
-    code = "import devtools.topology as t, inspect; print('http_server_args' in dir(t))"
-    has_wsgi = subprocess.run([sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True).stdout
+    # A checkout from before the WSGI servers has no mysmsapio/wsgi.py worth serving: daphne.
+    has_wsgi = (checkout / "devtools" / "topology.py").read_text().count("def http_server_args") > 0
     urls, procs = [], []
     for index in range(nodes):
         port = free_port()
-        if "True" in has_wsgi:
+        if has_wsgi:
             args = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
                     "--workers", "1", "--blocking-threads", "4", "--no-ws", "mysmsapio.wsgi:application"]  # fmt: skip
         else:
