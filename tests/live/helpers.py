@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -70,6 +71,27 @@ class Agent:
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=10)
+
+    def kill_between_sends(self, attempts: int = 500) -> None:
+        """SIGKILL at any step of the exchange but one: between the journal's "sending" and the
+        radio, where the agent rightly reports the outcome unknown (failed) instead of risking
+        a second send. Frozen by SIGSTOP, its journal can be read without a race."""
+        for _ in range(attempts):
+            self.proc.send_signal(signal.SIGSTOP)
+            try:
+                db = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=0)
+                try:
+                    sending = db.execute("SELECT count(*) FROM jobs WHERE state = 'sending'").fetchone()[0]
+                finally:
+                    db.close()
+            except sqlite3.OperationalError:
+                sending = 1  # frozen in the middle of a write: let it finish
+            if not sending:
+                self.kill()
+                return
+            self.proc.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+        raise AssertionError(f"{self.journal.name}: a job was always mid-send")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

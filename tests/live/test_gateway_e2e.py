@@ -64,7 +64,9 @@ def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_onc
         texts[post_sms(servers[i % len(servers)], keys[i // 90], "+959123456789", text)] = text
         if i == 60:
             wait_for(lambda: len(running[0].sent()) > 0, what="phone-0 to send something")
-            running[0].kill()  # mid-stream, at whatever step of the exchange it is
+            # Mid-stream, at whatever step of the exchange it is, except mid-send, where the
+            # designed answer is "outcome unknown" (failed, never sent twice): a 1-in-10 flake.
+            running[0].kill_between_sends()
         if i == 120:
             running[0].start()  # back with its journal: reports what it had claimed
 
