@@ -10,26 +10,33 @@ from .selectors import api_key_get_by_raw
 from .services import api_key_mark_used
 
 
+def api_key_from_authorization(header: bytes) -> ApiKey | None:
+    """The usable key named by an ``Authorization: Bearer <key>`` header's value, its use
+    recorded; None for anything else (another scheme, extra words, unknown or revoked)."""
+    words = header.split()
+    if len(words) != 2 or words[0].lower() != b"bearer":
+        return None
+    try:
+        raw_key = words[1].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    api_key = api_key_get_by_raw(raw_key=raw_key)
+    if api_key is not None:
+        api_key_mark_used(api_key=api_key)
+    return api_key
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     """``Authorization: Bearer api_live_...``. ``request.user`` is the ApiKey, ``request.auth``
     the same key, so views reach its account and permissions."""
 
-    keyword = "bearer"
-
     def authenticate(self, request: Request) -> tuple[ApiKey, ApiKey] | None:
-        header = authentication.get_authorization_header(request).split()
-        if not header:
+        header = authentication.get_authorization_header(request)
+        if not header.strip():
             return None
-        if header[0].lower() != self.keyword.encode() or len(header) != 2:
-            raise exceptions.AuthenticationFailed(INVALID_API_KEY)
-        try:
-            raw_key = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise exceptions.AuthenticationFailed(INVALID_API_KEY) from None
-        api_key = api_key_get_by_raw(raw_key=raw_key)
+        api_key = api_key_from_authorization(header)
         if api_key is None:
             raise exceptions.AuthenticationFailed(INVALID_API_KEY)
-        api_key_mark_used(api_key=api_key)
         return api_key, api_key
 
     def authenticate_header(self, request: Request) -> str:

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
-from accounts.models import Permission
+from accounts.models import ApiKey, Permission
 from mysmsapio.api import ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
@@ -39,23 +39,26 @@ class SmsSendApi(ApiView):
         return response
 
 
+def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
+    """``GET sms/status/<id>``'s body; also served by the lean edge (mysmsapio/edge.py)."""
+    message = message_state_get(account_id=api_key.account_id, message_id=message_id)
+    if message is None:
+        raise NotFound("Message not found", code="message_not_found")
+    return {
+        "message_id": message.message_id,
+        "status": message.status,
+        "sent_at": _iso(message.sent_at),
+        "delivered_at": _iso(message.delivered_at),
+        "failed_at": _iso(message.failed_at),
+        "error_message": message.error_message,
+    }
+
+
 class SmsStatusApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     def get(self, request: Request, message_id: str) -> Response:
-        message = message_state_get(account_id=request.auth.account_id, message_id=message_id)
-        if message is None:
-            raise NotFound("Message not found", code="message_not_found")
-        return Response(
-            {
-                "message_id": message.message_id,
-                "status": message.status,
-                "sent_at": _iso(message.sent_at),
-                "delivered_at": _iso(message.delivered_at),
-                "failed_at": _iso(message.failed_at),
-                "error_message": message.error_message,
-            }
-        )
+        return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
 class SmsInboxApi(ApiView):

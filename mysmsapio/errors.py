@@ -86,14 +86,37 @@ def _roll_back_atomic_requests() -> None:
             db.set_rollback(True)
 
 
-def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """DRF exception handler: every failure becomes the contract's JSON error."""
+def api_error_answer(exc: Exception) -> tuple[int, dict[str, str], dict[str, str]] | None:
+    """The contract's answer to one of our own failures (an ``ApiError``, the database being
+    unavailable) as (status, body, headers), or None for anything else. Shared by DRF's
+    exception handler and the API's lean edge (mysmsapio/edge.py)."""
     headers: dict[str, str] = {}
     if isinstance(exc, ApiError):
         status, message, code = exc.status_code, exc.message, exc.code
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-    elif isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is down, or every pooled connection stayed busy past the pool's
+        # timeout (overload): nothing was accepted, the client should retry.
+        logger.warning("Database unavailable: %s", exc.__class__.__name__)
+        status, message, code = 503, "Service temporarily unavailable", "database_unavailable"
+        headers["Retry-After"] = "1"
+    else:
+        return None
+    # Headers a service attached on the way out (the rate limit's, on a counted request).
+    headers.update(getattr(exc, "response_headers", {}))
+    return status, error_body(message, code), headers
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF exception handler: every failure becomes the contract's JSON error."""
+    answer = api_error_answer(exc)
+    if answer is not None:
+        status, body, headers = answer
+        _roll_back_atomic_requests()
+        return Response(body, status=status, headers=headers)
+    headers: dict[str, str] = {}
+    if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         status, message, code = 401, INVALID_API_KEY, "invalid_api_key"
         headers["WWW-Authenticate"] = "Bearer"
     elif isinstance(exc, drf_exceptions.ParseError):
@@ -110,16 +133,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         status, message, code = 403, _drf_message(exc), "permission_denied"
     elif isinstance(exc, drf_exceptions.APIException):
         status, message, code = exc.status_code, _drf_message(exc), exc.default_code
-    elif isinstance(exc, (OperationalError, InterfaceError)):
-        # The database is down, or every pooled connection stayed busy past the pool's
-        # timeout (overload): nothing was accepted, the client should retry.
-        logger.warning("Database unavailable: %s", exc.__class__.__name__)
-        status, message, code = 503, "Service temporarily unavailable", "database_unavailable"
-        headers["Retry-After"] = "1"
     else:
         # Unexpected: logged with its traceback by the middleware, answered without one.
         return None
-    # Headers a service attached on the way out (the rate limit's, on a counted request).
-    headers.update(getattr(exc, "response_headers", {}))
     _roll_back_atomic_requests()
     return Response(error_body(message, code), status=status, headers=headers)

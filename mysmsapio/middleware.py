@@ -42,11 +42,15 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if settings.SECURE_HSTS_SECONDS and request.is_secure():
         # What SecurityMiddleware sends for the admin; the lean API handler runs without it.
-        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-            value += "; includeSubDomains"
-        response.headers.setdefault("Strict-Transport-Security", value)
+        response.headers.setdefault("Strict-Transport-Security", hsts_header_value())
     return response
+
+
+def hsts_header_value() -> str:
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    return value
 
 
 class HybridMiddleware:

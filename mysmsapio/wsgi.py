@@ -21,6 +21,7 @@ os.environ.setdefault("DB_CONNECTIONS", "persistent")
 
 django_wsgi_app = get_wsgi_application()
 
+from mysmsapio.edge import edge_serve  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiWSGIHandler  # noqa: E402
 
 api_wsgi_app = ApiWSGIHandler()
@@ -31,6 +32,10 @@ gc.freeze()
 
 
 def application(environ, start_response):
-    """The API gets the lean handler; the admin and static files the full Django stack."""
+    """The API's hottest calls get the edge (mysmsapio/edge.py), the rest of the API the lean
+    handler; the admin and static files the full Django stack."""
+    answered = edge_serve(environ, start_response)
+    if answered is not None:
+        return answered
     app = api_wsgi_app if environ.get("PATH_INFO", "").startswith(API_PATH_PREFIXES) else django_wsgi_app
     return app(environ, start_response)

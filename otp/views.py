@@ -5,7 +5,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
-from accounts.models import Permission
+from accounts.models import ApiKey, Permission
 from messaging.phone import normalize_phone_number
 from messaging.services import INVALID_PHONE
 from mysmsapio import metrics
@@ -38,21 +38,26 @@ class OtpSendApi(ApiView):
         return Response({"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS})
 
 
+def otp_verify_answer(api_key: ApiKey, data: dict) -> dict:
+    """``POST otp/verify``'s body for a JSON object; also served by the lean edge
+    (mysmsapio/edge.py)."""
+    phone_number = _phone_number(data)
+    code = data.get("code")
+    if code is None:
+        raise ValidationFailed("Missing required field: code", code="missing_field")
+    if isinstance(code, bool) or not isinstance(code, (str, int)):
+        raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+    # A code sent as a JSON number has lost its leading zeros: put them back.
+    code = f"{code:0{CODE_DIGITS}d}" if isinstance(code, int) and code >= 0 else str(code).strip()
+    if not otp_verify(account=api_key.account, phone_number=phone_number, code=code):
+        metrics.OTP_VERIFICATIONS.labels("rejected").inc()
+        raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+    metrics.OTP_VERIFICATIONS.labels("verified").inc()
+    return {"success": True, "message": "OTP verified successfully"}
+
+
 class OtpVerifyApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.VERIFY_OTP)]
 
     def post(self, request: Request) -> Response:
-        data = json_object(request)
-        phone_number = _phone_number(data)
-        code = data.get("code")
-        if code is None:
-            raise ValidationFailed("Missing required field: code", code="missing_field")
-        if isinstance(code, bool) or not isinstance(code, (str, int)):
-            raise ValidationFailed(INVALID_OTP, code="invalid_otp")
-        # A code sent as a JSON number has lost its leading zeros: put them back.
-        code = f"{code:0{CODE_DIGITS}d}" if isinstance(code, int) and code >= 0 else str(code).strip()
-        if not otp_verify(account=request.auth.account, phone_number=phone_number, code=code):
-            metrics.OTP_VERIFICATIONS.labels("rejected").inc()
-            raise ValidationFailed(INVALID_OTP, code="invalid_otp")
-        metrics.OTP_VERIFICATIONS.labels("verified").inc()
-        return Response({"success": True, "message": "OTP verified successfully"})
+        return Response(otp_verify_answer(request.auth, json_object(request)))
