@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 
 from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
@@ -9,7 +10,7 @@ from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
-from mysmsapio.api import ApiView, json_object
+from mysmsapio.api import ApiAnswer, ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
 from .selectors import inbound_sms_page, message_state_get
@@ -20,23 +21,23 @@ def _iso(value) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempotency_key: str | None) -> ApiAnswer:
+    """``POST sms/send``'s answer; also served by the lean edge (mysmsapio/edge.py)."""
+    outcome = message_send(api_key=api_key, read_body=read_body, idempotency_key=idempotency_key)
+    message = outcome.message
+    headers = outcome.rate_limit.headers() if outcome.rate_limit is not None else {}
+    if not outcome.created:
+        headers["Idempotent-Replayed"] = "true"
+    return ApiAnswer({"success": True, "message_id": message.pk, "status": message.status}, 202, headers)
+
+
 class SmsSendApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     def post(self, request: Request) -> Response:
-        outcome = message_send(
-            api_key=request.auth,
-            read_body=lambda: json_object(request),
-            idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY"),
-        )
-        message = outcome.message
-        response = Response({"success": True, "message_id": message.pk, "status": message.status}, status=202)
-        if outcome.rate_limit is not None:
-            for name, value in outcome.rate_limit.headers().items():
-                response[name] = value
-        if not outcome.created:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return sms_send_answer(
+            request.auth, lambda: json_object(request), idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY")
+        ).response()
 
 
 def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:

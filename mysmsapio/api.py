@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .errors import ApiError
@@ -21,6 +22,17 @@ class ApiView(APIView):
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[JSONRenderer, str]:
         return self._renderer, self._renderer.media_type
+
+
+class ApiAnswer(NamedTuple):
+    """An endpoint's answer, for DRF's view and for the lean edge (mysmsapio/edge.py) alike."""
+
+    body: dict[str, Any]
+    status: int = 200
+    headers: dict[str, str] = {}
+
+    def response(self) -> Response:
+        return Response(self.body, status=self.status, headers=self.headers)
 
 
 class BadRequestBody(ApiError):

@@ -175,6 +175,67 @@ def test_verify_validation_errors_are_djangos(api_key, django_app, body):
     assert edge.status == 422
 
 
+def send_env(key: str, body: dict, **extra) -> dict:
+    return environ("POST", "/api/v1/sms/send", key=key, body=json.dumps(body).encode(),
+                   content_type="application/json", **extra)  # fmt: skip
+
+
+def test_a_send_through_the_edge_is_answered_and_stored_as_through_django(api_key, online_gateway, django_app):
+    body = {"to": GUIDE_NUMBER, "message": "Hello"}
+    edge = answered_by_edge(send_env(api_key.raw_key, body))
+    django = call(django_app, send_env(api_key.raw_key, body))
+    assert edge is not None and (edge.status, django.status) == (202, 202)
+    assert edge.headers.keys() == django.headers.keys()
+    assert {k: v for k, v in edge.headers.items() if k not in ("x-request-id", "x-ratelimit-remaining")} == {
+        k: v for k, v in django.headers.items() if k not in ("x-request-id", "x-ratelimit-remaining")
+    }
+    # One budget: the edge's send and Django's counted against the same key.
+    assert int(edge.headers["x-ratelimit-remaining"]) == int(django.headers["x-ratelimit-remaining"]) + 1
+    assert edge.json().keys() == django.json().keys() == {"success", "message_id", "status"}
+    stored = Message.objects.get(pk=edge.json()["message_id"])
+    assert (stored.to, stored.body, stored.status, stored.gateway) == (GUIDE_NUMBER, "Hello", "queued", online_gateway)
+
+
+def test_an_idempotent_retry_is_one_message_whichever_path_serves_it(api_key, online_gateway, django_app):
+    body = {"to": GUIDE_NUMBER, "message": "Once"}
+    first = answered_by_edge(send_env(api_key.raw_key, body, HTTP_IDEMPOTENCY_KEY="order-1234"))
+    replay_django = call(django_app, send_env(api_key.raw_key, body, HTTP_IDEMPOTENCY_KEY="order-1234"))
+    replay_edge = answered_by_edge(send_env(api_key.raw_key, body, HTTP_IDEMPOTENCY_KEY="order-1234"))
+    assert first is not None and replay_edge is not None
+    assert first.json() == replay_django.json() == replay_edge.json()
+    assert replay_edge.comparable() == replay_django.comparable()
+    assert replay_edge.headers["idempotent-replayed"] == "true"
+    assert Message.objects.filter(body="Once").count() == 1
+
+    changed = {"to": GUIDE_NUMBER, "message": "Twice"}
+    edge = answered_by_edge(send_env(api_key.raw_key, changed, HTTP_IDEMPOTENCY_KEY="order-1234"))
+    django = call(django_app, send_env(api_key.raw_key, changed, HTTP_IDEMPOTENCY_KEY="order-1234"))
+    assert edge is not None and edge.comparable() == django.comparable() and edge.status == 422
+
+
+@pytest.mark.parametrize(
+    "body", [{"to": "12", "message": "Hi"}, {"to": GUIDE_NUMBER}, {"to": GUIDE_NUMBER, "message": ""}]
+)
+def test_send_validation_errors_are_djangos(api_key, django_app, settings, body):
+    settings.SMS_RATE_LIMIT_PER_MINUTE = 1000
+    edge = answered_by_edge(send_env(api_key.raw_key, body))
+    django = call(django_app, send_env(api_key.raw_key, body))
+    assert edge is not None and edge.status == 422
+    assert (edge.status, edge.body) == (django.status, django.body)
+    assert int(edge.headers["x-ratelimit-remaining"]) == int(django.headers["x-ratelimit-remaining"]) + 1
+
+
+def test_the_rate_limit_is_one_budget_and_one_answer(api_key, online_gateway, django_app, settings):
+    settings.SMS_RATE_LIMIT_PER_MINUTE = 1
+    body = {"to": GUIDE_NUMBER, "message": "Hi"}
+    assert answered_by_edge(send_env(api_key.raw_key, body)).status == 202
+    edge = answered_by_edge(send_env(api_key.raw_key, body))
+    django = call(django_app, send_env(api_key.raw_key, body))
+    assert edge is not None and (edge.status, edge.body) == (django.status, django.body)
+    assert edge.json()["error"] == "Rate limit exceeded. Maximum 1 SMS per minute for this API key"
+    assert edge.headers.keys() == django.headers.keys() and "retry-after" in edge.headers
+
+
 def _fall_through_cases(key: str, message_id: str) -> dict[str, dict]:
     good = verify_body("123456")
     verify = ("POST", "/api/v1/otp/verify")
