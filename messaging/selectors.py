@@ -3,12 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from accounts.models import Account
 from mysmsapio.db import execute_prepared
 
-from .models import InboundSms, Message, MessageStatus
+from .models import Message, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -47,14 +46,46 @@ def message_get_by_idempotency_key(*, api_key_id: int, idempotency_key: str) -> 
     return Message.objects.filter(api_key_id=api_key_id, idempotency_key=idempotency_key).first()
 
 
+@dataclass(frozen=True)
+class InboxItem:
+    """What ``GET /sms/inbox`` reports of a received SMS."""
+
+    id: int
+    sender: str
+    body: str
+    received_at: datetime
+    gateway_name: str | None
+    sim_slot: int | None
+
+
+# Four fixed statements (with or without ``since``, with or without a cursor), prepared
+# (mysmsapio/db.py); each walks the (account, received_at DESC, id DESC) index.
+_INBOX_SQL = """
+SELECT i.id, i.sender, i.body, i.received_at, g.name, i.sim_slot
+FROM messaging_inboundsms i LEFT JOIN gateways_gateway g ON g.id = i.gateway_id
+WHERE i.account_id = %s{since}{before}
+ORDER BY i.received_at DESC, i.id DESC LIMIT %s
+"""
+_INBOX_STATEMENTS = {
+    (has_since, has_before): _INBOX_SQL.format(
+        since=" AND i.received_at >= %s" if has_since else "",
+        before=" AND (i.received_at < %s OR (i.received_at = %s AND i.id < %s))" if has_before else "",
+    )
+    for has_since in (False, True)
+    for has_before in (False, True)
+}
+
+
 def inbound_sms_page(
-    *, account: Account, limit: int, since: datetime | None = None, before: tuple[datetime, int] | None = None
-) -> list[InboundSms]:
+    *, account_id: int, limit: int, since: datetime | None = None, before: tuple[datetime, int] | None = None
+) -> list[InboxItem]:
     """Newest first; ``before`` is the (received_at, id) of the last item of the previous page."""
-    rows = InboundSms.objects.filter(account=account).select_related("gateway")
+    params: list = [account_id]
     if since is not None:
-        rows = rows.filter(received_at__gte=since)
+        params.append(since)
     if before is not None:
         at, pk = before
-        rows = rows.filter(Q(received_at__lt=at) | Q(received_at=at, pk__lt=pk))
-    return list(rows.order_by("-received_at", "-pk")[:limit])
+        params += [at, at, pk]
+    params.append(limit)
+    rows = execute_prepared(_INBOX_STATEMENTS[since is not None, before is not None], params)
+    return [InboxItem(*row) for row in rows]

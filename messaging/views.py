@@ -73,22 +73,22 @@ class SmsInboxApi(ApiView):
         limit = self._limit(params.get("limit", "50"))
         since = self._time(params.get("since"), "since") if params.get("since") else None
         before = self._cursor(params["cursor"]) if params.get("cursor") else None
-        page = inbound_sms_page(account=request.auth.account, limit=limit + 1, since=since, before=before)
+        page = inbound_sms_page(account_id=request.auth.account_id, limit=limit + 1, since=since, before=before)
         items, more = page[:limit], len(page) > limit
         next_cursor = None
         if more:
             last = items[-1]
-            raw = f"{last.received_at.isoformat()}|{last.pk}".encode()
+            raw = f"{last.received_at.isoformat()}|{last.id}".encode()
             next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         return Response(
             {
                 "messages": [
                     {
-                        "id": sms.pk,
+                        "id": sms.id,
                         "from": sms.sender,
                         "text": sms.body,
                         "received_at": _iso(sms.received_at),
-                        "gateway": sms.gateway.name if sms.gateway else None,
+                        "gateway": sms.gateway_name,
                         "sim_slot": sms.sim_slot,
                     }
                     for sms in items

@@ -40,6 +40,9 @@ def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> 
         with connection._prepare_cursor(_PreparedCursor(connection.connection)) as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if fetch else []
+    # Times stored as the ORM stores them (naive UTC text): SQLite compares text, and a zone
+    # suffix on one side only would make equal times unequal.
+    params = [connection.ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall() if fetch else []

@@ -13,7 +13,7 @@ from messaging.lifecycle import message_create, message_forget_expired_texts
 from messaging.models import MessagePriority
 from messaging.phone import carrier_for_number
 from mysmsapio.crypto import hashes_match, keyed_hash
-from mysmsapio.db import execute_prepared, model_from_row
+from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 from mysmsapio.errors import RateLimited, ServiceUnavailable
 
 from .models import Otp, OtpStatus, PhoneVerification
@@ -42,12 +42,29 @@ def otp_render_text(*, code: str) -> str:
     return settings.OTP_MESSAGE_TEMPLATE.format(code=code, minutes=minutes)
 
 
-def _verification_lock(*, account: Account, phone_number: str) -> PhoneVerification:
+# The send path's statements, prepared (mysmsapio/db.py) like the verify path's below.
+_VERIFICATION_CREATE_SQL = """
+INSERT INTO otp_phoneverification (account_id, phone_number, consecutive_failures, locked_until, updated_at)
+VALUES (%s, %s, 0, NULL, %s) ON CONFLICT (account_id, phone_number) DO NOTHING
+"""
+_RECENT_SENDS_SQL = """
+SELECT created_at FROM otp_otp WHERE account_id = %s AND phone_number = %s AND created_at > %s
+ORDER BY created_at LIMIT %s
+"""
+_REPLACE_LIVE_SQL = (
+    "UPDATE otp_otp SET status = 'replaced' WHERE account_id = %s AND phone_number = %s AND status = 'active'"
+)
+_OTP_COLUMNS = ["account_id", "api_key_id", "phone_number", "code_hash", "status", "attempts", "message_id",
+                "created_at", "expires_at", "verified_at"]  # fmt: skip
+_INSERT_OTP_SQL = f"""
+INSERT INTO otp_otp ({", ".join(_OTP_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_OTP_COLUMNS))}) RETURNING id
+"""
+
+
+def _verification_lock(*, account_id: int, phone_number: str, now: datetime) -> PhoneVerification:
     """Create if needed, then lock, the row that serialises sends and verifies of one number."""
-    PhoneVerification.objects.bulk_create(
-        [PhoneVerification(account=account, phone_number=phone_number)], ignore_conflicts=True
-    )
-    return PhoneVerification.objects.select_for_update().get(account=account, phone_number=phone_number)
+    execute_prepared(_VERIFICATION_CREATE_SQL, [account_id, phone_number, now], fetch=False)
+    return _locked_verification(account_id, phone_number)
 
 
 @transaction.atomic
@@ -61,22 +78,15 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     gateway_id = gateway_pick_for_message(carrier=carrier_for_number(phone_number), now=now)
     if gateway_id is None:
         raise NoGatewayOnline()
-    _verification_lock(account=account, phone_number=phone_number)
+    _verification_lock(account_id=account.pk, phone_number=phone_number, now=now)
 
     limit = settings.OTP_MAX_SENDS_PER_HOUR
-    window_start = now - timedelta(hours=1)
-    recent = list(
-        Otp.objects.filter(account=account, phone_number=phone_number, created_at__gt=window_start)
-        .order_by("created_at")
-        .values_list("created_at", flat=True)[:limit]
-    )
+    recent = execute_prepared(_RECENT_SENDS_SQL, [account.pk, phone_number, now - timedelta(hours=1), limit])
     if len(recent) >= limit:
-        retry_after = (recent[0] + timedelta(hours=1) - now).total_seconds()
+        retry_after = (as_datetime(recent[0][0]) + timedelta(hours=1) - now).total_seconds()
         raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after)
 
-    Otp.objects.filter(account=account, phone_number=phone_number, status=OtpStatus.ACTIVE).update(
-        status=OtpStatus.REPLACED
-    )
+    execute_prepared(_REPLACE_LIVE_SQL, [account.pk, phone_number], fetch=False)
     code = otp_generate_code()
     expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
     message = message_create(
@@ -89,15 +99,20 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         expires_at=expires_at,
         gateway_id=gateway_id,
     )
-    return Otp.objects.create(
-        account=account,
-        api_key=api_key,
-        phone_number=phone_number,
-        code_hash=otp_hash(account_id=account.pk, phone_number=phone_number, code=code),
-        message=message,
-        created_at=now,
-        expires_at=expires_at,
-    )
+    row = {
+        "account_id": account.pk,
+        "api_key_id": api_key.pk if api_key else None,
+        "phone_number": phone_number,
+        "code_hash": otp_hash(account_id=account.pk, phone_number=phone_number, code=code),
+        "status": OtpStatus.ACTIVE.value,
+        "attempts": 0,
+        "message_id": message.pk,
+        "created_at": now,
+        "expires_at": expires_at,
+        "verified_at": None,
+    }
+    [(otp_id,)] = execute_prepared(_INSERT_OTP_SQL, [row[column] for column in _OTP_COLUMNS])
+    return model_from_row(Otp, ["id", *_OTP_COLUMNS], [otp_id, *row.values()])
 
 
 def _record_failure(verification: PhoneVerification, now: datetime) -> None:
