@@ -8,11 +8,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from gateways.dispatch import dispatch_assign_pending
-from gateways.models import GatewayEvent
+from gateways.services import gateway_events_prune
 from messaging.lifecycle import MessageActionRefused, message_retry
 from messaging.models import Message, MessagePriority, MessageStatus
 from messaging.services import message_prune
-from otp.models import Otp, OtpStatus
+from otp.services import otp_prune
 
 from .models import ApiRequest
 
@@ -23,7 +23,7 @@ def request_log_prune(*, now: datetime | None = None) -> int:
     deleted, _ = ApiRequest.objects.filter(
         created_at__lt=now - timedelta(seconds=settings.REQUEST_LOG_RETENTION_SECONDS)
     ).delete()
-    GatewayEvent.objects.filter(created_at__lt=now - timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS)).delete()
+    gateway_events_prune(older_than=timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS), now=now)
     return deleted
 
 
@@ -34,9 +34,9 @@ def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[st
     now = now or timezone.now()
     cutoff = now - older_than
     messages, inbound = message_prune(now=now, older_than=older_than)
-    otps, _ = Otp.objects.filter(created_at__lt=cutoff).exclude(status=OtpStatus.ACTIVE).delete()
+    otps = otp_prune(older_than=older_than, now=now)
     requests, _ = ApiRequest.objects.filter(created_at__lt=cutoff).delete()
-    events, _ = GatewayEvent.objects.filter(created_at__lt=cutoff).delete()
+    events = gateway_events_prune(older_than=older_than, now=now)
     return {"messages": messages, "inbound_sms": inbound, "otps": otps, "api_requests": requests,
             "gateway_events": events}  # fmt: skip
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -209,3 +209,10 @@ def gateway_inbound_sms(
         sim_slot=sim_slot,
         received_at=received_at,
     )
+
+
+def gateway_events_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete gateway events older than ``older_than``; returns how many."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted, _ = GatewayEvent.objects.filter(created_at__lt=cutoff).delete()
+    return deleted

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from . import views
-from .metrics import metrics_view
+from .metrics_view import metrics_view
 
 urlpatterns = [
     path("up", views.up, name="up"),

@@ -213,3 +213,10 @@ def otp_expire_stale(*, now: datetime | None = None) -> dict[str, int]:
     # A streak older than the retention period is forgotten too; a live lockout is kept.
     PhoneVerification.objects.filter(updated_at__lt=cutoff).exclude(locked_until__gt=now).delete()
     return {"expired": expired, "wiped": wiped, "deleted": deleted}
+
+
+def otp_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete codes older than ``older_than`` that are no longer live; returns how many."""
+    cutoff = (now or timezone.now()) - older_than
+    deleted, _ = Otp.objects.filter(created_at__lt=cutoff).exclude(status=OtpStatus.ACTIVE).delete()
+    return deleted
