@@ -5,28 +5,39 @@ BIN := $(VENV)/bin
 PORT ?= 3005
 HOST ?= 0.0.0.0
 INSTALLED := $(VENV)/.installed
+INSTALLED_DEV := $(VENV)/.installed-dev
 
-.PHONY: help install run prod-local migrate test test-embedded test-production lint format bench screenshots clean
+.PHONY: help install install-dev run prod-local migrate test test-embedded test-production lint format bench screenshots clean
 
 help:
-	@echo "make run              create .venv, install, migrate, serve on $(HOST):$(PORT) (embedded mode)"
-	@echo "make prod-local       a local rehearsal of production on loopback: durable PostgreSQL, Redis, web nodes"
-	@echo "                      (HTTP on 3005 and 3006 by granian, phones on a daphne port each), a Celery worker"
-	@echo "                      and beat (Ctrl-C stops all; data in var/prod-local; ARGS='--ports 3015 3016 --root DIR')"
-	@echo "make test             the whole suite: embedded mode (SQLite), then production mode"
-	@echo "                      (real PostgreSQL and Redis started by the harness)"
+	@echo "make run              create .venv, install the server's packages (requirements.txt), migrate,"
+	@echo "                      serve on $(HOST):$(PORT) in embedded mode (SQLite in var/; PORT=8000 make run)"
+	@echo "make test             the whole suite (installs the dev set too): embedded mode (SQLite), then"
+	@echo "                      production mode (real PostgreSQL and Redis started by the harness)"
 	@echo "make test-embedded    only the embedded-mode run"
 	@echo "make test-production  only the production-mode run"
+	@echo "make prod-local       a local REHEARSAL of production on loopback, not a production server:"
+	@echo "                      durable PostgreSQL and Redis from pip, two web nodes (HTTP by granian on"
+	@echo "                      3005 and 3006, phones on a daphne port each, printed at start), a Celery"
+	@echo "                      worker and beat; Ctrl-C stops all. Data and secrets in var/prod-local."
+	@echo "                      Choose: make prod-local ARGS='--ports 3015 3016 --root /srv/rehearsal'"
 	@echo "make lint             ruff check and format check"
 	@echo "make screenshots      the README's admin screenshots (docs/img), taken by the browser tests"
 	@echo "make bench            benchmarks: the API against a reference app, dispatch latency, idle phones (durable PostgreSQL, Redis)"
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+# Two stamps: the server needs requirements.txt alone; tests, lint and benchmarks add the dev set.
+$(INSTALLED): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(INSTALLED_DEV): $(INSTALLED) requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 install: $(INSTALLED)
+
+install-dev: $(INSTALLED_DEV)
 
 migrate: install
 	$(BIN)/python manage.py migrate --noinput
@@ -34,30 +45,30 @@ migrate: install
 run: migrate
 	exec $(BIN)/daphne -b $(HOST) -p $(PORT) mysmsapio.asgi:application
 
-prod-local: install
+prod-local: install-dev
 	exec $(BIN)/python -m devtools.prod_local $(ARGS)
 
 test: test-embedded test-production
 
-test-embedded: install
+test-embedded: install-dev
 	$(BIN)/python -m pytest
 
-test-production: install
+test-production: install-dev
 	$(BIN)/python -m devtools.test_production
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/api_send.py
 	$(BIN)/python bench/dispatch.py
 
-screenshots: install
+screenshots: install-dev
 	SCREENSHOT_DIR=docs/img $(BIN)/python -m pytest -q tests/live/test_admin_browser.py
 
 clean:

@@ -7,6 +7,11 @@ and demos (driver "simulator", writing each job to an outbox file).
 
     python agent.py --server http://192.0.2.10:3005 --token gw_live_... --driver termux
     python agent.py --pair 'mysmsapio://pair?server=...&token=...' --driver termux   # the admin's QR code
+    python agent.py --driver termux   # later starts (after a reboot): the saved server and token
+
+Its files live in its home directory (``--home``, default ``var/agent`` under the working
+directory): the journal, the simulator's outbox and inbound files, and ``agent.json``, the
+server list and token saved (mode 0600) when they are given on the command line.
 
 Guarantees: a message is sent at most once. The agent asks the server to claim a job and
 sends only after the server confirmed it; a local SQLite journal records each job's state
@@ -44,6 +49,44 @@ log = logging.getLogger("mysmsapio.agent")
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017 - runs on Python < 3.11
+
+
+def local_time_to_utc(value: Any) -> str | None:
+    """A phone's time as UTC ISO 8601. Termux reports a received SMS's time in the phone's
+    local time without a zone ("2026-11-25 19:30:00"): read it in the phone's own zone."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("T", " ").replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # A naive time is local: astimezone() reads it in the phone's zone (TZ, or the system's).
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017
+
+
+CREDENTIALS_FILE = "agent.json"
+
+
+def load_credentials(home: Path) -> dict[str, Any]:
+    """The server list and token saved at pairing, or {}."""
+    try:
+        saved = json.loads((home / CREDENTIALS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def save_credentials(home: Path, servers: list[str], token: str) -> Path:
+    """Write the server list and token for the next start, readable by this user only."""
+    path = home / CREDENTIALS_FILE
+    partial = home / (CREDENTIALS_FILE + ".partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"servers": servers, "token": token}, f)
+    os.chmod(partial, 0o600)  # an older file's mode is kept by O_CREAT; be sure
+    os.replace(partial, path)
+    return path
 
 
 def websocket_url(server: str) -> str:
@@ -108,11 +151,11 @@ class SimulatorDriver:
     ({"from": ..., "text": ...}) appended to the inbound file."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.outbox = Path(args.outbox or "outbox.jsonl")
+        self.outbox = Path(args.outbox) if args.outbox else Path(args.home) / "outbox.jsonl"
         self.send_delay = args.send_delay
         self.deliver_delay = args.deliver_delay
         self.failure_rate = args.failure_rate
-        self.inbound = Path(args.inbound) if args.inbound else None
+        self.inbound = Path(args.inbound) if args.inbound else Path(args.home) / "inbound.jsonl"
         self.inbound_offset = 0
 
     def device_info(self) -> dict[str, Any]:
@@ -150,7 +193,7 @@ class SimulatorDriver:
             return any(json.loads(line).get("id") == message_id for line in f if line.strip())
 
     async def poll_inbound(self) -> list[dict[str, Any]]:
-        if self.inbound is None or not self.inbound.exists():
+        if not self.inbound.exists():
             return []
         with self.inbound.open(encoding="utf-8") as f:
             f.seek(self.inbound_offset)
@@ -226,7 +269,7 @@ class TermuxDriver:
             self.seen_inbound.add(sms_id)
             found.append(
                 {"id": f"termux-{sms_id}", "from": sms.get("number", ""), "text": sms.get("body", ""),
-                 "sim_slot": None, "received_at": sms.get("received")}
+                 "sim_slot": None, "received_at": local_time_to_utc(sms.get("received")) or now_iso()}
             )  # fmt: skip
         return found
 
@@ -243,7 +286,7 @@ class Agent:
         self.servers = [websocket_url(s) for s in args.server]
         self.token = args.token
         self.driver = DRIVERS[args.driver](args)
-        self.journal = Journal(args.journal)
+        self.journal = Journal(args.journal or str(Path(args.home) / "journal.sqlite3"))
         self.ws: Any = None
         self.heartbeat_interval = 30.0
         self.inbound_interval = args.inbound_interval
@@ -416,9 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the admin's pairing QR code text (mysmsapio://pair?server=...&token=...)")  # fmt: skip
     parser.add_argument("--token", default=os.environ.get("MYSMSAPIO_GATEWAY_TOKEN"), help="gw_live_... token")
     parser.add_argument("--driver", choices=sorted(DRIVERS), default="termux")
-    parser.add_argument("--journal", default="gateway-journal.sqlite3", help="local journal file")
-    parser.add_argument("--outbox", help="simulator: file the sent jobs are appended to (JSON lines)")
-    parser.add_argument("--inbound", help="simulator: file to watch for injected inbound SMS (JSON lines)")
+    parser.add_argument("--home", default=os.environ.get("MYSMSAPIO_AGENT_HOME", os.path.join("var", "agent")),
+                        help="the agent's directory: journal, saved server and token (default: var/agent)")  # fmt: skip
+    parser.add_argument("--journal", help="local journal file (default: HOME/journal.sqlite3)")
+    parser.add_argument("--outbox", help="simulator: file the sent jobs are appended to (default: HOME/outbox.jsonl)")
+    parser.add_argument("--inbound", help="simulator: file watched for injected inbound SMS (HOME/inbound.jsonl)")
     parser.add_argument("--send-delay", type=float, default=0.0, help="simulator: seconds per send")
     parser.add_argument("--deliver-delay", type=float, default=0.2, help="simulator: seconds until delivered")
     parser.add_argument("--failure-rate", type=float, default=0.0, help="simulator: share of sends that fail")
@@ -446,11 +491,23 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         args.server = [server, *args.server]
         args.token = args.token or token
+    home = Path(args.home)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if args.server and args.token:
+        # Given on the command line (or the environment): saved for the next start, so that
+        # a phone's boot script needs neither.
+        save_credentials(home, args.server, args.token)
+    else:
+        saved = load_credentials(home)
+        args.server = args.server or [s for s in saved.get("servers", []) if isinstance(s, str)]
+        args.token = args.token or saved.get("token")
     if not args.server:
-        print("a server is required (--server or --pair)", file=sys.stderr)
+        print(f"a server is required (--server or --pair; saved in {home / CREDENTIALS_FILE} after that)",
+              file=sys.stderr)  # fmt: skip
         return 2
     if not args.token:
-        print("a token is required (--token or MYSMSAPIO_GATEWAY_TOKEN)", file=sys.stderr)
+        print(f"a token is required (--token, MYSMSAPIO_GATEWAY_TOKEN or --pair; saved in {home / CREDENTIALS_FILE})",
+              file=sys.stderr)  # fmt: skip
         return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     agent = Agent(args)

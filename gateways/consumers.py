@@ -48,8 +48,18 @@ def _optional_int(content: dict[str, Any], key: str) -> int | None:
 
 
 def _time(content: dict[str, Any], key: str) -> datetime | None:
+    """An optional ISO 8601 time with a zone. A time without one is refused: the phone's local
+    time read as UTC put inbound SMS hours off (the agent converts with the phone's zone)."""
     value = content.get(key)
-    return parse_datetime(value) if isinstance(value, str) else None
+    if value is None:
+        return None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ProtocolError(f"'{key}' must be an ISO 8601 time with a zone, e.g. 2026-11-25T13:00:00Z")
+    return parsed
 
 
 def _job_frame(job: dispatch.Job) -> dict[str, Any]:

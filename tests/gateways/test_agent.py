@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def fake_termux(tmp_path: Path, monkeypatch, inbox: list[dict]) -> Path:
     return calls
 
 
-def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path, monkeypatch):
+def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path, monkeypatch, utc_zone):
     inbox = [{"_id": 7, "number": "+959987654321", "body": "hello back", "received": "2025-10-22 10:30:00"}]
     calls = fake_termux(tmp_path, monkeypatch, inbox)
     args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
@@ -136,8 +137,15 @@ def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path,
     recorded = [json.loads(line) for line in calls.read_text().splitlines()]
     assert recorded[0] == ["-n", "+959123456789", "-s", "1", "hi ✓"]
     assert recorded[1] == ["-n", "+959000000000", "x"]
-    assert first == [{"id": "termux-7", "from": "+959987654321", "text": "hello back", "sim_slot": None,
-                      "received_at": "2025-10-22 10:30:00"}]  # fmt: skip
+    assert first == [
+        {
+            "id": "termux-7",
+            "from": "+959987654321",
+            "text": "hello back",
+            "sim_slot": None,
+            "received_at": "2025-10-22T10:30:00Z",
+        }
+    ]  # fmt: skip (this test runs in UTC)
     assert again == []  # each SMS is forwarded once
 
 
@@ -146,3 +154,67 @@ def test_the_termux_driver_needs_termux_api(tmp_path, monkeypatch):
     args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
     with pytest.raises(SystemExit, match="termux-sms-send not found"):
         agent.TermuxDriver(args)
+
+
+@pytest.fixture
+def phone_zone(monkeypatch):
+    """Run the agent in a zone six and a half hours ahead of UTC (Myanmar, the guide's)."""
+    monkeypatch.setenv("TZ", "Asia/Yangon")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def utc_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_termux_times_are_read_in_the_phones_zone_and_reported_in_utc(tmp_path, monkeypatch, phone_zone):
+    inbox = [{"_id": 8, "number": "+959987654321", "body": "evening", "received": "2026-11-25 19:30:00"}]
+    fake_termux(tmp_path, monkeypatch, inbox)
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
+    (sms,) = asyncio.run(agent.TermuxDriver(args).poll_inbound())
+    assert sms["received_at"] == "2026-11-25T13:00:00Z"
+
+
+def test_the_agents_files_default_to_its_home_under_var(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MYSMSAPIO_AGENT_HOME", raising=False)
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "simulator"])
+    Path(args.home).mkdir(parents=True)
+    gateway_agent = agent.Agent(args)
+    asyncio.run(gateway_agent.driver.send({"message_id": "msg_1", "to": "+959123456789", "text": "hi"}))
+    home = tmp_path / "var" / "agent"
+    assert (home / "journal.sqlite3").exists() and (home / "outbox.jsonl").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["var"]
+
+
+def test_pairing_saves_the_server_and_token_for_the_next_start(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr(agent.Agent, "run_forever", lambda self: started.append((self.servers, self.token)) or _done())
+    monkeypatch.delenv("MYSMSAPIO_GATEWAY_TOKEN", raising=False)
+    home = tmp_path / "agent-home"
+    uri = "mysmsapio://pair?server=http%3A%2F%2F127.0.0.1%3A3005&token=gw_live_abc"
+    assert agent.main(["--pair", uri, "--driver", "simulator", "--home", str(home)]) == 0
+    saved = home / "agent.json"
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    assert json.loads(saved.read_text()) == {"servers": ["http://127.0.0.1:3005"], "token": "gw_live_abc"}
+    # After a reboot: no server, no token on the command line.
+    assert agent.main(["--driver", "simulator", "--home", str(home)]) == 0
+    assert started[1] == (["ws://127.0.0.1:3005/ws/gateway/"], "gw_live_abc")
+
+
+def test_without_a_saved_pairing_the_agent_says_what_it_needs(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MYSMSAPIO_GATEWAY_TOKEN", raising=False)
+    assert agent.main(["--driver", "simulator", "--home", str(tmp_path)]) == 2
+    assert "a server is required" in capsys.readouterr().err
+
+
+async def _done() -> None:
+    return None

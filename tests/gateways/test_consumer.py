@@ -290,6 +290,38 @@ def test_inbound_sms_are_stored_once(run, make_phone):
     assert sms.received_at.isoformat() == "2025-10-22T10:30:00+00:00"
 
 
+@pytest.mark.parametrize("received_at", ["2025-10-22 10:30:00", "2025-10-22T10:30:00", "yesterday", 1761129000])
+def test_an_inbound_time_without_a_zone_is_refused_and_nothing_is_stored(run, make_phone, received_at):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send({"type": "inbound", "id": "sms-8", "from": "+959987654321", "text": "hi",
+                           "received_at": received_at})  # fmt: skip
+        error = await socket.recv_type("error")
+        await socket.close()
+        return error
+
+    error = run(scenario)
+    assert error["in_reply_to"] == "inbound"
+    assert error["error"].startswith("'received_at' must be an ISO 8601 time with a zone")
+    assert not InboundSms.objects.exists()
+
+
+def test_an_inbound_time_with_an_offset_is_stored_in_utc(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send({"type": "inbound", "id": "sms-9", "from": "+959987654321", "text": "hi",
+                           "received_at": "2026-11-25T19:30:00+06:30"})  # fmt: skip
+        await socket.recv_type("ack")
+        await socket.close()
+
+    run(scenario)
+    assert InboundSms.objects.get().received_at.isoformat() == "2026-11-25T13:00:00+00:00"
+
+
 @pytest.mark.parametrize(
     "frame",
     [
