@@ -12,7 +12,7 @@ import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import DatabaseError, connection
 
 from .redis_clients import redis_client
@@ -28,7 +28,7 @@ class Check:
 
 def worker_heartbeat_record(*, now: float | None = None) -> float:
     now = time.time() if now is None else now
-    cache.set(HEARTBEAT_KEY, now, timeout=None)
+    caches["heartbeat"].set(HEARTBEAT_KEY, now, timeout=None)
     return now
 
 
@@ -70,10 +70,14 @@ def check_channel_layer() -> Check:
 def check_worker(*, now: float | None = None) -> Check:
     now = time.time() if now is None else now
     try:
-        seen = cache.get(HEARTBEAT_KEY)
+        seen = caches["heartbeat"].get(HEARTBEAT_KEY)
     except Exception as exc:
         return Check(False, f"unknown ({type(exc).__name__})")
     if seen is None:
+        if not settings.REDIS_URL:
+            # Embedded mode has no Celery: the server process runs the periodic tasks.
+            return Check(False, "no worker seen yet (embedded mode: the server process runs the periodic tasks; "
+                                "is it running?)")  # fmt: skip
         return Check(False, "no worker seen yet")
     age = now - float(seen)
     if age > settings.READY_WORKER_MAX_AGE_SECONDS:

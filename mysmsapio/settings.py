@@ -189,6 +189,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
         }
     }
+    CACHES["heartbeat"] = CACHES["default"]
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: signals are fire-and-forget (the database holds every message; periodic
@@ -201,7 +202,13 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # The worker heartbeat must be visible to other processes (manage.py check_worker) on
+        # this machine: a file, since embedded mode is one machine.
+        "heartbeat": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                      "LOCATION": str(VAR_DIR / "heartbeat")},
+    }  # fmt: skip
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Rate limits are atomic counters: Redis (Lua) when there is one, else a database upsert.
