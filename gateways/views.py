@@ -3,12 +3,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.http import FileResponse, HttpRequest
-from django.views.decorators.http import require_safe
+
+from mysmsapio.errors import require_safe_json
 
 AGENT_PATH = Path(__file__).with_name("agent.py")
 
 
-@require_safe
+@require_safe_json
 def agent_download(request: HttpRequest) -> FileResponse:
     """The agent a phone runs (no secret in it: the token is given on its command line)."""
     return FileResponse(AGENT_PATH.open("rb"), content_type="text/x-python", filename="agent.py")

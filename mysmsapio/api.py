@@ -20,6 +20,17 @@ class ApiView(APIView):
 
     _renderer = JSONRenderer()
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "OPTIONS":
+            # Asks only which methods exist (a browser's CORS preflight carries no key): no
+            # authentication, and nothing about the API's internals in the answer.
+            request.accepted_renderer, request.accepted_media_type = self._renderer, self._renderer.media_type
+            return
+        super().initial(request, *args, **kwargs)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(status=204)  # DRF adds Allow; the API middleware adds CORS if enabled
+
     def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[JSONRenderer, str]:
         return self._renderer, self._renderer.media_type
 

@@ -152,8 +152,8 @@ def _answer(route: EdgeRoute, api_key: ApiKey, data: dict | None, path: dict[str
 def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
     """The answer to a request the edge is sure of, or None: let Django answer it."""
     found = _route(environ)
-    if found is None:
-        return None
+    if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
+        return None  # browsers' cross-origin calls get their CORS headers from Django's path
     route, kwargs = found
     started = time.perf_counter()
     request_id_var.set(new_request_id(environ.get("HTTP_X_REQUEST_ID")))

@@ -7,11 +7,14 @@ The ``error`` texts written in the integration guide are exact and must not chan
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+from collections.abc import Callable
+from typing import Any
 
 from django.db import InterfaceError, OperationalError, connections
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -64,6 +67,21 @@ def error_body(message: str, code: str) -> dict[str, str]:
 
 def json_error(message: str, code: str, status: int) -> JsonResponse:
     return JsonResponse(error_body(message, code), status=status)
+
+
+def require_safe_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Django's ``require_safe`` (GET and HEAD only), answering a wrong method with the API's
+    JSON 405 instead of an empty one: the app's own endpoints speak JSON like the API."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = json_error(f'Method "{request.method}" not allowed.', "method_not_allowed", 405)
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _drf_message(exc: drf_exceptions.APIException) -> str:

@@ -17,7 +17,7 @@ from messaging.models import MessageStatus
 from messaging.selectors import message_count_by_status
 
 from .crypto import hashes_match
-from .errors import json_error
+from .errors import json_error, require_safe_json
 from .metrics import REGISTRY
 
 
@@ -59,6 +59,7 @@ def _allowed(request: HttpRequest) -> bool:
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
+@require_safe_json
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         return json_error("Forbidden: metrics need the metrics token or an allowed address", "forbidden", 403)

@@ -40,10 +40,33 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if not response.streaming and not response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if settings.API_CORS_ALLOWED_ORIGINS and is_api_path(request.path):
+        _cors(request, response)
     if settings.SECURE_HSTS_SECONDS and request.is_secure():
         # What SecurityMiddleware sends for the admin; the lean API handler runs without it.
         response.headers.setdefault("Strict-Transport-Security", hsts_header_value())
     return response
+
+
+# What a browser may send and read across origins, when API_CORS_ALLOWED_ORIGINS allows it.
+CORS_REQUEST_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+CORS_EXPOSED_HEADERS = (
+    "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, Retry-After, Idempotent-Replayed"
+)
+
+
+def _cors(request: HttpRequest, response: HttpResponse) -> None:
+    origin = request.META.get("HTTP_ORIGIN")
+    allowed = settings.API_CORS_ALLOWED_ORIGINS
+    if not origin or ("*" not in allowed and origin not in allowed):
+        return
+    response["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+    response["Vary"] = "Origin"
+    response["Access-Control-Expose-Headers"] = CORS_EXPOSED_HEADERS
+    if request.method == "OPTIONS" and response.status_code == 204:
+        response["Access-Control-Allow-Methods"] = response.get("Allow", "")
+        response["Access-Control-Allow-Headers"] = CORS_REQUEST_HEADERS
+        response["Access-Control-Max-Age"] = "600"
 
 
 def hsts_header_value() -> str:

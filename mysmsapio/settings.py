@@ -247,6 +247,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": [],
 }
 
+# Browsers on these origins may call the API (CORS); empty (the default): no CORS headers at
+# all. "*" allows any origin. An API key in a browser is readable by its user: prefer calling
+# the API from your server.
+API_CORS_ALLOWED_ORIGINS = env.list("API_CORS_ALLOWED_ORIGINS", default=[])
+
 # Request bodies above this size get 413 on the API; a 1600-character SMS is far below it.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024)
 

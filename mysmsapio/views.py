@@ -3,15 +3,14 @@ from __future__ import annotations
 import logging
 
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_safe
 
-from .errors import error_body, json_error
+from .errors import error_body, json_error, require_safe_json
 from .health import check_database, readiness
 
 logger = logging.getLogger(__name__)
 
 
-@require_safe
+@require_safe_json
 def up(request: HttpRequest) -> JsonResponse:
     """Liveness plus database: any Authorization header is ignored, as the guide's
     "Test Connection" step sends one."""
@@ -22,7 +21,7 @@ def up(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-@require_safe
+@require_safe_json
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness for load balancers and orchestrators: 200 when every check passes, else 503
     naming the failing ones. No secrets, no authentication: it says only what works."""

@@ -7,7 +7,9 @@ import logging
 import pytest
 from django.db import connection
 from django.db.utils import OperationalError
+from twisted.web.http import RESPONSES
 
+from mysmsapio.status_lines import teach_twisted_reason_phrases
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +41,56 @@ def test_wrong_methods_are_json_405(api_client, method, path):
     assert response.status_code == 405
     assert response.json() == {"error": f'Method "{method.upper()}" not allowed.', "code": "method_not_allowed"}
     assert "Allow" in response
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/v1/sms/send", "POST, OPTIONS"),
+        ("/api/v1/sms/status/msg_1", "GET, HEAD, OPTIONS"),
+        ("/api/v1/sms/inbox", "GET, HEAD, OPTIONS"),
+        ("/api/v1/otp/send", "POST, OPTIONS"),
+        ("/api/v1/otp/verify", "POST, OPTIONS"),
+    ],
+)
+def test_options_is_204_with_allow_and_needs_no_key(client, db, path, allow):
+    response = client.options(path, HTTP_ORIGIN="https://app.example.test")
+    assert response.status_code == 204
+    assert response["Allow"] == allow
+    assert response.content == b""
+    # CORS is off unless a setting allows an origin: no browser may call the API by default.
+    assert not [name for name in response.headers if name.lower().startswith("access-control-")]
+
+
+def test_cors_headers_only_for_the_origins_the_setting_allows(client, api_client, settings):
+    settings.API_CORS_ALLOWED_ORIGINS = ["https://app.example.test"]
+    preflight = client.options(
+        "/api/v1/sms/send", HTTP_ORIGIN="https://app.example.test", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST"
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == "https://app.example.test"
+    assert preflight["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+    assert "Authorization" in preflight["Access-Control-Allow-Headers"]
+    assert "Idempotency-Key" in preflight["Access-Control-Allow-Headers"]
+
+    other = client.options("/api/v1/sms/send", HTTP_ORIGIN="https://evil.example.test")
+    assert "Access-Control-Allow-Origin" not in other
+
+    answer = api_client.post("/api/v1/sms/send", {"to": "+959123456789", "message": "hi"}, format="json",
+                             HTTP_ORIGIN="https://app.example.test")  # fmt: skip
+    assert answer.status_code == 202
+    assert answer["Access-Control-Allow-Origin"] == "https://app.example.test"
+    assert "X-RateLimit-Remaining" in answer["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("path", ["/up", "/ready", "/metrics", "/gateway/agent.py"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_the_apps_own_endpoints_answer_a_wrong_method_in_json(client, db, path, method):
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"error": f'Method "{method.upper()}" not allowed.', "code": "method_not_allowed"}
+    assert response["Allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/sms/send", "/api/v1/otp/send", "/api/v1/otp/verify"])
@@ -104,3 +156,10 @@ def test_a_database_outage_or_pool_timeout_is_a_json_503(api_client, monkeypatch
     assert response.status_code == 503
     assert response.json() == {"error": "Service temporarily unavailable", "code": "database_unavailable"}
     assert response["Retry-After"] == "1"
+
+
+def test_daphne_names_every_status_the_api_answers():
+    teach_twisted_reason_phrases()  # what mysmsapio/asgi.py does at start
+    assert RESPONSES[422] == b"Unprocessable Content"
+    assert RESPONSES[429] == b"Too Many Requests"
+    assert RESPONSES[404] == b"Not Found"  # Twisted's own phrases are kept

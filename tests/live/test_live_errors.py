@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from django.conf import settings
 
 pytestmark = pytest.mark.live
 
@@ -59,3 +60,16 @@ def test_the_admin_still_runs_the_full_django_stack(web_server):
     assert response.status_code == 200
     assert "csrftoken" in response.cookies  # CSRF middleware ran
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_status_lines_name_every_code_the_api_answers(web_server, api_key):
+    """No ``422 Unknown Status``: daphne (embedded mode) writes RFC 9110's phrase; granian
+    (production's HTTP server) writes its fixed table's, the older name of the same code."""
+    headers = {"Authorization": f"Bearer {api_key.raw_key}"}
+    invalid = requests.post(f"{web_server.url}/api/v1/sms/send", json={"to": "123", "message": "hi"},
+                            headers=headers, timeout=10)  # fmt: skip
+    assert invalid.status_code == 422
+    assert invalid.reason == ("Unprocessable Entity" if settings.REDIS_URL else "Unprocessable Content")
+    wrong_method = requests.post(f"{web_server.url}/up", timeout=10)
+    assert (wrong_method.status_code, wrong_method.reason) == (405, "Method Not Allowed")
+    assert wrong_method.json()["code"] == "method_not_allowed"
