@@ -3,16 +3,20 @@ rendered for that response only: never stored, never put in a session or message
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import segno
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -21,6 +25,7 @@ from accounts.services import api_key_generate, api_key_revoke, api_key_roll
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import (
     gateway_create,
+    gateway_get_by_token,
     gateway_pairing_uri,
     gateway_revoke,
     gateway_roll_token,
@@ -33,11 +38,28 @@ from otp.models import Otp
 from .services import messages_retry
 
 
+def is_loopback_url(url: str) -> bool:
+    """True for an address only this computer can reach (a phone cannot)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_server_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query and not parts.fragment
+
+
 def show_secret_once(
-    request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = "", qr_svg: str = ""
-) -> TemplateResponse:
+    request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = "", qr_svg: str = "",
+    pairing: dict | None = None,
+) -> TemplateResponse:  # fmt: skip
     context = {**admin.site.each_context(request), "title": title, "intro": intro, "secret": secret,
-               "back_url": back_url, "commands": commands, "qr_svg": qr_svg}  # fmt: skip
+               "back_url": back_url, "commands": commands, "qr_svg": qr_svg, "pairing": pairing}  # fmt: skip
     response = TemplateResponse(request, "adminpanel/secret_once.html", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -218,10 +240,11 @@ class GatewayAdmin(AddThroughServiceAdmin):
         obj.pk = result.gateway.pk
         request._new_token = result.raw_token
 
-    def _token_page(self, request, gateway: Gateway, token: str) -> HttpResponse:
-        # Behind one proxy the admin's own address serves the phones too; a deployment that
-        # gives phones their own address (or port) says so in PHONE_SERVER_URL.
-        server = settings.PHONE_SERVER_URL or request.build_absolute_uri("/").rstrip("/")
+    def _token_page(self, request, gateway: Gateway, token: str, server: str | None = None) -> HttpResponse:
+        # The address the phone will use: the operator's choice, else the configured one, else
+        # the address the admin was opened on (right behind one proxy, wrong on localhost).
+        server = server or settings.PHONE_SERVER_URL or settings.PUBLIC_URL
+        server = server or request.build_absolute_uri("/").rstrip("/")
         commands = (
             f"pkg install python termux-api && pip install websockets\n"
             f"curl -o agent.py {server}/gateway/agent.py\n"
@@ -237,7 +260,36 @@ class GatewayAdmin(AddThroughServiceAdmin):
             commands=commands,
             qr_svg=mark_safe(qr.svg_inline(scale=6, dark="#000", light="#fff", title="Pairing code")),
             back_url=reverse("admin:gateways_gateway_changelist"),
+            pairing={
+                "server": server,
+                "url": reverse("admin:gateways_gateway_pairing", args=[gateway.pk]),
+                "unreachable": is_loopback_url(server),
+            },
         )
+
+    def get_urls(self):
+        pairing = path("<int:gateway_id>/pairing/", self.admin_site.admin_view(self.pairing_view),
+                       name="gateways_gateway_pairing")  # fmt: skip
+        return [pairing, *super().get_urls()]
+
+    def pairing_view(self, request: HttpRequest, gateway_id: int) -> HttpResponse:
+        """The pairing page again, for another server address: the operator posts the token
+        the page showed, so nothing secret is kept between the two pages."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        gateway = self.get_object(request, str(gateway_id))
+        if gateway is None or not self.has_change_permission(request, gateway):
+            raise PermissionDenied
+        token = request.POST.get("token", "")
+        owner = gateway_get_by_token(raw_token=token)
+        if owner is None or owner.pk != gateway.pk:
+            self.message_user(request, "That token is not this gateway's current token.", messages.ERROR)
+            return redirect("admin:gateways_gateway_changelist")
+        server = request.POST.get("server", "").strip().rstrip("/")
+        if not is_server_url(server):
+            self.message_user(request, "Type the address as http://HOST:PORT or https://HOST.", messages.ERROR)
+            server = None
+        return self._token_page(request, gateway, token, server)
 
     def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
         return self._token_page(request, obj, request._new_token)

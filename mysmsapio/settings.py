@@ -266,8 +266,12 @@ MESSAGE_PHONE_PICKER = "gateways.selectors.gateway_pick_for_message"
 # by invalidation over Redis (mysmsapio/invalidation.py); off: read from the database always.
 MEMO_CACHES = env.bool("MEMO_CACHES", default=True)
 
-# The address phones connect to (their WebSockets), shown when a phone is paired; empty: the
-# address the admin was opened on (one proxy in front of both, as docker-compose.yml runs it).
+# The address clients and phones reach this server at (http://192.168.1.20:3005, or
+# https://sms.example.com): the pairing page's default, since the admin may be open on
+# localhost, which no phone can reach. Empty: the address the admin was opened on.
+PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+# Where phones connect when that is not PUBLIC_URL (make prod-local gives each node's phone
+# server its own port); empty: PUBLIC_URL's rule.
 PHONE_SERVER_URL = env.str("PHONE_SERVER_URL", default="").rstrip("/")
 
 # --- Product settings -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.contrib.auth.models import User
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
-from gateways.services import gateway_get_by_token
+from gateways.services import gateway_get_by_token, gateway_pairing_uri
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +73,66 @@ def test_a_new_gateway_shows_its_token_once_with_the_termux_commands(operator):
     assert gateway_get_by_token(raw_token=token).name == "pixel"
     assert "/gateway/agent.py" in body and "--driver termux" in body
     assert token not in operator.get("/admin/gateways/gateway/").content.decode()
+
+
+@pytest.fixture
+def qr_texts(monkeypatch) -> list[str]:
+    """What each pairing QR code drawn holds."""
+    import segno
+
+    drawn, make = [], segno.make
+    monkeypatch.setattr("adminpanel.admin.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw))
+    return drawn
+
+
+def test_pairing_on_localhost_warns_and_takes_the_address_the_phone_can_reach(operator, qr_texts, settings):
+    settings.PUBLIC_URL = settings.PHONE_SERVER_URL = ""
+    page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10},
+                         HTTP_HOST="localhost:3005").content.decode()  # fmt: skip
+    token = re.search(r"gw_live_[A-Za-z0-9]{40}", page).group(0)
+    assert 'id="pairing-warning"' in page and "cannot reach <code>http://localhost:3005</code>" in page
+    assert qr_texts[-1] == gateway_pairing_uri(server="http://localhost:3005", token=token)
+
+    gateway = gateway_get_by_token(raw_token=token)
+    pairing = f"/admin/gateways/gateway/{gateway.pk}/pairing/"
+    again = operator.post(pairing, {"token": token, "server": "http://192.168.1.20:3005/"}, HTTP_HOST="localhost:3005")
+    body = again.content.decode()
+    assert again.status_code == 200 and "no-store" in again["Cache-Control"]
+    assert 'id="pairing-warning"' not in body
+    assert "curl -o agent.py http://192.168.1.20:3005/gateway/agent.py" in body
+    assert f"--server http://192.168.1.20:3005 --token {token}" in body
+    assert qr_texts[-1] == gateway_pairing_uri(server="http://192.168.1.20:3005", token=token)
+
+
+def test_public_url_is_the_pairing_default(operator, qr_texts, settings):
+    settings.PUBLIC_URL, settings.PHONE_SERVER_URL = "https://sms.example.test", ""
+    page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10},
+                         HTTP_HOST="localhost:3005").content.decode()  # fmt: skip
+    assert 'id="pairing-warning"' not in page
+    assert "python agent.py --server https://sms.example.test --token gw_live_" in page
+    assert qr_texts[-1].startswith("mysmsapio://pair?server=https%3A%2F%2Fsms.example.test&token=gw_live_")
+
+
+@pytest.mark.parametrize("token", ["gw_live_" + "x" * 40, "", "api_live_nope"])
+def test_the_pairing_page_is_shown_again_only_for_the_gateways_current_token(operator, make_gateway, token):
+    gateway = make_gateway()
+    response = operator.post(f"/admin/gateways/gateway/{gateway.pk}/pairing/",
+                             {"token": token, "server": "http://192.168.1.20:3005"})  # fmt: skip
+    assert response.status_code == 302
+    assert "gw_live_" not in response.content.decode()
+    assert operator.get(f"/admin/gateways/gateway/{gateway.pk}/pairing/").status_code == 405
+
+
+def test_a_malformed_address_keeps_the_default_and_says_why(operator, settings):
+    settings.PUBLIC_URL = settings.PHONE_SERVER_URL = ""
+    page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10}).content.decode()
+    token = re.search(r"gw_live_[A-Za-z0-9]{40}", page).group(0)
+    gateway = gateway_get_by_token(raw_token=token)
+    again = operator.post(f"/admin/gateways/gateway/{gateway.pk}/pairing/", {"token": token, "server": "javascript:x"},
+                          follow=True)  # fmt: skip
+    body = again.content.decode()
+    assert "Type the address as http://HOST:PORT" in body
+    assert "javascript:x" not in body.split('id="phone-commands"')[1]
 
 
 def test_the_message_page_shows_its_timeline_and_otp_pages_never_the_code(operator, api_client, online_gateway):
