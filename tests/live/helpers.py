@@ -18,6 +18,8 @@ import requests
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 GUIDE = BASE_DIR / "docs" / "INTEGRATION_GUIDE.md"
+# Our notes beside the guide's text: a blank line, then a quote whose first line starts so.
+GUIDE_NOTE = re.compile(r"\n> \*\*MySMSAPio note:\*\*.*\n(?:>.*\n)*\n")
 
 
 def guide_blocks(language: str) -> list[str]:
