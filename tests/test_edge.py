@@ -318,3 +318,13 @@ def test_an_unexpected_failure_is_a_json_500(api_key, message, monkeypatch, capl
     assert answer is not None
     assert (answer.status, answer.json()) == (500, {"error": "Internal server error", "code": "internal_error"})
     assert "boom" in caplog.text
+
+
+def test_a_browsers_cross_origin_call_goes_to_django_for_its_cors_headers(api_key, message, settings):
+    path = f"/api/v1/sms/status/{message.pk}"
+    settings.API_CORS_ALLOWED_ORIGINS = ["https://app.example.test"]
+    from_browser = environ("GET", path, key=api_key.raw_key, HTTP_ORIGIN="https://app.example.test")
+    assert answered_by_edge(dict(from_browser)) is None
+    answer = call(application, from_browser)
+    assert answer.status == 200 and answer.headers["access-control-allow-origin"] == "https://app.example.test"
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key)) is not None  # no Origin: the edge
