@@ -156,23 +156,23 @@ def test_the_termux_driver_needs_termux_api(tmp_path, monkeypatch):
         agent.TermuxDriver(args)
 
 
-@pytest.fixture
-def phone_zone(monkeypatch):
-    """Run the agent in a zone six and a half hours ahead of UTC (Myanmar, the guide's)."""
-    monkeypatch.setenv("TZ", "Asia/Yangon")
+def _in_zone(monkeypatch, zone: str):
+    monkeypatch.setenv("TZ", zone)
     time.tzset()
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def phone_zone(monkeypatch):
+    """Run the agent in a zone six and a half hours ahead of UTC (Myanmar, the guide's)."""
+    yield from _in_zone(monkeypatch, "Asia/Yangon")
 
 
 @pytest.fixture
 def utc_zone(monkeypatch):
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
+    yield from _in_zone(monkeypatch, "UTC")
 
 
 def test_termux_times_are_read_in_the_phones_zone_and_reported_in_utc(tmp_path, monkeypatch, phone_zone):
