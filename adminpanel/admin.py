@@ -185,17 +185,26 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
         return self._roll(request, queryset, timedelta(0))
 
 
+def _whose(gateway: Gateway) -> str:
+    return f"account “{gateway.account.name}”" if gateway.account_id else "every account (the shared pool)"
+
+
 class GatewayCreateForm(forms.ModelForm):
     class Meta:
         model = Gateway
-        fields = ["name", "rate_per_minute", "daily_quota"]
+        fields = ["name", "account", "rate_per_minute", "daily_quota"]
+        labels = {"account": "Account"}
+        help_texts = {
+            "account": "The account whose messages and replies this phone handles. Empty: the shared pool, "
+            "which sends for every account (a reply goes to the account that last wrote to that number)."
+        }
 
 
 @admin.register(Gateway)
 class GatewayAdmin(AddThroughServiceAdmin):
-    list_display = ["name", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
+    list_display = ["name", "owner", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
                     "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
-    list_filter = ["enabled", "is_connected"]
+    list_filter = ["enabled", "is_connected", "account"]
     search_fields = ["name"]
     actions = ["enable", "disable", "revoke", "roll_token"]
     readonly_fields = ["is_connected", "last_seen_at", "connected_at", "device_model", "app_version",
@@ -210,6 +219,12 @@ class GatewayAdmin(AddThroughServiceAdmin):
             .get_queryset(request)
             .annotate(sent_today_count=Count("messages", filter=Q(messages__sent_at__gte=midnight)))
         )
+
+    @admin.display(description="Account", ordering="account__name")
+    def owner(self, gateway: Gateway) -> str:
+        return gateway.account.name if gateway.account_id else "shared pool"
+
+    list_select_related = ["account"]
 
     @admin.display(description="Online")
     def online(self, gateway: Gateway) -> str:
@@ -227,15 +242,22 @@ class GatewayAdmin(AddThroughServiceAdmin):
         return ", ".join(gateway.carriers)
 
     add_form = GatewayCreateForm
-    add_fields = ["name", "rate_per_minute", "daily_quota"]
+    add_fields = ["name", "account", "rate_per_minute", "daily_quota"]
+
+    def get_changeform_initial_data(self, request):
+        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
+        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
+        account = form.cleaned_data.get("account")
         result = gateway_create(
             name=form.cleaned_data["name"],
             rate_per_minute=form.cleaned_data["rate_per_minute"],
             daily_quota=form.cleaned_data.get("daily_quota"),
+            account=account,
+            shared=account is None,
         )
         obj.pk = result.gateway.pk
         request._new_token = result.raw_token
@@ -255,7 +277,8 @@ class GatewayAdmin(AddThroughServiceAdmin):
         return show_secret_once(
             request,
             title=f"Pair gateway “{gateway.name}”",
-            intro="Scan the QR code with the phone, or paste these commands into Termux (see docs/gateway-phone.md).",
+            intro=f"This phone sends for {_whose(gateway)}. Scan the QR code with the phone, or paste these commands "
+            "into Termux (see docs/gateway-phone.md).",
             secret=token,
             commands=commands,
             qr_svg=mark_safe(qr.svg_inline(scale=6, dark="#000", light="#fff", title="Pairing code")),

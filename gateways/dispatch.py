@@ -60,14 +60,15 @@ def _locked(queryset):
 def dispatch_assign_pending(
     *, now: datetime | None = None, limit: int = 500, exclude_gateway_id: int | None = None
 ) -> dict[int, int]:
-    """Give pending messages to online phones: a SIM on the recipient's carrier first, then
-    the phone with the shortest queue. Returns how many each phone got."""
+    """Give pending messages to online phones that serve their account (its own, or the shared
+    pool): a SIM on the recipient's carrier first, then the account's own phones, then the
+    shortest queue. Returns how many each phone got."""
     now = now or timezone.now()
     # Pending work first: it is usually empty, and every phone connection calls this.
     pending = list(
         _locked(Message.objects.filter(status=MessageStatus.PENDING, expires_at__gt=now))
         .order_by("-priority", "created_at")
-        .values_list("pk", "carrier")[:limit]
+        .values_list("pk", "carrier", "account_id")[:limit]
     )
     if not pending:
         return {}
@@ -83,9 +84,12 @@ def dispatch_assign_pending(
     )
     carriers = {g.pk: {c.lower() for c in g.carriers} for g in gateways}
     chosen: dict[int, list[str]] = defaultdict(list)
-    for message_id, carrier in pending:
-        candidates = [g for g in gateways if carrier and carrier.lower() in carriers[g.pk]] or gateways
-        gateway = min(candidates, key=lambda g: (load.get(g.pk, 0), g.pk))
+    for message_id, carrier, account_id in pending:
+        serving = [g for g in gateways if g.account_id is None or g.account_id == account_id]
+        if not serving:
+            continue  # waits for one of its account's phones (or the pool's)
+        candidates = [g for g in serving if carrier and carrier.lower() in carriers[g.pk]] or serving
+        gateway = min(candidates, key=lambda g: (g.account_id != account_id, load.get(g.pk, 0), g.pk))
         load[gateway.pk] = load.get(gateway.pk, 0) + 1
         chosen[gateway.pk].append(message_id)
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}

@@ -40,6 +40,10 @@ class _Phone:
     pk: int
     carriers: frozenset[str]  # lower case
     last_seen_at: datetime
+    account_id: int | None  # None: the shared pool, which serves every account
+
+    def serves(self, account_id: int) -> bool:
+        return self.account_id is None or self.account_id == account_id
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,8 @@ def _load_phones(_key: object) -> _Phones:
     # window) is decided per pick, from last_seen_at, which heartbeats move without telling.
     rows = Gateway.objects.filter(enabled=True, revoked_at__isnull=True, is_connected=True).order_by("pk")
     phones = [
-        _Phone(pk, frozenset(c.lower() for c in sim_carriers(sims)), seen)
-        for pk, sims, seen in rows.values_list("pk", "sims", "last_seen_at")
+        _Phone(pk, frozenset(c.lower() for c in sim_carriers(sims)), seen, account_id)
+        for pk, sims, seen, account_id in rows.values_list("pk", "sims", "last_seen_at", "account_id")
         if seen is not None
     ]
     return _Phones(phones, time.monotonic())
@@ -85,15 +89,17 @@ def _online_phones(now: datetime) -> list[_Phone]:
     return [phone for phone in loaded.phones if phone.last_seen_at >= since]
 
 
-def gateway_pick_for_message(*, carrier: str = "", now: datetime | None = None) -> int | None:
-    """The id of an online phone for the next message, or ``None`` when no phone can take it
-    now (the message then waits as pending). Phones with a SIM on the recipient's carrier
-    first, in rotation. Served from memory (this is the send path); pacing happens when jobs
-    are pushed."""
-    online = _online_phones(now or timezone.now())
+def gateway_pick_for_message(*, account_id: int, carrier: str = "", now: datetime | None = None) -> int | None:
+    """The id of an online phone for the account's next message, or ``None`` when no phone can
+    take it now (the message then waits as pending). Only the account's own phones and the
+    shared pool's; a SIM on the recipient's carrier first, then the account's own phones
+    before the pool's, in rotation. Served from memory (this is the send path); pacing
+    happens when jobs are pushed."""
+    online = [phone for phone in _online_phones(now or timezone.now()) if phone.serves(account_id)]
     if carrier:
         wanted = carrier.lower()
         online = [phone for phone in online if wanted in phone.carriers] or online
+    online = [phone for phone in online if phone.account_id == account_id] or online
     if not online:
         return None
     return online[next(_rotation) % len(online)].pk

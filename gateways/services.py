@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Account
 from accounts.services import account_get_or_create
+from messaging.selectors import message_last_sender_account
 from messaging.services import inbound_sms_store
 from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
@@ -48,7 +50,14 @@ def gateway_event_record(*, gateway_id: int, event: str, detail: str = "", at: d
 
 
 @transaction.atomic
-def gateway_create(*, name: str, rate_per_minute: int = 10, daily_quota: int | None = None) -> GeneratedGatewayToken:
+def gateway_create(
+    *, name: str, rate_per_minute: int = 10, daily_quota: int | None = None, account: Account | None = None,
+    shared: bool = False,
+) -> GeneratedGatewayToken:  # fmt: skip
+    """A new phone of ``account`` (the default account if none is given), or of the shared
+    pool, which sends for every account, when ``shared``."""
+    if shared and account is not None:
+        raise ValueError("a shared phone belongs to no account")
     token = _new_token()
     gateway = Gateway.objects.create(
         name=name,
@@ -56,6 +65,7 @@ def gateway_create(*, name: str, rate_per_minute: int = 10, daily_quota: int | N
         token_hash=token.hash,
         rate_per_minute=rate_per_minute,
         daily_quota=daily_quota,
+        account=None if shared else account or account_get_or_create(),
     )
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
@@ -197,9 +207,12 @@ def gateway_inbound_sms(
     sim_slot: int | None = None,
     received_at: datetime | None = None,
 ) -> None:
-    """An SMS the phone received: filed under the phone's account (the default account for a
-    phone that has none)."""
+    """An SMS the phone received, filed under the phone's account. A shared-pool phone sends
+    for every account: a reply belongs to the account that last sent to that number from
+    that phone, else to the default account."""
     account_id = Gateway.objects.filter(pk=gateway_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        account_id = message_last_sender_account(gateway_id=gateway_id, to=sender)
     inbound_sms_store(
         account_id=account_id or account_get_or_create().pk,
         gateway_id=gateway_id,

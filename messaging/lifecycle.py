@@ -49,7 +49,8 @@ class MessageActionRefused(ValueError):
 
 @functools.cache
 def phone_picker() -> Callable[..., int | None]:
-    """``(carrier=..., now=...) -> gateway id or None``: the online phone for a new message."""
+    """``(account_id=..., carrier=..., now=...) -> gateway id or None``: the online phone for a
+    new message of that account (its own phones or the shared pool's)."""
     return import_string(settings.MESSAGE_PHONE_PICKER)
 
 
@@ -120,7 +121,7 @@ def message_create(
     """
     now = timezone.now()
     carrier = carrier_for_number(to)
-    gateway_id = gateway_id or phone_picker()(carrier=carrier, now=now)
+    gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
     encoding = sms_encoding(text)
     message_id = new_message_id()
     row = {

@@ -42,6 +42,16 @@ def message_count_by_status(*, statuses: list[str] | None = None) -> dict[str, i
     return {status: counts.get(status, 0) for status in statuses}
 
 
+def message_last_sender_account(*, gateway_id: int, to: str) -> int | None:
+    """The account whose message to ``to`` went out last through this phone, if any."""
+    return (
+        Message.objects.filter(gateway_id=gateway_id, to=to)
+        .order_by("-created_at")
+        .values_list("account_id", flat=True)
+        .first()
+    )
+
+
 def message_get_by_idempotency_key(*, api_key_id: int, idempotency_key: str) -> Message | None:
     return Message.objects.filter(api_key_id=api_key_id, idempotency_key=idempotency_key).first()
 

@@ -75,7 +75,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     is useless) or ``RateLimited`` (over the sliding hourly quota).
     """
     now = timezone.now()
-    gateway_id = gateway_pick_for_message(carrier=carrier_for_number(phone_number), now=now)
+    gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(phone_number), now=now)
     if gateway_id is None:
         raise NoGatewayOnline()
     _verification_lock(account_id=account.pk, phone_number=phone_number, now=now)

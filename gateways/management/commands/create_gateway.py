@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError
 
+from accounts.services import account_get_or_create
 from gateways.services import gateway_create
 
 
@@ -13,14 +14,21 @@ class Command(BaseCommand):
         parser.add_argument("--name", required=True)
         parser.add_argument("--rate", type=int, default=10, help="SMS per minute, 1 to 30 (default 10)")
         parser.add_argument("--daily-quota", type=int, default=None)
+        owner = parser.add_mutually_exclusive_group()
+        owner.add_argument("--account", help="the account whose messages it sends, created if new (default: default)")
+        owner.add_argument("--shared", action="store_true", help="a shared-pool phone: it sends for every account")
 
-    def handle(self, *args, name: str, rate: int, daily_quota: int | None, **options):
+    def handle(self, *args, name: str, rate: int, daily_quota: int | None, account: str | None, shared: bool,
+               **options) -> None:  # fmt: skip
         if not 1 <= rate <= 30:
             raise CommandError("--rate must be between 1 and 30 (Android allows 30 SMS parts per minute)")
+        owner = account_get_or_create(name=account) if account is not None else None  # as create_api_key does
         try:
-            result = gateway_create(name=name, rate_per_minute=rate, daily_quota=daily_quota)
+            result = gateway_create(name=name, rate_per_minute=rate, daily_quota=daily_quota, account=owner,
+                                    shared=shared)  # fmt: skip
         except IntegrityError as exc:
             raise CommandError(f"A gateway named {name!r} already exists") from exc
-        self.stdout.write(f"Created gateway #{result.gateway.pk} '{name}' ({rate} SMS/min).")
+        whose = "the shared pool" if shared else f"account '{result.gateway.account.name}'"
+        self.stdout.write(f"Created gateway #{result.gateway.pk} '{name}' ({rate} SMS/min) for {whose}.")
         self.stdout.write("Save this token now: it is shown only once.")
         self.stdout.write(result.raw_token)
