@@ -418,6 +418,9 @@ class Agent:
         elif kind == "cancel":
             self.journal.set_state(frame["message_id"], "dropped", only_from=("accepted",))
         elif kind == "ack":
+            if frame.get("rejected"):
+                # The server can never accept this report as sent: keeping it would resend it forever.
+                log.warning("server rejected report %s: %s", frame.get("id"), frame["rejected"])
             self.journal.ack(frame["id"])
         elif kind == "error":
             log.warning("server error: %s", frame.get("error"))

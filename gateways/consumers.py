@@ -10,6 +10,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError, DataError, IntegrityError
 from django.utils.dateparse import parse_datetime
 
 from messaging.lifecycle import (
@@ -33,6 +34,10 @@ CLOSE_REVOKED = 4403
 
 class ProtocolError(Exception):
     pass
+
+
+# Frames a phone keeps in its journal until acknowledged.
+REPORT_TYPES = frozenset({"sent", "delivered", "failed", "inbound"})
 
 
 def _text(content: dict[str, Any], key: str, *, max_length: int = 64) -> str:
@@ -128,8 +133,20 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             await handler(self, content)
-        except ProtocolError as exc:
-            await self.send_json({"type": "error", "error": str(exc), "in_reply_to": kind})
+        except (ProtocolError, DataError, IntegrityError) as exc:
+            # Never acceptable as sent. A report (it has an id) is acknowledged as rejected, so
+            # that the phone drops it instead of resending it forever; anything else gets an error.
+            error = str(exc) if isinstance(exc, ProtocolError) else "the report could not be stored"
+            if kind in REPORT_TYPES and isinstance(content.get("id"), str) and content["id"]:
+                logger.warning("gateway %s: %s report rejected: %s", self.gateway_id, kind, error)
+                await self.send_json({"type": "ack", "id": content["id"][:64], "rejected": error})
+            else:
+                await self.send_json({"type": "error", "error": error, "in_reply_to": kind})
+        except DatabaseError as exc:
+            # Ours, and passing (the database restarting, a pool timeout): the phone keeps the
+            # report, unacknowledged, and sends it again; the connection stays.
+            logger.warning("gateway %s: %s frame failed: %s", self.gateway_id, kind, type(exc).__name__)
+            await self.send_json({"type": "error", "error": "temporarily unavailable, send again", "in_reply_to": kind})
 
     # --- Commands from the phone -----------------------------------------------------------
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from mysmsapio import ratelimit
 from mysmsapio.errors import ApiError, RateLimited, ValidationFailed
+from mysmsapio.text import is_storable_text, storable_text
 
 from .lifecycle import FINISHED, message_create
 from .models import InboundSms, Message
@@ -41,6 +42,10 @@ def sms_validate(*, to: object, text: object, to_field: str = "to") -> Validated
         raise ValidationFailed("Message must be a string", code="invalid_message")
     if not text.strip():
         raise ValidationFailed("Message must not be empty", code="invalid_message")
+    if not is_storable_text(text):
+        raise ValidationFailed(
+            "Message must be Unicode text without NUL characters or unpaired surrogates", code="invalid_message"
+        )
     if len(text) > settings.SMS_MAX_LENGTH:
         raise ValidationFailed(
             f"Message is too long (maximum {settings.SMS_MAX_LENGTH} characters)",
@@ -170,10 +175,10 @@ def inbound_sms_store(
             InboundSms(
                 account_id=account_id,
                 gateway_id=gateway_id,
-                device_sms_id=device_sms_id[:64],
+                device_sms_id=storable_text(device_sms_id[:64]),
                 sim_slot=sim_slot,
-                sender=sender[:32],
-                body=text,
+                sender=storable_text(sender[:32]),
+                body=storable_text(text),
                 received_at=received_at or timezone.now(),
             )
         ],

@@ -12,6 +12,7 @@ from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
 from mysmsapio.api import ApiAnswer, ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
+from mysmsapio.text import is_storable_text
 
 from .selectors import inbound_sms_page, message_state_get
 from .services import message_send
@@ -42,7 +43,9 @@ class SmsSendApi(ApiView):
 
 def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
     """``GET sms/status/<id>``'s body; also served by the lean edge (mysmsapio/edge.py)."""
-    message = message_state_get(account_id=api_key.account_id, message_id=message_id)
+    message = None
+    if is_storable_text(message_id):  # a NUL in the path would not even reach the database
+        message = message_state_get(account_id=api_key.account_id, message_id=message_id)
     if message is None:
         raise NotFound("Message not found", code="message_not_found")
     return {
@@ -98,13 +101,16 @@ class SmsInboxApi(ApiView):
         )
 
     def _limit(self, value: str) -> int:
-        if not value.isdigit() or not 1 <= int(value) <= self.MAX_LIMIT:
+        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= self.MAX_LIMIT:
             raise ValidationFailed(f"limit must be an integer from 1 to {self.MAX_LIMIT}", code="invalid_limit")
         return int(value)
 
     @staticmethod
     def _time(value: str, name: str):
-        parsed = parse_datetime(value)
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:  # well-formed but impossible: month 13, year 0, a 99-hour offset
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             raise ValidationFailed(
                 f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from rest_framework.exceptions import ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -53,7 +54,10 @@ class BadRequestBody(ApiError):
 
 
 def json_object(request: Request) -> dict[str, Any]:
-    """The request's JSON body, which must be an object (``{}`` when the body is empty)."""
+    """The request's JSON body, which must be an object. An empty body declared as JSON is
+    malformed JSON (an empty body without a content type is ``{}``)."""
+    if request.stream is None and request.content_type.split(";")[0].strip().lower() == "application/json":
+        raise ParseError()
     data = request.data
     if not isinstance(data, dict):
         raise BadRequestBody()

@@ -114,7 +114,7 @@ def _json_object(environ: dict[str, Any]) -> dict[str, Any]:
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise _FallThrough from None
     if not isinstance(data, dict):
         raise _FallThrough

@@ -11,6 +11,7 @@ from messaging.services import INVALID_PHONE
 from mysmsapio import metrics
 from mysmsapio.api import ApiView, json_object
 from mysmsapio.errors import ValidationFailed
+from mysmsapio.text import is_storable_text
 
 from .services import CODE_DIGITS, otp_issue, otp_verify
 
@@ -46,6 +47,8 @@ def otp_verify_answer(api_key: ApiKey, data: dict) -> dict:
     if code is None:
         raise ValidationFailed("Missing required field: code", code="missing_field")
     if isinstance(code, bool) or not isinstance(code, (str, int)):
+        raise ValidationFailed(INVALID_OTP, code="invalid_otp")
+    if isinstance(code, str) and not is_storable_text(code):  # it is hashed: it must encode
         raise ValidationFailed(INVALID_OTP, code="invalid_otp")
     # A code sent as a JSON number has lost its leading zeros: put them back.
     code = f"{code:0{CODE_DIGITS}d}" if isinstance(code, int) and code >= 0 else str(code).strip()

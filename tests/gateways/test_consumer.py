@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from channels.db import database_sync_to_async
+from django.db import OperationalError
 
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import gateway_revoke
@@ -298,14 +299,57 @@ def test_an_inbound_time_without_a_zone_is_refused_and_nothing_is_stored(run, ma
         socket = await connect_phone(phone.raw_token)
         await socket.send({"type": "inbound", "id": "sms-8", "from": "+959987654321", "text": "hi",
                            "received_at": received_at})  # fmt: skip
+        ack = await socket.recv_type("ack")
+        await socket.close()
+        return ack
+
+    # Refused for good: acknowledged as rejected, with the reason, so the phone stops resending.
+    ack = run(scenario)
+    assert ack["id"] == "sms-8"
+    assert ack["rejected"].startswith("'received_at' must be an ISO 8601 time with a zone")
+    assert not InboundSms.objects.exists()
+
+
+def test_a_report_naming_no_message_is_acknowledged_as_rejected_and_the_socket_stays(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send({"type": "sent", "id": "r-1"})
+        rejected = await socket.recv_type("ack")
+        await socket.send({"type": "heartbeat", "battery": 50})
+        await socket.send({"type": "inbound", "id": "sms-9", "from": "+9599\u0000", "text": "nul \u0000 \ud83d x"})
+        stored = await socket.recv_type("ack")
+        await socket.close()
+        return rejected, stored
+
+    rejected, stored = run(scenario)
+    assert rejected == {"type": "ack", "id": "r-1", "rejected": "'message_id' must be a non-empty string"}
+    assert stored == {"type": "ack", "id": "sms-9"}
+    sms = InboundSms.objects.get()
+    assert "\x00" not in sms.body + sms.sender and sms.body == "nul \ufffd \ufffd x"
+
+
+def test_a_database_failure_on_one_frame_answers_that_frame_and_keeps_the_connection(run, make_phone, monkeypatch):
+    phone = make_phone()
+
+    def database_down(**kwargs):
+        raise OperationalError("the database restarted")
+
+    monkeypatch.setattr("gateways.consumers.gateway_inbound_sms", database_down)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send({"type": "inbound", "id": "sms-10", "from": "+959987654321", "text": "hi"})
         error = await socket.recv_type("error")
+        await socket.send({"type": "heartbeat", "battery": 42})
         await socket.close()
         return error
 
     error = run(scenario)
-    assert error["in_reply_to"] == "inbound"
-    assert error["error"].startswith("'received_at' must be an ISO 8601 time with a zone")
-    assert not InboundSms.objects.exists()
+    assert error == {"type": "error", "error": "temporarily unavailable, send again", "in_reply_to": "inbound"}
+    Gateway = type(phone.gateway)
+    assert Gateway.objects.get(pk=phone.gateway.pk).battery == 42  # the socket still served the heartbeat
 
 
 def test_an_inbound_time_with_an_offset_is_stored_in_utc(run, make_phone):
@@ -332,13 +376,16 @@ def test_an_inbound_time_with_an_offset_is_stored_in_utc(run, make_phone):
         {"type": "inbound", "id": "1"},
     ],
 )
-def test_malformed_frames_get_an_error_frame_and_the_socket_stays_open(run, make_phone, frame):
+def test_malformed_frames_get_an_error_or_a_rejection_and_the_socket_stays_open(run, make_phone, frame):
     phone = make_phone()
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
         await socket.send(frame)
-        assert (await socket.recv_type("error"))["type"] == "error"
+        if "id" in frame:  # a report: refused for good, so acknowledged as rejected
+            assert (await socket.recv_type("ack"))["rejected"]
+        else:
+            assert (await socket.recv_type("error"))["type"] == "error"
         await socket.send({"type": "heartbeat"})
         await socket.send({"type": "inbound", "id": "ok", "from": "+959987654321", "text": "still here"})
         assert (await socket.recv_type("ack"))["id"] == "ok"

@@ -57,7 +57,7 @@ def test_a_message_goes_only_to_its_accounts_phones_or_the_shared_pool(make_gate
     assert {gateway_pick_for_message(account_id=account.pk) for _ in range(6)} == {mine.pk}
     assert {gateway_pick_for_message(account_id=other_account.pk) for _ in range(6)} == {theirs.pk}
 
-    Gateway.objects.filter(pk=mine.pk).update(is_connected=False)
+    gateway_set_enabled(gateway_ids=[mine.pk], enabled=False)
     assert gateway_pick_for_message(account_id=account.pk) is None  # never the other tenant's phone
     pool = make_gateway()  # no account: the shared pool
     assert gateway_pick_for_message(account_id=account.pk) == pool.pk
