@@ -15,10 +15,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from gateways.routing import websocket_urlpatterns  # noqa: E402
+from mysmsapio.daphne_limits import tune_daphne  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiASGIHandler  # noqa: E402
-from mysmsapio.status_lines import teach_twisted_reason_phrases  # noqa: E402
 
-teach_twisted_reason_phrases()
+tune_daphne()
 
 api_asgi_app = ApiASGIHandler()
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.db.utils import OperationalError
 from twisted.web.http import RESPONSES
 
-from mysmsapio.status_lines import teach_twisted_reason_phrases
+from mysmsapio.daphne_limits import teach_twisted_reason_phrases
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import select
+import socket
+from urllib.parse import urlsplit
+
 import pytest
 import requests
 from django.conf import settings
@@ -73,3 +77,41 @@ def test_status_lines_name_every_code_the_api_answers(web_server, api_key):
     wrong_method = requests.post(f"{web_server.url}/up", timeout=10)
     assert (wrong_method.status_code, wrong_method.reason) == (405, "Method Not Allowed")
     assert wrong_method.json()["code"] == "method_not_allowed"
+
+
+def _rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("chunked", [True, False])
+def test_a_50_mb_body_is_refused_without_being_held_in_memory(web_server, api_key, chunked):
+    """The HTTP server of each mode (daphne, granian) refuses it before the body is read."""
+    host, port = urlsplit(web_server.url).hostname, urlsplit(web_server.url).port
+    pid = web_server.procs[0].pid
+    before = _rss_kb(pid)
+    length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % (50 * 1024 * 1024)
+    head = (b"POST /api/v1/sms/send HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%s\r\n"
+            b"Authorization: Bearer %s\r\n\r\n") % (host.encode(), length, api_key.raw_key.encode())  # fmt: skip
+    chunk = b"a" * (1024 * 1024)
+    answer = b""
+    with socket.create_connection((host, port), timeout=30) as conn:
+        conn.sendall(head)
+        try:
+            for _ in range(50):
+                if select.select([conn], [], [], 0)[0]:  # answered early: stop sending
+                    break
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+            else:
+                conn.sendall(b"0\r\n\r\n" if chunked else b"")
+        except OSError:
+            pass  # the server stopped reading: its answer may be waiting
+        try:
+            answer = conn.recv(4096)
+        except OSError:
+            pass
+    assert answer, "the connection was reset without an answer"
+    status_line = answer.split(b"\r\n", 1)[0]
+    assert status_line.split()[1] in (b"400", b"413"), answer[:300]
+    assert b"application/json" in answer.lower()
+    assert _rss_kb(pid) - before < 20 * 1024, "the server held the body in memory"
