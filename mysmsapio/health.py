@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 
 import redis
@@ -53,15 +54,39 @@ def check_redis() -> Check:
 
 
 async def _channel_round_trip() -> None:
+    # The in-memory layer forgets a channel once its queue is read empty.
     layer = get_channel_layer()
     channel = await layer.new_channel("ready.")
     await layer.send(channel, {"type": "ready.ping"})
     await asyncio.wait_for(layer.receive(channel), timeout=2)
 
 
+def _redis_pubsub_round_trip() -> None:
+    """A message through Redis pub/sub, the mechanism of production's channel layer, with a
+    subscription that ends with the call. (The layer's own receive keeps a channel subscribed
+    until its reader is cancelled: in a process with a long-lived event loop, such as the
+    phones' daphne, every probe left one behind.)"""
+    client = redis_client()
+    channel = f"mysmsapio:ready:{uuid.uuid4().hex}"
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(channel)
+        client.publish(channel, b"ping")
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if pubsub.get_message(timeout=max(0.0, deadline - time.monotonic())):
+                return
+        raise TimeoutError("no message through Redis pub/sub")
+    finally:
+        pubsub.close()  # unsubscribes and returns the connection
+
+
 def check_channel_layer() -> Check:
     try:
-        async_to_sync(_channel_round_trip)()
+        if settings.REDIS_URL:
+            _redis_pubsub_round_trip()
+        else:
+            async_to_sync(_channel_round_trip)()
     except Exception as exc:  # any failure of the layer means phones cannot be reached
         return Check(False, f"unavailable ({type(exc).__name__})")
     return Check(True, "ok")
