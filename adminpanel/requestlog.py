@@ -33,6 +33,7 @@ from .models import ApiRequest
 logger = logging.getLogger("mysmsapio.requestlog")
 access_logger = logging.getLogger("mysmsapio.access")
 
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Latency histograms cover the API and the health checks (not /metrics itself, nor the admin).
 METRIC_PATHS = ("/api/", "/up", "/ready")
 _buffer: deque[dict[str, Any]] = deque()
@@ -214,6 +215,9 @@ def request_observe(*, method: str, path: str, route: str, status: int, elapsed:
     and, for the API, a line in the operators' request log. Called by the middleware and by
     the API's lean edge (mysmsapio/edge.py)."""
     latency_ms = round(elapsed * 1000, 2)
+    # A client chooses the method: made-up ones (any length, any number of them) share one
+    # label and one short form, so that they cannot grow the metrics or the log lines.
+    method = method if method in HTTP_METHODS else "other"
     if settings.ACCESS_LOG:
         access_logger.info(
             "%s %s %s %.1fms", method, path, status, latency_ms,

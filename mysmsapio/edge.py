@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
@@ -126,6 +127,14 @@ def _no_constant(name: str) -> None:
     raise ValueError(name)
 
 
+def _host_allowed(environ: dict[str, Any]) -> bool:
+    if settings.ALLOWED_HOSTS == ["*"]:
+        return True
+    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
 def _is_secure(environ: dict[str, Any]) -> bool:
     # Django's HttpRequest.is_secure, on the WSGI environ.
     if settings.SECURE_PROXY_SSL_HEADER:
@@ -154,6 +163,8 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     found = _route(environ)
     if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
         return None  # browsers' cross-origin calls get their CORS headers from Django's path
+    if not _host_allowed(environ):
+        return None  # Django's answer: 400 invalid_host
     route, kwargs = found
     started = time.perf_counter()
     request_id_var.set(new_request_id(environ.get("HTTP_X_REQUEST_ID")))

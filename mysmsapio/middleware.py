@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
 from .errors import json_error
@@ -99,12 +100,23 @@ class HybridMiddleware:
         raise NotImplementedError
 
 
+def _host_refused(request: HttpRequest) -> HttpResponse | None:
+    # What CommonMiddleware does for the admin (the API's chain has no CommonMiddleware).
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return json_error("Invalid Host header", "invalid_host", 400)
+    return None
+
+
 class ApiMiddleware(HybridMiddleware):
     def _call(self, request: HttpRequest) -> HttpResponse:
-        return _finish(request, _body_too_large(request) or self.get_response(request))
+        refused = _host_refused(request) or _body_too_large(request)
+        return _finish(request, refused or self.get_response(request))
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        return _finish(request, _body_too_large(request) or await self.get_response(request))
+        refused = _host_refused(request) or _body_too_large(request)
+        return _finish(request, refused or await self.get_response(request))
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):

@@ -61,9 +61,19 @@ SECRET_KEY = _secret("SECRET_KEY")
 HASH_SECRET = _secret("HASH_SECRET")
 
 DEBUG = env.bool("DEBUG", default=False)
-# Phones and client apps reach the server by its LAN address, which we cannot know: allow any
-# host by default and let production narrow it.
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+# The Host names the server answers to, on every path (the API's included). Embedded mode
+# allows any host: phones and client apps reach it by a LAN address we cannot know. Production
+# defaults to this machine's loopback names and refuses "*" unless ALLOW_ANY_HOST=true: a
+# server that answers any Host can be reached through any DNS name pointed at it.
+ALLOWED_HOSTS = [h for h in env.list("ALLOWED_HOSTS", default=[]) if h] or (
+    ["localhost", "127.0.0.1", "[::1]"] if PRODUCTION else ["*"]
+)
+ALLOW_ANY_HOST = env.bool("ALLOW_ANY_HOST", default=not PRODUCTION)
+if "*" in ALLOWED_HOSTS and not ALLOW_ANY_HOST:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS=* in production mode: list the names clients and phones use "
+        "(ALLOWED_HOSTS=sms.example.com,192.168.1.20), or set ALLOW_ANY_HOST=true to mean it"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- HTTPS ----------------------------------------------------------------------------------

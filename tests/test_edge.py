@@ -328,3 +328,13 @@ def test_a_browsers_cross_origin_call_goes_to_django_for_its_cors_headers(api_ke
     answer = call(application, from_browser)
     assert answer.status == 200 and answer.headers["access-control-allow-origin"] == "https://app.example.test"
     assert answered_by_edge(environ("GET", path, key=api_key.raw_key)) is not None  # no Origin: the edge
+
+
+def test_a_host_not_allowed_is_left_to_django_which_refuses_it(api_key, message, settings):
+    settings.ALLOWED_HOSTS = ["sms.example.test"]
+    path = f"/api/v1/sms/status/{message.pk}"
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key, HTTP_HOST="evil.example.test")) is None
+    refused = call(application, environ("GET", path, key=api_key.raw_key, HTTP_HOST="evil.example.test"))
+    assert (refused.status, refused.json()["code"]) == (400, "invalid_host")
+    allowed = answered_by_edge(environ("GET", path, key=api_key.raw_key, HTTP_HOST="sms.example.test:3005"))
+    assert allowed is not None and allowed.status == 200

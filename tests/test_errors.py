@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.utils import OperationalError
 from twisted.web.http import RESPONSES
 
+from messaging.models import Message
 from mysmsapio.daphne_limits import teach_twisted_reason_phrases
 from tests.conftest import GUIDE_NUMBER
 
@@ -163,3 +168,31 @@ def test_daphne_names_every_status_the_api_answers():
     assert RESPONSES[422] == b"Unprocessable Content"
     assert RESPONSES[429] == b"Too Many Requests"
     assert RESPONSES[404] == b"Not Found"  # Twisted's own phrases are kept
+
+
+def test_a_host_not_allowed_is_a_json_400_on_the_api(api_client, settings):
+    settings.ALLOWED_HOSTS = ["sms.example.test", "testserver"]
+    response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json",
+                               HTTP_HOST="evil.example.test")  # fmt: skip
+    assert response.status_code == 400
+    assert response.json() == {"error": "Invalid Host header", "code": "invalid_host"}
+    assert not Message.objects.exists()
+    allowed = api_client.get("/api/v1/sms/status/msg_1", HTTP_HOST="sms.example.test:3005")
+    assert allowed.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("extra", "starts"),
+    [({"ALLOWED_HOSTS": "*"}, False), ({"ALLOWED_HOSTS": "*", "ALLOW_ANY_HOST": "true"}, True), ({}, True)],
+)
+def test_production_refuses_any_host_unless_told_so(extra, starts):
+    env = {key: value for key, value in os.environ.items() if key not in ("ALLOWED_HOSTS", "ALLOW_ANY_HOST")}
+    env.update(DJANGO_SETTINGS_MODULE="mysmsapio.settings", DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
+               SECRET_KEY="k" * 50, HASH_SECRET="h" * 50, **extra)  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
+                            env=env, capture_output=True, text=True, timeout=60, cwd=settings.BASE_DIR)  # fmt: skip
+    assert (result.returncode == 0) is starts, result.stderr[-500:]
+    if not starts:
+        assert "ALLOWED_HOSTS=* in production mode" in result.stderr
+    elif not extra:
+        assert result.stdout.strip() == "['localhost', '127.0.0.1', '[::1]']"

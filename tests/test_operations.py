@@ -237,3 +237,16 @@ def test_production_refuses_to_start_without_its_secrets(missing):
     del env[missing]
     result = _manage("check", env=env)
     assert result.returncode != 0 and missing in result.stderr
+
+
+def test_made_up_http_methods_share_one_metrics_label(client, api_client):
+    """A client chooses the method: a thousand made-up ones, or one of 10 KB, must not grow the
+    metrics by a series each."""
+    for i in range(200):
+        api_client.generic(f"MADEUP{i}", "/api/v1/sms/send")
+    response = api_client.generic("X" * 10_000, "/api/v1/sms/send")
+    assert response.status_code == 405 and response.json()["code"] == "method_not_allowed"
+    text = client.get("/metrics").content.decode()
+    methods = set(re.findall(r'^mysmsapio_api_request_duration_seconds_count\{method="([^"]*)"', text, re.M))
+    assert "other" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
