@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -49,6 +50,13 @@ log = logging.getLogger("mysmsapio.agent")
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: UP017 - runs on Python < 3.11
+
+
+def heartbeat_interval(asked: Any, default: float = 30.0) -> float:
+    """The server's heartbeat interval, unless it is not a number or below the minimum."""
+    if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked >= MIN_HEARTBEAT_SECONDS:
+        return float(asked)
+    return default
 
 
 def local_time_to_utc(value: Any) -> str | None:
@@ -97,6 +105,13 @@ def websocket_url(server: str) -> str:
     return urlunsplit((scheme, parts.netloc, path, "", ""))
 
 
+FINAL_STATES = ("done", "failed", "dropped")
+# What the server may send as a recipient: E.164. The agent checks again before the radio.
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+# Heartbeats more often than this would drain the battery: a server asking for it is ignored.
+MIN_HEARTBEAT_SECONDS = 5.0
+
+
 class Journal:
     """Jobs and unacknowledged reports, on disk. States of a job:
     accepted (claim asked) -> sending (radio about to be used) -> sent -> done (delivery
@@ -105,6 +120,9 @@ class Journal:
     def __init__(self, path: str) -> None:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
+        # A forgotten text (an OTP code) is overwritten on disk, not merely unlinked from a page.
+        self.db.execute("PRAGMA secure_delete=ON")
+        self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (message_id TEXT PRIMARY KEY, job TEXT NOT NULL, "
             "state TEXT NOT NULL, updated REAL NOT NULL)"
@@ -130,7 +148,16 @@ class Journal:
         if only_from:
             sql += f" AND state IN ({','.join('?' * len(only_from))})"
             params += list(only_from)
-        return self.db.execute(sql, params).rowcount == 1
+        changed = self.db.execute(sql, params).rowcount == 1
+        if changed and state in FINAL_STATES:
+            # A final job is never sent again: its text (an OTP code, say) leaves the phone's disk.
+            self.db.execute("UPDATE jobs SET job = json_remove(job, '$.text') WHERE message_id = ?", (message_id,))
+        return changed
+
+    def first_paired_at(self) -> str:
+        """When this phone was first paired (UTC ISO 8601), recorded on the first call."""
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('first_paired_at', ?)", (now_iso(),))
+        return self.db.execute("SELECT value FROM meta WHERE key = 'first_paired_at'").fetchone()[0]
 
     def jobs_in(self, state: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT message_id FROM jobs WHERE state = ?", (state,))]
@@ -216,6 +243,8 @@ class TermuxDriver:
     def __init__(self, args: argparse.Namespace) -> None:
         self.seen_inbound: set[str] = set()
         self.started = time.time()
+        # SMS received before this phone was first paired are the owner's, not the gateway's.
+        self.not_before: str | None = None
         for program in ("termux-sms-send", "termux-sms-list"):
             if shutil.which(program) is None:
                 raise SystemExit(f"{program} not found: install Termux:API (pkg install termux-api)")
@@ -242,13 +271,18 @@ class TermuxDriver:
             return None
 
     async def send(self, job: dict[str, Any]) -> tuple[bool, Any, str]:
-        command = ["termux-sms-send", "-n", job["to"]]
+        to = job.get("to")
+        if not isinstance(to, str) or not E164.match(to):
+            return False, "invalid_number", "Refused by the phone: the recipient is not an E.164 number"
+        command = ["termux-sms-send", "-n", to]
         if isinstance(job.get("sim_slot"), int):
             command += ["-s", str(job["sim_slot"])]
+        # The text goes on standard input, never on the command line: a text such as "-n +1..."
+        # would otherwise be read as options.
         proc = await asyncio.create_subprocess_exec(
-            *command, job["text"], stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
-        _, stderr = await proc.communicate()
+        _, stderr = await proc.communicate(str(job.get("text", "")).encode())
         if proc.returncode == 0:
             return True, None, ""
         return False, proc.returncode, (stderr.decode(errors="replace").strip() or "termux-sms-send failed")[:300]
@@ -267,9 +301,12 @@ class TermuxDriver:
             if not sms_id or sms_id in self.seen_inbound:
                 continue
             self.seen_inbound.add(sms_id)
+            received_at = local_time_to_utc(sms.get("received")) or now_iso()
+            if self.not_before is not None and received_at < self.not_before:
+                continue
             found.append(
                 {"id": f"termux-{sms_id}", "from": sms.get("number", ""), "text": sms.get("body", ""),
-                 "sim_slot": None, "received_at": local_time_to_utc(sms.get("received")) or now_iso()}
+                 "sim_slot": None, "received_at": received_at}
             )  # fmt: skip
         return found
 
@@ -287,6 +324,8 @@ class Agent:
         self.token = args.token
         self.driver = DRIVERS[args.driver](args)
         self.journal = Journal(args.journal or str(Path(args.home) / "journal.sqlite3"))
+        if hasattr(self.driver, "not_before"):
+            self.driver.not_before = self.journal.first_paired_at()
         self.ws: Any = None
         self.heartbeat_interval = 30.0
         self.inbound_interval = args.inbound_interval
@@ -355,7 +394,7 @@ class Agent:
                 if exc.rcvd is not None and exc.rcvd.code in (CLOSE_UNAUTHORIZED, CLOSE_REVOKED):
                     raise Refused(f"server refused the token (close code {exc.rcvd.code})") from exc
                 raise
-            self.heartbeat_interval = float(first.get("heartbeat_interval", 30))
+            self.heartbeat_interval = heartbeat_interval(first.get("heartbeat_interval"))
             log.info("connected to %s as gateway %s", url, first.get("gateway"))
             self.ws = ws
             try:

@@ -106,7 +106,8 @@ def fake_termux(tmp_path: Path, monkeypatch, inbox: list[dict]) -> Path:
     bin_dir.mkdir()
     calls = tmp_path / "calls.jsonl"
     scripts = {
-        "termux-sms-send": f"import json,sys\nopen({str(calls)!r},'a').write(json.dumps(sys.argv[1:])+'\\n')\n"
+        "termux-sms-send": f"import json,sys\ncall = {{'argv': sys.argv[1:], 'stdin': sys.stdin.read()}}\n"
+        f"open({str(calls)!r},'a').write(json.dumps(call)+'\\n')\n"
         "sys.exit(1 if '+959000000000' in sys.argv else 0)\n",
         "termux-sms-list": f"import json\nprint(json.dumps({inbox!r}))\n",
     }
@@ -135,8 +136,8 @@ def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path,
     assert ok == (True, None, "")
     assert failed[0] is False and failed[1] == 1
     recorded = [json.loads(line) for line in calls.read_text().splitlines()]
-    assert recorded[0] == ["-n", "+959123456789", "-s", "1", "hi ✓"]
-    assert recorded[1] == ["-n", "+959000000000", "x"]
+    assert recorded[0] == {"argv": ["-n", "+959123456789", "-s", "1"], "stdin": "hi ✓"}
+    assert recorded[1] == {"argv": ["-n", "+959000000000"], "stdin": "x"}
     assert first == [
         {
             "id": "termux-7",
@@ -218,3 +219,56 @@ def test_without_a_saved_pairing_the_agent_says_what_it_needs(tmp_path, capsys, 
 
 async def _done() -> None:
     return None
+
+
+@pytest.mark.parametrize("text", ["-n+15551234567 hi", "-h", "--", "$(reboot)", "-s 1 text"])
+def test_a_text_that_looks_like_options_is_sent_as_written_to_the_validated_number(tmp_path, monkeypatch, text):
+    calls = fake_termux(tmp_path, monkeypatch, [])
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
+    ok = asyncio.run(agent.TermuxDriver(args).send({"to": "+959123456789", "text": text, "sim_slot": None}))
+    assert ok == (True, None, "")
+    (call,) = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert call == {"argv": ["-n", "+959123456789"], "stdin": text}
+
+
+@pytest.mark.parametrize("to", ["-h", "+959123456789,+15551234567", "959123456789", "+95912345678901234", None])
+def test_the_agent_refuses_a_recipient_that_is_not_e164_before_the_radio(tmp_path, monkeypatch, to):
+    calls = fake_termux(tmp_path, monkeypatch, [])
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux"])
+    ok, code, error = asyncio.run(agent.TermuxDriver(args).send({"to": to, "text": "hi", "sim_slot": None}))
+    assert (ok, code) == (False, "invalid_number") and "E.164" in error
+    assert not calls.exists()
+
+
+def test_sms_received_before_the_phone_was_first_paired_are_never_uploaded(tmp_path, monkeypatch, utc_zone):
+    sender = "+959987654321"
+    inbox = [{"_id": 1, "number": sender, "body": "the owner's old SMS", "received": "2020-01-01 10:00:00"},
+             {"_id": 2, "number": sender, "body": "for the gateway", "received": "2099-01-01 10:00:00"}]  # fmt: skip
+    fake_termux(tmp_path, monkeypatch, inbox)
+    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux",
+                                            "--home", str(tmp_path)])  # fmt: skip
+    gateway_agent = agent.Agent(args)
+    first_paired = gateway_agent.journal.first_paired_at()
+    assert [sms["text"] for sms in asyncio.run(gateway_agent.driver.poll_inbound())] == ["for the gateway"]
+    # The first pairing is remembered across restarts, not moved forward by them.
+    assert agent.Agent(args).journal.first_paired_at() == first_paired
+
+
+def test_a_final_jobs_text_leaves_the_journal(tmp_path):
+    gateway_agent = make_agent(tmp_path)
+    otp_job = {**JOB, "text": "Your verification code is 482913."}
+    gateway_agent.journal.add_job(otp_job)
+    for state in ("sending", "sent"):
+        gateway_agent.journal.set_state("msg_1", state)
+        assert gateway_agent.journal.job("msg_1")["text"] == otp_job["text"]  # still needed
+    gateway_agent.journal.set_state("msg_1", "done")
+    assert "text" not in gateway_agent.journal.job("msg_1")
+    gateway_agent.journal.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("journal.sqlite3*"))
+    assert b"482913" not in on_disk
+
+
+@pytest.mark.parametrize(("asked", "kept"), [(30, 30.0), (5, 5.0), (12.5, 12.5), (4.9, 30.0), (0, 30.0), (-1, 30.0),
+                                             ("1", 30.0), (None, 30.0), (True, 30.0)])  # fmt: skip
+def test_a_heartbeat_interval_below_5_s_is_ignored(asked, kept):
+    assert agent.heartbeat_interval(asked) == kept
