@@ -93,6 +93,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         self.gateway_id = gateway.pk
+        self.token_hash = gateway.token_hash  # a roll ends this socket's jobs (see push_jobs)
         self.push_lock = asyncio.Lock()
         self.push_later_task: asyncio.Task | None = None
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
@@ -189,7 +190,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ProtocolError("'text' must be a string")
-        await database_sync_to_async(gateway_inbound_sms)(
+        stored = await database_sync_to_async(gateway_inbound_sms)(
             gateway_id=self.gateway_id,
             device_sms_id=_text(content, "id"),
             sender=_text(content, "from", max_length=32),
@@ -197,6 +198,8 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
             sim_slot=_optional_int(content, "sim_slot"),
             received_at=_time(content, "received_at"),
         )
+        if not stored:
+            raise ProtocolError("this gateway is disabled: its inbound SMS are not accepted")
         await self._ack(content)
 
     commands = {
@@ -232,7 +235,9 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
     async def push_jobs(self) -> None:
         """Push what the phone may take now; come back when its rate allows more."""
         async with self.push_lock:
-            jobs, retry_in = await database_sync_to_async(dispatch.dispatch_take_jobs)(gateway_id=self.gateway_id)
+            jobs, retry_in = await database_sync_to_async(dispatch.dispatch_take_jobs)(
+                gateway_id=self.gateway_id, token_hash=self.token_hash
+            )
             for job in jobs:
                 await self.send_json(_job_frame(job))
         if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):

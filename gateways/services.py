@@ -77,6 +77,9 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.save(update_fields=["token_prefix", "token_hash"])
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
+    # Sockets opened with the old token close on every node; a socket the signal misses gets
+    # no more jobs anyway (dispatch_take_jobs checks the token it connected with).
+    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
@@ -206,11 +209,14 @@ def gateway_inbound_sms(
     text: str,
     sim_slot: int | None = None,
     received_at: datetime | None = None,
-) -> None:
-    """An SMS the phone received, filed under the phone's account. A shared-pool phone sends
-    for every account: a reply belongs to the account that last sent to that number from
-    that phone, else to the default account."""
-    account_id = Gateway.objects.filter(pk=gateway_id).values_list("account_id", flat=True).first()
+) -> bool:
+    """An SMS the phone received, filed under the phone's account; False (nothing stored) for
+    a disabled or revoked phone. A shared-pool phone sends for every account: a reply belongs
+    to the account that last sent to that number from that phone, else to the default account."""
+    row = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).values_list("account_id").first()
+    if row is None:
+        return False
+    (account_id,) = row
     if account_id is None:
         account_id = message_last_sender_account(gateway_id=gateway_id, to=sender)
     inbound_sms_store(
@@ -222,6 +228,7 @@ def gateway_inbound_sms(
         sim_slot=sim_slot,
         received_at=received_at,
     )
+    return True
 
 
 def gateway_events_prune(*, older_than: timedelta, now: datetime | None = None) -> int:

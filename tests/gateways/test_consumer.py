@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError
 
 from gateways.models import Gateway, GatewayEvent
-from gateways.services import gateway_revoke
+from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.models import InboundSms, MessageEvent
 from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
 
@@ -48,6 +48,51 @@ def test_revoking_a_connected_phone_closes_its_socket(run, make_phone):
         assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
 
     run(scenario)
+
+
+def test_rolling_a_token_closes_the_phones_socket(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await database_sync_to_async(gateway_roll_token)(gateway=phone.gateway)
+        assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+    run(scenario)
+
+
+def test_a_socket_opened_with_a_rolled_token_gets_no_more_jobs_even_if_the_close_is_lost(
+    run, make_phone, create_sms, monkeypatch
+):
+    phone = make_phone()
+    monkeypatch.setattr("gateways.services.gateway_signal", lambda **kwargs: None)  # the close signal is lost
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await database_sync_to_async(gateway_roll_token)(gateway=phone.gateway)
+        message = await create_sms()
+        assert message.gateway_id == phone.gateway.pk
+        assert await socket.nothing_more()
+        assert (await refresh(message)).pushed_at is None
+        await socket.close()
+
+    run(scenario)
+
+
+def test_a_disabled_phone_cannot_report_inbound_sms(run, make_phone):
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await database_sync_to_async(gateway_set_enabled)(gateway_ids=[phone.gateway.pk], enabled=False)
+        await socket.send({"type": "inbound", "id": "sms-1", "from": "+959987654321", "text": "hi"})
+        ack = await socket.recv_type("ack")
+        await socket.close()
+        return ack
+
+    ack = run(scenario)
+    assert ack["rejected"] == "this gateway is disabled: its inbound SMS are not accepted"
+    assert not InboundSms.objects.exists()
 
 
 def test_the_token_may_come_in_the_query_string(run, make_phone):
