@@ -79,11 +79,20 @@ def api_key_revoke(*, api_key: ApiKey, at: datetime | None = None) -> ApiKey:
     return api_key
 
 
+class ApiKeyNotRollable(ValueError):
+    """A revoked or expired key is not rolled: that would bring back a key someone stopped."""
+
+
 @transaction.atomic
 def api_key_roll(*, api_key: ApiKey, grace: timedelta, now: datetime | None = None) -> GeneratedApiKey:
     """A new key with the same name, account and permissions; the old one keeps working for
-    ``grace`` (zero: stops now), so clients can switch without downtime."""
+    ``grace`` (zero: stops now), so clients can switch without downtime. Refuses a key that
+    no longer works (``ApiKeyNotRollable``)."""
     now = now or timezone.now()
+    if api_key.revoked_at is not None and api_key.revoked_at <= now:
+        raise ApiKeyNotRollable(f"“{api_key.name}” is revoked: create a new key instead of rolling it")
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise ApiKeyNotRollable(f"“{api_key.name}” has expired: create a new key instead of rolling it")
     new = api_key_generate(
         name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at
     )

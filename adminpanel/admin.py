@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from accounts.models import Account, ApiKey, Permission
-from accounts.services import api_key_generate, api_key_revoke, api_key_roll
+from accounts.services import ApiKeyNotRollable, api_key_generate, api_key_revoke, api_key_roll
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import (
     gateway_create,
@@ -65,7 +65,19 @@ def show_secret_once(
     return response
 
 
-class AddThroughServiceAdmin(admin.ModelAdmin):
+class ActionsNeedPermissionAdmin(admin.ModelAdmin):
+    """Django hides an action from a user without its permissions (``permissions=[...]``) but
+    answers a posted one with "No action selected"; refuse it with 403 instead."""
+
+    def changelist_view(self, request, extra_context=None):
+        action = request.POST.get("action") if request.method == "POST" else None
+        declared = {a if isinstance(a, str) else a.__name__ for a in self.actions or []}
+        if action in declared and action not in self.get_actions(request):
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+
+class AddThroughServiceAdmin(ActionsNeedPermissionAdmin):
     """Rows created by a service that returns a secret to show once (API keys, gateways): the
     add page has a form and fields of its own, and ``save_model`` calls the service."""
 
@@ -155,7 +167,7 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
             return f"active until {timezone.localtime(api_key.revoked_at):%Y-%m-%d %H:%M} (rolled)"
         return state
 
-    @admin.action(description="Revoke selected API keys (they stop working now)")
+    @admin.action(description="Revoke selected API keys (they stop working now)", permissions=["change"])
     def revoke(self, request, queryset: QuerySet[ApiKey]):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
@@ -166,7 +178,11 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
             self.message_user(request, "Select exactly one API key to roll.", messages.ERROR)
             return None
         old = queryset.get()
-        result = api_key_roll(api_key=old, grace=grace)
+        try:
+            result = api_key_roll(api_key=old, grace=grace)
+        except ApiKeyNotRollable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
         when = "now" if not grace else f"in {grace.total_seconds() / 3600:g} hours"
         return show_secret_once(
             request,
@@ -176,11 +192,14 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
             back_url=reverse("admin:accounts_apikey_changelist"),
         )
 
-    @admin.action(description="Roll key: a new key; the old one keeps working for the grace period (24 h)")
+    @admin.action(
+        description="Roll key: a new key; the old one keeps working for the grace period (24 h)",
+        permissions=["change"],
+    )
     def roll_with_grace(self, request, queryset):
         return self._roll(request, queryset, timedelta(seconds=settings.API_KEY_ROLL_GRACE_SECONDS))
 
-    @admin.action(description="Roll key now: a new key; the old one stops at once")
+    @admin.action(description="Roll key now: a new key; the old one stops at once", permissions=["change"])
     def roll_now(self, request, queryset):
         return self._roll(request, queryset, timedelta(0))
 
@@ -317,20 +336,20 @@ class GatewayAdmin(AddThroughServiceAdmin):
     def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
         return self._token_page(request, obj, request._new_token)
 
-    @admin.action(description="Enable selected gateways")
+    @admin.action(description="Enable selected gateways", permissions=["change"])
     def enable(self, request, queryset):
         gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
 
-    @admin.action(description="Disable selected gateways (they keep their socket, get no jobs)")
+    @admin.action(description="Disable selected gateways (they keep their socket, get no jobs)", permissions=["change"])
     def disable(self, request, queryset):
         gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
 
-    @admin.action(description="Revoke selected gateways (disconnects and refuses them)")
+    @admin.action(description="Revoke selected gateways (disconnects and refuses them)", permissions=["change"])
     def revoke(self, request, queryset):
         for gateway in queryset:
             gateway_revoke(gateway=gateway)
 
-    @admin.action(description="Roll the token of one gateway")
+    @admin.action(description="Roll the token of one gateway", permissions=["change"])
     def roll_token(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one gateway to roll its token.", messages.ERROR)

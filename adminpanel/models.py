@@ -29,6 +29,11 @@ class ApiRequest(models.Model):
     class Meta:
         verbose_name = "API request"
         ordering = ["-created_at"]
+        # The operators' own pages: staff status alone does not open them.
+        permissions = [
+            ("use_api_tester", "Can use the API tester"),
+            ("view_logs", "Can view the request and gateway logs"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status}"

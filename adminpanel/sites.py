@@ -1,11 +1,31 @@
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, re_path
 
 from . import views
+
+USE_API_TESTER = "adminpanel.use_api_tester"
+VIEW_LOGS = "adminpanel.view_logs"
+
+
+def requires(permission: str, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``view`` for staff users who hold ``permission`` (superusers hold every one); 403 for
+    the others."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 class MySmsAdminSite(admin.AdminSite):
@@ -21,10 +41,18 @@ class MySmsAdminSite(admin.AdminSite):
 
     def get_urls(self) -> list[URLPattern]:
         return [
-            re_path(r"^api_tester/?$", self.admin_view(views.api_tester), name="api_tester"),
-            re_path(r"^logs/?$", self.admin_view(views.logs), name="logs"),
+            re_path(r"^api_tester/?$", self.admin_view(requires(USE_API_TESTER, views.api_tester)), name="api_tester"),
+            re_path(r"^logs/?$", self.admin_view(requires(VIEW_LOGS, views.logs)), name="logs"),
             *super().get_urls(),
         ]
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         return super().index(request, {**views.dashboard_context(), **(extra_context or {})})
+
+    def each_context(self, request: HttpRequest) -> dict:
+        # The top bar links only to the pages the user may open.
+        return {
+            **super().each_context(request),
+            "can_use_api_tester": request.user.has_perm(USE_API_TESTER),
+            "can_view_logs": request.user.has_perm(VIEW_LOGS),
+        }
