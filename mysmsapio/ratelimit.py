@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from .errors import ServiceUnavailable
+from .models import RateLimitCounter
 from .redis_clients import redis_client, thread_redis_client
 
 
@@ -71,6 +72,18 @@ def _count_in_database(key: str, window_start: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_UPSERT_SQL, [key, window_start])
         return int(cursor.fetchone()[0])
+
+
+# Longest window of any limit: a counter idle for longer is of no use to anyone.
+COUNTER_RETENTION_SECONDS = 2 * 24 * 3600
+
+
+def ratelimit_prune(*, now: float | None = None) -> int:
+    """Delete database counters idle past ``COUNTER_RETENTION_SECONDS`` (keys named by clients,
+    such as login user names, would otherwise pile up). Redis keys expire by themselves."""
+    now = time.time() if now is None else now
+    deleted, _ = RateLimitCounter.objects.filter(window_start__lt=now - COUNTER_RETENTION_SECONDS).delete()
+    return deleted
 
 
 def hit(key: str, *, limit: int, window_seconds: int, now: float | None = None) -> RateLimitResult:

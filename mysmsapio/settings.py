@@ -267,6 +267,9 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024)
 
 # Operator logins: at most this many attempts per client address per window.
 ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)
+# The same, per user name tried (whatever the address): guessing one operator's password from
+# many addresses is limited too.
+ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = env.int("ADMIN_LOGIN_ATTEMPTS_PER_USERNAME", default=10)
 ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 
 # The phone for a new message, as ``(carrier=..., now=...) -> gateway id | None``: a setting,
@@ -348,6 +351,7 @@ CELERY_BEAT_SCHEDULE = {
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
     "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},
     "prune-logs": {"task": "adminpanel.tasks.prune_logs", "schedule": 3600.0},
+    "prune-rate-limit-counters": {"task": "mysmsapio.tasks.prune_rate_limit_counters", "schedule": 3600.0},
     "worker-heartbeat": {"task": "mysmsapio.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
 }
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.

@@ -164,3 +164,33 @@ def test_login_attempts_are_rate_limited(client, settings):
     assert blocked.status_code == 429
     assert int(blocked["Retry-After"]) >= 1
     assert "_auth_user_id" not in client.session
+
+
+def test_login_attempts_are_limited_per_user_name_from_any_address(client, settings):
+    settings.ADMIN_LOGIN_ATTEMPTS, settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = 100, 3
+    User.objects.create_superuser("operator", "op@example.test", "a-long-test-password")
+    for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3"]:
+        wrong = client.post("/admin/login/", {"username": "Operator ", "password": "wrong"}, REMOTE_ADDR=address)
+        assert wrong.status_code == 200
+    blocked = client.post("/admin/login/", {"username": "operator", "password": "a-long-test-password"},
+                          REMOTE_ADDR="192.0.2.4")  # fmt: skip
+    assert blocked.status_code == 429
+    other_user = client.post("/admin/login/", {"username": "someone", "password": "x"}, REMOTE_ADDR="192.0.2.4")
+    assert other_user.status_code == 200
+
+
+def test_idle_rate_limit_counters_are_pruned(settings, client):
+    import time
+
+    from mysmsapio.models import RateLimitCounter
+    from mysmsapio.ratelimit import COUNTER_RETENTION_SECONDS
+    from mysmsapio.tasks import prune_rate_limit_counters
+
+    settings.RATELIMIT_BACKEND = "database"
+    for name in ["a", "b", "c"]:
+        client.post("/admin/login/", {"username": name, "password": "x"})
+    assert RateLimitCounter.objects.filter(key__startswith="admin-login-user:").count() == 3
+    RateLimitCounter.objects.update(window_start=int(time.time()) - COUNTER_RETENTION_SECONDS - 10)
+    assert prune_rate_limit_counters() >= 3
+    assert not RateLimitCounter.objects.exists()
+    assert "prune-rate-limit-counters" in settings.CELERY_BEAT_SCHEDULE
