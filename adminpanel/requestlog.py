@@ -19,7 +19,7 @@ from collections import deque
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
@@ -27,6 +27,7 @@ from accounts.models import ApiKey
 from mysmsapio import metrics
 from mysmsapio.logs import new_request_id, request_id_var
 from mysmsapio.middleware import HybridMiddleware
+from mysmsapio.text import storable_text
 
 from .models import ApiRequest
 
@@ -65,6 +66,10 @@ def request_log_flush() -> int:
         return 0
     try:
         _insert(entries)
+    except (DataError, IntegrityError):
+        # One row the database refuses must not cost the batch: write them one by one and
+        # drop (and count) only the refused ones.
+        return _insert_one_by_one(entries)
     except Exception:
         # Put them back (oldest first) for the next interval; the buffer bound caps memory.
         logger.exception("request log: could not write %d line(s); will retry", len(entries))
@@ -104,12 +109,27 @@ def _insert(entries: list[dict[str, Any]]) -> None:
     columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            # psycopg's own COPY: its errors are translated into Django's as a query's are.
+            with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for entry in entries:
                     copy.write_row(_row(entry))
             return
         sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
         cursor.executemany(sql, [_row(entry) for entry in entries])
+
+
+def _insert_one_by_one(entries: list[dict[str, Any]]) -> int:
+    written = refused = 0
+    for entry in entries:
+        try:
+            _insert([entry])
+            written += 1
+        except (DataError, IntegrityError):
+            refused += 1
+    if refused:
+        logger.warning("request log: %d line(s) refused by the database, dropped", refused)
+        metrics.REQUEST_LOG_REFUSED.inc(refused)
+    return written
 
 
 def request_log_discard() -> None:
@@ -152,7 +172,7 @@ def _entry(*, api_key: ApiKey | None, method: str, path: str, status: int, laten
         "key_name": api_key.name[:100] if api_key else "",
         "key_prefix": api_key.display_prefix if api_key else "",
         "method": method[:8],
-        "path": path[:200],  # no query string: nothing a client sends beyond the route
+        "path": storable_text(path[:200]),  # no query string: nothing a client sends beyond the route
         "status": status,
         "latency_ms": latency_ms,
         "client_ip": client_ip or None,

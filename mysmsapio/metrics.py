@@ -25,6 +25,11 @@ DISPATCH_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
     registry=REGISTRY,
 )
+REQUEST_LOG_REFUSED = Counter(
+    "mysmsapio_request_log_refused_total",
+    "Request log lines the database refused, dropped one by one.",
+    registry=REGISTRY,
+)
 OTP_SENDS = Counter("mysmsapio_otp_sends_total", "OTP codes sent.", registry=REGISTRY)
 OTP_VERIFICATIONS = Counter(
     "mysmsapio_otp_verifications_total", "OTP verifications by result.", ["result"], registry=REGISTRY

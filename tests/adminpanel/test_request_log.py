@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.contrib.admin.utils import quote
 from django.utils import timezone
 
 from adminpanel.models import ApiRequest
-from adminpanel.requestlog import request_log_flush, request_log_record
+from adminpanel.requestlog import request_log_discard, request_log_flush, request_log_record
 from adminpanel.services import request_log_prune
 from gateways.models import GatewayEvent
 from messaging.lifecycle import message_create
@@ -105,3 +106,24 @@ def test_the_logs_link_to_messages_whose_ids_the_admin_must_escape(operator, acc
     link = f"/admin/messaging/message/{quote(tricky_id)}/change/"
     assert link in operator.get("/admin/logs").content.decode()
     assert operator.get(link).status_code == 200
+
+
+def test_one_row_the_database_refuses_does_not_cost_the_batch(settings, caplog):
+    settings.REQUEST_LOG_FLUSH_SECONDS = 0
+    request_log_discard()
+    line = {"created_at": timezone.now(), "method": "GET", "status": 200, "latency_ms": 1.0}
+    request_log_record({**line, "path": "/first"})
+    request_log_record({**line, "path": "/refused", "status": -1})  # a CHECK the database enforces
+    request_log_record({**line, "path": "/last"})
+    with caplog.at_level(logging.WARNING, logger="mysmsapio.requestlog"):
+        assert request_log_flush() == 2
+    assert sorted(ApiRequest.objects.values_list("path", flat=True)) == ["/first", "/last"]
+    assert "1 line(s) refused by the database, dropped" in caplog.text
+
+
+def test_a_nul_in_a_requested_path_is_logged_storably(api_client, settings):
+    settings.REQUEST_LOG_FLUSH_SECONDS = 0
+    request_log_discard()
+    assert api_client.get("/api/v1/sms/status/msg_%00x").status_code == 404
+    assert request_log_flush() == 1
+    assert ApiRequest.objects.get().path == "/api/v1/sms/status/msg_\ufffdx"
