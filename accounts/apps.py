@@ -13,3 +13,5 @@ class AccountsConfig(AppConfig):
         api_key = self.get_model("ApiKey")
         post_save.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-saved")
         post_delete.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-deleted")
+        # Each key in memory carries its account (its OTP countries, say): an account edit too.
+        post_save.connect(api_key_row_changed, sender=self.get_model("Account"), dispatch_uid="account-row-saved")

@@ -18,9 +18,18 @@ class Account(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # ISO 3166 region codes OTPs may be sent to ("MM,TH"); empty: any country.
+    otp_allowed_countries = models.CharField(
+        "OTP destination countries", max_length=200, blank=True,
+        help_text="Comma-separated ISO 3166 codes (for example MM,TH) that OTP codes may be sent to; empty: any.",
+    )  # fmt: skip
 
     def __str__(self) -> str:
         return self.name
+
+    def otp_country_allowed(self, region: str) -> bool:
+        allowed = {code.strip().upper() for code in self.otp_allowed_countries.split(",") if code.strip()}
+        return not allowed or region.upper() in allowed
 
 
 class ApiKey(models.Model):

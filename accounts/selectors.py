@@ -26,7 +26,7 @@ def api_keys_changed() -> None:
 
 
 def api_key_row_changed(sender: type, **kwargs: object) -> None:
-    """Receiver of ApiKey's post_save and post_delete."""
+    """Receiver of ApiKey's post_save and post_delete, and Account's post_save."""
     api_keys_changed()
 
 

@@ -98,7 +98,7 @@ class AddThroughServiceAdmin(ActionsNeedPermissionAdmin):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "otp_allowed_countries", "created_at"]
     search_fields = ["name"]
 
 

@@ -38,6 +38,15 @@ def _normalize(value: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=20_000)
+def region_for_number(number: str) -> str:
+    """The ISO 3166 region of an E.164 number ("MM"), or "" when libphonenumber cannot tell."""
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(number, None)) or ""
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+@functools.lru_cache(maxsize=20_000)
 def carrier_for_number(number: str) -> str:
     """The recipient's mobile carrier as libphonenumber knows it ("MPT", "Ooredoo"...), or ""."""
     try:

@@ -295,6 +295,10 @@ MESSAGE_VALIDITY_SECONDS = env.int("MESSAGE_VALIDITY_SECONDS", default=24 * 3600
 
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
 OTP_MAX_SENDS_PER_HOUR = env.int("OTP_MAX_SENDS_PER_HOUR", default=3)
+# So that one client cannot pump codes to thousands of numbers: per API key and per account,
+# per clock hour, on top of the per-number limit.
+OTP_MAX_SENDS_PER_KEY_PER_HOUR = env.int("OTP_MAX_SENDS_PER_KEY_PER_HOUR", default=200)
+OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR = env.int("OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR", default=1000)
 OTP_MAX_ATTEMPTS = env.int("OTP_MAX_ATTEMPTS", default=3)
 OTP_MAX_CONSECUTIVE_FAILURES = env.int("OTP_MAX_CONSECUTIVE_FAILURES", default=10)
 OTP_LOCKOUT_SECONDS = env.int("OTP_LOCKOUT_SECONDS", default=3600)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime, timedelta
 
@@ -11,16 +12,35 @@ from accounts.models import Account, ApiKey
 from gateways.selectors import gateway_pick_for_message
 from messaging.lifecycle import message_create, message_forget_expired_texts
 from messaging.models import MessagePriority
-from messaging.phone import carrier_for_number
+from messaging.phone import carrier_for_number, region_for_number
+from mysmsapio import ratelimit
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.db import as_datetime, execute_prepared, model_from_row
-from mysmsapio.errors import RateLimited, ServiceUnavailable
+from mysmsapio.errors import RateLimited, ServiceUnavailable, ValidationFailed
 
 from .models import Otp, OtpStatus, PhoneVerification
 
 CODE_DIGITS = 6
 # Compared against when there is no live code, so a miss costs the same work as a wrong code.
 _NO_CODE_HASH = "0" * 64
+
+
+class CountryNotAllowed(ValidationFailed):
+    code = "country_not_allowed"
+    default_message = "OTP codes may not be sent to this country for this account"
+
+
+def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
+    """Count one code against the key's and the account's hourly volume (atomic counters,
+    exact across nodes); raises ``RateLimited`` past either."""
+    limits = [(f"otp-account:{account.pk}", settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR, "this account")]
+    if api_key is not None:
+        limits.insert(0, (f"otp-key:{api_key.pk}", settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR, "this API key"))
+    for key, limit, whose in limits:
+        result = ratelimit.hit(key, limit=limit, window_seconds=3600)
+        if not result.allowed:
+            raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for {whose}",
+                              retry_after=result.retry_after)  # fmt: skip
 
 
 class NoGatewayOnline(ServiceUnavailable):
@@ -75,16 +95,26 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     is useless) or ``RateLimited`` (over the sliding hourly quota).
     """
     now = timezone.now()
+    if not account.otp_country_allowed(region_for_number(phone_number)):
+        raise CountryNotAllowed()
     gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(phone_number), now=now)
     if gateway_id is None:
         raise NoGatewayOnline()
-    _verification_lock(account_id=account.pk, phone_number=phone_number, now=now)
+    verification = _verification_lock(account_id=account.pk, phone_number=phone_number, now=now)
+    if verification.locked_until is not None and verification.locked_until > now:
+        # A code sent now could not be verified: nobody pays for that SMS.
+        minutes = max(1, math.ceil((verification.locked_until - now).total_seconds() / 60))
+        raise RateLimited(
+            f"Too many failed verifications for this number. Try again in {minutes} minutes",
+            retry_after=(verification.locked_until - now).total_seconds(),
+        )
 
     limit = settings.OTP_MAX_SENDS_PER_HOUR
     recent = execute_prepared(_RECENT_SENDS_SQL, [account.pk, phone_number, now - timedelta(hours=1), limit])
     if len(recent) >= limit:
         retry_after = (as_datetime(recent[0][0]) + timedelta(hours=1) - now).total_seconds()
         raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after)
+    _otp_volume_hit(account=account, api_key=api_key)
 
     execute_prepared(_REPLACE_LIVE_SQL, [account.pk, phone_number], fetch=False)
     code = otp_generate_code()

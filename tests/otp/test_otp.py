@@ -308,3 +308,54 @@ def test_verifying_a_number_never_sent_a_code_costs_one_read(api_client, memo_qu
         response = verify(api_client, "123456")
     assert (response.status_code, response.json()["error"]) == (422, "Invalid or expired OTP")
     assert len(queries.captured_queries) == memo_queries + 1, [q["sql"] for q in queries.captured_queries]
+
+
+# --- Abuse: volume per key and per account, countries, locked numbers -----------------------
+
+
+def test_a_locked_number_gets_no_new_code_while_locked(api_client, gateway):
+    send_otp(api_client)
+    PhoneVerification.objects.update(locked_until=timezone.now() + timedelta(minutes=30))
+    messages_before = Message.objects.count()
+    response = send_otp(api_client)
+    assert response.status_code == 429
+    assert response.json() == {
+        "error": "Too many failed verifications for this number. Try again in 30 minutes",
+        "code": "rate_limited",
+    }
+    assert 1790 <= int(response["Retry-After"]) <= 1800
+    assert Message.objects.count() == messages_before  # no SMS that could not be used
+    PhoneVerification.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert send_otp(api_client).status_code == 200
+
+
+def test_one_key_cannot_pump_codes_to_many_numbers(api_client, gateway, settings):
+    settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR = 3
+    numbers = [f"+9591234567{i:02d}" for i in range(5)]
+    answers = [send_otp(api_client, phone=number) for number in numbers]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    assert answers[3].json() == {"error": "Rate limit exceeded. Maximum 3 OTP per hour for this API key",
+                                 "code": "rate_limited"}  # fmt: skip
+    assert int(answers[3]["Retry-After"]) >= 1
+    assert Otp.objects.count() == 3
+
+
+def test_the_accounts_keys_share_the_accounts_hourly_volume(make_api_key, client_for, gateway, settings):
+    settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR = 2
+    first, second = client_for(make_api_key().raw_key), client_for(make_api_key(name="other").raw_key)
+    assert send_otp(first, phone="+959123456701").status_code == 200
+    assert send_otp(second, phone="+959123456702").status_code == 200
+    refused = send_otp(second, phone="+959123456703")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "Rate limit exceeded. Maximum 2 OTP per hour for this account"
+
+
+def test_an_account_may_allow_only_some_countries(api_client, gateway, account):
+    account.otp_allowed_countries = "mm, th"
+    account.save()
+    assert send_otp(api_client, phone=GUIDE_NUMBER).status_code == 200  # Myanmar
+    refused = send_otp(api_client, phone="+447911123456")  # United Kingdom
+    assert refused.status_code == 422
+    assert refused.json() == {"error": "OTP codes may not be sent to this country for this account",
+                              "code": "country_not_allowed"}  # fmt: skip
+    assert not Otp.objects.filter(phone_number="+447911123456").exists()
