@@ -49,12 +49,20 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The first key of a line of rolls (None for that first key itself): keys rolled from one
+    # another share one rate-limit budget and one Idempotency-Key scope.
+    lineage_id = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
 
     class Meta:
         verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.display_prefix})"
+
+    @property
+    def budget_id(self) -> int:
+        """The id that this key's rate limits and Idempotency-Keys are counted under."""
+        return self.lineage_id or self.pk
 
     @property
     def display_prefix(self) -> str:

@@ -58,6 +58,7 @@ def api_key_generate(
     permissions: Iterable[str] | Mapping[str, bool],
     account: Account | None = None,
     expires_at: datetime | None = None,
+    lineage_id: int | None = None,
 ) -> GeneratedApiKey:
     """Counterpart of the guide's ``ApiKey.generate!``: the raw key is returned once, here."""
     # 40 base62 characters after "api_live_": about 238 bits.
@@ -69,6 +70,7 @@ def api_key_generate(
         key_hash=secret.hash,
         permissions=normalize_permissions(permissions),
         expires_at=expires_at,
+        lineage_id=lineage_id,
     )
     return GeneratedApiKey(api_key=api_key, raw_key=secret.raw)
 
@@ -93,9 +95,13 @@ def api_key_roll(*, api_key: ApiKey, grace: timedelta, now: datetime | None = No
         raise ApiKeyNotRollable(f"“{api_key.name}” is revoked: create a new key instead of rolling it")
     if api_key.expires_at is not None and api_key.expires_at <= now:
         raise ApiKeyNotRollable(f"“{api_key.name}” has expired: create a new key instead of rolling it")
+    # The new key continues the old one's line: during the grace period a client switching
+    # keys has one budget and one Idempotency-Key scope, so a retry with the new key never
+    # sends twice.
     new = api_key_generate(
-        name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at
-    )
+        name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at,
+        lineage_id=api_key.budget_id,
+    )  # fmt: skip
     stop_at = now + grace
     if api_key.revoked_at is None or api_key.revoked_at > stop_at:
         api_key_revoke(api_key=api_key, at=stop_at)

@@ -3,8 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Q
 
+from accounts.models import ApiKey
 from mysmsapio.db import execute_prepared
 
 from .models import Message, MessageStatus
@@ -52,8 +53,11 @@ def message_last_sender_account(*, gateway_id: int, to: str) -> int | None:
     )
 
 
-def message_get_by_idempotency_key(*, api_key_id: int, idempotency_key: str) -> Message | None:
-    return Message.objects.filter(api_key_id=api_key_id, idempotency_key=idempotency_key).first()
+def message_get_by_idempotency_key(*, api_key: ApiKey, idempotency_key: str) -> Message | None:
+    """The message sent with ``idempotency_key`` by this key or another of its line of rolls."""
+    budget = api_key.budget_id
+    line = ApiKey.objects.filter(Q(pk=budget) | Q(lineage_id=budget)).values("pk")  # one query, a subquery
+    return Message.objects.filter(idempotency_key=idempotency_key, api_key_id__in=line).order_by("created_at").first()
 
 
 @dataclass(frozen=True)

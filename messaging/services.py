@@ -75,7 +75,7 @@ class SendOutcome:
 def sms_rate_limit_hit(*, api_key: ApiKey) -> ratelimit.RateLimitResult:
     """Count one send against the key's per-minute budget; raises ``RateLimited`` past it."""
     limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-    result = ratelimit.hit(f"sms:{api_key.pk}", limit=limit, window_seconds=60)
+    result = ratelimit.hit(f"sms:{api_key.budget_id}", limit=limit, window_seconds=60)
     if not result.allowed:
         exc = RateLimited(
             f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key", retry_after=result.retry_after
@@ -98,7 +98,7 @@ def message_send(
     idempotency_key = idempotency_key_validate(idempotency_key)
     earlier = None
     if idempotency_key:
-        earlier = message_get_by_idempotency_key(api_key_id=api_key.pk, idempotency_key=idempotency_key)
+        earlier = message_get_by_idempotency_key(api_key=api_key, idempotency_key=idempotency_key)
     rate_limit = None if earlier is not None else sms_rate_limit_hit(api_key=api_key)
     try:
         data = read_body()
@@ -140,7 +140,7 @@ def _message_create_once(*, api_key: ApiKey, to: str, text: str, idempotency_key
                 account=api_key.account, api_key=api_key, to=to, text=text, idempotency_key=idempotency_key
             )
     except IntegrityError:
-        existing = message_get_by_idempotency_key(api_key_id=api_key.pk, idempotency_key=idempotency_key)
+        existing = message_get_by_idempotency_key(api_key=api_key, idempotency_key=idempotency_key)
         if existing is None:
             raise
         return message_replay(message=existing, to=to, text=text), False

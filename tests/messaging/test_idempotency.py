@@ -3,12 +3,16 @@ died, a timeout) without sending the SMS twice. Not in the guide; optional."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.services import api_key_roll
 from messaging.models import Message
 from tests.conftest import GUIDE_NUMBER
+from tests.live.helpers import wait_for_fresh_minute
 
 pytestmark = pytest.mark.django_db
 BODY = {"to": GUIDE_NUMBER, "message": "Your order has shipped"}
@@ -73,3 +77,36 @@ def test_a_replay_costs_the_key_and_the_earlier_message(api_client, memo_queries
     with CaptureQueriesContext(connection) as queries:
         assert send(api_client)["Idempotent-Replayed"] == "true"
     assert len(queries.captured_queries) == memo_queries + 1, [q["sql"] for q in queries.captured_queries]
+
+
+# --- A key rolled with grace: one line, one budget, one scope ----------------------------------
+
+
+def test_a_retry_sent_with_the_rolled_key_does_not_send_twice(api_key, client_for, online_gateway):
+    old = client_for(api_key.raw_key)
+    first = send(old)
+    assert first.status_code == 202
+    rolled = api_key_roll(api_key=api_key.api_key, grace=timedelta(hours=1))
+    new = client_for(rolled.raw_key)
+    retry = send(new)
+    assert (retry.status_code, retry["Idempotent-Replayed"]) == (202, "true")
+    assert retry.json()["message_id"] == first.json()["message_id"]
+    # And the other way round, from a key rolled again.
+    again = api_key_roll(api_key=rolled.api_key, grace=timedelta(hours=1))
+    assert send(client_for(again.raw_key)).json()["message_id"] == first.json()["message_id"]
+    assert Message.objects.count() == 1
+
+
+def test_the_old_and_the_new_key_share_one_rate_limit_budget(api_key, client_for, settings):
+    settings.SMS_RATE_LIMIT_PER_MINUTE = 3
+    wait_for_fresh_minute()
+    old = client_for(api_key.raw_key)
+    new = client_for(api_key_roll(api_key=api_key.api_key, grace=timedelta(hours=1)).raw_key)
+    statuses = [send(client, key=None).status_code for client in (old, new, old, new)]
+    assert statuses == [202, 202, 202, 429]
+    assert send(new, key=None)["X-RateLimit-Remaining"] == "0"
+
+
+def test_unrelated_keys_keep_their_own_scope(make_api_key, client_for):
+    first, second = client_for(make_api_key().raw_key), client_for(make_api_key(name="other").raw_key)
+    assert send(first).json()["message_id"] != send(second).json()["message_id"]
