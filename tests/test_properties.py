@@ -1,0 +1,129 @@
+"""Property-based: arbitrary JSON values and strings thrown at every /api/v1 endpoint and
+every WebSocket frame type. Whatever comes in, the API answers JSON with a status below 500,
+the socket keeps serving, and another account's data does not change."""
+
+from __future__ import annotations
+
+import json
+import string
+
+import pytest
+from asgiref.sync import async_to_sync
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from accounts.services import account_get_or_create, api_key_generate
+from gateways.models import Gateway
+from gateways.services import gateway_create
+from messaging.lifecycle import message_create
+from messaging.models import InboundSms, Message
+from otp.models import Otp
+from tests.conftest import ALL_PERMISSIONS, GUIDE_NUMBER
+from tests.gateways.conftest import connect_phone
+
+pytestmark = pytest.mark.django_db(transaction=True)
+EXAMPLES = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+
+# Every code point, unpaired surrogates and NUL included (st.text() leaves surrogates out).
+any_text = st.text(st.characters(exclude_categories=()))
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=12,
+)  # fmt: skip
+# Bodies shaped like the endpoints' own: each known field valid or arbitrary, so that hostile
+# values reach the code past the first check (a text with a surrogate, to a valid number).
+field_names = st.sampled_from(["to", "message", "phone_number", "code", "id", "from", "text"])
+numbers = st.sampled_from([GUIDE_NUMBER, "+959451234567", "+447911123456"])
+fields = {
+    "to": numbers | json_values,
+    "phone_number": numbers | json_values,
+    "message": any_text | json_values,
+    "code": st.from_regex(r"[0-9]{6}", fullmatch=True) | any_text | json_values,
+}
+bodies = json_values | st.fixed_dictionaries({}, optional=fields)
+bodies |= st.dictionaries(field_names, json_values, max_size=4)
+path_text = st.text(alphabet=string.printable + "é\u00b2\u0663\ud7ff", max_size=40)
+
+
+def other_accounts_data(account_id: int) -> tuple:
+    """What belongs to the other account: every row and every status."""
+    return (
+        sorted(Message.objects.filter(account_id=account_id).values_list("pk", "status", "body")),
+        sorted(Otp.objects.filter(account_id=account_id).values_list("pk", "status", "attempts")),
+        InboundSms.objects.filter(account_id=account_id).count(),
+    )
+
+
+@pytest.fixture
+def world(client_for, make_gateway):
+    """Our key, an online phone, and another account with a message, an OTP and an inbound SMS."""
+    other = account_get_or_create(name="bystander")
+    other_phone = make_gateway(account=other, name="bystander-phone")
+    message_create(account=other, to=GUIDE_NUMBER, text="theirs", gateway_id=other_phone.pk)
+    other_key = api_key_generate(name="theirs", permissions=ALL_PERMISSIONS, account=other).raw_key
+    client_for(other_key).post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json")
+    InboundSms.objects.create(account=other, gateway=other_phone, device_sms_id="1", sender="+1", body="x",
+                              received_at=Message.objects.first().created_at)  # fmt: skip
+    make_gateway(name="our-phone")
+    return other
+
+
+def assert_sane(response) -> None:
+    assert response.status_code < 500, response.content[:300]
+    if response.status_code != 204:
+        assert response["Content-Type"] == "application/json"
+        json.loads(response.content)
+
+
+@EXAMPLES
+@given(path=st.sampled_from(["/api/v1/sms/send", "/api/v1/otp/send", "/api/v1/otp/verify"]), body=bodies)
+# Known breakers, always tried besides the random ones (each answered 500 once).
+@example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "\ud83d hi"})
+@example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "nul \x00"})
+@example(path="/api/v1/otp/verify", body={"phone_number": GUIDE_NUMBER, "code": "\ud83d12345"})
+@example(path="/api/v1/otp/send", body={"phone_number": GUIDE_NUMBER + "\x00"})
+def test_any_json_body_gets_a_json_answer_below_500(api_client, world, path, body):
+    before = other_accounts_data(world.pk)
+    # ASCII JSON: unpaired surrogates and NULs arrive as escapes, in a body that is valid JSON.
+    assert_sane(api_client.generic("POST", path, json.dumps(body), content_type="application/json"))
+    assert other_accounts_data(world.pk) == before
+
+
+@EXAMPLES
+@given(message_id=path_text, query=st.dictionaries(st.sampled_from(["limit", "since", "cursor"]), path_text))
+def test_any_status_path_or_inbox_query_gets_a_json_answer_below_500(api_client, world, message_id, query):
+    before = other_accounts_data(world.pk)
+    assert_sane(api_client.get("/api/v1/sms/status/" + message_id.replace("/", "_").replace("?", "_")))
+    assert_sane(api_client.get("/api/v1/sms/inbox", query))
+    assert other_accounts_data(world.pk) == before
+
+
+frame_types = st.sampled_from(["hello", "heartbeat", "accept", "sent", "delivered", "failed", "inbound", "dance"])
+frames = st.builds(lambda kind, fields: {**fields, "type": kind}, frame_types,
+                   st.dictionaries(field_names | st.sampled_from(["message_id", "received_at", "at", "error"]),
+                                   json_values, max_size=5))  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sent=st.lists(frames | json_values, min_size=1, max_size=6))
+def test_any_frame_leaves_the_socket_serving_and_others_untouched(world, sent):
+    phone = gateway_create(name=f"fuzz-{Gateway.objects.count()}")
+    before = other_accounts_data(world.pk)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        for frame in sent:
+            await socket.ws.send_to(text_data=json.dumps(frame))
+        # Still serving: a well-formed report is acknowledged after whatever came before.
+        await socket.send({"type": "inbound", "id": "probe", "from": "+959987654321", "text": "probe"})
+        while True:
+            frame = await socket.recv()
+            if frame.get("type") == "ack" and frame.get("id") == "probe":
+                break
+        await socket.close()
+
+    async_to_sync(scenario)()
+    assert other_accounts_data(world.pk) == before
