@@ -29,6 +29,7 @@ from gateways.services import (
     gateway_pairing_uri,
     gateway_revoke,
     gateway_roll_token,
+    gateway_set_account,
     gateway_set_enabled,
 )
 from messaging.lifecycle import MessageActionRefused, message_cancel
@@ -306,6 +307,8 @@ class GatewayAdmin(AddThroughServiceAdmin):
                 "server": server,
                 "url": reverse("admin:gateways_gateway_pairing", args=[gateway.pk]),
                 "unreachable": is_loopback_url(server),
+                "accounts": list(Account.objects.order_by("name").values_list("pk", "name")),
+                "account_id": gateway.account_id,
             },
         )
 
@@ -327,6 +330,13 @@ class GatewayAdmin(AddThroughServiceAdmin):
         if owner is None or owner.pk != gateway.pk:
             self.message_user(request, "That token is not this gateway's current token.", messages.ERROR)
             return redirect("admin:gateways_gateway_changelist")
+        if "account" in request.POST:
+            chosen = request.POST["account"]
+            account = Account.objects.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+            if chosen and account is None:
+                self.message_user(request, "No such account.", messages.ERROR)
+            elif (account.pk if account else None) != gateway.account_id:
+                gateway = gateway_set_account(gateway=gateway, account=account)
         server = request.POST.get("server", "").strip().rstrip("/")
         if not is_server_url(server):
             self.message_user(request, "Type the address as http://HOST:PORT or https://HOST.", messages.ERROR)

@@ -70,6 +70,14 @@ def gateway_create(
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
+def gateway_set_account(*, gateway: Gateway, account: Account | None) -> Gateway:
+    """Give the phone to ``account``, or to the shared pool (None); every process's list of
+    phones is refreshed (post_save)."""
+    gateway.account = account
+    gateway.save(update_fields=["account"])
+    return gateway
+
+
 @transaction.atomic
 def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     """A new token; the old one stops working at once (the phone must be re-paired)."""

@@ -99,3 +99,18 @@ def test_the_admin_adds_a_phone_for_an_account_or_the_pool(client, other_account
 def test_a_shared_phone_has_no_account():
     with pytest.raises(ValueError, match="shared"):
         gateway_create(name="x", account=Account.objects.create(name="acme"), shared=True)
+
+
+def test_the_pairing_page_lets_the_operator_choose_the_account(client, other_account):
+    client.force_login(User.objects.create_superuser("operator", "op@example.test", "a-long-test-password"))
+    page = client.post("/admin/gateways/gateway/add/", {"name": "p", "rate_per_minute": 10}).content.decode()
+    token = re.search(r"gw_live_[A-Za-z0-9]{40}", page).group(0)
+    phone = Gateway.objects.get(name="p")
+    assert 'id="pairing-account"' in page and f"account “{other_account.name}”" in page
+    pairing = f"/admin/gateways/gateway/{phone.pk}/pairing/"
+    moved = client.post(pairing, {"token": token, "server": "http://192.168.1.20:3005", "account": other_account.pk})
+    assert f"sends for account “{other_account.name}”" in moved.content.decode()
+    assert Gateway.objects.get(pk=phone.pk).account == other_account
+    pooled = client.post(pairing, {"token": token, "server": "http://192.168.1.20:3005", "account": ""})
+    assert "sends for every account (the shared pool)" in pooled.content.decode()
+    assert Gateway.objects.get(pk=phone.pk).account is None
