@@ -69,6 +69,7 @@ UPDATE messaging_message SET status = 'delivered', delivered_at = %s
 WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
 """
 _ON_PHONE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s"
+_PUSHED_SQL = "UPDATE messaging_message SET pushed_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'"
 
 
 def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
@@ -179,6 +180,11 @@ def message_queue(*, gateway_id: int, message_ids: list[str], now: datetime | No
 def message_push(*, gateway_id: int, message_ids: list[str], now: datetime | None = None) -> None:
     """The jobs are on their way to the phone's connection (it must still accept them)."""
     now = now or timezone.now()
+    if len(message_ids) == 1:
+        # A wake for one new message, the common case: prepared statements, as for claims.
+        execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id], fetch=False)
+        _event(message_ids[0], MessageEventType.PUSHED, gateway_id=gateway_id, now=now)
+        return
     Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(pushed_at=now)
     _events(message_ids, MessageEventType.PUSHED, gateway_id=gateway_id, now=now)
 
