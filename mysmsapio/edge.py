@@ -180,6 +180,10 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
                 raise _FallThrough
         except _FallThrough:
             return None
+        except Exception:
+            # The key lookup failed (the database is down, say): Django's path gives the
+            # contract's answer to that (503, or a JSON 500 with the traceback logged).
+            return None
         status, body, headers = _answer(route, api_key, data, kwargs, environ)
     finally:
         close_old_connections()

@@ -14,6 +14,7 @@ import json
 import logging
 
 import pytest
+from django.db import OperationalError
 from django.test.utils import override_settings
 
 from accounts.models import Permission
@@ -338,3 +339,14 @@ def test_a_host_not_allowed_is_left_to_django_which_refuses_it(api_key, message,
     assert (refused.status, refused.json()["code"]) == (400, "invalid_host")
     allowed = answered_by_edge(environ("GET", path, key=api_key.raw_key, HTTP_HOST="sms.example.test:3005"))
     assert allowed is not None and allowed.status == 200
+
+
+def test_a_failing_key_lookup_is_left_to_django_which_answers_503(api_key, message, monkeypatch):
+    def database_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("accounts.authentication.api_key_get_by_raw", database_down)
+    path = f"/api/v1/sms/status/{message.pk}"
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key)) is None
+    answer = call(application, environ("GET", path, key=api_key.raw_key))
+    assert (answer.status, answer.json()["code"]) == (503, "database_unavailable")
