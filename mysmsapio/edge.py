@@ -2,9 +2,10 @@
 
 Why: ``sms/status`` and ``otp/verify`` do one indexed read, and ``sms/send`` one Redis counter
 and one INSERT, yet through Django's handler, the API middleware and DRF a status request
-cost about two and a half times the CPU of the edge's (0.32 ms against 0.13 ms in one
-process, on bench/api_send.py's stack): the machinery around the work capped these reads at
-about half the reference app's rate (bench/results.md). The edge keeps every part that
+cost twice the server CPU of the bare reference app measured in the same run (0.79 against
+0.40 ms per request at 16 clients, bench/results.md, commit 5f589be), which capped these
+reads at about half the reference's rate. Through the edge, in a later run, 0.26 against
+the reference's 0.31 ms. The edge keeps every part that
 decides an answer (the same key lookup, permission check, answer functions shared with the
 DRF views, error answers and JSON renderer) and leaves out the machinery around them.
 
