@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import re
 import uuid
 
 from django.db import models
 from django.utils import timezone
 
+_MESSAGE_ID = re.compile(r"msg_[0-9a-f]{32}")
+
 
 def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
+
+
+def is_message_id(value: str) -> bool:
+    """Whether ``value`` has the form ``new_message_id`` gives: anything else names no message."""
+    return _MESSAGE_ID.fullmatch(value) is not None
 
 
 class MessageStatus(models.TextChoices):

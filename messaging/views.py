@@ -12,8 +12,8 @@ from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
 from mysmsapio.api import ApiAnswer, ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
-from mysmsapio.text import is_storable_text
 
+from .models import is_message_id
 from .selectors import inbound_sms_page, message_state_get
 from .services import message_send
 
@@ -44,7 +44,7 @@ class SmsSendApi(ApiView):
 def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
     """``GET sms/status/<id>``'s body; also served by the lean edge (mysmsapio/edge.py)."""
     message = None
-    if is_storable_text(message_id):  # a NUL in the path would not even reach the database
+    if is_message_id(message_id):  # no query for what cannot be an id (a NUL, a 10 KB path)
         message = message_state_get(account_id=api_key.account_id, message_id=message_id)
     if message is None:
         raise NotFound("Message not found", code="message_not_found")
