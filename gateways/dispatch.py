@@ -101,10 +101,8 @@ _PHONE_PACE_SQL = """
 SELECT g.rate_per_minute, g.daily_quota, g.sims,
        (SELECT COALESCE(SUM(m.segments), 0) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s),
        (SELECT MIN(m.pushed_at) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s)
-FROM gateways_gateway g WHERE g.id = %s AND g.enabled AND g.revoked_at IS NULL
+FROM gateways_gateway g WHERE g.id = %s AND g.enabled AND g.revoked_at IS NULL AND g.token_hash = %s
 """
-# A socket opened with a token since rolled takes nothing more.
-_PHONE_PACE_FOR_TOKEN_SQL = _PHONE_PACE_SQL.rstrip() + " AND g.token_hash = %s\n"
 _WAITING_FIELDS = ["id", "to", "body", "sealed_body", "segments", "priority", "carrier", "expires_at", "created_at"]
 _WAITING_SQL = f"""
 SELECT {", ".join(f'"{field}"' for field in _WAITING_FIELDS)} FROM messaging_message
@@ -137,21 +135,18 @@ def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
 
 @transaction.atomic
 def dispatch_take_jobs(
-    *, gateway_id: int, token_hash: str | None = None, now: datetime | None = None
+    *, gateway_id: int, token_hash: str, now: datetime | None = None
 ) -> tuple[list[Job], float | None]:
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
-    spent while jobs wait, in how many seconds to try again. With ``token_hash`` (the token a
-    socket connected with), nothing once that token has been rolled."""
+    spent while jobs wait, in how many seconds to try again. ``token_hash`` is the token the
+    socket connected with: nothing once that token has been rolled."""
     now = now or timezone.now()
     # Android counts sends on the phone, which lag our pushes by a claim round trip: pace over
     # a slightly longer window so that jitter never puts rate+1 sends in one phone-side window.
     seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
     window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
     since = now - window
-    if token_hash is None:
-        rows = execute_prepared(_PHONE_PACE_SQL, [since, since, gateway_id])
-    else:
-        rows = execute_prepared(_PHONE_PACE_FOR_TOKEN_SQL, [since, since, gateway_id, token_hash])
+    rows = execute_prepared(_PHONE_PACE_SQL, [since, since, gateway_id, token_hash])
     if not rows:
         return [], None  # disabled, revoked, or its token rolled
     rate, daily_quota, sims, used, oldest = rows[0]

@@ -114,7 +114,7 @@ def test_metrics_report_the_database_figures_and_the_api_latency(client, api_cli
     Message.objects.filter(pk=waiting.pk).update(status=MessageStatus.PENDING, gateway=None)
     before = metrics.DISPATCH_LATENCY.collect()[0].samples
 
-    dispatch_take_jobs(gateway_id=online_gateway.pk)
+    dispatch_take_jobs(gateway_id=online_gateway.pk, token_hash=online_gateway.token_hash)
     response = client.get("/metrics")
 
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
