@@ -242,7 +242,6 @@ class TermuxDriver:
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.seen_inbound: set[str] = set()
-        self.started = time.time()
         # SMS received before this phone was first paired are the owner's, not the gateway's.
         self.not_before: str | None = None
         for program in ("termux-sms-send", "termux-sms-list"):

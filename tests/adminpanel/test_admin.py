@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
+import segno
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
 from gateways.services import gateway_get_by_token, gateway_pairing_uri
+from mysmsapio.models import RateLimitCounter
+from mysmsapio.ratelimit import COUNTER_RETENTION_SECONDS
+from mysmsapio.tasks import prune_rate_limit_counters
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +83,6 @@ def test_a_new_gateway_shows_its_token_once_with_the_termux_commands(operator):
 @pytest.fixture
 def qr_texts(monkeypatch) -> list[str]:
     """What each pairing QR code drawn holds."""
-    import segno
-
     drawn, make = [], segno.make
     monkeypatch.setattr("adminpanel.admin.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw))
     return drawn
@@ -180,12 +183,6 @@ def test_login_attempts_are_limited_per_user_name_from_any_address(client, setti
 
 
 def test_idle_rate_limit_counters_are_pruned(settings, client):
-    import time
-
-    from mysmsapio.models import RateLimitCounter
-    from mysmsapio.ratelimit import COUNTER_RETENTION_SECONDS
-    from mysmsapio.tasks import prune_rate_limit_counters
-
     settings.RATELIMIT_BACKEND = "database"
     for name in ["a", "b", "c"]:
         client.post("/admin/login/", {"username": name, "password": "x"})
