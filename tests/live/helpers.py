@@ -80,6 +80,7 @@ class Agent:
         a second send. Frozen by SIGSTOP, its journal can be read without a race."""
         for _ in range(attempts):
             self.proc.send_signal(signal.SIGSTOP)
+            self._wait_until_stopped()
             try:
                 db = sqlite3.connect(f"file:{self.journal}?mode=ro", uri=True, timeout=0)
                 try:
@@ -94,6 +95,17 @@ class Agent:
             self.proc.send_signal(signal.SIGCONT)
             time.sleep(0.005)
         raise AssertionError(f"{self.journal.name}: a job was always mid-send")
+
+    def _wait_until_stopped(self, timeout: float = 2.0) -> None:
+        # SIGSTOP is delivered asynchronously: reading the journal before the process has
+        # actually stopped let it move a job to "sending" between the read and the kill.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(f"/proc/{self.proc.pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+                    return
+            time.sleep(0.0005)
+        raise AssertionError(f"agent {self.proc.pid} did not stop on SIGSTOP")
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
