@@ -24,7 +24,7 @@ from messaging.models import Message, MessageStatus
 from mysmsapio import metrics
 from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 
-from .models import Gateway, GatewayEventType
+from .models import Gateway, GatewayEventType, sim_carrier_matches
 from .selectors import gateway_list_online
 from .services import gateway_event_record
 from .signals import WAKE, gateway_signal
@@ -39,10 +39,10 @@ class Job:
     sim_slot: int | None
 
 
-def _sim_slot_for(sims: object, carrier: str) -> int | None:
+def sim_slot_for(sims: object, carrier: str) -> int | None:
     """The slot of the phone's SIM on ``carrier`` (its own SIM report, malformed parts skipped)."""
     for sim in sims if isinstance(sims, list) else []:
-        if isinstance(sim, dict) and carrier and str(sim.get("carrier", "")).lower() == carrier.lower():
+        if isinstance(sim, dict) and sim_carrier_matches(str(sim.get("carrier") or ""), carrier):
             slot = sim.get("slot")
             return slot if isinstance(slot, int) else None
     return None
@@ -82,13 +82,13 @@ def dispatch_assign_pending(
         .values_list("gateway")
         .annotate(n=Count("pk"))
     )
-    carriers = {g.pk: {c.lower() for c in g.carriers} for g in gateways}
+    carriers = {g.pk: g.carriers for g in gateways}
     chosen: dict[int, list[str]] = defaultdict(list)
     for message_id, carrier, account_id in pending:
         serving = [g for g in gateways if g.account_id is None or g.account_id == account_id]
         if not serving:
             continue  # waits for one of its account's phones (or the pool's)
-        candidates = [g for g in serving if carrier and carrier.lower() in carriers[g.pk]] or serving
+        candidates = [g for g in serving if any(sim_carrier_matches(c, carrier) for c in carriers[g.pk])] or serving
         gateway = min(candidates, key=lambda g: (g.account_id != account_id, load.get(g.pk, 0), g.pk))
         load[gateway.pk] = load.get(gateway.pk, 0) + 1
         chosen[gateway.pk].append(message_id)
@@ -135,11 +135,12 @@ def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
 
 @transaction.atomic
 def dispatch_take_jobs(
-    *, gateway_id: int, token_hash: str, now: datetime | None = None
+    *, gateway_id: int, token_hash: str, now: datetime | None = None, hand_over: bool = False
 ) -> tuple[list[Job], float | None]:
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
     spent while jobs wait, in how many seconds to try again. ``token_hash`` is the token the
-    socket connected with: nothing once that token has been rolled."""
+    socket connected with: nothing once that token has been rolled. ``hand_over``: an app
+    phone is fetching them, and they become its own (messaging.lifecycle)."""
     now = now or timezone.now()
     # Android counts sends on the phone, which lag our pushes by a claim round trip: pace over
     # a slightly longer window so that jitter never puts rate+1 sends in one phone-side window.
@@ -171,9 +172,9 @@ def dispatch_take_jobs(
         used += message.segments
         pushed.append(message.pk)
         metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
-        jobs.append(Job(message, message_delivery_text(message=message), _sim_slot_for(sims, message.carrier)))
+        jobs.append(Job(message, message_delivery_text(message=message), sim_slot_for(sims, message.carrier)))
     if pushed:
-        message_push(gateway_id=gateway_id, message_ids=pushed, now=now)
+        message_push(gateway_id=gateway_id, message_ids=pushed, now=now, hand_over=hand_over)
         oldest = oldest or now
     retry_in = None
     if len(pushed) < len(waiting):
@@ -198,9 +199,9 @@ def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.GATEWAY_ACK_TIMEOUT_SECONDS)
     overdue: dict[int, list[str]] = defaultdict(list)
-    for message_id, gateway_id in Message.objects.filter(status=MessageStatus.QUEUED, pushed_at__lt=cutoff).values_list(
-        "pk", "gateway_id"
-    )[:1000]:
+    # A job an app phone fetched is not waiting for an accept: it is the phone's already.
+    unaccepted = Message.objects.filter(status=MessageStatus.QUEUED, pushed_at__lt=cutoff, handed_over_at__isnull=True)
+    for message_id, gateway_id in unaccepted.values_list("pk", "gateway_id")[:1000]:
         overdue[gateway_id].append(message_id)
     released = 0
     for gateway_id, ids in overdue.items():
@@ -220,7 +221,7 @@ def dispatch_stale_gateways() -> list[int]:
     """Offline phones that still hold unaccepted jobs (their socket died without a goodbye)."""
     online = gateway_list_online().values("pk")
     return list(
-        Message.objects.filter(status=MessageStatus.QUEUED)
+        Message.objects.filter(status=MessageStatus.QUEUED, handed_over_at__isnull=True)
         .filter(~Q(gateway__in=online))
         .values_list("gateway_id", flat=True)
         .distinct()

@@ -7,6 +7,19 @@ from django.db import models
 from django.utils import timezone
 
 
+def sim_carrier_matches(reported: str, carrier: str) -> bool:
+    """Whether a SIM's reported carrier name is ``carrier``. The SMS Gateway for Android app
+    masks all but the last 4 characters of the names it reports ("***edoo" for "Ooredoo"): a
+    masked name matches a carrier of the same length that ends the same way."""
+    reported, carrier = reported.lower(), carrier.lower()
+    if not reported or not carrier:
+        return False
+    if "*" not in reported:
+        return reported == carrier
+    shown = reported.lstrip("*")
+    return len(reported) == len(carrier) and bool(shown) and carrier.endswith(shown)
+
+
 def sim_carriers(sims: object) -> list[str]:
     """The carrier names in a phone's SIM report, in slot order. The report is the phone's
     own JSON: anything malformed is skipped."""
@@ -15,12 +28,20 @@ def sim_carriers(sims: object) -> list[str]:
     return [str(sim["carrier"]) for sim in sims if isinstance(sim, dict) and sim.get("carrier")]
 
 
+class GatewayKind(models.TextChoices):
+    AGENT = "agent", "Agent (WebSocket)"
+    APP = "app", "SMS Gateway for Android app"
+
+
 class Gateway(models.Model):
-    """An Android phone that sends SMS for us over its WebSocket."""
+    """An Android phone that sends SMS for us: our agent over its WebSocket, or the SMS Gateway
+    for Android app over its own API (gateways/mobile.py). Both share one dispatch lifecycle."""
 
     TOKEN_PREFIX = "gw_live_"
+    DEVICE_TOKEN_PREFIX = "gwd_live_"
 
     name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=8, choices=GatewayKind.choices, default=GatewayKind.AGENT)
     token_prefix = models.CharField(max_length=16, db_index=True, blank=True)
     token_hash = models.CharField(max_length=64, blank=True)
     enabled = models.BooleanField(default=True)
@@ -40,6 +61,11 @@ class Gateway(models.Model):
     connected_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # An app phone: ``token`` above registers it once; the device then holds its own token
+    # (hashed here) and the id we gave it. Rolling or revoking clears them.
+    device_id = models.CharField(max_length=32, blank=True, db_index=True)
+    device_token_prefix = models.CharField(max_length=16, blank=True, db_index=True)
+    device_token_hash = models.CharField(max_length=64, blank=True)
     # What the phone reports (hello and heartbeats).
     device_model = models.CharField(max_length=100, blank=True)
     app_version = models.CharField(max_length=50, blank=True)
@@ -88,6 +114,7 @@ class GatewayEventType(models.TextChoices):
     REVOKED = "revoked", "Revoked"
     FAILURE = "failure", "Send failure"
     ACK_TIMEOUT = "ack_timeout", "Job not accepted in time"
+    REGISTERED = "registered", "App device registered"
 
 
 class GatewayEvent(models.Model):

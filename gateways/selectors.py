@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from mysmsapio.invalidation import Memo, invalidate
 
-from .models import Gateway, sim_carriers
+from .models import Gateway, sim_carrier_matches, sim_carriers
 
 # Spreads new messages over the online phones. Per process, which is enough: the choice only
 # decides which phone is woken first, and it must cost nothing on the send path (no count of
@@ -38,7 +38,7 @@ def gateway_count_online(*, now: datetime | None = None) -> tuple[int, int]:
 @dataclass(frozen=True)
 class _Phone:
     pk: int
-    carriers: frozenset[str]  # lower case
+    carriers: tuple[str, ...]  # as its SIMs report them (the app masks them: sim_carrier_matches)
     last_seen_at: datetime
     account_id: int | None  # None: the shared pool, which serves every account
 
@@ -57,7 +57,7 @@ def _load_phones(_key: object) -> _Phones:
     # window) is decided per pick, from last_seen_at, which heartbeats move without telling.
     rows = Gateway.objects.filter(enabled=True, revoked_at__isnull=True, is_connected=True).order_by("pk")
     phones = [
-        _Phone(pk, frozenset(c.lower() for c in sim_carriers(sims)), seen, account_id)
+        _Phone(pk, tuple(sim_carriers(sims)), seen, account_id)
         for pk, sims, seen, account_id in rows.values_list("pk", "sims", "last_seen_at", "account_id")
         if seen is not None
     ]
@@ -97,8 +97,7 @@ def gateway_pick_for_message(*, account_id: int, carrier: str = "", now: datetim
     happens when jobs are pushed."""
     online = [phone for phone in _online_phones(now or timezone.now()) if phone.serves(account_id)]
     if carrier:
-        wanted = carrier.lower()
-        online = [phone for phone in online if wanted in phone.carriers] or online
+        online = [phone for phone in online if any(sim_carrier_matches(c, carrier) for c in phone.carriers)] or online
     online = [phone for phone in online if phone.account_id == account_id] or online
     if not online:
         return None

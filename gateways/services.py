@@ -15,7 +15,7 @@ from messaging.selectors import message_last_sender_account
 from messaging.services import inbound_sms_store
 from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
-from .models import Gateway, GatewayEvent, GatewayEventType
+from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed
 from .signals import CLOSE, gateway_signal
 
@@ -52,15 +52,17 @@ def gateway_event_record(*, gateway_id: int, event: str, detail: str = "", at: d
 @transaction.atomic
 def gateway_create(
     *, name: str, rate_per_minute: int = 10, daily_quota: int | None = None, account: Account | None = None,
-    shared: bool = False,
+    shared: bool = False, kind: str = GatewayKind.AGENT,
 ) -> GeneratedGatewayToken:  # fmt: skip
     """A new phone of ``account`` (the default account if none is given), or of the shared
-    pool, which sends for every account, when ``shared``."""
+    pool, which sends for every account, when ``shared``. ``kind``: our agent, or the SMS
+    Gateway for Android app (whose registration token the token is)."""
     if shared and account is not None:
         raise ValueError("a shared phone belongs to no account")
     token = _new_token()
     gateway = Gateway.objects.create(
         name=name,
+        kind=kind,
         token_prefix=token.lookup,
         token_hash=token.hash,
         rate_per_minute=rate_per_minute,
@@ -80,12 +82,14 @@ def gateway_set_account(*, gateway: Gateway, account: Account | None) -> Gateway
 
 @transaction.atomic
 def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
-    """A new token; the old one stops working at once (the phone must be re-paired)."""
+    """A new token; the old one stops working at once (the phone must be re-paired). An app
+    phone's device token goes too: its next call gets 401, and it registers with the new one."""
     token = _new_token()
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
-    gateway.save(update_fields=["token_prefix", "token_hash"])
+    gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
+    gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
-    # Sockets opened with the old token close on every node; a socket the signal misses gets
+    # Sockets (and app event streams) opened with the old token close on every node; a socket the signal misses gets
     # no more jobs anyway (dispatch_take_jobs checks the token it connected with).
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)

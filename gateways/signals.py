@@ -44,6 +44,12 @@ def gateway_wake(*, gateway_id: int, message_id: str | None = None) -> None:
     gateway_signal(gateway_id=gateway_id, event=WAKE, **data)
 
 
+def gateway_wake_later(*, gateway_id: int, seconds: float) -> None:
+    """Wake the phone in ``seconds`` (its pace holds jobs back until then). The consumer holding
+    an app phone's event stream keeps the timer; an agent's consumer paces itself."""
+    gateway_signal(gateway_id=gateway_id, event=WAKE, after=round(seconds, 3))
+
+
 def gateway_signal(*, gateway_id: int, event: str, **data: Any) -> None:
     """Tell the consumer holding ``gateway_id``'s connection, on any node, to act."""
     message = {"type": event, **data}

@@ -6,6 +6,11 @@
     pending | queued --expire | cancel--> failed
     failed --retry--> pending             (operators; never OTPs)
 
+An app phone (the SMS Gateway for Android app, gateways/mobile.py) fetches its jobs instead of
+claiming them one by one: the fetch is the hand-over (``handed_over_at``), after which the job
+is that phone's alone, never released to another; its reports (Processed, Sent, Delivered,
+Failed, Cancelled) move it on (``message_app_report``).
+
 The database row is the job. Each transition is one conditional UPDATE on the current state
 (``filter(status=X).update(...) == 1``), so two workers, or a worker and a phone, racing for
 the same message settle in the database: exactly one wins. Each transition writes its
@@ -25,6 +30,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -34,11 +41,16 @@ from mysmsapio.crypto import seal, unseal
 from mysmsapio.db import execute_prepared
 
 from .encoding import sms_encoding
-from .models import Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
+from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
 
 EXPIRED_ERROR = "Expired: no gateway available"
 CANCELLED_ERROR = "Cancelled by an operator"
+CANCELLED_ON_PHONE_ERROR = "Cancelled on the phone"
+NO_REPORT_ERROR = "Expired: the phone never reported it"
+# A job an app phone fetched is the phone's to report: the app itself fails it past its
+# validity. Only a phone silent this long after the expiry has it failed here.
+HANDED_OVER_REPORT_GRACE = timedelta(hours=24)
 WAITING = [MessageStatus.PENDING, MessageStatus.QUEUED]
 FINISHED = [MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
 
@@ -70,6 +82,9 @@ WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
 """
 _ON_PHONE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s"
 _PUSHED_SQL = "UPDATE messaging_message SET pushed_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'"
+_HANDED_OVER_SQL = """
+UPDATE messaging_message SET pushed_at = %s, handed_over_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'
+"""
 
 
 def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
@@ -99,6 +114,7 @@ INSERT INTO messaging_message ({", ".join(f'"{column}"' for column in _INSERT_CO
 VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))})
 """
 _MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
+_LOADED_DEFAULTS = {"phone_state": ""}  # columns the INSERT leaves to the database's default
 
 
 def message_create(
@@ -146,7 +162,8 @@ def message_create(
     execute_prepared(_INSERT_MESSAGE, [row[column] for column in _INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s
     # keyword handling, a tenth of a send's CPU.
-    message = Message.from_db(None, None, [row.get(attname) for attname in _MESSAGE_ATTNAMES])
+    values = [row.get(attname, _LOADED_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
+    message = Message.from_db(None, None, values)
     if gateway_id is not None:
         _wake_after_commit(gateway_id, message_id)
     return message
@@ -177,24 +194,33 @@ def message_queue(*, gateway_id: int, message_ids: list[str], now: datetime | No
 
 
 @transaction.atomic
-def message_push(*, gateway_id: int, message_ids: list[str], now: datetime | None = None) -> None:
-    """The jobs are on their way to the phone's connection (it must still accept them)."""
+def message_push(
+    *, gateway_id: int, message_ids: list[str], now: datetime | None = None, hand_over: bool = False
+) -> None:
+    """The jobs are on their way to the phone's connection (an agent must still accept them);
+    ``hand_over``: an app phone fetched them, and they are its own from now on."""
     now = now or timezone.now()
+    event = MessageEventType.HANDED_OVER if hand_over else MessageEventType.PUSHED
     if len(message_ids) == 1:
         # A wake for one new message, the common case: prepared statements, as for claims.
-        execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id], fetch=False)
-        _event(message_ids[0], MessageEventType.PUSHED, gateway_id=gateway_id, now=now)
+        if hand_over:
+            execute_prepared(_HANDED_OVER_SQL, [now, now, message_ids[0], gateway_id], fetch=False)
+        else:
+            execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id], fetch=False)
+        _event(message_ids[0], event, gateway_id=gateway_id, now=now)
         return
-    Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(pushed_at=now)
-    _events(message_ids, MessageEventType.PUSHED, gateway_id=gateway_id, now=now)
+    Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
+        pushed_at=now, **({"handed_over_at": now} if hand_over else {})
+    )
+    _events(message_ids, event, gateway_id=gateway_id, now=now)
 
 
 def message_forget_pushes(*, gateway_id: int) -> int:
     """A phone (re)connected: jobs pushed to an earlier connection and not accepted are
     pushed again."""
-    return Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=False).update(
-        pushed_at=None
-    )
+    return Message.objects.filter(
+        gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=False, handed_over_at__isnull=True
+    ).update(pushed_at=None)
 
 
 @transaction.atomic
@@ -214,17 +240,18 @@ def message_release(
     *, gateway_id: int, reason: str, message_ids: list[str] | None = None, now: datetime | None = None
 ) -> list[str]:
     """Take back jobs a phone has not accepted: pending again, for any phone. Accepted jobs
-    stay with their phone, which reports them when it comes back."""
+    stay with their phone, which reports them when it comes back; so do jobs an app phone
+    fetched (they are its own from the fetch on)."""
     now = now or timezone.now()
-    candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED)
+    candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, handed_over_at__isnull=True)
     if message_ids is not None:
         candidates = candidates.filter(pk__in=message_ids)
     released = []
     for message_id in candidates.values_list("pk", flat=True):
         # One conditional update each: a claim that lands meanwhile wins, and stays.
-        if Message.objects.filter(pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.PENDING, gateway=None, pushed_at=None, queued_at=None
-        ):
+        if Message.objects.filter(
+            pk=message_id, gateway_id=gateway_id, status=MessageStatus.QUEUED, handed_over_at__isnull=True
+        ).update(status=MessageStatus.PENDING, gateway=None, pushed_at=None, queued_at=None):
             released.append(message_id)
     _events(released, MessageEventType.RELEASED, gateway_id=gateway_id, now=now, detail=reason)
     return released
@@ -271,16 +298,19 @@ def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) ->
     """Messages no phone took before their validity ended: failed, with the reason; the phone
     a job had been pushed to is told to drop it. Returns (message, its phone or None)."""
     now = now or timezone.now()
-    overdue = list(
-        Message.objects.filter(status__in=WAITING, expires_at__lte=now).values_list("pk", "gateway_id")[:limit]
+    # A job an app phone fetched is the phone's to end (the app fails it past its validity).
+    due = Q(status__in=WAITING) & (
+        Q(expires_at__lte=now, handed_over_at__isnull=True) | Q(expires_at__lte=now - HANDED_OVER_REPORT_GRACE)
     )
+    overdue = list(Message.objects.filter(due).values_list("pk", "gateway_id", "handed_over_at")[:limit])
     expired = []
-    for message_id, gateway_id in overdue:
+    for message_id, gateway_id, handed_over_at in overdue:
         # The state change and its event commit together: a worker killed between the two
         # must not leave a failed message without its "expired" event (tests/topology).
+        error = EXPIRED_ERROR if handed_over_at is None else NO_REPORT_ERROR
         with transaction.atomic():
-            if Message.objects.filter(pk=message_id, status__in=WAITING, expires_at__lte=now).update(
-                status=MessageStatus.FAILED, failed_at=now, error_message=EXPIRED_ERROR, sealed_body=None
+            if Message.objects.filter(due, pk=message_id).update(
+                status=MessageStatus.FAILED, failed_at=now, error_message=error, sealed_body=None
             ):
                 _event(message_id, MessageEventType.EXPIRED, gateway_id=gateway_id, now=now)
                 if gateway_id is not None:
@@ -299,12 +329,22 @@ def message_forget_expired_texts(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def message_cancel(*, message_id: str, now: datetime | None = None) -> None:
-    """Stop a message no phone has accepted yet: it ends ``failed`` with the reason. Races
-    with a phone's claim are settled by the conditional update: exactly one of them wins."""
+def message_cancel(*, message_id: str, now: datetime | None = None) -> bool:
+    """Stop a message no phone has accepted yet: it ends ``failed`` with the reason (True).
+    Races with a phone's claim are settled by the conditional update: exactly one of them
+    wins. A job an app phone already fetched is the phone's: it is asked to drop it (False),
+    and its answer (Cancelled, or Sent if it was too late) settles the message."""
     now = now or timezone.now()
     gateway_id = Message.objects.filter(pk=message_id).values_list("gateway_id", flat=True).first()
-    cancelled = Message.objects.filter(pk=message_id, status__in=WAITING).update(
+    if Message.objects.filter(
+        pk=message_id, status=MessageStatus.QUEUED, handed_over_at__isnull=False, cancel_requested_at__isnull=True
+    ).update(cancel_requested_at=now):
+        _event(message_id, MessageEventType.CANCEL_REQUESTED, gateway_id=gateway_id, now=now)
+        transaction.on_commit(
+            functools.partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id)
+        )
+        return False
+    cancelled = Message.objects.filter(pk=message_id, status__in=WAITING, handed_over_at__isnull=True).update(
         status=MessageStatus.FAILED, failed_at=now, error_message=CANCELLED_ERROR, sealed_body=None
     )
     if not cancelled:
@@ -315,6 +355,7 @@ def message_cancel(*, message_id: str, now: datetime | None = None) -> None:
         transaction.on_commit(
             functools.partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id)
         )
+    return True
 
 
 @transaction.atomic
@@ -342,3 +383,58 @@ def message_retry(*, message_id: str, now: datetime | None = None) -> None:
     if not retried:
         raise MessageActionRefused("Only a failed message can be retried.")
     _event(message_id, MessageEventType.RETRIED, now=now, detail="by an operator")
+
+
+# --- Reports from an app phone ------------------------------------------------------------
+
+
+@transaction.atomic
+def message_app_report(
+    *, gateway_id: int, message_id: str, state: str, error: str | None = None, at: datetime | None = None
+) -> bool:
+    """What an app phone reports about a job it fetched. Each state moves the message only
+    forward (one conditional UPDATE each), so repeats and reports out of order change nothing;
+    a message that is not this phone's is ignored. True when something changed.
+
+    Pending and Processed: the app holds it (still ``queued``). Sent: ``sent``. Delivered and
+    Failed: final, from ``queued`` as well (a lost Sent report must not strand it). Cancelled:
+    ``failed``, with why."""
+    now = timezone.now()
+    mine = Message.objects.filter(pk=message_id, gateway_id=gateway_id, handed_over_at__isnull=False)
+    if state in (AppState.PENDING, AppState.PROCESSED):
+        if mine.filter(status=MessageStatus.QUEUED, phone_state="").update(phone_state=AppState.PROCESSED):
+            _event(message_id, MessageEventType.PROCESSED, gateway_id=gateway_id, now=now)
+            return True
+        return False
+    if state == AppState.SENT:
+        done = mine.filter(status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENT, sent_at=at or now, sealed_body=None, phone_state=state
+        )
+        if done:
+            _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now, detail="sent by the app")
+        return bool(done)
+    if state == AppState.DELIVERED:
+        done = mine.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENT]).update(
+            status=MessageStatus.DELIVERED, delivered_at=at or now, sent_at=Coalesce("sent_at", Value(at or now)),
+            sealed_body=None, phone_state=state,
+        )  # fmt: skip
+        if done:
+            _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
+        return bool(done)
+    if state in (AppState.FAILED, AppState.CANCELLED):
+        if state == AppState.FAILED:
+            text = (error or "Send failed")[:500]
+            waiting = [MessageStatus.QUEUED, MessageStatus.SENT]
+        else:
+            # Cancelled only before it left the phone; the operator asked, or the phone's user.
+            requested = mine.filter(cancel_requested_at__isnull=False).exists()
+            text = CANCELLED_ERROR if requested else CANCELLED_ON_PHONE_ERROR
+            waiting = [MessageStatus.QUEUED]
+        done = mine.filter(status__in=waiting).update(
+            status=MessageStatus.FAILED, failed_at=at or now, error_message=text, sealed_body=None, phone_state=state
+        )
+        if done:
+            event = MessageEventType.FAILED if state == AppState.FAILED else MessageEventType.CANCELLED
+            _event(message_id, event, gateway_id=gateway_id, detail=text, now=now)
+        return bool(done)
+    return False  # Cancelling: the app echoing our own request

@@ -42,6 +42,21 @@ class MessageEventType(models.TextChoices):
     EXPIRED = "expired", "expired"
     CANCELLED = "cancelled", "cancelled"
     RETRIED = "retried", "retried"
+    HANDED_OVER = "handed_over", "handed_over"  # an app phone fetched it: from now on it is that phone's
+    PROCESSED = "processed", "processed"  # the app queued it for its radio
+    CANCEL_REQUESTED = "cancel_requested", "cancel_requested"  # the app phone holding it is asked to drop it
+
+
+class AppState(models.TextChoices):
+    """The SMS Gateway for Android app's processing states (its PATCH /message)."""
+
+    PENDING = "Pending"
+    PROCESSED = "Processed"
+    SENT = "Sent"
+    DELIVERED = "Delivered"
+    FAILED = "Failed"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
 
 
 class MessagePriority(models.IntegerChoices):
@@ -73,6 +88,13 @@ class Message(models.Model):
     carrier = models.CharField(max_length=64, blank=True)
     # When the job was last pushed to ``gateway``'s socket; cleared when it is taken back.
     pushed_at = models.DateTimeField(null=True, blank=True)
+    # An app phone fetched it (GET /api/mobile/v1/message): it belongs to that phone from then
+    # on, never released to another (the app sends what it fetched). See docs/gateway-protocol.md.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    # The last state the app reported for it (Processed, Sent, ...); empty until it does.
+    phone_state = models.CharField(max_length=12, blank=True, default="", db_default="")
+    # An operator cancelled it while an app phone held it: the phone decides (Cancelled or Sent).
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)

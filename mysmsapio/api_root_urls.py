@@ -16,6 +16,7 @@ urlpatterns = [
     path("ready", views.ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("mysmsapio.api_urls")),
+    path("api/mobile/v1/", include("gateways.mobile_urls")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.
     re_path(r"^api/", views.api_not_found),
 ]

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, gateway WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django; the phones' WebSockets and event streams through Channels."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from gateways.routing import websocket_urlpatterns  # noqa: E402
+from gateways.routing import APP_EVENTS_PATHS, app_events_asgi, websocket_urlpatterns  # noqa: E402
 from mysmsapio.daphne_limits import tune_daphne  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiASGIHandler  # noqa: E402
 
@@ -24,8 +24,14 @@ api_asgi_app = ApiASGIHandler()
 
 
 async def http_application(scope, receive, send) -> None:
-    """The API gets the lean handler; the admin and static files the full Django stack."""
-    app = api_asgi_app if scope["path"].startswith(API_PATH_PREFIXES) else django_asgi_app
+    """The app phones' event streams are held here (Channels); the API gets the lean handler;
+    the admin and static files the full Django stack."""
+    if scope["path"] in APP_EVENTS_PATHS:
+        app = app_events_asgi
+    elif scope["path"].startswith(API_PATH_PREFIXES):
+        app = api_asgi_app
+    else:
+        app = django_asgi_app
     await app(scope, receive, send)
 
 

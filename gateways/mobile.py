@@ -1,0 +1,289 @@
+"""App phones: the "SMS Gateway for Android" app (capcom6/android-sms-gateway) speaking its own
+private-server API to us (gateways/mobile_views.py, written down in docs/gateway-protocol.md).
+
+An operator creates an app gateway as any other (``create_gateway --app``); its token is the
+app's registration token. Registering gives the device an id and a token of its own, stored
+hashed; rolling or revoking the gateway clears them, so the device's next call gets 401 and
+its event stream closes. Jobs go through the same dispatch as the agent's (gateways.dispatch),
+with one difference: the app fetches jobs instead of accepting them one by one, so the fetch
+is the hand-over (messaging.lifecycle).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from messaging.lifecycle import message_app_report, message_delivery_text
+from messaging.models import AppState, Message, MessageStatus
+from mysmsapio.crypto import hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
+
+from . import dispatch
+from .models import Gateway, GatewayEventType, GatewayKind
+from .selectors import gateway_phones_changed
+from .services import gateway_event_record, gateway_get_by_token, gateway_inbound_sms
+from .signals import CLOSE, gateway_signal
+
+DEVICE_TOKEN_PURPOSE = "gateway_device_token"
+SIGNING_KEY_PURPOSE = "app_webhook_signing_key"
+# The presence marker of an app phone seen through its polling, with no event stream open.
+POLLING = "polling"
+# The Go server's cap on one GET /message answer; the app handles any length.
+MAX_MESSAGES_PER_FETCH = 100
+# How far an inbound webhook's X-Timestamp may be from our clock (replays older than this fail).
+WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = 300
+# Apps from this version on know the "Cancelling" state; older ones read it as Pending and
+# would send the message (docs: smsgate-mobile-api.md).
+CANCELLING_SINCE = (1, 67)
+_USER_AGENT = re.compile(r"me\.capcom\.smsgateway/(\d+)\.(\d+)")
+
+
+class DeviceError(ValueError):
+    """A request the app sent that we cannot use; the text says why."""
+
+
+@dataclass(frozen=True)
+class DeviceRegistration:
+    gateway: Gateway
+    device_id: str
+    raw_token: str
+
+
+def hash_device_token(raw_token: str) -> str:
+    return keyed_hash(DEVICE_TOKEN_PURPOSE, raw_token)
+
+
+def app_sims_from_report(sim_cards: object) -> list[dict[str, Any]]:
+    """The app's ``simCards`` as our SIM report (``[{"slot", "carrier", "number"}]``, as the
+    agent reports them). The app masks carrier names and numbers but their last 4 characters."""
+    if sim_cards is None:
+        return []
+    if not isinstance(sim_cards, list) or len(sim_cards) > 8:
+        raise DeviceError("simCards must be a list of at most 8 SIM cards")
+    sims = []
+    for card in sim_cards:
+        slot = card.get("slotIndex") if isinstance(card, dict) else None
+        if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < 8:
+            raise DeviceError("each SIM card needs a slotIndex from 0 to 7")
+        sim: dict[str, Any] = {"slot": slot}
+        for key, field in (("carrierName", "carrier"), ("phoneNumber", "number")):
+            value = card.get(key)
+            if isinstance(value, str) and value:
+                sim[field] = value[:64]
+        sims.append(sim)
+    return sims
+
+
+def _device_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise DeviceError("name must be a non-empty string")
+    return name.strip()[:100]
+
+
+@transaction.atomic
+def app_device_register(*, registration_token: str, name: object, sim_cards: object, app_version: str = "") -> (
+    DeviceRegistration | None
+):  # fmt: skip
+    """Bind the app's device to the gateway whose token it presents (None: no such app
+    gateway). Registering again (a reinstalled app) replaces the earlier device, whose token
+    stops working and whose event stream closes."""
+    gateway = gateway_get_by_token(raw_token=registration_token)
+    if gateway is None or gateway.kind != GatewayKind.APP:
+        return None
+    device_name, sims = _device_name(name), app_sims_from_report(sim_cards)
+    gateway = Gateway.objects.select_for_update().get(pk=gateway.pk)
+    replaced = bool(gateway.device_id)
+    token = new_prefixed_secret(prefix=Gateway.DEVICE_TOKEN_PREFIX, purpose=DEVICE_TOKEN_PURPOSE)
+    gateway.device_id = secrets.token_hex(10)
+    gateway.device_token_prefix, gateway.device_token_hash = token.lookup, token.hash
+    gateway.device_model, gateway.sims, gateway.app_version = device_name, sims, app_version[:50]
+    gateway.save(update_fields=["device_id", "device_token_prefix", "device_token_hash", "device_model", "sims",
+                                "app_version"])  # fmt: skip
+    detail = f"{device_name}, app {app_version or 'unknown'}" + (" (replaces the earlier device)" if replaced else "")
+    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REGISTERED, detail=detail)
+    if replaced:
+        transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
+    return DeviceRegistration(gateway=gateway, device_id=gateway.device_id, raw_token=token.raw)
+
+
+def app_gateway_by_device_token(*, raw_token: str) -> Gateway | None:
+    """The unrevoked app gateway whose device holds ``raw_token``, or None."""
+    prefix = secret_lookup(raw_token, prefix=Gateway.DEVICE_TOKEN_PREFIX)
+    if prefix is None:
+        return None
+    candidate = hash_device_token(raw_token)
+    for gateway in Gateway.objects.filter(device_token_prefix=prefix, kind=GatewayKind.APP, revoked_at__isnull=True):
+        if gateway.device_token_hash and hashes_match(gateway.device_token_hash, candidate):
+            return gateway
+    return None
+
+
+def app_device_update(*, gateway: Gateway, device_id: object, sim_cards: object, app_version: str = "") -> None:
+    """The app's PATCH /device, sent on every start: its SIMs may have changed."""
+    if device_id != gateway.device_id:
+        raise PermissionError("this token belongs to another device")
+    updates: dict[str, Any] = {"app_version": app_version[:50]} if app_version else {}
+    if sim_cards is not None:
+        updates["sims"] = app_sims_from_report(sim_cards)
+    if updates:
+        Gateway.objects.filter(pk=gateway.pk).update(**updates)
+        if "sims" in updates:
+            gateway_phones_changed()  # the carriers it can serve
+
+
+def app_device_polled(*, gateway_id: int) -> None:
+    """An app phone called us: alive. Without an open event stream, it counts as online for
+    the online window after each call (its polling), like a phone heard from."""
+    now = timezone.now()
+    if Gateway.objects.filter(pk=gateway_id, is_connected=True).update(last_seen_at=now):
+        return
+    if Gateway.objects.filter(pk=gateway_id, is_connected=False, enabled=True).update(
+        is_connected=True, connection_id=POLLING, connected_at=now, last_seen_at=now
+    ):
+        gateway_phones_changed()
+        gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, detail="polling", at=now)
+        dispatch.dispatch_assign_pending()
+
+
+def app_knows_cancelling(user_agent: str) -> bool:
+    match = _USER_AGENT.search(user_agent or "")
+    return match is not None and (int(match[1]), int(match[2])) >= CANCELLING_SINCE
+
+
+@dataclass(frozen=True)
+class AppJob:
+    message: Message
+    text: str
+    sim_slot: int | None
+    state: str
+
+
+def app_jobs_fetch(*, gateway: Gateway, knows_cancelling: bool) -> tuple[list[AppJob], float | None]:
+    """The app's GET /message: jobs it fetched before and never acknowledged (an answer lost
+    on the way), cancellations it must act on, then new jobs within its pace, which become
+    its own. Also, when its pace holds jobs back, in how many seconds to fetch again."""
+    held = Message.objects.filter(gateway_id=gateway.pk, status=MessageStatus.QUEUED, handed_over_at__isnull=False)
+    jobs: list[AppJob] = []
+    if knows_cancelling:
+        cancelling = held.filter(cancel_requested_at__isnull=False).order_by("handed_over_at")
+        # What operators see (an OTP's code masked): the app only needs the id to cancel.
+        jobs += [AppJob(m, m.body, None, AppState.CANCELLING) for m in cancelling[:MAX_MESSAGES_PER_FETCH]]
+    # Fetched, never acknowledged: if that answer was lost the app does not know the job, and
+    # sends it now; if it does know it, it reports its state again. Either way, sent once.
+    unacknowledged = held.filter(phone_state="", cancel_requested_at__isnull=True).order_by("handed_over_at")
+    for message in unacknowledged[: MAX_MESSAGES_PER_FETCH - len(jobs)]:
+        slot = dispatch.sim_slot_for(gateway.sims, message.carrier)
+        jobs.append(AppJob(message, message_delivery_text(message=message), slot, AppState.PENDING))
+    retry_in = None
+    if len(jobs) < MAX_MESSAGES_PER_FETCH:
+        new, retry_in = dispatch.dispatch_take_jobs(
+            gateway_id=gateway.pk, token_hash=gateway.token_hash, hand_over=True
+        )
+        jobs += [AppJob(job.message, job.text, job.sim_slot, AppState.PENDING) for job in new]
+    return jobs, retry_in
+
+
+def _report_time(states: object, state: str) -> datetime | None:
+    value = states.get(state) if isinstance(states, dict) else None
+    return parse_app_time(value) if isinstance(value, str) else None
+
+
+def app_messages_report(*, gateway: Gateway, items: object) -> int:
+    """The app's PATCH /message: a list of ``{"id", "state", "recipients", "states"}``.
+    Unknown ids, and messages that are not this phone's, are ignored. Returns how many changed
+    something."""
+    if not isinstance(items, list):
+        raise DeviceError("the body must be a JSON array of message states")
+    if len(items) > MAX_MESSAGES_PER_FETCH:
+        raise DeviceError(f"at most {MAX_MESSAGES_PER_FETCH} message states per request")
+    reports = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("state"), str):
+            raise DeviceError("each message state needs a string id and state")
+        if item["state"] not in AppState.values:
+            raise DeviceError(f"unknown state {item['state'][:20]!r}")
+        recipients = item.get("recipients") if isinstance(item.get("recipients"), list) else []
+        errors = [r["error"] for r in recipients if isinstance(r, dict) and isinstance(r.get("error"), str)]
+        reports.append((item["id"][:64], item["state"], errors[0] if errors else None, item.get("states")))
+    changed = 0
+    for message_id, state, error, states in reports:
+        changed += message_app_report(
+            gateway_id=gateway.pk, message_id=message_id, state=state, error=error, at=_report_time(states, state)
+        )
+    return changed
+
+
+def app_signing_key(gateway: Gateway) -> str:
+    """The key the device signs its webhooks with. Derived from the device's token hash and
+    our secret, not stored: a new device (or a roll) gets a new key."""
+    return keyed_hash(SIGNING_KEY_PURPOSE, f"{gateway.pk}:{gateway.device_token_hash}")[:32]
+
+
+def app_settings(gateway: Gateway) -> dict[str, Any]:
+    """The app's GET /settings: its own pacing matches ours (the server paces hand-overs; the
+    app's limit keeps a phone that fetched a backlog within Android's), and the key that
+    signs the SMS it forwards."""
+    return {
+        "messages": {"limit_period": "PerMinute", "limit_value": gateway.rate_per_minute, "processing_order": "FIFO"},
+        "webhooks": {"signing_key": app_signing_key(gateway)},
+    }
+
+
+def parse_app_time(value: str) -> datetime | None:
+    """A time the app wrote: ISO 8601 with an offset; old Android builds write offsets such as
+    ``+5:00`` or ``+-5:00``. None when it is not a time."""
+    fixed = re.sub(r"([+-])-?(\d):?(\d\d)$", r"\g<1>0\2:\3", value.strip())
+    try:
+        parsed = parse_datetime(fixed)
+    except ValueError:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def app_webhook_verify(*, gateway: Gateway, body: bytes, timestamp: str, signature: str) -> bool:
+    """The app signs ``body + timestamp`` with HMAC-SHA256 under our signing key (hex)."""
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS:
+        return False
+    expected = hmac.new(app_signing_key(gateway).encode(), body + timestamp.encode(), "sha256").hexdigest()
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+def app_gateway_by_device_id(device_id: str) -> Gateway | None:
+    if not device_id or len(device_id) > 32:
+        return None
+    return Gateway.objects.filter(device_id=device_id, kind=GatewayKind.APP, revoked_at__isnull=True).first()
+
+
+def app_webhook_receive(*, gateway: Gateway, envelope: object) -> bool:
+    """An event the app forwarded, signature checked. ``sms:received`` is stored once (by the
+    event's id, the same on every retry); other events are acknowledged and dropped. False
+    when the phone is disabled."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str) or not envelope["id"]:
+        raise DeviceError("the event needs a string id")
+    if envelope.get("event") != "sms:received":
+        return True
+    payload = envelope.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("message"), str):
+        raise DeviceError("sms:received needs a payload with the message text")
+    sender = payload.get("sender") or payload.get("phoneNumber")
+    if not isinstance(sender, str) or not sender:
+        raise DeviceError("sms:received needs the sender's phoneNumber")
+    sim_number = payload.get("simNumber")
+    received_at = payload.get("receivedAt")
+    return gateway_inbound_sms(
+        gateway_id=gateway.pk,
+        device_sms_id=envelope["id"][:64],
+        sender=sender[:32],
+        text=payload["message"],
+        sim_slot=sim_number - 1 if isinstance(sim_number, int) and not isinstance(sim_number, bool) else None,
+        received_at=parse_app_time(received_at) if isinstance(received_at, str) else None,
+    )

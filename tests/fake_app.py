@@ -1,0 +1,186 @@
+"""A fake "SMS Gateway for Android" app, written from the contract (../shared/spec/
+smsgate-mobile-api.md and the app's GatewayApi.kt): the requests it makes, with its headers.
+
+It speaks through a transport, so the same fake drives Django's test client in-process and a
+real server over HTTP (tests/live). Its event stream is read over real HTTP only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+APP_VERSION = "1.68.0"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any  # parsed JSON, or None
+    content_type: str
+    raw: bytes
+
+
+Transport = Callable[[str, str, bytes | None, dict[str, str]], Answer]
+
+
+def django_transport(client) -> Transport:
+    """Django's test client as the app's HTTP client."""
+
+    def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
+        response = client.generic(method, path, body or b"", content_type=headers.pop("Content-Type", ""),
+                                  headers=headers)  # fmt: skip
+        raw = response.content
+        content_type = response.get("Content-Type", "")
+        return Answer(response.status_code, json.loads(raw) if raw and "json" in content_type else None,
+                      content_type, raw)  # fmt: skip
+
+    return send
+
+
+def http_transport(base_url: str) -> Transport:
+    session = requests.Session()
+
+    def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
+        response = session.request(method, base_url + path, data=body, headers=headers, timeout=10)
+        content_type = response.headers.get("Content-Type", "")
+        raw = response.content
+        return Answer(response.status_code, json.loads(raw) if raw and "json" in content_type else None,
+                      content_type, raw)  # fmt: skip
+
+    return send
+
+
+PREFIX = "/api/mobile/v1"
+
+
+class FakeApp:
+    def __init__(self, transport: Transport, *, version: str = APP_VERSION, name: str = "samsung/a52q",
+                 sims: list[dict] | None = None) -> None:  # fmt: skip
+        self.transport = transport
+        self.user_agent = f"me.capcom.smsgateway/{version}"
+        self.name = name
+        self.sims = sims if sims is not None else [
+            {"slotIndex": 0, "simNumber": 1, "phoneNumber": "*******6789", "carrierName": "***edoo", "iccid": None},
+        ]  # fmt: skip
+        self.device_id = ""
+        self.token = ""
+        self.signing_key = ""
+        self.events: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._stream: requests.Response | None = None
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
+        sent = {"User-Agent": self.user_agent, **(headers or {})}
+        token = self.token if token is None else token
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        if body is not None:
+            raw = json.dumps(body).encode()
+        if raw is not None:
+            sent["Content-Type"] = "application/json"
+        return self.transport(method, PREFIX + path, raw, sent)
+
+    # --- What the app does ---------------------------------------------------------------------
+
+    def register(self, registration_token: str) -> Answer:
+        answer = self.call("POST", "/device", {"name": self.name, "pushToken": None, "simCards": self.sims},
+                           token=registration_token)  # fmt: skip
+        if answer.status == 201:
+            self.device_id, self.token = answer.body["id"], answer.body["token"]
+        return answer
+
+    def start(self) -> Answer:
+        """What the app does on every start: PATCH /device with its SIMs."""
+        return self.call("PATCH", "/device", {"id": self.device_id, "pushToken": None, "simCards": self.sims})
+
+    def fetch(self, order: str = "fifo") -> list[dict]:
+        answer = self.call("GET", f"/message?order={order}")
+        assert answer.status == 200, answer
+        return answer.body
+
+    def report(self, message_id: str, state: str, *, error: str | None = None, to: str = "+959123456789") -> Answer:
+        now = time.strftime("%Y-%m-%dT%H:%M:%S.000+07:00", time.gmtime(time.time() + 7 * 3600))
+        item = {
+            "id": message_id,
+            "state": state,
+            "recipients": [{"phoneNumber": to, "state": state, "error": error}],
+            "states": {state: now},
+        }
+        return self.call("PATCH", "/message", [item])
+
+    def load_settings(self) -> dict:
+        answer = self.call("GET", "/settings")
+        assert answer.status == 200, answer
+        self.signing_key = answer.body["webhooks"]["signing_key"]
+        return answer.body
+
+    def webhooks(self) -> list[dict]:
+        answer = self.call("GET", "/webhooks")
+        assert answer.status == 200, answer
+        return answer.body
+
+    def forward_sms(self, url: str, *, text: str, sender: str, event_id: str | None = None,
+                    timestamp: int | None = None, key: str | None = None,
+                    event: str = "sms:received") -> Answer:  # fmt: skip
+        """The app's webhook for a received SMS: body + X-Timestamp, signed with HMAC-SHA256."""
+        envelope = {
+            "id": event_id or uuid.uuid4().hex[:21],
+            "webhookId": "mysmsapio-sms-received",
+            "event": event,
+            "deviceId": self.device_id,
+            "payload": {"messageId": "a1b2c3", "message": text, "sender": sender, "recipient": None,
+                        "simNumber": 1, "phoneNumber": sender, "receivedAt": "2026-11-25T14:30:00.123+07:00"},
+        }  # fmt: skip
+        body = json.dumps(envelope).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = hmac.new((key or self.signing_key).encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
+        path = url.split(PREFIX, 1)[1]
+        return self.call("POST", path, raw=body, token="", headers={"X-Timestamp": stamp, "X-Signature": signature})
+
+    # --- The event stream (real HTTP only) -----------------------------------------------------
+
+    def open_events(self, base_url: str) -> requests.Response:
+        """Open GET /events and read it in a thread: (event, data) pairs land in ``events``."""
+        headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent}
+        response = requests.get(f"{base_url}{PREFIX}/events", stream=True, timeout=(5, 60), headers=headers)
+        if response.status_code != 200:
+            return response
+        self._stream = response
+        threading.Thread(target=self._read_events, args=(response,), daemon=True).start()
+        return response
+
+    def _read_events(self, response: requests.Response) -> None:
+        name = None
+        try:
+            for line in response.iter_lines(chunk_size=1, decode_unicode=True):
+                if line.startswith("event: "):
+                    name = line[len("event: ") :]
+                elif line.startswith("data: "):
+                    self.events.put((name or "message", line[len("data: ") :]))
+                    name = None
+        except (requests.RequestException, AttributeError, ValueError):
+            pass
+        self.events.put(("closed", ""))
+
+    def wait_event(self, name: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            got, data = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+            if got == name:
+                return data
+
+    def close_events(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
