@@ -17,18 +17,15 @@ from typing import Any
 from channels.consumer import AsyncConsumer
 from channels.db import aclose_old_connections, database_sync_to_async
 from channels.exceptions import StopConsumer
+from django.conf import settings
 from django.db import DatabaseError
 
 from . import dispatch
-from .mobile import app_gateway_by_device_token
-from .services import gateway_connected, gateway_disconnected, gateway_seen
+from .mobile import app_gateway_by_device_token, app_stream_alive
+from .services import gateway_connected, gateway_disconnected
 from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
-
-# The app's client reads with a one-hour timeout; proxies and NATs drop idle connections far
-# sooner. A comment line every 15 s keeps the path open (the app's own server does the same).
-KEEPALIVE_SECONDS = 15.0
 
 
 def sse_event(name: str, data: Any = None) -> bytes:
@@ -66,7 +63,7 @@ class AppEventsConsumer(AsyncConsumer):
         ]
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
         await self._write(b": connected\n\n")
-        self.gateway_id = gateway.pk
+        self.gateway_id, self.device_token_hash = gateway.pk, gateway.device_token_hash
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
         await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         # Pending messages (waiting for any phone) can now come here; the app fetches on
@@ -108,15 +105,25 @@ class AppEventsConsumer(AsyncConsumer):
         await self.send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def _keepalive(self) -> None:
+        # The app's client reads with a one-hour timeout; proxies and NATs drop idle connections
+        # far sooner. A comment line every 15 s keeps the path open (as the app's own server).
         while True:
-            await asyncio.sleep(KEEPALIVE_SECONDS)
+            await asyncio.sleep(settings.GATEWAY_APP_KEEPALIVE_SECONDS)
             await self._write(b":keepalive\n\n")
             try:
-                # The stream is the phone's presence: seen while it stays open.
-                await database_sync_to_async(gateway_seen)(gateway_id=self.gateway_id, connection_id=self.connection_id)
+                # The stream is the phone's presence, while its token stands.
+                alive = await database_sync_to_async(app_stream_alive)(
+                    gateway_id=self.gateway_id, connection_id=self.connection_id,
+                    device_token_hash=self.device_token_hash,
+                )  # fmt: skip
             except DatabaseError as exc:
                 # Passing (a restart): the next keepalive tries again, within the online window.
                 logger.warning("gateway %s: presence not recorded: %s", self.gateway_id, type(exc).__name__)
+                continue
+            if not alive:
+                # The end of the response; the server's disconnect that follows cleans up.
+                await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
 
     async def _wake_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -30,7 +30,7 @@ from mysmsapio.crypto import hashes_match, keyed_hash, new_prefixed_secret, secr
 from . import dispatch
 from .models import Gateway, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed
-from .services import gateway_event_record, gateway_get_by_token, gateway_inbound_sms
+from .services import gateway_event_record, gateway_get_by_token, gateway_inbound_sms, gateway_seen
 from .signals import CLOSE, gateway_signal
 
 DEVICE_TOKEN_PURPOSE = "gateway_device_token"
@@ -152,6 +152,17 @@ def app_device_polled(*, gateway_id: int) -> None:
         gateway_phones_changed()
         gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, detail="polling", at=now)
         dispatch.dispatch_assign_pending()
+
+
+def app_stream_alive(*, gateway_id: int, connection_id: str, device_token_hash: str) -> bool:
+    """An app phone's event stream at its keepalive: seen (it stays online) while the device's
+    token is still the one it opened the stream with; False once rolled, revoked or replaced
+    (the stream then closes, even where no signal reached it)."""
+    valid = Gateway.objects.filter(pk=gateway_id, device_token_hash=device_token_hash, revoked_at__isnull=True)
+    if not device_token_hash or not valid.exists():
+        return False
+    gateway_seen(gateway_id=gateway_id, connection_id=connection_id)
+    return True
 
 
 def app_knows_cancelling(user_agent: str) -> bool:

@@ -312,6 +312,9 @@ OTP_RETENTION_SECONDS = env.int("OTP_RETENTION_SECONDS", default=7 * 24 * 3600)
 # A gateway counts as online while its socket is open and it was heard from this recently.
 GATEWAY_ONLINE_WINDOW_SECONDS = env.int("GATEWAY_ONLINE_WINDOW_SECONDS", default=90)
 GATEWAY_HEARTBEAT_SECONDS = env.int("GATEWAY_HEARTBEAT_SECONDS", default=30)
+# An app phone's event stream: a keepalive this often, which also re-checks its token (a roll
+# made on another node, or by a command, closes the stream within this time).
+GATEWAY_APP_KEEPALIVE_SECONDS = env.float("GATEWAY_APP_KEEPALIVE_SECONDS", default=15.0)
 # A job its phone has not accepted within this goes to another phone.
 GATEWAY_ACK_TIMEOUT_SECONDS = env.int("GATEWAY_ACK_TIMEOUT_SECONDS", default=30)
 # Pacing: a phone gets at most its rate_per_minute SMS parts per window (60 s; tests shrink it).

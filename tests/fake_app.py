@@ -184,3 +184,63 @@ class FakeApp:
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+
+
+class AppPhone:
+    """A fake app at work: it holds its event stream open, fetches its jobs on connecting and
+    on every ``MessageEnqueued``, "sends" each job it did not know (as the app does: a known id
+    only gets its state reported again), and reports Processed, Sent and Delivered."""
+
+    def __init__(self, app: FakeApp, events_base: str) -> None:
+        self.app = app
+        self.events_base = events_base
+        self.known: set[str] = set()
+        self.sent: list[dict[str, str]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> AppPhone:
+        response = self.app.open_events(self.events_base)
+        assert response.status_code == 200, response.text
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.app.close_events()
+
+    def _run(self) -> None:
+        self._sync()
+        while not self._stop.is_set():
+            try:
+                name, _ = self.app.events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if name == "closed":
+                return
+            if name == "MessageEnqueued":
+                self._sync()
+
+    def _sync(self) -> None:
+        try:
+            for item in self.app.fetch():
+                message_id = item["id"]
+                if item["state"] == "Cancelling":
+                    if message_id not in self.known:
+                        self.app.report(message_id, "Cancelled")
+                    continue
+                if message_id in self.known:
+                    self.app.report(message_id, "Processed")
+                    continue
+                self.known.add(message_id)
+                self.sent.append({"id": message_id, "body": item["textMessage"]["text"], "to": item["phoneNumbers"][0]})
+                for state in ("Processed", "Sent", "Delivered"):
+                    answer = self.app.report(message_id, state)
+                    if answer.status != 204:
+                        self.errors.append(f"PATCH {state} {message_id}: {answer.status}")
+        except (AssertionError, requests.RequestException) as exc:
+            self.errors.append(repr(exc))

@@ -22,8 +22,9 @@ from django.db import connection, connections
 
 from devtools.services import free_port, wait_for_port
 from devtools.topology import http_server_args, phone_server_args
-from gateways.models import Gateway
+from gateways.models import Gateway, GatewayKind
 from mysmsapio.invalidation import forget_everything
+from tests.fake_app import AppPhone, FakeApp, http_transport
 
 from .helpers import Agent, missing_tool, wait_for
 
@@ -63,6 +64,8 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
             "EMBEDDED_SCHEDULER": "false",
             # Pacing windows of 2 s instead of 60 s, so that end-to-end runs take seconds.
             "GATEWAY_RATE_WINDOW_SECONDS": "2",
+            # App phones' streams re-check their token every 2 s instead of 15 s.
+            "GATEWAY_APP_KEEPALIVE_SECONDS": "2",
             "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
         }
@@ -140,6 +143,29 @@ def agents(tmp_path):
     # The servers handle each disconnect (taking jobs back) after the agent is gone: let them
     # finish before the test database is flushed, or the flush and that work deadlock.
     wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
+    time.sleep(0.5)
+
+
+@pytest.fixture
+def app_phones():
+    """Fake SMS Gateway for Android apps at work (tests/fake_app.py): ``make(registration_token,
+    server)`` registers one over the node's HTTP and holds its event stream on the node's phone
+    server, as the proxy routes them."""
+    started: list[AppPhone] = []
+
+    def make(registration_token: str, server: LiveServer, **options) -> AppPhone:
+        app = FakeApp(http_transport(server.url), **options)
+        answer = app.register(registration_token)
+        assert answer.status == 201, answer
+        phone = AppPhone(app, server.ws_url)
+        started.append(phone)
+        return phone.start()
+
+    yield make
+    for phone in started:
+        phone.stop()
+    apps = Gateway.objects.filter(kind=GatewayKind.APP, is_connected=True)
+    wait_for(lambda: not apps.exists(), timeout=20, what="app phones offline")
     time.sleep(0.5)
 
 
