@@ -22,7 +22,8 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import Account, ApiKey, Permission
 from accounts.services import ApiKeyNotRollable, api_key_generate, api_key_revoke, api_key_roll
-from gateways.models import Gateway, GatewayEvent
+from gateways.mobile import POLLING
+from gateways.models import Gateway, GatewayEvent, GatewayKind
 from gateways.services import (
     gateway_create,
     gateway_get_by_token,
@@ -210,27 +211,33 @@ def _whose(gateway: Gateway) -> str:
 
 
 class GatewayCreateForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False  # an agent unless chosen
+
     class Meta:
         model = Gateway
-        fields = ["name", "account", "rate_per_minute", "daily_quota"]
-        labels = {"account": "Account"}
+        fields = ["name", "kind", "account", "rate_per_minute", "daily_quota"]
+        labels = {"account": "Account", "kind": "Kind of phone"}
         help_texts = {
+            "kind": "Our agent (Termux, WebSocket), or the SMS Gateway for Android app (delivery reports, "
+            "no Termux; see docs/gateway-phone.md).",
             "account": "The account whose messages and replies this phone handles. Empty: the shared pool, "
-            "which sends for every account (a reply goes to the account that last wrote to that number)."
+            "which sends for every account (a reply goes to the account that last wrote to that number).",
         }
 
 
 @admin.register(Gateway)
 class GatewayAdmin(AddThroughServiceAdmin):
-    list_display = ["name", "owner", "online", "last_seen_at", "battery", "charging", "signal", "carriers",
-                    "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
-    list_filter = ["enabled", "is_connected", "account"]
+    list_display = ["name", "kind", "owner", "online", "last_seen_at", "app_version", "battery", "charging", "signal",
+                    "carriers", "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
+    list_filter = ["kind", "enabled", "is_connected", "account"]
     search_fields = ["name"]
     actions = ["enable", "disable", "revoke", "roll_token"]
     readonly_fields = ["is_connected", "last_seen_at", "connected_at", "device_model", "app_version",
                        "protocol_version", "battery", "charging", "signal", "sims", "revoked_at",
-                       "created_at"]  # fmt: skip
-    exclude = ["token_prefix", "token_hash", "connection_id"]
+                       "created_at", "kind", "device_id"]  # fmt: skip
+    exclude = ["token_prefix", "token_hash", "connection_id", "device_token_prefix", "device_token_hash"]
 
     def get_queryset(self, request):
         midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
@@ -250,6 +257,8 @@ class GatewayAdmin(AddThroughServiceAdmin):
     def online(self, gateway: Gateway) -> str:
         # Text as well as colour: the state must be readable at a glance and by a screen reader.
         if gateway.is_online:
+            if gateway.connection_id == POLLING:  # an app phone without its event stream
+                return mark_safe('<span class="mysms-online">● online (polling)</span>')
             return mark_safe('<span class="mysms-online">● online</span>')
         return mark_safe('<span class="mysms-offline">○ offline</span>')
 
@@ -262,7 +271,7 @@ class GatewayAdmin(AddThroughServiceAdmin):
         return ", ".join(gateway.carriers)
 
     add_form = GatewayCreateForm
-    add_fields = ["name", "account", "rate_per_minute", "daily_quota"]
+    add_fields = ["name", "kind", "account", "rate_per_minute", "daily_quota"]
 
     def get_changeform_initial_data(self, request):
         default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
@@ -278,6 +287,7 @@ class GatewayAdmin(AddThroughServiceAdmin):
             daily_quota=form.cleaned_data.get("daily_quota"),
             account=account,
             shared=account is None,
+            kind=form.cleaned_data.get("kind") or GatewayKind.AGENT,
         )
         obj.pk = result.gateway.pk
         request._new_token = result.raw_token
@@ -287,6 +297,8 @@ class GatewayAdmin(AddThroughServiceAdmin):
         # the address the admin was opened on (right behind one proxy, wrong on localhost).
         server = server or settings.PHONE_SERVER_URL or settings.PUBLIC_URL
         server = server or request.build_absolute_uri("/").rstrip("/")
+        if gateway.kind == GatewayKind.APP:
+            return self._app_token_page(request, gateway, token, server)
         commands = (
             f"pkg install python termux-api && pip install websockets\n"
             f"curl -o agent.py {server}/gateway/agent.py\n"
@@ -303,13 +315,33 @@ class GatewayAdmin(AddThroughServiceAdmin):
             commands=commands,
             qr_svg=mark_safe(qr.svg_inline(scale=6, dark="#000", light="#fff", title="Pairing code")),
             back_url=reverse("admin:gateways_gateway_changelist"),
-            pairing={
-                "server": server,
-                "url": reverse("admin:gateways_gateway_pairing", args=[gateway.pk]),
-                "unreachable": is_loopback_url(server),
-                "accounts": list(Account.objects.order_by("name").values_list("pk", "name")),
-                "account_id": gateway.account_id,
-            },
+            pairing=self._pairing(gateway, server),
+        )
+
+    @staticmethod
+    def _pairing(gateway: Gateway, server: str) -> dict:
+        """The pairing page's form: another server address, another account."""
+        return {
+            "server": server,
+            "url": reverse("admin:gateways_gateway_pairing", args=[gateway.pk]),
+            "unreachable": is_loopback_url(server),
+            "accounts": list(Account.objects.order_by("name").values_list("pk", "name")),
+            "account_id": gateway.account_id,
+        }
+
+    def _app_token_page(self, request, gateway: Gateway, token: str, server: str) -> HttpResponse:
+        api_url = f"{server}/api/mobile/v1"
+        return show_secret_once(
+            request,
+            title=f"Connect the app to gateway “{gateway.name}”",
+            intro=f"This phone sends for {_whose(gateway)}. In the SMS Gateway for Android app: Settings > Cloud "
+            "server: API URL and Private Token as below, Notification channel SSE_ONLY; then turn Cloud server on "
+            "(see docs/gateway-phone.md). The app needs https:// (a plain http:// address works only on the phone "
+            "itself).",
+            secret=token,
+            commands=f"API URL:       {api_url}\nPrivate Token: {token}",
+            back_url=reverse("admin:gateways_gateway_changelist"),
+            pairing=self._pairing(gateway, server),
         )
 
     def get_urls(self):

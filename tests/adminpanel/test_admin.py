@@ -7,6 +7,7 @@ import pytest
 import segno
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import User
+from django.test import Client
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
@@ -15,6 +16,7 @@ from mysmsapio.models import RateLimitCounter
 from mysmsapio.ratelimit import COUNTER_RETENTION_SECONDS
 from mysmsapio.tasks import prune_rate_limit_counters
 from tests.conftest import GUIDE_NUMBER
+from tests.fake_app import FakeApp, django_transport
 
 pytestmark = pytest.mark.django_db
 ADMIN_PAGES = [
@@ -78,6 +80,26 @@ def test_a_new_gateway_shows_its_token_once_with_the_termux_commands(operator):
     assert gateway_get_by_token(raw_token=token).name == "pixel"
     assert "/gateway/agent.py" in body and "--driver termux" in body
     assert token not in operator.get("/admin/gateways/gateway/").content.decode()
+
+
+def test_a_new_app_gateway_shows_the_apps_server_url_and_registration_token_once(operator, settings):
+    settings.PUBLIC_URL = "https://sms.example.test"
+    response = operator.post("/admin/gateways/gateway/add/", {"name": "galaxy", "kind": "app", "rate_per_minute": 10})
+    body = response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    token = re.search(r"gw_live_[A-Za-z0-9]{40}", body).group(0)
+    gateway = gateway_get_by_token(raw_token=token)
+    assert (gateway.name, gateway.kind) == ("galaxy", "app")
+    assert "API URL:       https://sms.example.test/api/mobile/v1" in body and "SSE_ONLY" in body
+    assert "agent.py" not in body
+    # The app registers with it, then shows in the list with its kind and version.
+    app = FakeApp(django_transport(Client()))
+    assert app.register(token).status == 201
+    page = operator.get("/admin/gateways/gateway/").content.decode()
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*galaxy(?:(?!</tr>).)*</tr>", page, re.S).group(0)
+    assert "SMS Gateway for Android app" in row and "1.68.0" in row and "***edoo" in row
+    assert "● online (polling)" in row
+    assert token not in page and app.token not in page
 
 
 @pytest.fixture
