@@ -40,16 +40,24 @@ def test_each_service_runs_what_its_name_says():
     assert re.search(r"celery -A mysmsapio beat\b", _command("beat"))
     assert _command("migrate") == "python manage.py migrate --noinput"
     assert (
-        SERVICES["proxy"]["ports"] == ["3005:3005"]
+        SERVICES["proxy"]["ports"] == ["3005:3005", "80:80", "443:443"]
         and "./Caddyfile:/etc/caddy/Caddyfile:ro" in SERVICES["proxy"]["volumes"]
     )
 
 
 def test_the_proxy_routes_phones_to_asgi_and_the_rest_to_wsgi():
     caddyfile = (ROOT / "Caddyfile").read_text()
+    app_streams = caddyfile.split("handle /api/mobile/v1/events* {", 1)[1].split("handle ", 1)[0]
+    assert "dynamic a phones 8001" in app_streams and "flush_interval -1" in app_streams
     phones, rest = caddyfile.split("handle /ws/*", 1)[1].split("handle {", 1)
     assert "dynamic a phones 8001" in phones and "dynamic a web 8000" in rest
     assert "8001" in _command("phones") and "8000" in _command("web")
+
+
+def test_the_proxy_terminates_tls_for_the_site_address_it_is_given():
+    assert re.search(r"(?m)^\{\$SITE_ADDRESS::3005\} \{$", (ROOT / "Caddyfile").read_text())
+    assert SERVICES["proxy"]["environment"]["SITE_ADDRESS"] == "${SITE_ADDRESS:-:3005}"
+    assert "caddy-data:/data" in SERVICES["proxy"]["volumes"]
 
 
 def test_app_services_wait_for_healthy_data_stores_and_for_migrations():
@@ -68,7 +76,7 @@ def test_app_services_take_their_settings_from_env_and_set_only_variables_the_se
 
 
 def test_data_lives_in_named_volumes():
-    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data"}
+    assert set(COMPOSE["volumes"]) == {"postgres-data", "redis-data", "caddy-data"}
     assert "postgres-data:/var/lib/postgresql/data" in SERVICES["postgres"]["volumes"]
     assert "redis-data:/data" in SERVICES["redis"]["volumes"]
 
