@@ -28,6 +28,18 @@ def test_create_gateway_prints_the_token_alone_on_the_last_line_and_stores_only_
     assert gateway_get_by_token(raw_token=token) == gateway
 
 
+def test_create_gateway_app_prints_the_apps_url_and_its_registration_token_last(settings):
+    settings.PUBLIC_URL = "https://sms.example.test"
+    out = StringIO()
+    call_command("create_gateway", "--name", "galaxy", "--app", stdout=out)
+    lines = out.getvalue().strip().splitlines()
+    token = lines[-1]
+    assert token.startswith("gw_live_")
+    assert any("https://sms.example.test/api/mobile/v1" in line for line in lines[:-1])
+    gateway = gateway_get_by_token(raw_token=token)
+    assert (gateway.name, gateway.kind) == ("galaxy", "app")
+
+
 def test_create_gateway_refuses_a_rate_above_androids_limit():
     with pytest.raises(CommandError, match="between 1 and 30"):
         create("fast", "--rate", "31")
