@@ -84,6 +84,10 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, method: str, path: str, key: str, body: bytes = b"") -> int:
+        return (await self.exchange(method, path, key, body))[0]
+
+    async def exchange(self, method: str, path: str, key: str, body: bytes = b"") -> tuple[int, bytes]:
+        """The status and body of one request."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
@@ -98,11 +102,11 @@ class Connection:
                 length = int(value)
             elif name.lower() == "connection" and value.strip().lower() == "close":
                 keep_alive = False
-        await self.reader.readexactly(length)
+        answer = await self.reader.readexactly(length)
         if not keep_alive:
             self.writer.close()
             self.writer = None
-        return int(status_line.split()[1])
+        return int(status_line.split()[1]), answer
 
 
 def _requests(endpoint: str, message_ids: list[str]):

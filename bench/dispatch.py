@@ -7,12 +7,18 @@ posts messages one at a time and measures the time until the job frame reaches t
 phone, for N = 1, 10 and 100. Then it connects idle phones (heartbeats only) and reports the
 server process's memory per connected phone.
 
+With --kind app the phones are SMS Gateway for Android apps instead (docs/gateway-protocol.md):
+each holds its event stream on the phone server and fetches its jobs over HTTP on every
+``MessageEnqueued``, then reports Processed, Sent and Delivered. Two times are measured: POST
+to the event on the stream, and POST to the job in the app's hands (the event, then the fetch).
+
 With --background, the API is kept busy meanwhile: it first measures the HTTP server's
 maximum rate of `sms/status` polls (the call a client waiting for delivery makes most), then
 polls at half that rate, open loop, for the whole measurement. (Background *sends* would queue
 on the measured phones and measure their pacing instead of dispatch.)
 
     python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500] [--nodes 2] [--background]
+                             [--kind agent|app]
 """
 
 from __future__ import annotations
@@ -108,11 +114,58 @@ class Phone:
                     await self.ws.send(json.dumps(report))
 
 
-def create_gateways(stack, count: int, prefix: str) -> list[str]:
+class AppPhone:
+    """A fake SMS Gateway for Android app: its event stream, and a fetch on every wake."""
+
+    def __init__(self, stream_url: str, http_url: str, token: str, arrivals: dict[str, float],
+                 wakes: list[float]) -> None:  # fmt: skip
+        self.stream_url, self.registration_token, self.arrivals, self.wakes = stream_url, token, arrivals, wakes
+        parts = urlsplit(http_url)
+        self.http = Connection(parts.hostname, parts.port)
+        self.token = ""
+        self.reader = self.writer = None
+        self.task: asyncio.Future | None = None
+
+    async def start(self) -> None:
+        device = json.dumps({"name": "bench", "simCards": [{"slotIndex": 0, "simNumber": 1}]}).encode()
+        status, body = await self.http.exchange("POST", "/api/mobile/v1/device", self.registration_token, device)
+        assert status == 201, body
+        self.token = json.loads(body)["token"]
+        parts = urlsplit(self.stream_url)
+        self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port)
+        self.writer.write(f"GET /api/mobile/v1/events HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+                          f"Authorization: Bearer {self.token}\r\n\r\n".encode())  # fmt: skip
+        assert b" 200 " in await self.reader.readline()
+        self.task = asyncio.ensure_future(self.loop())
+
+    async def loop(self) -> None:
+        # Chunked framing lines are skipped: only the event names matter here.
+        while line := await self.reader.readline():
+            if line.startswith(b"event: MessageEnqueued"):
+                self.wakes.append(time.perf_counter())
+                await self.fetch()
+
+    async def fetch(self) -> None:
+        status, body = await self.http.exchange("GET", "/api/mobile/v1/message", self.token)
+        assert status == 200, body
+        now = time.perf_counter()
+        for item in json.loads(body):
+            self.arrivals.setdefault(item["id"], now)
+            for state in ("Processed", "Sent", "Delivered"):
+                report = json.dumps([{"id": item["id"], "state": state, "recipients": [], "states": {}}]).encode()
+                await self.http.request("PATCH", "/api/mobile/v1/message", self.token, report)
+
+    async def close(self) -> None:
+        self.task.cancel()
+        self.writer.close()
+
+
+def create_gateways(stack, count: int, prefix: str, kind: str = "agent") -> list[str]:
     return stack.manage(f"""
 import json
 from gateways.services import gateway_create
-print(json.dumps([gateway_create(name=f"{prefix}-{{i}}", rate_per_minute=30).raw_token for i in range({count})]))
+print(json.dumps([gateway_create(name=f"{prefix}-{{i}}", rate_per_minute=30, kind="{kind}").raw_token
+                  for i in range({count})]))
 """)
 
 
@@ -122,12 +175,16 @@ def quantiles(values: list[float]) -> str:
 
 
 async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int,
-                  background: tuple[str, float] | None = None) -> str:  # fmt: skip
+                  background: tuple[str, float] | None = None, kind: str = "agent") -> str:  # fmt: skip
     # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
     # through the Redis channel layer.
     ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
     arrivals: dict[str, float] = {}
-    phones = [Phone(ws_url, token, arrivals) for token in tokens]
+    wakes: list[float] = []
+    if kind == "app":
+        phones = [AppPhone(stack.ws_urls[0], stack.urls[0], token, arrivals, wakes) for token in tokens]
+    else:
+        phones = [Phone(ws_url, token, arrivals) for token in tokens]
     for phone in phones:
         await phone.start()
     await asyncio.sleep(1.0)
@@ -141,7 +198,7 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         polls.start()
         await asyncio.sleep(1.5)  # the background load is under way before the first POST
     session = requests.Session()
-    latencies, answers = [], []
+    latencies, answers, event_latencies = [], [], []
     phone_server = psutil.Process(stack.phone_server_pid(0))
     cpu_before = sum(phone_server.cpu_times()[:2])
     for i in range(messages):
@@ -159,15 +216,20 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
             await asyncio.sleep(0.0005)
         if message_id in arrivals:
             latencies.append(arrivals[message_id] - start)
+            woken = [t for t in wakes[-5:] if t >= start]
+            if woken:
+                event_latencies.append(min(woken) - start)
         # 20 messages a second stays under one phone's pace (30 per 1 s window, plus margin):
         # what is measured is dispatch, not pacing.
         await asyncio.sleep(0.05)
     stop.set()
     phone_cpu_ms = (sum(phone_server.cpu_times()[:2]) - cpu_before) / messages * 1000
     for phone in phones:
-        await phone.ws.close()
+        await (phone.close() if kind == "app" else phone.ws.close())
     lost = messages - len(latencies)
     result = f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
+    if kind == "app":
+        result = f"event {quantiles(event_latencies)}; job in hand {result}"
     result += (f" (the POST's own answer: p50 {statistics.median(answers) * 1000:.1f} ms; phone server CPU "
                f"{phone_cpu_ms:.1f} ms per message)")  # fmt: skip
     if polls is None:
@@ -214,6 +276,8 @@ def main() -> None:
                         help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
     parser.add_argument("--background", action="store_true", help="keep the API at half its maximum rate meanwhile")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
+    parser.add_argument("--kind", choices=["agent", "app"], default="agent",
+                        help="app: SMS Gateway for Android apps (event stream + fetch) instead of agents")  # fmt: skip
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]
@@ -246,10 +310,12 @@ print(json.dumps(message_create(account=Account.objects.get(), to="+959123456789
             print(lines[-1], flush=True)
         sent = 0
         for count in counts:
-            tokens = create_gateways(stack, count, f"phones{count}")
-            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background))
+            tokens = create_gateways(stack, count, f"phones{count}", args.kind)
+            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background, args.kind))
             sent += messages
             path = "POST on node 2 -> job frame on node 1" if args.nodes == 2 else "POST -> job frame"
+            if args.kind == "app":
+                path = "app phones: POST on node 2 -> node 1's stream" if args.nodes == 2 else "app phones: POST ->"
             lines.append(f"{count:>4} phone(s): {path} {result}")
             print(lines[-1], flush=True)
             stack.manage("""
