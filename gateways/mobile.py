@@ -295,6 +295,6 @@ def app_webhook_receive(*, gateway: Gateway, envelope: object) -> bool:
         device_sms_id=envelope["id"][:64],
         sender=sender[:32],
         text=payload["message"],
-        sim_slot=sim_number - 1 if isinstance(sim_number, int) and not isinstance(sim_number, bool) else None,
+        sim_slot=sim_number - 1 if isinstance(sim_number, int) and 1 <= sim_number <= 8 else None,
         received_at=parse_app_time(received_at) if isinstance(received_at, str) else None,
     )

@@ -1,24 +1,30 @@
-"""Property-based: arbitrary JSON values and strings thrown at every /api/v1 endpoint and
-every WebSocket frame type. Whatever comes in, the API answers JSON with a status below 500,
-the socket keeps serving, and another account's data does not change."""
+"""Property-based: arbitrary JSON values and strings thrown at every /api/v1 endpoint, the app
+phones' API (/api/mobile/v1) and every WebSocket frame type. Whatever comes in, the API
+answers JSON with a status below 500, the socket keeps serving, and another account's data
+does not change."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import string
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.test import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from accounts.services import account_get_or_create, api_key_generate
-from gateways.models import Gateway
+from gateways.mobile import app_signing_key
+from gateways.models import Gateway, GatewayKind
 from gateways.services import gateway_create
 from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message
 from otp.models import Otp
 from tests.conftest import ALL_PERMISSIONS, GUIDE_NUMBER
+from tests.fake_app import FakeApp, django_transport
 from tests.gateways.conftest import connect_phone
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,4 +132,68 @@ def test_any_frame_leaves_the_socket_serving_and_others_untouched(world, sent):
         await socket.close()
 
     async_to_sync(scenario)()
+    assert other_accounts_data(world.pk) == before
+
+
+# The SMS Gateway for Android app's API: bodies shaped like the app's own, each field valid or
+# arbitrary; inbound events signed with the device's real key, so they get past the signature.
+def maybe(valid):
+    return valid | json_values
+
+
+app_states = st.sampled_from(["Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelled", "Cancelling"])
+recipients = st.lists(st.fixed_dictionaries({}, optional={"phoneNumber": json_values, "error": json_values}))
+patch_items = st.fixed_dictionaries(
+    {"id": maybe(st.just("msg_" + "0" * 32)), "state": maybe(app_states)},
+    optional={"recipients": maybe(recipients), "states": maybe(st.dictionaries(app_states, maybe(any_text)))},
+)
+sim_card = st.fixed_dictionaries(
+    {"slotIndex": maybe(st.integers(-2, 9))}, optional={"carrierName": json_values, "phoneNumber": json_values}
+)
+sim_cards = maybe(st.lists(sim_card, max_size=3))
+payload = st.fixed_dictionaries(
+    {},
+    optional={"message": maybe(any_text), "sender": maybe(any_text), "simNumber": json_values,
+              "receivedAt": maybe(any_text)},
+)  # fmt: skip
+event = st.fixed_dictionaries(
+    {"id": maybe(any_text), "event": maybe(st.sampled_from(["sms:received", "system:ping"]))},
+    optional={"payload": maybe(payload)},
+)
+app_requests = st.one_of(
+    st.tuples(st.just("PATCH"), st.just("/message"), maybe(st.lists(patch_items, max_size=4))),
+    st.tuples(st.just("POST"), st.just("/device"),
+              st.fixed_dictionaries({}, optional={"name": maybe(any_text), "simCards": sim_cards})),
+    st.tuples(st.just("PATCH"), st.just("/device"),
+              st.fixed_dictionaries({}, optional={"id": json_values, "simCards": sim_cards})),
+    st.tuples(st.just("POST"), st.just("/inbound"), event),
+)  # fmt: skip
+BAD_TIME = [{"id": "msg_" + "0" * 32, "state": "Sent", "states": {"Sent": "\ud83d"}}]
+BAD_SMS = {"id": "e", "event": "sms:received", "payload": {"message": "\x00", "sender": "+1\ud83d", "simNumber": True}}
+HUGE_SIM = {"id": "e", "event": "sms:received", "payload": {"message": "x", "sender": "+1", "simNumber": 2**40}}
+
+
+@EXAMPLES
+@given(request=app_requests)
+@example(request=("PATCH", "/message", BAD_TIME))
+@example(request=("POST", "/inbound", BAD_SMS))
+@example(request=("POST", "/inbound", HUGE_SIM))
+def test_any_app_request_gets_a_json_answer_below_500(world, request):
+    created = gateway_create(name=f"app-{Gateway.objects.count()}", kind=GatewayKind.APP)
+    app = FakeApp(django_transport(Client()))
+    assert app.register(created.raw_token).status == 201
+    before = other_accounts_data(world.pk)
+    method, path, body = request
+    if path == "/inbound":
+        raw, stamp = json.dumps(body).encode(), str(int(time.time()))
+        key = app_signing_key(Gateway.objects.get(pk=created.gateway.pk))
+        signature = hmac.new(key.encode(), raw + stamp.encode(), "sha256").hexdigest()
+        headers = {"X-Timestamp": stamp, "X-Signature": signature}
+        answer = app.call("POST", f"/inbound/{app.device_id}", raw=raw, token="", headers=headers)
+    else:
+        answer = app.call(method, path, body)
+    assert answer.status < 500, answer.raw[:300]
+    if answer.status != 204:
+        assert answer.content_type == "application/json"
+        json.loads(answer.raw)
     assert other_accounts_data(world.pk) == before

@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = "List gateway phones with their state (never their tokens)."
 
     def handle(self, *args, **options):
-        self.stdout.write(f"{'ID':>4}  {'KIND':5} {'STATE':9} {'NAME':20} {'LAST SEEN':20} {'RATE':>4}  {'BATTERY':>7}  SIMS")
+        header = f"{'ID':>4}  {'KIND':5} {'STATE':9} {'NAME':20} {'LAST SEEN':20} {'RATE':>4}  {'BATTERY':>7}  SIMS"
+        self.stdout.write(header)
         for gateway in Gateway.objects.order_by("pk"):
             if gateway.revoked_at:
                 state = "revoked"
@@ -21,6 +22,6 @@ class Command(BaseCommand):
             battery = f"{gateway.battery}%" if gateway.battery is not None else "-"
             sims = ", ".join(gateway.carriers) or "-"
             self.stdout.write(
-                f"{gateway.pk:>4}  {gateway.kind:5} {state:9} {gateway.name[:20]:20} {seen:20} {gateway.rate_per_minute:>4}  "
-                f"{battery:>7}  {sims}"
+                f"{gateway.pk:>4}  {gateway.kind:5} {state:9} {gateway.name[:20]:20} {seen:20} "
+                f"{gateway.rate_per_minute:>4}  {battery:>7}  {sims}"
             )
