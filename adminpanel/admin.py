@@ -32,6 +32,7 @@ from gateways.services import (
     gateway_roll_token,
     gateway_set_account,
     gateway_set_enabled,
+    gateway_settings_changed,
 )
 from messaging.lifecycle import MessageActionRefused, message_cancel
 from messaging.models import InboundSms, Message, MessageEvent
@@ -279,7 +280,10 @@ class GatewayAdmin(AddThroughServiceAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            return super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            if "rate_per_minute" in form.changed_data:
+                gateway_settings_changed(gateway=obj)
+            return None
         account = form.cleaned_data.get("account")
         result = gateway_create(
             name=form.cleaned_data["name"],

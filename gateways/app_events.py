@@ -87,6 +87,9 @@ class AppEventsConsumer(AsyncConsumer):
     async def gateway_cancel(self, event: dict[str, Any]) -> None:
         await self._write(sse_event("MessageCancelled", {"messageId": event["message_id"]}))
 
+    async def gateway_settings(self, event: dict[str, Any]) -> None:
+        await self._write(sse_event("SettingsUpdated"))
+
     async def gateway_close(self, event: dict[str, Any]) -> None:
         # The device's token was rolled or revoked, or a new device registered.
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -229,6 +229,9 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
     async def gateway_cancel(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "cancel", "message_id": event["message_id"]})
 
+    async def gateway_settings(self, event: dict[str, Any]) -> None:
+        pass  # an agent's pace is the server's business alone
+
     async def gateway_close(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_REVOKED)
 

@@ -17,7 +17,7 @@ from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefi
 
 from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed
-from .signals import CLOSE, gateway_signal
+from .signals import CLOSE, SETTINGS, gateway_signal
 
 HASH_PURPOSE = "gateway_token"
 
@@ -70,6 +70,12 @@ def gateway_create(
         account=None if shared else account or account_get_or_create(),
     )
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
+
+
+def gateway_settings_changed(*, gateway: Gateway) -> None:
+    """An operator changed the phone's rate: an app phone takes the matching limit again
+    (GET /settings, on the SettingsUpdated event of its stream)."""
+    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=SETTINGS))
 
 
 def gateway_set_account(*, gateway: Gateway, account: Account | None) -> Gateway:

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 WAKE = "gateway.wake"  # new work for the phone: push what it may take
 CANCEL = "gateway.cancel"  # drop the job ``message_id`` if not sent yet
 CLOSE = "gateway.close"  # the phone's token was revoked or rolled: close the socket
+SETTINGS = "gateway.settings"  # its settings changed (its rate): an app phone fetches them again
 
 
 def gateway_group_name(gateway_id: int) -> str:

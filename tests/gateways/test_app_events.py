@@ -7,6 +7,7 @@ import json
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
 from django.test import Client
 
 from gateways.models import Gateway, GatewayKind
@@ -135,3 +136,24 @@ def test_a_web_node_asked_for_the_stream_says_where_it_lives(registered):
     answer = Client().get("/api/mobile/v1/events")
     assert answer.status_code == 404
     assert answer.json()["code"] == "events_elsewhere"
+
+
+def test_a_new_rate_tells_the_app_to_fetch_its_settings_again(run, registered):
+    gateway, app = registered
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("operator", "op@example.test", "a-long-test-password"))
+
+    async def scenario():
+        stream = Stream(app.token)
+        await stream.open()
+        await stream.chunk()
+        change = f"/admin/gateways/gateway/{gateway.pk}/change/"
+        form = {"name": gateway.name, "rate_per_minute": 20, "enabled": "on", "account": gateway.account_id}
+        answer = await database_sync_to_async(operator.post)(change, form)
+        assert answer.status_code == 302
+        assert (await stream.chunk())["body"] == b"event: SettingsUpdated\ndata: null\n\n"
+        settings = await database_sync_to_async(app.load_settings)()
+        assert settings["messages"]["limit_value"] == 20
+        await stream.close()
+
+    run(scenario)
