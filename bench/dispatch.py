@@ -123,6 +123,7 @@ class AppPhone:
         parts = urlsplit(http_url)
         self.http = Connection(parts.hostname, parts.port)
         self.token = ""
+        self.woken = False
         self.reader = self.writer = None
         self.task: asyncio.Future | None = None
 
@@ -139,11 +140,21 @@ class AppPhone:
         self.task = asyncio.ensure_future(self.loop())
 
     async def loop(self) -> None:
-        # Chunked framing lines are skipped: only the event names matter here.
+        # Chunked framing lines are skipped: only the event names matter here. Fetches run
+        # beside the stream, as in the app (a worker per wake): a slow fetch must not delay
+        # the stamp of the next event.
+        fetching: asyncio.Future | None = None
         while line := await self.reader.readline():
             if line.startswith(b"event: MessageEnqueued"):
                 self.wakes.append(time.perf_counter())
-                await self.fetch()
+                self.woken = True
+                if fetching is None or fetching.done():
+                    fetching = asyncio.ensure_future(self.fetch_while_woken())
+
+    async def fetch_while_woken(self) -> None:
+        while self.woken:
+            self.woken = False
+            await self.fetch()
 
     async def fetch(self) -> None:
         status, body = await self.http.exchange("GET", "/api/mobile/v1/message", self.token)
