@@ -48,11 +48,14 @@ def django_transport(client) -> Transport:
     return send
 
 
-def http_transport(base_url: str) -> Transport:
+def http_transport(base_url: str, *, verify: str | bool = True) -> Transport:
+    """Real HTTP; ``verify``: the certificate authority to trust (a CA file, as a phone with a
+    user-installed CA), or True for the system's."""
     session = requests.Session()
 
     def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
-        response = session.request(method, base_url + path, data=body, headers=headers, timeout=10)
+        # Per request: a session's own ``verify`` loses to REQUESTS_CA_BUNDLE in the environment.
+        response = session.request(method, base_url + path, data=body, headers=headers, timeout=10, verify=verify)
         content_type = response.headers.get("Content-Type", "")
         raw = response.content
         return Answer(response.status_code, json.loads(raw) if raw and "json" in content_type else None,
@@ -66,8 +69,9 @@ PREFIX = "/api/mobile/v1"
 
 class FakeApp:
     def __init__(self, transport: Transport, *, version: str = APP_VERSION, name: str = "samsung/a52q",
-                 sims: list[dict] | None = None) -> None:  # fmt: skip
+                 sims: list[dict] | None = None, verify: str | bool = True) -> None:  # fmt: skip
         self.transport = transport
+        self.verify = verify  # for the event stream, as for the transport
         self.user_agent = f"me.capcom.smsgateway/{version}"
         self.name = name
         self.sims = sims if sims is not None else [
@@ -153,7 +157,8 @@ class FakeApp:
     def open_events(self, base_url: str) -> requests.Response:
         """Open GET /events and read it in a thread: (event, data) pairs land in ``events``."""
         headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent}
-        response = requests.get(f"{base_url}{PREFIX}/events", stream=True, timeout=(5, 60), headers=headers)
+        response = requests.get(f"{base_url}{PREFIX}/events", stream=True, timeout=(5, 60), headers=headers,
+                                verify=self.verify)  # fmt: skip
         if response.status_code != 200:
             return response
         self._stream = response

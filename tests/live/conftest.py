@@ -66,6 +66,8 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
             "GATEWAY_RATE_WINDOW_SECONDS": "2",
             # App phones' streams re-check their token every 2 s instead of 15 s.
             "GATEWAY_APP_KEEPALIVE_SECONDS": "2",
+            # Behind the proxy (tests/live/test_proxy.py), as docker-compose's .env says.
+            "TRUST_X_FORWARDED_PROTO": "true",
             "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
         }
