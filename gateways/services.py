@@ -13,6 +13,7 @@ from accounts.models import Account
 from accounts.services import account_get_or_create
 from messaging.selectors import message_last_sender_account
 from messaging.services import inbound_sms_store
+from messaging.webhooks import webhook_gateway_changed
 from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
 from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
@@ -128,21 +129,37 @@ def gateway_connected(*, gateway_id: int) -> str:
     """Record a new socket for the phone; returns its connection id."""
     now = timezone.now()
     connection_id = str(uuid.uuid4())
-    Gateway.objects.filter(pk=gateway_id).update(
-        is_connected=True, connection_id=connection_id, connected_at=now, last_seen_at=now
-    )
+    with transaction.atomic():
+        was_offline = Gateway.objects.filter(pk=gateway_id, is_connected=False).exists()
+        Gateway.objects.filter(pk=gateway_id).update(
+            is_connected=True, connection_id=connection_id, connected_at=now, last_seen_at=now
+        )
+        gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, at=now)
+        if was_offline:
+            _tell_webhooks(gateway_id, online=True)
     gateway_phones_changed()
-    gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.CONNECTED, at=now)
     return connection_id
+
+
+def _tell_webhooks(gateway_id: int, *, online: bool) -> None:
+    row = Gateway.objects.filter(pk=gateway_id).values_list("name", "account_id").first()
+    if row is not None:
+        webhook_gateway_changed(gateway_id=gateway_id, name=row[0], account_id=row[1], online=online)
 
 
 def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "") -> bool:
     """Take the phone offline, unless it has reconnected on another socket meanwhile."""
     now = timezone.now()
-    changed = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id).update(is_connected=False)
+    with transaction.atomic():
+        mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
+        was_online = mine.filter(is_connected=True).exists()  # else already marked offline (silent)
+        changed = mine.update(is_connected=False)
+        if changed:
+            gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
+            if was_online:
+                _tell_webhooks(gateway_id, online=False)
     if changed:
         gateway_phones_changed()
-        gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
     return bool(changed)
 
 
@@ -199,11 +216,16 @@ def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:
     )
     marked = []
     for gateway_id in silent:
-        if Gateway.objects.filter(pk=gateway_id, is_connected=True, last_seen_at__lt=Gateway.online_since(now)).update(
-            is_connected=False
-        ):
-            gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", at=now)
-            marked.append(gateway_id)
+        with transaction.atomic():
+            silent_still = Gateway.objects.filter(
+                pk=gateway_id, is_connected=True, last_seen_at__lt=Gateway.online_since(now)
+            )
+            if silent_still.update(is_connected=False):
+                gateway_event_record(
+                    gateway_id=gateway_id, event=GatewayEventType.OFFLINE, detail="no heartbeat", at=now
+                )
+                _tell_webhooks(gateway_id, online=False)
+                marked.append(gateway_id)
     if marked:
         gateway_phones_changed()
     return marked

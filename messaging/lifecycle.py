@@ -43,6 +43,7 @@ from mysmsapio.db import execute_prepared
 from .encoding import sms_encoding
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
+from .webhooks import webhook_message_changed
 
 EXPIRED_ERROR = "Expired: no gateway available"
 CANCELLED_ERROR = "Cancelled by an operator"
@@ -231,6 +232,7 @@ def message_claim(*, gateway_id: int, message_id: str, now: datetime | None = No
     now = now or timezone.now()
     if execute_prepared(_CLAIM_SQL, [now, message_id, gateway_id, now]):
         _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now)
+        webhook_message_changed(message_id=message_id, status=MessageStatus.SENT)
         return True
     return bool(execute_prepared(_CLAIMED_BEFORE_SQL, [message_id, gateway_id]))
 
@@ -272,6 +274,7 @@ def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | N
     done = bool(execute_prepared(_DELIVERED_SQL, [at or now, message_id, gateway_id]))
     if done:
         _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
+        webhook_message_changed(message_id=message_id, status=MessageStatus.DELIVERED)
     return done
 
 
@@ -288,6 +291,7 @@ def message_mark_failed(*, gateway_id: int, message_id: str, error: str, error_c
     )
     if done:
         _event(message_id, MessageEventType.FAILED, gateway_id=gateway_id, detail=text, now=now)
+        webhook_message_changed(message_id=message_id, status=MessageStatus.FAILED)
     return bool(done)
 
 
@@ -313,6 +317,7 @@ def message_expire_overdue(*, now: datetime | None = None, limit: int = 1000) ->
                 status=MessageStatus.FAILED, failed_at=now, error_message=error, sealed_body=None
             ):
                 _event(message_id, MessageEventType.EXPIRED, gateway_id=gateway_id, now=now)
+                webhook_message_changed(message_id=message_id, status=MessageStatus.FAILED)
                 if gateway_id is not None:
                     transaction.on_commit(
                         functools.partial(gateway_signal, gateway_id=gateway_id, event=CANCEL, message_id=message_id)
@@ -350,6 +355,7 @@ def message_cancel(*, message_id: str, now: datetime | None = None) -> bool:
     if not cancelled:
         raise MessageActionRefused("Only a pending or queued message can be cancelled (a phone already took it).")
     _event(message_id, MessageEventType.CANCELLED, gateway_id=gateway_id, now=now)
+    webhook_message_changed(message_id=message_id, status=MessageStatus.FAILED)
     if gateway_id is not None:
         # The phone may hold the pushed job: tell it to drop it.
         transaction.on_commit(
@@ -412,6 +418,7 @@ def message_app_report(
         )
         if done:
             _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now, detail="sent by the app")
+            webhook_message_changed(message_id=message_id, status=MessageStatus.SENT)
         return bool(done)
     if state == AppState.DELIVERED:
         done = mine.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENT]).update(
@@ -420,6 +427,7 @@ def message_app_report(
         )  # fmt: skip
         if done:
             _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
+            webhook_message_changed(message_id=message_id, status=MessageStatus.DELIVERED)
         return bool(done)
     if state in (AppState.FAILED, AppState.CANCELLED):
         if state == AppState.FAILED:
@@ -436,5 +444,6 @@ def message_app_report(
         if done:
             event = MessageEventType.FAILED if state == AppState.FAILED else MessageEventType.CANCELLED
             _event(message_id, event, gateway_id=gateway_id, detail=text, now=now)
+            webhook_message_changed(message_id=message_id, status=MessageStatus.FAILED)
         return bool(done)
     return False  # Cancelling: the app echoing our own request

@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +16,10 @@ from mysmsapio.errors import ApiError, RateLimited, ValidationFailed
 from mysmsapio.text import is_storable_text, storable_text
 
 from .lifecycle import FINISHED, message_create
-from .models import InboundSms, Message
+from .models import InboundSms, Message, WebhookEventType
 from .phone import normalize_phone_number
 from .selectors import message_get_by_idempotency_key
+from .webhooks import webhook_emit
 
 INVALID_PHONE = "Invalid phone number format"
 
@@ -169,18 +170,21 @@ def inbound_sms_store(
     sim_slot: int | None = None,
     received_at: datetime | None = None,
 ) -> None:
-    """Store an SMS a phone received; the same report twice is stored once."""
-    InboundSms.objects.bulk_create(
-        [
-            InboundSms(
-                account_id=account_id,
-                gateway_id=gateway_id,
-                device_sms_id=storable_text(device_sms_id[:64]),
-                sim_slot=sim_slot,
-                sender=storable_text(sender[:32]),
-                body=storable_text(text),
-                received_at=received_at or timezone.now(),
-            )
-        ],
-        ignore_conflicts=True,
+    """Store an SMS a phone received; the same report twice is stored once (and told to the
+    account's webhooks once, but for a race of two copies of one report)."""
+    sms = InboundSms(
+        account_id=account_id,
+        gateway_id=gateway_id,
+        device_sms_id=storable_text(device_sms_id[:64]),
+        sim_slot=sim_slot,
+        sender=storable_text(sender[:32]),
+        body=storable_text(text),
+        received_at=received_at or timezone.now(),
     )
+    with transaction.atomic():
+        if InboundSms.objects.filter(gateway_id=gateway_id, device_sms_id=sms.device_sms_id).exists():
+            return
+        InboundSms.objects.bulk_create([sms], ignore_conflicts=True)
+        at = sms.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = {"from": sms.sender, "text": sms.body, "received_at": at, "gateway_id": gateway_id, "sim_slot": sim_slot}
+        webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)

@@ -361,6 +361,14 @@ CELERY_BEAT_SCHEDULE = {
     "prune-rate-limit-counters": {"task": "mysmsapio.tasks.prune_rate_limit_counters", "schedule": 3600.0},
     "worker-heartbeat": {"task": "mysmsapio.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
 }
+# Webhooks (messaging/webhooks.py): a try waits this long for a 2xx; failures are retried with
+# backoff for WEBHOOK_RETRY_SECONDS (3 days), then given up, and an endpoint failing that long
+# is disabled. Private, loopback and link-local addresses are refused unless allowed.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RETRY_SECONDS = env.int("WEBHOOK_RETRY_SECONDS", default=3 * 24 * 3600)
+WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 2.0}
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)
 

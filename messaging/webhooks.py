@@ -1,0 +1,343 @@
+"""Webhooks: an account's endpoints told of its messages, inbound SMS and phones.
+
+- **Outbox.** ``webhook_emit`` writes one ``WebhookEvent`` row per subscribed endpoint in the
+  transaction of the change it reports: a rollback erases both, a commit keeps both. Delivery
+  happens after, from the rows (``webhook_deliver``, run by Celery; by the embedded scheduler
+  in embedded mode), so a node killed between the commit and the POST loses nothing.
+- **At least once.** Every try of one event carries the same ``webhook-id``; a 2xx within
+  ``WEBHOOK_TIMEOUT_SECONDS`` is success; anything else is retried with exponential backoff and
+  jitter for ``WEBHOOK_RETRY_SECONDS`` (3 days), then the event fails. An endpoint whose every
+  delivery failed for that long is disabled, with the reason in the admin. Receivers must
+  de-duplicate by ``webhook-id`` and tolerate order (``delivered`` can arrive before ``sent``).
+- **Signed** per Standard Webhooks (``webhook-id``, ``webhook-timestamp``,
+  ``webhook-signature: v1,<base64 HMAC-SHA256>``) with the maintained ``standardwebhooks``
+  package. After a rotation the previous secret signs too (a second ``v1,`` signature) for
+  ``WEBHOOK_SECRET_ROTATION_GRACE_SECONDS``.
+- **Safe to point anywhere.** No redirect is followed; addresses that are private, loopback,
+  link-local or otherwise not public are refused unless ``WEBHOOK_ALLOW_PRIVATE_URLS``; at most
+  4 KB of a response is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import ipaddress
+import json
+import logging
+import random
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from mysmsapio.celery import app as celery_app
+from mysmsapio.crypto import seal, unseal
+from mysmsapio.invalidation import Memo, invalidate
+
+from .models import (
+    Message,
+    WebhookAttempt,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventStatus,
+    WebhookEventType,
+)
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS_TOPIC = "webhook-endpoints"
+RESPONSE_READ_LIMIT = 4096
+SECRET_PREFIX = "whsec_"
+MAX_BACKOFF = timedelta(hours=6)
+
+
+class WebhookRefused(ValueError):
+    """An endpoint URL we will not call; the text says why."""
+
+
+# --- Endpoints -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedEndpoint:
+    endpoint: WebhookEndpoint
+    raw_secret: str  # shown once
+
+
+def _new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def webhook_check_url(url: str) -> None:
+    """Refuse what we will not call: not http(s), or (unless allowed) a host that is not public."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookRefused("The URL must be http:// or https:// with a host")
+    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
+    except (socket.gaierror, UnicodeError):
+        raise WebhookRefused(f"{parts.hostname} does not resolve") from None
+    for address in addresses:
+        if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            raise WebhookRefused(
+                f"{parts.hostname} is a private, loopback or link-local address ({address}); "
+                "set WEBHOOK_ALLOW_PRIVATE_URLS=true to allow it"
+            )
+
+
+def _events(events: list[str]) -> list[str]:
+    unknown = sorted(set(events) - set(WebhookEventType.values))
+    if unknown or not events:
+        raise WebhookRefused(f"Events must be some of {', '.join(WebhookEventType.values)} (got {unknown or 'none'})")
+    return sorted(set(events))
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, account_id: int, url: str, events: list[str]) -> CreatedEndpoint:
+    webhook_check_url(url)
+    raw = _new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        account_id=account_id, url=url, events=_events(events), sealed_secret=seal(raw, context="webhook")
+    )
+    transaction.on_commit(lambda: invalidate(ENDPOINTS_TOPIC))
+    return CreatedEndpoint(endpoint, raw)
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint, now: datetime | None = None) -> str:
+    """A new secret; the old one signs beside it for the grace period. Returns the new one."""
+    now = now or timezone.now()
+    raw = _new_secret()
+    endpoint.sealed_previous_secret = endpoint.sealed_secret
+    endpoint.previous_secret_until = now + timedelta(seconds=settings.WEBHOOK_SECRET_ROTATION_GRACE_SECONDS)
+    endpoint.sealed_secret = seal(raw, context="webhook")
+    endpoint.save(update_fields=["sealed_secret", "sealed_previous_secret", "previous_secret_until"])
+    return raw
+
+
+def webhook_endpoints_changed(sender: type = WebhookEndpoint, **kwargs: object) -> None:
+    """Receiver of WebhookEndpoint's post_save and post_delete: every process forgets."""
+    invalidate(ENDPOINTS_TOPIC)
+
+
+def _load_subscriptions(_key: object) -> dict[int, list[tuple[int, frozenset[str]]]]:
+    subscriptions: dict[int, list[tuple[int, frozenset[str]]]] = {}
+    enabled = WebhookEndpoint.objects.filter(enabled=True)
+    for pk, account_id, events in enabled.values_list("pk", "account_id", "events"):
+        subscriptions.setdefault(account_id, []).append((pk, frozenset(events)))
+    return subscriptions
+
+
+# Which account wants what, from memory (the state changes that emit run on hot paths).
+_subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
+
+
+# --- Emitting -------------------------------------------------------------------------------
+
+
+def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], now: datetime | None = None) -> int:
+    """Queue ``event`` for every enabled endpoint of the account that asked for it, in the
+    caller's transaction. Returns how many were queued."""
+    endpoints = [pk for pk, events in _subscriptions.get().get(account_id, []) if event in events]
+    if not endpoints:
+        return 0
+    now = now or timezone.now()
+    payload = {"type": event, "timestamp": _iso(now), "data": data}
+    rows = [
+        WebhookEvent(id=f"evt_{uuid.uuid4().hex}", endpoint_id=pk, event=event, payload=payload, created_at=now,
+                     next_attempt_at=now)
+        for pk in endpoints
+    ]  # fmt: skip
+    WebhookEvent.objects.bulk_create(rows)
+    transaction.on_commit(functools.partial(_deliver_soon, [row.id for row in rows]))
+    return len(rows)
+
+
+def webhook_gateway_changed(*, gateway_id: int, name: str, account_id: int | None, online: bool) -> int:
+    """A phone came online or went offline: its account hears (a shared-pool phone's: every
+    account that asked)."""
+    event = WebhookEventType.GATEWAY_ONLINE if online else WebhookEventType.GATEWAY_OFFLINE
+    subscribed = _subscriptions.get()
+    accounts = [account_id] if account_id is not None else list(subscribed)
+    data = {"gateway_id": gateway_id, "gateway": name, "online": online}
+    return sum(webhook_emit(account_id=account, event=event, data=data) for account in accounts)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+MESSAGE_EVENTS = {
+    "sent": WebhookEventType.MESSAGE_SENT,
+    "delivered": WebhookEventType.MESSAGE_DELIVERED,
+    "failed": WebhookEventType.MESSAGE_FAILED,
+}
+
+
+def webhook_message_changed(*, message_id: str, status: str) -> int:
+    """A message reached ``status`` (sent, delivered, failed): its account's endpoints hear of
+    it, with the fields of ``GET /sms/status``. Free when no endpoint wants message events."""
+    event = MESSAGE_EVENTS[status]
+    if not any(event in events for endpoints in _subscriptions.get().values() for _, events in endpoints):
+        return 0
+    message = (
+        Message.objects.filter(pk=message_id)
+        .only("account_id", "to", "status", "sent_at", "delivered_at", "failed_at", "error_message")
+        .first()
+    )
+    if message is None:
+        return 0
+    data = {
+        "message_id": message.pk,
+        "to": message.to,
+        "status": status,
+        "sent_at": _iso(message.sent_at),
+        "delivered_at": _iso(message.delivered_at),
+        "failed_at": _iso(message.failed_at),
+        "error_message": message.error_message if status == "failed" else None,
+    }
+    return webhook_emit(account_id=message.account_id, event=event, data=data)
+
+
+def _deliver_soon(event_ids: list[str]) -> None:
+    """Right after the commit, where Celery workers run (production); elsewhere the embedded
+    scheduler finds the rows within seconds. A lost kick delays, never loses: the rows stay."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    for event_id in event_ids:
+        try:
+            celery_app.send_task("messaging.tasks.deliver_webhook", args=[event_id])
+        except Exception:
+            logger.warning("Could not queue webhook %s; the periodic scan will", event_id, exc_info=True)
+
+
+# --- Delivering ----------------------------------------------------------------------------
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a 3xx is the answer, and a failure
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _signature(endpoint: WebhookEndpoint, event_id: str, at: datetime, body: str, now: datetime) -> str:
+    secrets_in_use = [unseal(endpoint.sealed_secret, context="webhook")]
+    if endpoint.sealed_previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
+        secrets_in_use.append(unseal(endpoint.sealed_previous_secret, context="webhook"))
+    return " ".join(Webhook(secret).sign(msg_id=event_id, timestamp=at, data=body) for secret in secrets_in_use)
+
+
+def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> tuple[int | None, str, str]:
+    """(status or None, response excerpt, error)."""
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "MySMSAPio-Webhooks/1",
+        "webhook-id": delivery.id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": _signature(endpoint, delivery.id, now, body, now),
+    }
+    try:
+        webhook_check_url(endpoint.url)
+        request = urllib.request.Request(endpoint.url, data=body.encode(), headers=headers, method="POST")
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+            return response.status, response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"), ""
+    except urllib.error.HTTPError as exc:
+        excerpt = exc.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace") if exc.fp else ""
+        return exc.code, excerpt, ""
+    except WebhookRefused as exc:
+        return None, "", str(exc)
+    except (OSError, ValueError) as exc:  # refused, reset, timed out, TLS, a bad URL
+        return None, "", f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _backoff(attempts: int) -> timedelta:
+    """Exponential, from 5 s, capped at 6 h, with full jitter on the upper half."""
+    ceiling = min(MAX_BACKOFF.total_seconds(), 5 * 2 ** min(attempts, 20))
+    return timedelta(seconds=ceiling * random.uniform(0.5, 1.0))
+
+
+def webhook_deliver(*, event_id: str, now: datetime | None = None) -> bool | None:
+    """One try at one event, unless it is no longer due (delivered, given up, or leased by
+    another worker). True: delivered; False: failed this time; None: nothing to do."""
+    now = now or timezone.now()
+    lease = now + timedelta(seconds=settings.WEBHOOK_TIMEOUT_SECONDS + 30)
+    # Take the event for this try (a conditional UPDATE: two workers never post it at once).
+    taken = WebhookEvent.objects.filter(
+        pk=event_id, status=WebhookEventStatus.PENDING, next_attempt_at__lte=now
+    ).update(next_attempt_at=lease, attempts=F("attempts") + 1)
+    if not taken:
+        return None
+    delivery = WebhookEvent.objects.select_related("endpoint").get(pk=event_id)
+    endpoint = delivery.endpoint
+    if not endpoint.enabled:
+        WebhookEvent.objects.filter(pk=event_id).update(status=WebhookEventStatus.FAILED)
+        return False
+    started = time.monotonic()
+    status, excerpt, error = _post(endpoint, delivery, now)
+    latency = int((time.monotonic() - started) * 1000)
+    ok = status is not None and 200 <= status < 300
+    done_at = timezone.now()
+    with transaction.atomic():
+        WebhookAttempt.objects.create(delivery_id=event_id, at=done_at, status_code=status, latency_ms=latency,
+                                      response_excerpt=excerpt[:500], error=error)  # fmt: skip
+        if ok:
+            WebhookEvent.objects.filter(pk=event_id).update(status=WebhookEventStatus.DELIVERED, delivered_at=done_at)
+            WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)
+            return True
+        gave_up = done_at - delivery.created_at >= timedelta(seconds=settings.WEBHOOK_RETRY_SECONDS)
+        WebhookEvent.objects.filter(pk=event_id).update(
+            status=WebhookEventStatus.FAILED if gave_up else WebhookEventStatus.PENDING,
+            next_attempt_at=done_at + _backoff(delivery.attempts - 1),
+        )
+        WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=done_at)
+        retry_window = timedelta(seconds=settings.WEBHOOK_RETRY_SECONDS)
+        reason = f"Every delivery failed for {retry_window.days} days (last: {status or error})"[:200]
+        too_long = WebhookEndpoint.objects.filter(
+            pk=endpoint.pk, enabled=True, failing_since__lte=done_at - retry_window
+        )
+        if too_long.update(enabled=False, disabled_reason=reason):
+            logger.warning("Webhook endpoint %s disabled: failing for %s", endpoint.pk, retry_window)
+            transaction.on_commit(lambda: invalidate(ENDPOINTS_TOPIC))
+    return False
+
+
+def webhook_due(*, now: datetime | None = None, limit: int = 200) -> list[str]:
+    """Events due for a try: new ones whose kick was lost, and retries."""
+    now = now or timezone.now()
+    due = WebhookEvent.objects.filter(status=WebhookEventStatus.PENDING, next_attempt_at__lte=now)
+    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def webhook_replay(*, event_id: str) -> bool:
+    """Send an event again (an operator's replay): pending, due now, same id."""
+    again = WebhookEvent.objects.filter(pk=event_id)
+    return bool(again.update(status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now()))
+
+
+def webhook_send_test(*, endpoint: WebhookEndpoint) -> str:
+    """A ``webhook.test`` event for one endpoint (the admin's "send test event")."""
+    now = timezone.now()
+    event = WebhookEvent.objects.create(
+        id=f"evt_{uuid.uuid4().hex}", endpoint=endpoint, event="webhook.test", created_at=now, next_attempt_at=now,
+        payload={"type": "webhook.test", "timestamp": _iso(now), "data": {"endpoint_id": endpoint.pk}},
+    )  # fmt: skip
+    transaction.on_commit(functools.partial(_deliver_soon, [event.pk]))
+    return event.pk

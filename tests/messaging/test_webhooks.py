@@ -1,0 +1,248 @@
+"""Webhooks (messaging/webhooks.py) against a real HTTP receiver on loopback, which checks every
+signature with the same ``standardwebhooks`` library a client would use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+from django.utils import timezone
+from standardwebhooks import Webhook
+
+from gateways.services import gateway_connected, gateway_disconnected
+from messaging.lifecycle import message_claim, message_create, message_mark_delivered
+from messaging.models import InboundSms, WebhookEndpoint, WebhookEvent, WebhookEventStatus
+from messaging.services import inbound_sms_store
+from messaging.tasks import deliver_due_webhooks
+from messaging.webhooks import (
+    WebhookRefused,
+    webhook_deliver,
+    webhook_endpoint_create,
+    webhook_endpoint_rotate_secret,
+    webhook_replay,
+)
+from mysmsapio.celery import app as celery_app
+from tests.conftest import GUIDE_NUMBER
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A webhook receiver: answers from ``script`` (status codes, then 200 forever)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.script: list[int | tuple[int, dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                answer = receiver.script.pop(0) if receiver.script else 200
+                status, headers, text = answer if isinstance(answer, tuple) else (answer, {}, b"ok")
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def receiver(settings) -> Iterator[Receiver]:
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # the receiver is on loopback
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture
+def endpoint(receiver, account):
+    return webhook_endpoint_create(
+        account_id=account.pk, url=receiver.url, events=["message.sent", "message.delivered", "sms.received",
+                                                          "gateway.online", "gateway.offline"],
+    )  # fmt: skip
+
+
+def deliver_all(now=None) -> list[bool | None]:
+    return [webhook_deliver(event_id=pk, now=now) for pk in WebhookEvent.objects.values_list("pk", flat=True)]
+
+
+def test_a_delivered_message_is_posted_signed_per_standard_webhooks(receiver, endpoint, account, online_gateway):
+    message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
+    message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
+    message_mark_delivered(gateway_id=online_gateway.pk, message_id=message.pk)
+    assert list(WebhookEvent.objects.order_by("created_at").values_list("event", flat=True)) == [
+        "message.sent", "message.delivered"
+    ]  # fmt: skip
+    assert deliver_all() == [True, True]
+    events = []
+    for headers, body in receiver.received:
+        payload = Webhook(endpoint.raw_secret).verify(body, headers)  # raises unless signed with our secret
+        assert headers["webhook-id"] == WebhookEvent.objects.get(event=payload["type"]).pk
+        events.append(payload)
+    delivered = next(p for p in events if p["type"] == "message.delivered")
+    assert delivered["data"]["message_id"] == message.pk
+    assert delivered["data"]["status"] == "delivered" and delivered["data"]["delivered_at"]
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {WebhookEventStatus.DELIVERED}
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + "A" * 32).verify(receiver.received[0][1], receiver.received[0][0])
+
+
+def test_the_event_is_written_in_the_transaction_of_the_change(endpoint, account, online_gateway):
+    message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
+        assert WebhookEvent.objects.count() == 1
+        raise RuntimeError("the change rolls back")
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_at_least_once_with_the_same_id_and_growing_backoff(receiver, endpoint, account, online_gateway):
+    receiver.script = [500, 503]
+    message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
+    message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
+    event = WebhookEvent.objects.get()
+    now = timezone.now()
+    results, waits = [], []
+    for _ in range(3):
+        results.append(webhook_deliver(event_id=event.pk, now=now))
+        event.refresh_from_db()
+        waits.append((event.next_attempt_at - timezone.now()).total_seconds())
+        assert webhook_deliver(event_id=event.pk, now=now) is None  # not due again yet
+        now = event.next_attempt_at + timedelta(milliseconds=1)
+    assert results == [False, False, True]
+    assert len({headers["webhook-id"] for headers, _ in receiver.received}) == 1
+    assert [a.status_code for a in event.attempt_log.order_by("at")] == [500, 503, 200]
+    assert 2 <= waits[0] <= 5.5 and 4.5 <= waits[1] <= 10.5  # 5 s, then 10 s, jittered
+    endpoint.endpoint.refresh_from_db()
+    assert endpoint.endpoint.failing_since is None  # the success cleared it
+
+
+def test_after_three_days_the_event_is_given_up_and_the_endpoint_disabled(
+    receiver, endpoint, account, django_capture_on_commit_callbacks
+):
+    receiver.script = [500] * 5
+    three_days_ago = timezone.now() - timedelta(days=3, seconds=1)
+    WebhookEndpoint.objects.filter(pk=endpoint.endpoint.pk).update(failing_since=three_days_ago)
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    WebhookEvent.objects.update(created_at=three_days_ago)
+    with django_capture_on_commit_callbacks(execute=True):  # every process forgets the endpoint
+        assert deliver_all() == [False]
+    assert WebhookEvent.objects.get().status == WebhookEventStatus.FAILED
+    disabled = WebhookEndpoint.objects.get()
+    assert not disabled.enabled and "failed for 3 days" in disabled.disabled_reason
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="2", sender="+1", text="y")
+    assert WebhookEvent.objects.count() == 1  # a disabled endpoint is told nothing more
+
+
+def test_a_redirect_is_not_followed(receiver, endpoint, account):
+    receiver.script = [(302, {"Location": receiver.url + "/elsewhere"}, b"")]
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    assert deliver_all() == [False]
+    assert len(receiver.received) == 1  # never at /elsewhere
+    assert WebhookEvent.objects.get().attempt_log.get().status_code == 302
+
+
+def test_only_the_start_of_a_huge_answer_is_kept(receiver, endpoint, account):
+    receiver.script = [(200, {}, b"x" * 1_000_000)]
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    assert deliver_all() == [True]
+    assert WebhookEvent.objects.get().attempt_log.get().response_excerpt == "x" * 500
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
+                                 "http://[::1]/x", "ftp://example.com/x", "http:///nohost"])  # fmt: skip
+def test_private_loopback_and_link_local_addresses_are_refused(settings, account, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(WebhookRefused):
+        webhook_endpoint_create(account_id=account.pk, url=url, events=["message.sent"])
+
+
+def test_an_endpoint_made_private_later_is_refused_at_delivery(receiver, endpoint, account, settings):
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    assert deliver_all() == [False]
+    assert receiver.received == []
+    assert "private" in WebhookEvent.objects.get().attempt_log.get().error
+
+
+def test_a_rotated_secret_signs_beside_the_new_one_for_the_grace(receiver, endpoint, account, settings):
+    new = webhook_endpoint_rotate_secret(endpoint=endpoint.endpoint)
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    deliver_all()
+    headers, body = receiver.received[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(new).verify(body, headers)
+    Webhook(endpoint.raw_secret).verify(body, headers)  # receivers not yet updated still verify
+    WebhookEndpoint.objects.update(previous_secret_until=timezone.now() - timedelta(seconds=1))
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="2", sender="+1", text="y")
+    deliver_all()
+    headers, body = receiver.received[-1]
+    Webhook(new).verify(body, headers)
+    with pytest.raises(Exception, match="signature"):
+        Webhook(endpoint.raw_secret).verify(body, headers)
+
+
+def test_an_inbound_sms_reported_twice_is_told_once(receiver, endpoint, account):
+    for _ in range(2):
+        inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="7", sender="+959441234567",
+                          text="STOP")  # fmt: skip
+    assert InboundSms.objects.count() == 1
+    [event] = WebhookEvent.objects.all()
+    assert event.payload["data"]["from"] == "+959441234567" and event.payload["data"]["text"] == "STOP"
+
+
+def test_phones_going_online_and_offline_are_told(receiver, endpoint, make_gateway, account):
+    phone = make_gateway(online=False, account=account, name="pixel")
+    connection_id = gateway_connected(gateway_id=phone.pk)
+    gateway_connected(gateway_id=phone.pk)  # a second socket: already online, nothing new
+    gateway_disconnected(gateway_id=phone.pk, connection_id=connection_id)  # a stale socket: nothing
+    assert [e.payload["data"] for e in WebhookEvent.objects.order_by("created_at")] == [
+        {"gateway_id": phone.pk, "gateway": "pixel", "online": True}
+    ]
+
+
+def test_the_periodic_task_delivers_what_is_due_and_a_replay_sends_again(receiver, endpoint, account, monkeypatch):
+    monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # a worker's work, here, inline
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    assert deliver_due_webhooks() == 1
+    assert len(receiver.received) == 1
+    assert deliver_due_webhooks() == 0
+    assert webhook_replay(event_id=WebhookEvent.objects.get().pk)
+    deliver_due_webhooks()
+    first, again = (headers["webhook-id"] for headers, _ in receiver.received)
+    assert first == again
+
+
+def test_create_webhook_prints_the_secret_alone_on_the_last_line(receiver):
+    out = StringIO()
+    call_command("create_webhook", "--url", receiver.url, "--events", "message.sent,message.failed", stdout=out)
+    secret = out.getvalue().strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    endpoint = WebhookEndpoint.objects.get()
+    assert endpoint.events == ["message.failed", "message.sent"]
+    assert secret not in str(WebhookEndpoint.objects.values().get())  # sealed, never in the clear
+    with pytest.raises(CommandError, match="Events must be"):
+        call_command("create_webhook", "--url", receiver.url, "--events", "message.exploded", stdout=StringIO())
+
+
+def test_no_endpoint_no_event(account, online_gateway):
+    message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
+    message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
+    assert not WebhookEvent.objects.exists()
