@@ -39,6 +39,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answered: list[int] = []  # the status each of ``received`` got
         self.script: list[int | tuple[int, dict[str, str], bytes]] = []
         receiver = self
 
@@ -48,6 +49,7 @@ class Receiver:
                 receiver.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 answer = receiver.script.pop(0) if receiver.script else 200
                 status, headers, text = answer if isinstance(answer, tuple) else (answer, {}, b"ok")
+                receiver.answered.append(status)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)

@@ -31,6 +31,7 @@ TOPOLOGY_ENV = {
     "SMS_RATE_LIMIT_PER_MINUTE": "1000",
     "DB_POOL_TIMEOUT": "3",
     "LOG_LEVEL": "INFO",
+    "WEBHOOK_ALLOW_PRIVATE_URLS": "true",  # the test's receiver is on loopback
 }
 
 pytestmark = [

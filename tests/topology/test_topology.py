@@ -8,10 +8,12 @@ import sys
 import time
 
 import requests
+from standardwebhooks import Webhook
 
 from devtools.services import free_port, new_workdir
 from devtools.topology import BASE_DIR
 from tests.live.helpers import wait_for
+from tests.messaging.test_webhooks import Receiver
 
 from .conftest import Clients, assert_delivered_exactly_once, count_lines, node_ready, pytestmark  # noqa: F401
 
@@ -173,3 +175,45 @@ def test_a_worker_killed_mid_task_runs_it_again_harmlessly(topology, api_key):
     assert (status, error) == ("failed", "Expired: no gateway available")
     assert events == [("expired",)]  # once, though the task ran twice
     assert all(w.running() for w in topology.worker_procs)  # the workers replaced their pool processes
+
+
+def test_webhooks_arrive_at_least_once_across_a_killed_web_node_and_a_failing_receiver(topology, api_key, phones):
+    """The outbox row is committed with the change; the web node that committed it dies with
+    its kicks; the receiver fails twice first. Every event still arrives, signed, and its
+    retries carry the same webhook-id."""
+    receiver = Receiver()
+    receiver.script = [500, 500]
+    try:
+        # The phones serve the default account: the endpoint is its, and other tests' messages
+        # may be told too; only this test's count.
+        secret = topology.manage("create_webhook", "--url", receiver.url, "--events", "message.delivered").stdout
+        secret = secret.split()[-1]
+        clients = Clients(topology, api_key)
+        time.sleep(2)  # the phones connect
+        for index in range(10):
+            clients.send(f"hooked {index}", prefer=index % 2)
+        topology.web[0].kill()  # with whatever it committed and had not yet handed to a worker
+        try:
+            assert_delivered_exactly_once(clients, phones)
+            mine = set(clients.accepted)
+
+            def told(*, answered_ok: bool = False) -> list[tuple[str, str]]:
+                tries = [
+                    (Webhook(secret).verify(body, headers), headers, status)
+                    for (headers, body), status in zip(receiver.received, receiver.answered, strict=False)
+                ]
+                return [(p["data"]["message_id"], h["webhook-id"]) for p, h, status in tries
+                        if p["data"]["message_id"] in mine and (status == 200 or not answered_ok)]  # fmt: skip
+
+            wait_for(lambda: {message for message, _ in told(answered_ok=True)} == mine, timeout=60,
+                     what="every delivery told")  # fmt: skip
+            webhook_ids = {message: set() for message in mine}
+            for message, webhook_id in told():
+                webhook_ids[message].add(webhook_id)
+            assert all(len(ids) == 1 for ids in webhook_ids.values())  # one id per event, on every try
+            assert len(receiver.received) >= len(mine) + 2  # the two failures were tried again
+        finally:
+            topology.restart_web(0)
+            wait_for(lambda: node_ready(topology.web[0].url), timeout=60, what="node 1 ready again")
+    finally:
+        receiver.server.shutdown()
