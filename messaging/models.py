@@ -172,6 +172,7 @@ class WebhookEventType(models.TextChoices):
     SMS_RECEIVED = "sms.received"
     GATEWAY_ONLINE = "gateway.online"
     GATEWAY_OFFLINE = "gateway.offline"
+    OTP_VERIFIED = "otp.verified"
 
 
 class WebhookEndpoint(models.Model):

@@ -11,8 +11,9 @@ from django.utils import timezone
 from accounts.models import Account, ApiKey
 from gateways.selectors import gateway_pick_for_message
 from messaging.lifecycle import message_create, message_forget_expired_texts
-from messaging.models import MessagePriority
+from messaging.models import MessagePriority, WebhookEventType
 from messaging.phone import carrier_for_number, region_for_number
+from messaging.webhooks import webhook_emit
 from mysmsapio import ratelimit
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.db import as_datetime, execute_prepared, model_from_row
@@ -225,6 +226,9 @@ def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str) -
         verification.consecutive_failures = 0
         verification.updated_at = now
         verification.save(update_fields=["consecutive_failures", "updated_at"])
+        # In the verify's transaction, like every event (free when no endpoint asked for it).
+        data = {"phone_number": phone_number, "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        webhook_emit(account_id=account.pk, event=WebhookEventType.OTP_VERIFIED, data=data)
         return True
     if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
         otp.status = OtpStatus.EXHAUSTED

@@ -3,6 +3,8 @@ signature with the same ``standardwebhooks`` library a client would use."""
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,8 +19,8 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from gateways.services import gateway_connected, gateway_disconnected
-from messaging.lifecycle import message_claim, message_create, message_mark_delivered
-from messaging.models import InboundSms, WebhookEndpoint, WebhookEvent, WebhookEventStatus
+from messaging.lifecycle import message_claim, message_create, message_delivery_text, message_mark_delivered
+from messaging.models import InboundSms, Message, WebhookEndpoint, WebhookEvent, WebhookEventStatus
 from messaging.services import inbound_sms_store
 from messaging.tasks import deliver_due_webhooks
 from messaging.webhooks import (
@@ -248,3 +250,17 @@ def test_no_endpoint_no_event(account, online_gateway):
     message = message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=online_gateway.pk)
     message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_verified_otp_is_told(receiver, account, online_gateway, api_client, settings):
+    webhook_endpoint_create(account_id=account.pk, url=receiver.url, events=["otp.verified"])
+    assert api_client.post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json").status_code == 200
+    code = re.search(r"\d{6}", message_delivery_text(message=Message.objects.get())).group(0)
+    wrong = "000000" if code != "000000" else "111111"
+    api_client.post("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": wrong}, format="json")
+    assert not WebhookEvent.objects.exists()  # a failed verify tells nothing
+    verified = api_client.post("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": code}, format="json")
+    assert verified.status_code == 200
+    [event] = WebhookEvent.objects.all()
+    assert event.payload["type"] == "otp.verified" and event.payload["data"]["phone_number"] == GUIDE_NUMBER
+    assert code not in json.dumps(event.payload)  # never the code
