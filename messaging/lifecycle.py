@@ -47,6 +47,7 @@ from .webhooks import webhook_message_changed
 
 EXPIRED_ERROR = "Expired: no gateway available"
 CANCELLED_ERROR = "Cancelled by an operator"
+CANCELLED_BY_CLIENT_ERROR = "Cancelled by the client"
 CANCELLED_ON_PHONE_ERROR = "Cancelled on the phone"
 NO_REPORT_ERROR = "Expired: the phone never reported it"
 # A job an app phone fetched is the phone's to report: the app itself fails it past its
@@ -334,14 +335,17 @@ def message_forget_expired_texts(*, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def message_cancel(*, message_id: str, now: datetime | None = None) -> bool:
+def message_cancel(
+    *, message_id: str, now: datetime | None = None, reason: str = CANCELLED_ERROR, ask_app_phone: bool = True
+) -> bool:
     """Stop a message no phone has accepted yet: it ends ``failed`` with the reason (True).
     Races with a phone's claim are settled by the conditional update: exactly one of them
     wins. A job an app phone already fetched is the phone's: it is asked to drop it (False),
-    and its answer (Cancelled, or Sent if it was too late) settles the message."""
+    and its answer (Cancelled, or Sent if it was too late) settles the message; unless
+    ``ask_app_phone`` is False (a client's cancel, which wants a yes or a no now): refused."""
     now = now or timezone.now()
     gateway_id = Message.objects.filter(pk=message_id).values_list("gateway_id", flat=True).first()
-    if Message.objects.filter(
+    if ask_app_phone and Message.objects.filter(
         pk=message_id, status=MessageStatus.QUEUED, handed_over_at__isnull=False, cancel_requested_at__isnull=True
     ).update(cancel_requested_at=now):
         _event(message_id, MessageEventType.CANCEL_REQUESTED, gateway_id=gateway_id, now=now)
@@ -350,7 +354,7 @@ def message_cancel(*, message_id: str, now: datetime | None = None) -> bool:
         )
         return False
     cancelled = Message.objects.filter(pk=message_id, status__in=WAITING, handed_over_at__isnull=True).update(
-        status=MessageStatus.FAILED, failed_at=now, error_message=CANCELLED_ERROR, sealed_body=None
+        status=MessageStatus.FAILED, failed_at=now, error_message=reason, sealed_body=None
     )
     if not cancelled:
         raise MessageActionRefused("Only a pending or queued message can be cancelled (a phone already took it).")

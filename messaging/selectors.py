@@ -103,3 +103,25 @@ def inbound_sms_page(
     params.append(limit)
     rows = execute_prepared(_INBOX_STATEMENTS[since is not None, before is not None], params)
     return [InboxItem(*row) for row in rows]
+
+
+def message_page(
+    *, account_id: int, limit: int, status: str | None = None, to: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, before: tuple[datetime, str] | None = None,
+) -> list[Message]:  # fmt: skip
+    """The account's messages, newest first, filtered; ``before`` is the (created_at, id) of
+    the last item of the previous page. Walks the (account, created_at DESC) index."""
+    messages = Message.objects.filter(account_id=account_id)
+    if status:
+        messages = messages.filter(status=status)
+    if to:
+        messages = messages.filter(to=to)
+    if since:
+        messages = messages.filter(created_at__gte=since)
+    if until:
+        messages = messages.filter(created_at__lt=until)
+    if before:
+        at, pk = before
+        messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    fields = ["id", "to", "status", "created_at", "sent_at", "delivered_at", "failed_at", "error_message"]
+    return list(messages.order_by("-created_at", "-pk").only(*fields)[:limit])

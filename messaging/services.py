@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from accounts.models import ApiKey
 from mysmsapio import ratelimit
-from mysmsapio.errors import ApiError, RateLimited, ValidationFailed
+from mysmsapio.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
 from mysmsapio.text import is_storable_text, storable_text
 
-from .lifecycle import FINISHED, message_create
-from .models import InboundSms, Message, WebhookEventType
+from .lifecycle import CANCELLED_BY_CLIENT_ERROR, FINISHED, MessageActionRefused, message_cancel, message_create
+from .models import InboundSms, Message, WebhookEventType, is_message_id
 from .phone import normalize_phone_number
 from .selectors import message_get_by_idempotency_key
 from .webhooks import webhook_emit
@@ -188,3 +188,18 @@ def inbound_sms_store(
         at = sms.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         data = {"from": sms.sender, "text": sms.body, "received_at": at, "gateway_id": gateway_id, "sim_slot": sim_slot}
         webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)
+
+
+def message_cancel_by_client(*, account_id: int, message_id: str) -> None:
+    """``POST /sms/<id>/cancel``: a message of the account that no phone has taken yet ends
+    ``failed`` ("Cancelled by the client"); a phone that pushed job is told to drop it. One a
+    phone already claimed (or an app phone fetched) wins the race: 409."""
+    owned = is_message_id(message_id) and Message.objects.filter(pk=message_id, account_id=account_id).exists()
+    if not owned:
+        raise NotFound("Message not found", code="message_not_found")
+    try:
+        cancelled = message_cancel(message_id=message_id, reason=CANCELLED_BY_CLIENT_ERROR, ask_app_phone=False)
+    except MessageActionRefused:
+        cancelled = False
+    if not cancelled:
+        raise Conflict("The message can no longer be cancelled: a phone already took it", code="not_cancellable")

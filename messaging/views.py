@@ -13,9 +13,9 @@ from accounts.models import ApiKey, Permission
 from mysmsapio.api import ApiAnswer, ApiView, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
-from .models import is_message_id
-from .selectors import inbound_sms_page, message_state_get
-from .services import message_send
+from .models import MessageStatus, is_message_id
+from .selectors import inbound_sms_page, message_page, message_state_get
+from .services import message_cancel_by_client, message_send
 
 
 def _iso(value) -> str | None:
@@ -65,6 +65,55 @@ class SmsStatusApi(ApiView):
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
+class SmsCancelApi(ApiView):
+    """Beyond the guide: cancel a message no phone has taken yet."""
+
+    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
+
+    def post(self, request: Request, message_id: str) -> Response:
+        message_cancel_by_client(account_id=request.auth.account_id, message_id=message_id)
+        return Response(sms_status_answer(request.auth, message_id=message_id))
+
+
+class SmsListApi(ApiView):
+    """Beyond the guide: the account's messages, newest first, filtered, in pages."""
+
+    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
+    MAX_LIMIT = 200
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        limit = _limit(params.get("limit", "50"), self.MAX_LIMIT)
+        status = params.get("status") or None
+        if status is not None and status not in MessageStatus.values:
+            raise ValidationFailed(f"status must be one of {', '.join(MessageStatus.values)}", code="invalid_status")
+        times = {name: _time(params[name], name) for name in ("since", "until") if params.get(name)}
+        before = _message_cursor(params["cursor"]) if params.get("cursor") else None
+        page = message_page(account_id=request.auth.account_id, limit=limit + 1, status=status,
+                            to=params.get("to") or None, before=before, **times)  # fmt: skip
+        items, more = page[:limit], len(page) > limit
+        next_cursor = None
+        if more:
+            next_cursor = _next_cursor(items[-1].created_at, items[-1].pk)
+        messages = [
+            {"message_id": m.pk, "to": m.to, "status": m.status, "created_at": _iso(m.created_at),
+             "sent_at": _iso(m.sent_at), "delivered_at": _iso(m.delivered_at), "failed_at": _iso(m.failed_at),
+             "error_message": m.error_message}
+            for m in items
+        ]  # fmt: skip
+        return Response({"messages": messages, "next_cursor": next_cursor})
+
+
+def _message_cursor(value: str) -> tuple:
+    try:
+        at, pk = _cursor_parts(value)
+        if not is_message_id(pk):
+            raise ValueError(pk)
+        return _time(at, "cursor"), pk
+    except (binascii.Error, UnicodeDecodeError, ValueError, ValidationFailed):
+        raise ValidationFailed("Invalid cursor", code="invalid_cursor") from None
+
+
 class SmsInboxApi(ApiView):
     """SMS received by the account's gateway phones, newest first, in pages."""
 
@@ -73,16 +122,14 @@ class SmsInboxApi(ApiView):
 
     def get(self, request: Request) -> Response:
         params = request.query_params
-        limit = self._limit(params.get("limit", "50"))
-        since = self._time(params.get("since"), "since") if params.get("since") else None
+        limit = _limit(params.get("limit", "50"), self.MAX_LIMIT)
+        since = _time(params.get("since"), "since") if params.get("since") else None
         before = self._cursor(params["cursor"]) if params.get("cursor") else None
         page = inbound_sms_page(account_id=request.auth.account_id, limit=limit + 1, since=since, before=before)
         items, more = page[:limit], len(page) > limit
         next_cursor = None
         if more:
-            last = items[-1]
-            raw = f"{last.received_at.isoformat()}|{last.id}".encode()
-            next_cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+            next_cursor = _next_cursor(items[-1].received_at, items[-1].id)
         return Response(
             {
                 "messages": [
@@ -100,27 +147,35 @@ class SmsInboxApi(ApiView):
             }
         )
 
-    def _limit(self, value: str) -> int:
-        if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= self.MAX_LIMIT:
-            raise ValidationFailed(f"limit must be an integer from 1 to {self.MAX_LIMIT}", code="invalid_limit")
-        return int(value)
-
-    @staticmethod
-    def _time(value: str, name: str):
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:  # well-formed but impossible: month 13, year 0, a 99-hour offset
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise ValidationFailed(
-                f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"
-            )
-        return parsed
-
     def _cursor(self, value: str) -> tuple:
         try:
-            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-            at, pk = raw.rsplit("|", 1)
-            return self._time(at, "cursor"), int(pk)
+            at, pk = _cursor_parts(value)
+            return _time(at, "cursor"), int(pk)
         except (binascii.Error, UnicodeDecodeError, ValueError, ValidationFailed):
             raise ValidationFailed("Invalid cursor", code="invalid_cursor") from None
+
+
+def _limit(value: str, maximum: int) -> int:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
+        raise ValidationFailed(f"limit must be an integer from 1 to {maximum}", code="invalid_limit")
+    return int(value)
+
+
+def _time(value: str, name: str):
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but impossible: month 13, year 0, a 99-hour offset
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationFailed(
+            f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"
+        )
+    return parsed
+
+
+def _cursor_parts(value: str) -> list[str]:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode().rsplit("|", 1)
+
+
+def _next_cursor(at, pk) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{pk}".encode()).decode().rstrip("=")

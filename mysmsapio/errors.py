@@ -46,6 +46,11 @@ class NotFound(ApiError):
     default_message = "Not found"
 
 
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+
+
 class RateLimited(ApiError):
     status_code = 429
     code = "rate_limited"

@@ -98,12 +98,18 @@ def test_any_json_body_gets_a_json_answer_below_500(api_client, world, path, bod
     assert other_accounts_data(world.pk) == before
 
 
+LIST_PARAMETERS = ["limit", "since", "until", "cursor", "status", "to"]
+
+
 @EXAMPLES
-@given(message_id=path_text, query=st.dictionaries(st.sampled_from(["limit", "since", "cursor"]), path_text))
+@given(message_id=path_text, query=st.dictionaries(st.sampled_from(LIST_PARAMETERS), path_text))
 def test_any_status_path_or_inbox_query_gets_a_json_answer_below_500(api_client, world, message_id, query):
     before = other_accounts_data(world.pk)
-    assert_sane(api_client.get("/api/v1/sms/status/" + message_id.replace("/", "_").replace("?", "_")))
+    path_id = message_id.replace("/", "_").replace("?", "_")
+    assert_sane(api_client.get("/api/v1/sms/status/" + path_id))
     assert_sane(api_client.get("/api/v1/sms/inbox", query))
+    assert_sane(api_client.get("/api/v1/sms", query))
+    assert_sane(api_client.post(f"/api/v1/sms/{path_id or 'x'}/cancel"))
     assert other_accounts_data(world.pk) == before
 
 
