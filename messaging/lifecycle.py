@@ -100,6 +100,12 @@ def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: 
     )  # fmt: skip
 
 
+def message_wake_after_commit(*, gateway_ids: set[int]) -> None:
+    """Wake each phone once after the caller's transaction commits (a batch of new messages)."""
+    for gateway_id in gateway_ids:
+        _wake_after_commit(gateway_id)
+
+
 def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
     transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id))
 
@@ -130,13 +136,15 @@ def message_create(
     expires_at: datetime | None = None,
     gateway_id: int | None = None,
     idempotency_key: str | None = None,
+    wake: bool = True,
 ) -> Message:
     """Store a message, queued on a phone when one can take it (else pending), and wake that
     phone once the row is committed.
 
     ``to`` and ``text`` must already be validated. ``display_text`` marks a secret-bearing
     text (an OTP): the row keeps ``display_text`` in the clear and ``text`` sealed.
-    ``gateway_id`` lets a caller that already chose the phone skip choosing again.
+    ``gateway_id`` lets a caller that already chose the phone skip choosing again; ``wake``
+    False leaves waking the phone to the caller (a batch wakes each phone once).
     """
     now = timezone.now()
     carrier = carrier_for_number(to)
@@ -166,7 +174,7 @@ def message_create(
     # keyword handling, a tenth of a send's CPU.
     values = [row.get(attname, _LOADED_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
     message = Message.from_db(None, None, values)
-    if gateway_id is not None:
+    if gateway_id is not None and wake:
         _wake_after_commit(gateway_id, message_id)
     return message
 

@@ -15,7 +15,14 @@ from mysmsapio import ratelimit
 from mysmsapio.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
 from mysmsapio.text import is_storable_text, storable_text
 
-from .lifecycle import CANCELLED_BY_CLIENT_ERROR, FINISHED, MessageActionRefused, message_cancel, message_create
+from .lifecycle import (
+    CANCELLED_BY_CLIENT_ERROR,
+    FINISHED,
+    MessageActionRefused,
+    message_cancel,
+    message_create,
+    message_wake_after_commit,
+)
 from .models import InboundSms, Message, WebhookEventType, is_message_id
 from .phone import normalize_phone_number
 from .selectors import message_get_by_idempotency_key
@@ -203,3 +210,56 @@ def message_cancel_by_client(*, account_id: int, message_id: str) -> None:
         cancelled = False
     if not cancelled:
         raise Conflict("The message can no longer be cancelled: a phone already took it", code="not_cancellable")
+
+
+MAX_BULK_ITEMS = 1000
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    results: list[dict[str, Any]]
+    accepted: int
+    rate_limit: ratelimit.RateLimitResult
+
+
+def message_send_bulk(*, api_key: ApiKey, read_body: Callable[[], dict[str, Any]]) -> BulkOutcome:
+    """``POST /sms/bulk``: up to ``MAX_BULK_ITEMS`` ``{to, message}`` in one transaction, each
+    checked as ``sms/send`` checks it (a bad one gets its own error, the others go on), each
+    counted against the key's per-minute limit: a batch that does not fit is refused whole."""
+    items = read_body().get("messages")
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed("messages must be a non-empty list of {to, message} objects", code="invalid_messages")
+    if len(items) > MAX_BULK_ITEMS:
+        raise ValidationFailed(f"At most {MAX_BULK_ITEMS} messages per request", code="too_many_messages")
+    checked: list[ValidatedSms | ValidationFailed] = []
+    for item in items:
+        try:
+            if not isinstance(item, dict):
+                raise ValidationFailed("Each item must be an object with to and message", code="invalid_item")
+            checked.append(sms_validate(to=item.get("to"), text=item.get("message")))
+        except ValidationFailed as exc:
+            checked.append(exc)
+    limit = settings.SMS_RATE_LIMIT_PER_MINUTE
+    rate_limit = ratelimit.take(f"sms:{api_key.budget_id}", cost=len(items), limit=limit, window_seconds=60)
+    if not rate_limit.allowed:
+        exc = RateLimited(
+            f"Rate limit exceeded: this batch needs {len(items)} of the {limit} SMS per minute for this API key, "
+            f"{rate_limit.remaining} remain",
+            retry_after=rate_limit.retry_after,
+        )
+        exc.response_headers = rate_limit.headers()
+        raise exc
+    results: list[dict[str, Any]] = []
+    phones: set[int] = set()
+    with transaction.atomic():
+        for index, sms in enumerate(checked):
+            if isinstance(sms, ValidationFailed):
+                results.append({"index": index, "error": sms.message, "code": sms.code})
+                continue
+            message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text, wake=False)
+            if message.gateway_id is not None:
+                phones.add(message.gateway_id)
+            results.append({"index": index, "message_id": message.pk, "status": message.status})
+        message_wake_after_commit(gateway_ids=phones)
+    accepted = sum(1 for result in results if "message_id" in result)
+    return BulkOutcome(results, accepted, rate_limit)

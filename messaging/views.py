@@ -15,7 +15,7 @@ from mysmsapio.errors import NotFound, ValidationFailed
 
 from .models import MessageStatus, is_message_id
 from .selectors import inbound_sms_page, message_page, message_state_get
-from .services import message_cancel_by_client, message_send
+from .services import message_cancel_by_client, message_send, message_send_bulk
 
 
 def _iso(value) -> str | None:
@@ -63,6 +63,22 @@ class SmsStatusApi(ApiView):
 
     def get(self, request: Request, message_id: str) -> Response:
         return Response(sms_status_answer(request.auth, message_id=message_id))
+
+
+class SmsBulkApi(ApiView):
+    """Beyond the guide: up to 1,000 messages in one request, a result for each."""
+
+    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
+
+    def post(self, request: Request) -> Response:
+        outcome = message_send_bulk(api_key=request.auth, read_body=lambda: json_object(request))
+        body = {
+            "success": outcome.accepted > 0,
+            "accepted": outcome.accepted,
+            "rejected": len(outcome.results) - outcome.accepted,
+            "results": outcome.results,
+        }
+        return Response(body, status=202, headers=outcome.rate_limit.headers())
 
 
 class SmsCancelApi(ApiView):

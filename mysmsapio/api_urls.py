@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from messaging.views import SmsCancelApi, SmsInboxApi, SmsListApi, SmsSendApi, SmsStatusApi
+from messaging.views import SmsBulkApi, SmsCancelApi, SmsInboxApi, SmsListApi, SmsSendApi, SmsStatusApi
 from otp.views import OtpSendApi, OtpVerifyApi
 
 # A trailing slash is optional everywhere: clients write both.
@@ -12,6 +12,7 @@ urlpatterns = [
     re_path(r"^sms/inbox/?$", SmsInboxApi.as_view(), name="sms-inbox"),
     # Beyond the guide (docs/API_DOCUMENTATION.md): listing and cancelling.
     re_path(r"^sms/?$", SmsListApi.as_view(), name="sms-list"),
+    re_path(r"^sms/bulk/?$", SmsBulkApi.as_view(), name="sms-bulk"),
     re_path(r"^sms/(?P<message_id>[^/]+)/cancel/?$", SmsCancelApi.as_view(), name="sms-cancel"),
     re_path(r"^otp/send/?$", OtpSendApi.as_view(), name="otp-send"),
     re_path(r"^otp/verify/?$", OtpVerifyApi.as_view(), name="otp-verify"),

@@ -8,6 +8,7 @@ request, and this one sits on the send path.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -31,9 +32,14 @@ def _body_too_large(request: HttpRequest) -> HttpResponse | None:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return None
-    if length <= settings.API_MAX_BODY_BYTES:
+    maximum = settings.API_BULK_MAX_BODY_BYTES if _BULK_PATH.match(request.path) else settings.API_MAX_BODY_BYTES
+    if length <= maximum:
         return None
-    return json_error(f"Request body too large (maximum {settings.API_MAX_BODY_BYTES} bytes)", "payload_too_large", 413)
+    return json_error(f"Request body too large (maximum {maximum} bytes)", "payload_too_large", 413)
+
+
+# 1,000 messages of up to SMS_MAX_LENGTH characters need more than one message's cap.
+_BULK_PATH = re.compile(r"^/api/v1/sms/bulk/?$")
 
 
 def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:

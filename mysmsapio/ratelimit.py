@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from .errors import ServiceUnavailable
 from .models import RateLimitCounter
@@ -103,3 +103,56 @@ def hit(key: str, *, limit: int, window_seconds: int, now: float | None = None) 
         reset_at=reset_at,
         retry_after=0.0 if allowed else max(1.0, math.ceil(reset_at - now)),
     )
+
+
+# A batch is counted whole or not at all: the counter moves by ``cost`` only when all of it fits.
+_TAKE_SCRIPT = """
+local count = tonumber(redis.call('GET', KEYS[1]) or '0')
+local cost = tonumber(ARGV[2])
+if count + cost > tonumber(ARGV[3]) then return {0, count} end
+count = redis.call('INCRBY', KEYS[1], cost)
+if count == cost then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {1, count}
+"""
+
+
+@functools.cache
+def _take_script():
+    return redis_client().register_script(_TAKE_SCRIPT)
+
+
+def take(key: str, *, cost: int, limit: int, window_seconds: int, now: float | None = None) -> RateLimitResult:
+    """Count ``cost`` requests against ``key`` at once if all of them fit in the current window,
+    else none (``allowed`` False, ``remaining`` what would have fitted)."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    if settings.RATELIMIT_BACKEND == "redis":
+        try:
+            keys, args = [f"rl:{key}:{window_start}"], [window_seconds * 1000 + 1000, cost, limit]
+            allowed, count = _take_script()(keys=keys, args=args, client=thread_redis_client())
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Rate limiter unavailable, retry shortly") from exc
+        allowed = bool(allowed)
+    else:
+        allowed, count = _take_in_database(key, window_start, cost, limit)
+    reset_at = window_start + window_seconds
+    return RateLimitResult(
+        allowed=allowed,
+        limit=limit,
+        remaining=max(0, limit - int(count)),
+        reset_at=reset_at,
+        retry_after=0.0 if allowed else max(1.0, math.ceil(reset_at - now)),
+    )
+
+
+def _take_in_database(key: str, window_start: int, cost: int, limit: int) -> tuple[bool, int]:
+    with transaction.atomic():
+        # The row locked (SQLite: the write lock BEGIN IMMEDIATE takes), then moved or not.
+        RateLimitCounter.objects.get_or_create(key=key, defaults={"window_start": window_start, "count": 0})
+        counter = RateLimitCounter.objects.select_for_update().get(key=key)
+        count = counter.count if counter.window_start == window_start else 0
+        if count + cost > limit:
+            return False, count
+        counter.window_start, counter.count = window_start, count + cost
+        counter.save(update_fields=["window_start", "count"])
+        return True, count + cost

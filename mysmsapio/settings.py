@@ -264,6 +264,8 @@ API_CORS_ALLOWED_ORIGINS = env.list("API_CORS_ALLOWED_ORIGINS", default=[])
 
 # Request bodies above this size get 413 on the API; a 1600-character SMS is far below it.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16 * 1024)
+# ... except POST /api/v1/sms/bulk (up to 1,000 messages), within Django's own 2.5 MB cap.
+API_BULK_MAX_BODY_BYTES = env.int("API_BULK_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 
 # Operator logins: at most this many attempts per client address per window.
 ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)

@@ -50,6 +50,8 @@ fields = {
     "code": st.from_regex(r"[0-9]{6}", fullmatch=True) | any_text | json_values,
 }
 bodies = json_values | st.fixed_dictionaries({}, optional=fields)
+# sms/bulk's: a list of bodies shaped like sms/send's, or anything
+bodies |= st.fixed_dictionaries({"messages": st.lists(bodies, max_size=4) | json_values})
 bodies |= st.dictionaries(field_names, json_values, max_size=4)
 path_text = st.text(alphabet=string.printable + "é\u00b2\u0663\ud7ff", max_size=40)
 
@@ -85,7 +87,8 @@ def assert_sane(response) -> None:
 
 
 @EXAMPLES
-@given(path=st.sampled_from(["/api/v1/sms/send", "/api/v1/otp/send", "/api/v1/otp/verify"]), body=bodies)
+@given(path=st.sampled_from(["/api/v1/sms/send", "/api/v1/sms/bulk", "/api/v1/otp/send", "/api/v1/otp/verify"]),
+       body=bodies)  # fmt: skip
 # Known breakers, always tried besides the random ones (each answered 500 once).
 @example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "\ud83d hi"})
 @example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "nul \x00"})
