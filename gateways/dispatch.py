@@ -65,8 +65,10 @@ def dispatch_assign_pending(
     shortest queue. Returns how many each phone got."""
     now = now or timezone.now()
     # Pending work first: it is usually empty, and every phone connection calls this.
+    # A scheduled message (send_at) waits for its time.
+    due = Q(send_at__isnull=True) | Q(send_at__lte=now)
     pending = list(
-        _locked(Message.objects.filter(status=MessageStatus.PENDING, expires_at__gt=now))
+        _locked(Message.objects.filter(due, status=MessageStatus.PENDING, expires_at__gt=now))
         .order_by("-priority", "created_at")
         .values_list("pk", "carrier", "account_id")[:limit]
     )

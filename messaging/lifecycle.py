@@ -116,7 +116,7 @@ def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
 # more CPU than PostgreSQL spent running it.
 _INSERT_COLUMNS = ["id", "account_id", "api_key_id", "to", "body", "sealed_body", "encoding", "segments",
                    "priority", "status", "gateway_id", "carrier", "created_at", "queued_at", "expires_at",
-                   "idempotency_key"]  # fmt: skip
+                   "idempotency_key", "send_at"]  # fmt: skip
 _INSERT_MESSAGE = f"""
 INSERT INTO messaging_message ({", ".join(f'"{column}"' for column in _INSERT_COLUMNS)})
 VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))})
@@ -137,6 +137,8 @@ def message_create(
     gateway_id: int | None = None,
     idempotency_key: str | None = None,
     wake: bool = True,
+    send_at: datetime | None = None,
+    validity: int | None = None,
 ) -> Message:
     """Store a message, queued on a phone when one can take it (else pending), and wake that
     phone once the row is committed.
@@ -144,11 +146,19 @@ def message_create(
     ``to`` and ``text`` must already be validated. ``display_text`` marks a secret-bearing
     text (an OTP): the row keeps ``display_text`` in the clear and ``text`` sealed.
     ``gateway_id`` lets a caller that already chose the phone skip choosing again; ``wake``
-    False leaves waking the phone to the caller (a batch wakes each phone once).
+    False leaves waking the phone to the caller (a batch wakes each phone once). ``send_at``
+    (future) keeps it pending, for no phone, until then (``dispatch_assign_pending`` hands it
+    out); ``validity`` (seconds, from ``send_at`` or now) replaces the default validity.
     """
     now = timezone.now()
     carrier = carrier_for_number(to)
-    gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
+    scheduled = send_at is not None and send_at > now
+    if scheduled:
+        gateway_id = None
+    else:
+        send_at = None
+        gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
+    validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS
     encoding = sms_encoding(text)
     message_id = new_message_id()
     row = {
@@ -166,8 +176,9 @@ def message_create(
         "carrier": carrier,
         "created_at": now,
         "queued_at": now if gateway_id else None,
-        "expires_at": expires_at or now + timedelta(seconds=settings.MESSAGE_VALIDITY_SECONDS),
+        "expires_at": expires_at or (send_at or now) + timedelta(seconds=validity),
         "idempotency_key": idempotency_key,
+        "send_at": send_at,
     }
     execute_prepared(_INSERT_MESSAGE, [row[column] for column in _INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s

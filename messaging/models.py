@@ -61,6 +61,7 @@ class AppState(models.TextChoices):
 
 class MessagePriority(models.IntegerChoices):
     NORMAL = 0, "Normal"
+    HIGH = 5, "High"  # a client's "priority": "high"; OTPs still go first
     OTP = 10, "OTP"
 
 
@@ -103,6 +104,8 @@ class Message(models.Model):
     error_message = models.TextField(null=True, blank=True)  # noqa: DJ001 - the API reports null, not ""
     # After this a message still waiting for a gateway ends failed ("Expired: ...").
     expires_at = models.DateTimeField()
+    # A client's "send_at": no phone is given the message before then (it waits as pending).
+    send_at = models.DateTimeField(null=True, blank=True)
     # The client's Idempotency-Key header, unique per API key: a retried POST finds this row.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
 

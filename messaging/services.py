@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey
 from mysmsapio import ratelimit
@@ -23,7 +24,7 @@ from .lifecycle import (
     message_create,
     message_wake_after_commit,
 )
-from .models import InboundSms, Message, WebhookEventType, is_message_id
+from .models import InboundSms, Message, MessagePriority, WebhookEventType, is_message_id
 from .phone import normalize_phone_number
 from .selectors import message_get_by_idempotency_key
 from .webhooks import webhook_emit
@@ -35,10 +36,56 @@ INVALID_PHONE = "Invalid phone number format"
 class ValidatedSms:
     to: str
     text: str
+    # Beyond the guide, all optional (docs/API_DOCUMENTATION.md).
+    send_at: datetime | None = None
+    validity: int | None = None
+    priority: int = MessagePriority.NORMAL
 
 
-def sms_validate(*, to: object, text: object, to_field: str = "to") -> ValidatedSms:
-    """Check a recipient and a text as the API receives them; raises ``ValidationFailed``."""
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+MIN_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS = 60, 30 * 24 * 3600
+PRIORITIES = {"normal": MessagePriority.NORMAL, "high": MessagePriority.HIGH}
+
+
+def sms_options_validate(options: dict[str, Any]) -> dict[str, Any]:
+    """The optional ``send_at``, ``validity`` and ``priority`` of a send or a bulk item."""
+    checked: dict[str, Any] = {}
+    send_at = options.get("send_at")
+    if send_at is not None:
+        try:
+            parsed = parse_datetime(send_at) if isinstance(send_at, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
+            raise ValidationFailed(
+                "send_at must be an ISO 8601 time with a zone, at most 30 days ahead", code="invalid_send_at"
+            )
+        checked["send_at"] = parsed
+    validity = options.get("validity")
+    if validity is not None:
+        if (
+            not isinstance(validity, int)
+            or isinstance(validity, bool)
+            or not (MIN_VALIDITY_SECONDS <= validity <= MAX_VALIDITY_SECONDS)
+        ):
+            raise ValidationFailed(
+                f"validity must be a number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS}",
+                code="invalid_validity",
+            )
+        checked["validity"] = validity
+    priority = options.get("priority")
+    if priority is not None:
+        if not isinstance(priority, str) or priority not in PRIORITIES:
+            raise ValidationFailed("priority must be normal or high", code="invalid_priority")
+        checked["priority"] = PRIORITIES[priority]
+    return checked
+
+
+def sms_validate(
+    *, to: object, text: object, to_field: str = "to", options: dict[str, Any] | None = None
+) -> ValidatedSms:
+    """Check a recipient and a text as the API receives them, and ``options`` (the request's
+    body, for its optional fields); raises ``ValidationFailed``."""
     if to is None:
         raise ValidationFailed(f"Missing required field: {to_field}", code="missing_field")
     normalized = normalize_phone_number(to)
@@ -59,7 +106,7 @@ def sms_validate(*, to: object, text: object, to_field: str = "to") -> Validated
             f"Message is too long (maximum {settings.SMS_MAX_LENGTH} characters)",
             code="message_too_long",
         )
-    return ValidatedSms(to=normalized, text=text)
+    return ValidatedSms(to=normalized, text=text, **(sms_options_validate(options) if options else {}))
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
@@ -110,7 +157,7 @@ def message_send(
     rate_limit = None if earlier is not None else sms_rate_limit_hit(api_key=api_key)
     try:
         data = read_body()
-        sms = sms_validate(to=data.get("to"), text=data.get("message"))
+        sms = sms_validate(to=data.get("to"), text=data.get("message"), options=data)
     except Exception as exc:
         # A counted request carries its budget's headers, whatever its answer.
         if rate_limit is not None:
@@ -119,12 +166,14 @@ def message_send(
     if earlier is not None:
         return SendOutcome(message_replay(message=earlier, to=sms.to, text=sms.text), False, None)
     if idempotency_key:
-        message, created = _message_create_once(
-            api_key=api_key, to=sms.to, text=sms.text, idempotency_key=idempotency_key
-        )
+        message, created = _message_create_once(api_key=api_key, sms=sms, idempotency_key=idempotency_key)
         return SendOutcome(message, created, rate_limit)
-    message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text)
-    return SendOutcome(message, True, rate_limit)
+    return SendOutcome(_message_create_from(api_key, sms), True, rate_limit)
+
+
+def _message_create_from(api_key: ApiKey, sms: ValidatedSms, **kwargs: Any) -> Message:
+    return message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text, send_at=sms.send_at,
+                          validity=sms.validity, priority=sms.priority, **kwargs)  # fmt: skip
 
 
 def message_replay(*, message: Message, to: str, text: str) -> Message:
@@ -137,21 +186,19 @@ def message_replay(*, message: Message, to: str, text: str) -> Message:
     return message
 
 
-def _message_create_once(*, api_key: ApiKey, to: str, text: str, idempotency_key: str) -> tuple[Message, bool]:
+def _message_create_once(*, api_key: ApiKey, sms: ValidatedSms, idempotency_key: str) -> tuple[Message, bool]:
     """``message_create`` for a request with an Idempotency-Key whose key was not found (the
     caller looked, see ``message_get_by_idempotency_key``): (message, created). A concurrent
     twin that got there first meets this one at the unique constraint, and its message is
     returned instead, so a retry never sends the SMS twice."""
     try:
         with transaction.atomic():
-            message = message_create(
-                account=api_key.account, api_key=api_key, to=to, text=text, idempotency_key=idempotency_key
-            )
+            message = _message_create_from(api_key, sms, idempotency_key=idempotency_key)
     except IntegrityError:
         existing = message_get_by_idempotency_key(api_key=api_key, idempotency_key=idempotency_key)
         if existing is None:
             raise
-        return message_replay(message=existing, to=to, text=text), False
+        return message_replay(message=existing, to=sms.to, text=sms.text), False
     return message, True
 
 
@@ -236,7 +283,7 @@ def message_send_bulk(*, api_key: ApiKey, read_body: Callable[[], dict[str, Any]
         try:
             if not isinstance(item, dict):
                 raise ValidationFailed("Each item must be an object with to and message", code="invalid_item")
-            checked.append(sms_validate(to=item.get("to"), text=item.get("message")))
+            checked.append(sms_validate(to=item.get("to"), text=item.get("message"), options=item))
         except ValidationFailed as exc:
             checked.append(exc)
     limit = settings.SMS_RATE_LIMIT_PER_MINUTE
@@ -256,7 +303,7 @@ def message_send_bulk(*, api_key: ApiKey, read_body: Callable[[], dict[str, Any]
             if isinstance(sms, ValidationFailed):
                 results.append({"index": index, "error": sms.message, "code": sms.code})
                 continue
-            message = message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text, wake=False)
+            message = _message_create_from(api_key, sms, wake=False)
             if message.gateway_id is not None:
                 phones.add(message.gateway_id)
             results.append({"index": index, "message_id": message.pk, "status": message.status})

@@ -41,7 +41,8 @@ json_values = st.recursive(
 )  # fmt: skip
 # Bodies shaped like the endpoints' own: each known field valid or arbitrary, so that hostile
 # values reach the code past the first check (a text with a surrogate, to a valid number).
-field_names = st.sampled_from(["to", "message", "phone_number", "code", "id", "from", "text"])
+field_names = st.sampled_from(["to", "message", "phone_number", "code", "id", "from", "text", "send_at", "validity",
+                               "priority"])  # fmt: skip
 numbers = st.sampled_from([GUIDE_NUMBER, "+959451234567", "+447911123456"])
 fields = {
     "to": numbers | json_values,
