@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -60,9 +60,11 @@ def _time(content: dict[str, Any], key: str) -> datetime | None:
         return None
     try:
         parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:
+        # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
+        parsed = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None:
         raise ProtocolError(f"'{key}' must be an ISO 8601 time with a zone, e.g. 2026-11-25T13:00:00Z")
     return parsed
 

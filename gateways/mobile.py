@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -255,9 +255,10 @@ def parse_app_time(value: str) -> datetime | None:
     fixed = re.sub(r"([+-])-?(\d):?(\d\d)$", r"\g<1>0\2:\3", value.strip())
     try:
         parsed = parse_datetime(fixed)
-    except ValueError:
+        # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
+        return parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
 
 
 def app_webhook_verify(*, gateway: Gateway, body: bytes, timestamp: str, signature: str) -> bool:

@@ -54,9 +54,11 @@ def sms_options_validate(options: dict[str, Any]) -> dict[str, Any]:
     if send_at is not None:
         try:
             parsed = parse_datetime(send_at) if isinstance(send_at, str) else None
-        except ValueError:
+            # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
+            parsed = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
+        except (ValueError, OverflowError):
             parsed = None
-        if parsed is None or parsed.tzinfo is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
+        if parsed is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
             raise ValidationFailed(
                 "send_at must be an ISO 8601 time with a zone, at most 30 days ahead", code="invalid_send_at"
             )

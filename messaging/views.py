@@ -3,6 +3,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from datetime import UTC
 
 from django.utils.dateparse import parse_datetime
 from rest_framework.request import Request
@@ -180,9 +181,11 @@ def _limit(value: str, maximum: int) -> int:
 def _time(value: str, name: str):
     try:
         parsed = parse_datetime(value)
-    except ValueError:  # well-formed but impossible: month 13, year 0, a 99-hour offset
+        # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts (up to 23:59).
+        parsed = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):  # impossible (month 13, year 0), or past year 1 or 9999 in UTC
         parsed = None
-    if parsed is None or parsed.tzinfo is None:
+    if parsed is None:
         raise ValidationFailed(
             f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"
         )

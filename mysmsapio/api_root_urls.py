@@ -15,6 +15,8 @@ urlpatterns = [
     path("up", views.up, name="up"),
     path("ready", views.ready, name="ready"),
     path("metrics", metrics_view, name="metrics"),
+    path("api/v1/openapi.json", views.openapi_json, name="openapi"),
+    path("api/docs/", views.api_docs, name="api-docs"),
     path("api/v1/", include("mysmsapio.api_urls")),
     path("api/mobile/v1/", include("gateways.mobile_urls")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular_sidecar",  # Swagger UI's static files for /api/docs/
     "channels",
     "mysmsapio",
     "accounts",

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from .errors import error_body, json_error, require_safe_json
 from .health import check_database, readiness
+from .openapi import openapi_document
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,18 @@ def ready(request: HttpRequest) -> JsonResponse:
         response["Retry-After"] = "5"
         return response
     return JsonResponse({"status": "ready", "checks": body})
+
+
+@require_safe_json
+def openapi_json(request: HttpRequest) -> JsonResponse:
+    """The public API's OpenAPI 3.1 document (mysmsapio/openapi.py); no key needed."""
+    return JsonResponse(openapi_document(), json_dumps_params={"ensure_ascii": False})
+
+
+@require_safe_json
+def api_docs(request: HttpRequest) -> HttpResponse:
+    """Interactive docs of the API: Swagger UI, served from this server's own static files."""
+    return render(request, "mysmsapio/api_docs.html")
 
 
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:

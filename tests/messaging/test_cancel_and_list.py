@@ -103,3 +103,15 @@ def test_the_list_is_newest_first_filtered_and_paged(api_client, account, other_
 def test_a_bad_query_is_a_json_422(api_client, query, code):
     answer = api_client.get("/api/v1/sms", query)
     assert (answer.status_code, answer.json()["code"]) == (422, code)
+
+
+def test_times_with_offsets_python_accepts_and_postgresql_does_not_are_read_in_utc(api_client, account):
+    # Found by the fuzzer (tests/live/test_openapi_fuzz.py): a +20:32 offset answered 500 on PostgreSQL.
+    message_create(account=account, to=GUIDE_NUMBER, text="x")
+    answer = api_client.get("/api/v1/sms", {"until": "2999-08-29T03:08:16+20:32", "since": "0044-01-04T18:59:03Z"})
+    assert answer.status_code == 200 and len(answer.json()["messages"]) == 1
+    early = api_client.get("/api/v1/sms", {"since": "0001-01-01T00:00:00+05:00"})  # before year 1 in UTC
+    assert (early.status_code, early.json()["code"]) == (422, "invalid_since")
+    body = {"to": GUIDE_NUMBER, "message": "x", "send_at": "2026-11-25T10:00:00+20:30"}
+    scheduled = api_client.post("/api/v1/sms/send", body, format="json")
+    assert scheduled.status_code == 202
