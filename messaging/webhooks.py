@@ -14,28 +14,29 @@
   package. After a rotation the previous secret signs too (a second ``v1,`` signature) for
   ``WEBHOOK_SECRET_ROTATION_GRACE_SECONDS``.
 - **Safe to point anywhere.** No redirect is followed; addresses that are private, loopback,
-  link-local or otherwise not public are refused unless ``WEBHOOK_ALLOW_PRIVATE_URLS``; at most
-  4 KB of a response is read.
+  link-local or otherwise not public are refused unless ``WEBHOOK_ALLOW_PRIVATE_URLS``, and a
+  delivery connects to the very address that was checked (no DNS rebinding); at most 4 KB of a
+  response is read.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import http.client
 import ipaddress
 import json
 import logging
 import random
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -86,18 +87,26 @@ def webhook_check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused("The URL must be http:// or https:// with a host")
-    if settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        return
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        _vetted_address(parts)
+
+
+def _vetted_address(parts: SplitResult) -> str:
+    """The host resolved once, every address it has checked: the address a delivery connects
+    to, so that a name cannot pass the check and then lead the connection elsewhere."""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except (socket.gaierror, UnicodeError):
+        addresses = [info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)]
+    except (socket.gaierror, UnicodeError, ValueError):
         raise WebhookRefused(f"{parts.hostname} does not resolve") from None
-    for address in addresses:
-        if not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise WebhookRefused(
-                f"{parts.hostname} is a private, loopback or link-local address ({address}); "
-                "set WEBHOOK_ALLOW_PRIVATE_URLS=true to allow it"
-            )
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        for address in addresses:
+            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+                raise WebhookRefused(
+                    f"{parts.hostname} is a private, loopback or link-local address ({address}); "
+                    "set WEBHOOK_ALLOW_PRIVATE_URLS=true to allow it"
+                )
+    return addresses[0]
 
 
 def _events(events: list[str]) -> list[str]:
@@ -229,12 +238,28 @@ def _deliver_soon(event_ids: list[str]) -> None:
 # --- Delivering ----------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # a 3xx is the answer, and a failure
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was vetted, whatever the name resolves to by then; the
+    Host header keeps the name. http.client follows no redirect: a 3xx is the answer."""
+
+    def __init__(self, host: str, port: int | None, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The same over TLS: the certificate is checked against the name (SNI too)."""
+
+    def __init__(self, host: str, port: int | None, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _signature(endpoint: WebhookEndpoint, event_id: str, at: datetime, body: str, now: datetime) -> str:
@@ -254,18 +279,24 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> t
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": _signature(endpoint, delivery.id, now, body, now),
     }
+    parts = urlsplit(endpoint.url)
+    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
+    connection = None
     try:
         webhook_check_url(endpoint.url)
-        request = urllib.request.Request(endpoint.url, data=body.encode(), headers=headers, method="POST")
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-            return response.status, response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"), ""
-    except urllib.error.HTTPError as exc:
-        excerpt = exc.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace") if exc.fp else ""
-        return exc.code, excerpt, ""
+        connection = connection_class(parts.hostname, parts.port, address=_vetted_address(parts),
+                                      timeout=settings.WEBHOOK_TIMEOUT_SECONDS)  # fmt: skip
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", target, body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"), ""
     except WebhookRefused as exc:
         return None, "", str(exc)
-    except (OSError, ValueError) as exc:  # refused, reset, timed out, TLS, a bad URL
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timed out, TLS, bad answer
         return None, "", f"{type(exc).__name__}: {exc}"[:300]
+    finally:
+        if connection is not None:
+            connection.close()
 
 
 def _backoff(attempts: int) -> timedelta:

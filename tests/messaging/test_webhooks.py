@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -264,3 +265,28 @@ def test_a_verified_otp_is_told(receiver, account, online_gateway, api_client, s
     [event] = WebhookEvent.objects.all()
     assert event.payload["type"] == "otp.verified" and event.payload["data"]["phone_number"] == GUIDE_NUMBER
     assert code not in json.dumps(event.payload)  # never the code
+
+
+def test_a_delivery_connects_to_the_address_that_was_checked(receiver, account, monkeypatch, settings):
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def resolve(host, port, *args, **kwargs):
+        if host == "hooks.example.test":  # a name, looked up once per delivery and then pinned
+            answers.append(host)
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    port = receiver.server.server_port
+    webhook_endpoint_create(account_id=account.pk, url=f"http://hooks.example.test:{port}/hooks?x=1",
+                            events=["sms.received"])  # fmt: skip
+    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    assert deliver_all() == [True]
+    assert receiver.received[0][0]["host"] == f"hooks.example.test:{port}"  # the name, at the vetted address
+    assert answers == ["hooks.example.test"]  # resolved once: the connection used that answer
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False  # the same name is now refused: it resolves to loopback
+    WebhookEvent.objects.update(status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now())
+    assert deliver_all() == [False]
+    assert len(receiver.received) == 1
