@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import dispatch
+from .middleware import bearer_from_scope
 from .mobile import app_gateway_by_device_token, app_stream_alive
 from .services import gateway_connected, gateway_disconnected
 from .signals import gateway_group_name
@@ -30,14 +31,6 @@ logger = logging.getLogger(__name__)
 
 def sse_event(name: str, data: Any = None) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-def _bearer(scope: dict[str, Any]) -> str:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else ""
-    return ""
 
 
 class AppEventsConsumer(AsyncConsumer):
@@ -51,7 +44,7 @@ class AppEventsConsumer(AsyncConsumer):
             return  # a GET has no body worth reading
         if self.scope["method"] not in ("GET", "HEAD"):
             await self._refuse(405, "Method not allowed: open the event stream with GET", [(b"allow", b"GET")])
-        token = _bearer(self.scope)
+        token = bearer_from_scope(self.scope)  # headers only: a query string reaches access logs
         gateway = await database_sync_to_async(app_gateway_by_device_token)(raw_token=token) if token else None
         if gateway is None:
             # 401 is what makes the app register again.

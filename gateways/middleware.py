@@ -15,12 +15,18 @@ from .models import GatewayKind
 from .services import gateway_get_by_token
 
 
-def _token_from_scope(scope) -> str:
+def bearer_from_scope(scope) -> str:
+    """The token of an ``Authorization: Bearer ...`` header of an ASGI scope, or ""."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer":
-                return token.strip()
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return ""
+
+
+def _token_from_scope(scope) -> str:
+    if token := bearer_from_scope(scope):
+        return token
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
     return values[0] if values else ""
 

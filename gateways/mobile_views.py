@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from messaging.models import MessagePriority
 from mysmsapio.api import ApiView, json_object
-from mysmsapio.errors import ApiError
+from mysmsapio.errors import ApiError, NotFound
 
 from . import mobile
 from .models import Gateway
@@ -200,11 +200,10 @@ class EventsElsewhereApi(MobileApiView):
     device_required = False
 
     def get(self, request: Request) -> Response:
-        return Response(
-            {"error": "The event stream is served by the phone nodes: route /api/mobile/v1/events to them",
-             "code": "events_elsewhere"},
-            status=404,
-        )  # fmt: skip
+        raise NotFound(
+            "The event stream is served by the phone nodes: route /api/mobile/v1/events to them",
+            code="events_elsewhere",
+        )
 
 
 class InboundWebhookApi(MobileApiView):

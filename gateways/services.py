@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Account
 from accounts.services import account_get_or_create
+from messaging.models import WebhookEventType
 from messaging.selectors import message_last_sender_account
 from messaging.services import inbound_sms_store
-from messaging.webhooks import webhook_gateway_changed
+from messaging.webhooks import webhook_gateway_changed, webhook_wanted
 from mysmsapio.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 
 from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
@@ -142,6 +143,8 @@ def gateway_connected(*, gateway_id: int) -> str:
 
 
 def _tell_webhooks(gateway_id: int, *, online: bool) -> None:
+    if not webhook_wanted(WebhookEventType.GATEWAY_ONLINE if online else WebhookEventType.GATEWAY_OFFLINE):
+        return  # no read of the phone for an event nobody asked for
     row = Gateway.objects.filter(pk=gateway_id).values_list("name", "account_id").first()
     if row is not None:
         webhook_gateway_changed(gateway_id=gateway_id, name=row[0], account_id=row[1], online=online)

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Q
 
 from accounts.models import ApiKey
+from mysmsapio.api import api_time
 from mysmsapio.db import execute_prepared
 
 from .models import Message, MessageStatus
@@ -21,6 +23,22 @@ class MessageState:
     delivered_at: datetime | None
     failed_at: datetime | None
     error_message: str | None
+
+    @classmethod
+    def of(cls, message: Message) -> MessageState:
+        return cls(message.pk, message.status, message.sent_at, message.delivered_at, message.failed_at,
+                   message.error_message)  # fmt: skip
+
+    def body(self) -> dict[str, Any]:
+        """The status's JSON, as ``GET /sms/status`` answers it (the list and webhooks too)."""
+        return {
+            "message_id": self.message_id,
+            "status": self.status,
+            "sent_at": api_time(self.sent_at),
+            "delivered_at": api_time(self.delivered_at),
+            "failed_at": api_time(self.failed_at),
+            "error_message": self.error_message,
+        }
 
 
 # Prepared (mysmsapio/db.py): the status poll is the API's most frequent read.

@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey
 from mysmsapio import ratelimit
+from mysmsapio.api import api_time
 from mysmsapio.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
 from mysmsapio.text import is_storable_text, storable_text
 
@@ -241,7 +242,7 @@ def inbound_sms_store(
         if InboundSms.objects.filter(gateway_id=gateway_id, device_sms_id=sms.device_sms_id).exists():
             return
         InboundSms.objects.bulk_create([sms], ignore_conflicts=True)
-        at = sms.received_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        at = api_time(sms.received_at)
         data = {"from": sms.sender, "text": sms.body, "received_at": at, "gateway_id": gateway_id, "sim_slot": sim_slot}
         webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)
 

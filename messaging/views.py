@@ -11,16 +11,12 @@ from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
-from mysmsapio.api import ApiAnswer, ApiView, json_object
+from mysmsapio.api import ApiAnswer, ApiView, api_time, json_object
 from mysmsapio.errors import NotFound, ValidationFailed
 
 from .models import MessageStatus, is_message_id
-from .selectors import inbound_sms_page, message_page, message_state_get
+from .selectors import MessageState, inbound_sms_page, message_page, message_state_get
 from .services import message_cancel_by_client, message_send, message_send_bulk
-
-
-def _iso(value) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempotency_key: str | None) -> ApiAnswer:
@@ -49,14 +45,7 @@ def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
         message = message_state_get(account_id=api_key.account_id, message_id=message_id)
     if message is None:
         raise NotFound("Message not found", code="message_not_found")
-    return {
-        "message_id": message.message_id,
-        "status": message.status,
-        "sent_at": _iso(message.sent_at),
-        "delivered_at": _iso(message.delivered_at),
-        "failed_at": _iso(message.failed_at),
-        "error_message": message.error_message,
-    }
+    return message.body()
 
 
 class SmsStatusApi(ApiView):
@@ -112,12 +101,7 @@ class SmsListApi(ApiView):
         next_cursor = None
         if more:
             next_cursor = _next_cursor(items[-1].created_at, items[-1].pk)
-        messages = [
-            {"message_id": m.pk, "to": m.to, "status": m.status, "created_at": _iso(m.created_at),
-             "sent_at": _iso(m.sent_at), "delivered_at": _iso(m.delivered_at), "failed_at": _iso(m.failed_at),
-             "error_message": m.error_message}
-            for m in items
-        ]  # fmt: skip
+        messages = [{**MessageState.of(m).body(), "to": m.to, "created_at": api_time(m.created_at)} for m in items]
         return Response({"messages": messages, "next_cursor": next_cursor})
 
 
@@ -154,7 +138,7 @@ class SmsInboxApi(ApiView):
                         "id": sms.id,
                         "from": sms.sender,
                         "text": sms.body,
-                        "received_at": _iso(sms.received_at),
+                        "received_at": api_time(sms.received_at),
                         "gateway": sms.gateway_name,
                         "sim_slot": sms.sim_slot,
                     }

@@ -44,6 +44,7 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from mysmsapio.api import api_time
 from mysmsapio.celery import app as celery_app
 from mysmsapio.crypto import seal, unseal
 from mysmsapio.invalidation import Memo, invalidate
@@ -56,6 +57,7 @@ from .models import (
     WebhookEventStatus,
     WebhookEventType,
 )
+from .selectors import MessageState
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +86,16 @@ def _new_secret() -> str:
 
 def webhook_check_url(url: str) -> None:
     """Refuse what we will not call: not http(s), or (unless allowed) a host that is not public."""
+    parts = _http_parts(url)
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        _vetted_address(parts)
+
+
+def _http_parts(url: str) -> SplitResult:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookRefused("The URL must be http:// or https:// with a host")
-    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
-        _vetted_address(parts)
+    return parts
 
 
 def _vetted_address(parts: SplitResult) -> str:
@@ -122,8 +129,7 @@ def webhook_endpoint_create(*, account_id: int, url: str, events: list[str]) -> 
     raw = _new_secret()
     endpoint = WebhookEndpoint.objects.create(
         account_id=account_id, url=url, events=_events(events), sealed_secret=seal(raw, context="webhook")
-    )
-    transaction.on_commit(lambda: invalidate(ENDPOINTS_TOPIC))
+    )  # every process forgets its subscriptions (post_save: webhook_endpoints_changed)
     return CreatedEndpoint(endpoint, raw)
 
 
@@ -159,18 +165,28 @@ _subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
 # --- Emitting -------------------------------------------------------------------------------
 
 
-def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], now: datetime | None = None) -> int:
+def webhook_wanted(event: str) -> bool:
+    """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not."""
+    return any(event in events for endpoints in _subscriptions.get().values() for _, events in endpoints)
+
+
+def webhook_emit(*, account_id: int, event: str, data: dict[str, Any]) -> int:
     """Queue ``event`` for every enabled endpoint of the account that asked for it, in the
     caller's transaction. Returns how many were queued."""
     endpoints = [pk for pk, events in _subscriptions.get().get(account_id, []) if event in events]
-    if not endpoints:
+    return _queue(endpoints, event, data)
+
+
+def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any]) -> int:
+    """The outbox rows, and a kick to the workers once they are committed."""
+    if not endpoint_ids:
         return 0
-    now = now or timezone.now()
-    payload = {"type": event, "timestamp": _iso(now), "data": data}
+    now = timezone.now()
+    payload = {"type": event, "timestamp": api_time(now), "data": data}
     rows = [
         WebhookEvent(id=f"evt_{uuid.uuid4().hex}", endpoint_id=pk, event=event, payload=payload, created_at=now,
                      next_attempt_at=now)
-        for pk in endpoints
+        for pk in endpoint_ids
     ]  # fmt: skip
     WebhookEvent.objects.bulk_create(rows)
     transaction.on_commit(functools.partial(_deliver_soon, [row.id for row in rows]))
@@ -187,10 +203,6 @@ def webhook_gateway_changed(*, gateway_id: int, name: str, account_id: int | Non
     return sum(webhook_emit(account_id=account, event=event, data=data) for account in accounts)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
 MESSAGE_EVENTS = {
     "sent": WebhookEventType.MESSAGE_SENT,
     "delivered": WebhookEventType.MESSAGE_DELIVERED,
@@ -202,7 +214,7 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
     """A message reached ``status`` (sent, delivered, failed): its account's endpoints hear of
     it, with the fields of ``GET /sms/status``. Free when no endpoint wants message events."""
     event = MESSAGE_EVENTS[status]
-    if not any(event in events for endpoints in _subscriptions.get().values() for _, events in endpoints):
+    if not webhook_wanted(event):
         return 0
     message = (
         Message.objects.filter(pk=message_id)
@@ -211,15 +223,10 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
     )
     if message is None:
         return 0
-    data = {
-        "message_id": message.pk,
-        "to": message.to,
-        "status": status,
-        "sent_at": _iso(message.sent_at),
-        "delivered_at": _iso(message.delivered_at),
-        "failed_at": _iso(message.failed_at),
-        "error_message": message.error_message if status == "failed" else None,
-    }
+    # The status the event reports, even if a later one has landed since (the receiver orders).
+    data = {**MessageState.of(message).body(), "to": message.to, "status": status}
+    if status != "failed":
+        data["error_message"] = None
     return webhook_emit(account_id=message.account_id, event=event, data=data)
 
 
@@ -262,11 +269,11 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _signature(endpoint: WebhookEndpoint, event_id: str, at: datetime, body: str, now: datetime) -> str:
+def _signature(endpoint: WebhookEndpoint, event_id: str, body: str, now: datetime) -> str:
     secrets_in_use = [unseal(endpoint.sealed_secret, context="webhook")]
     if endpoint.sealed_previous_secret and endpoint.previous_secret_until and endpoint.previous_secret_until > now:
         secrets_in_use.append(unseal(endpoint.sealed_previous_secret, context="webhook"))
-    return " ".join(Webhook(secret).sign(msg_id=event_id, timestamp=at, data=body) for secret in secrets_in_use)
+    return " ".join(Webhook(secret).sign(msg_id=event_id, timestamp=now, data=body) for secret in secrets_in_use)
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> tuple[int | None, str, str]:
@@ -277,13 +284,12 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> t
         "User-Agent": "MySMSAPio-Webhooks/1",
         "webhook-id": delivery.id,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": _signature(endpoint, delivery.id, now, body, now),
+        "webhook-signature": _signature(endpoint, delivery.id, body, now),
     }
-    parts = urlsplit(endpoint.url)
-    connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
     connection = None
     try:
-        webhook_check_url(endpoint.url)
+        parts = _http_parts(endpoint.url)  # resolved and checked once, below, for this very try
+        connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         connection = connection_class(parts.hostname, parts.port, address=_vetted_address(parts),
                                       timeout=settings.WEBHOOK_TIMEOUT_SECONDS)  # fmt: skip
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -363,12 +369,6 @@ def webhook_replay(*, event_id: str) -> bool:
     return bool(again.update(status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now()))
 
 
-def webhook_send_test(*, endpoint: WebhookEndpoint) -> str:
+def webhook_send_test(*, endpoint: WebhookEndpoint) -> None:
     """A ``webhook.test`` event for one endpoint (the admin's "send test event")."""
-    now = timezone.now()
-    event = WebhookEvent.objects.create(
-        id=f"evt_{uuid.uuid4().hex}", endpoint=endpoint, event="webhook.test", created_at=now, next_attempt_at=now,
-        payload={"type": "webhook.test", "timestamp": _iso(now), "data": {"endpoint_id": endpoint.pk}},
-    )  # fmt: skip
-    transaction.on_commit(functools.partial(_deliver_soon, [event.pk]))
-    return event.pk
+    _queue([endpoint.pk], "webhook.test", {"endpoint_id": endpoint.pk})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from rest_framework.exceptions import ParseError
@@ -11,6 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .errors import ApiError
+
+
+def api_time(value: datetime | None) -> str | None:
+    """A time as the API writes it everywhere: UTC, to the second, ``Z`` (the guide's form)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 class ApiView(APIView):

@@ -15,6 +15,7 @@ from messaging.models import MessagePriority, WebhookEventType
 from messaging.phone import carrier_for_number, region_for_number
 from messaging.webhooks import webhook_emit
 from mysmsapio import ratelimit
+from mysmsapio.api import api_time
 from mysmsapio.crypto import hashes_match, keyed_hash
 from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 from mysmsapio.errors import RateLimited, ServiceUnavailable, ValidationFailed
@@ -227,7 +228,7 @@ def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str) -
         verification.updated_at = now
         verification.save(update_fields=["consecutive_failures", "updated_at"])
         # In the verify's transaction, like every event (free when no endpoint asked for it).
-        data = {"phone_number": phone_number, "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        data = {"phone_number": phone_number, "verified_at": api_time(now)}
         webhook_emit(account_id=account.pk, event=WebhookEventType.OTP_VERIFIED, data=data)
         return True
     if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
