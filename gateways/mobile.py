@@ -25,12 +25,12 @@ from django.utils.dateparse import parse_datetime
 
 from messaging.lifecycle import message_app_report, message_delivery_text
 from messaging.models import AppState, Message, MessageStatus
-from mysmsapio.crypto import hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
+from mysmsapio.crypto import keyed_hash, new_prefixed_secret
 
 from . import dispatch
 from .models import Gateway, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed
-from .services import gateway_event_record, gateway_get_by_token, gateway_inbound_sms, gateway_seen
+from .services import gateway_by_secret, gateway_event_record, gateway_get_by_token, gateway_inbound_sms, gateway_seen
 from .signals import CLOSE, gateway_signal
 
 DEVICE_TOKEN_PURPOSE = "gateway_device_token"
@@ -56,10 +56,6 @@ class DeviceRegistration:
     gateway: Gateway
     device_id: str
     raw_token: str
-
-
-def hash_device_token(raw_token: str) -> str:
-    return keyed_hash(DEVICE_TOKEN_PURPOSE, raw_token)
 
 
 def app_sims_from_report(sim_cards: object) -> list[dict[str, Any]]:
@@ -117,14 +113,8 @@ def app_device_register(*, registration_token: str, name: object, sim_cards: obj
 
 def app_gateway_by_device_token(*, raw_token: str) -> Gateway | None:
     """The unrevoked app gateway whose device holds ``raw_token``, or None."""
-    prefix = secret_lookup(raw_token, prefix=Gateway.DEVICE_TOKEN_PREFIX)
-    if prefix is None:
-        return None
-    candidate = hash_device_token(raw_token)
-    for gateway in Gateway.objects.filter(device_token_prefix=prefix, kind=GatewayKind.APP, revoked_at__isnull=True):
-        if gateway.device_token_hash and hashes_match(gateway.device_token_hash, candidate):
-            return gateway
-    return None
+    return gateway_by_secret(raw_token, prefix=Gateway.DEVICE_TOKEN_PREFIX, purpose=DEVICE_TOKEN_PURPOSE,
+                             field="device_token", kind=GatewayKind.APP)  # fmt: skip
 
 
 def app_device_update(*, gateway: Gateway, device_id: object, sim_cards: object, app_version: str = "") -> None:

@@ -116,12 +116,19 @@ def gateway_revoke(*, gateway: Gateway) -> Gateway:
 
 def gateway_get_by_token(*, raw_token: str) -> Gateway | None:
     """The unrevoked gateway that holds ``raw_token``, or None."""
-    prefix = secret_lookup(raw_token, prefix=Gateway.TOKEN_PREFIX)
-    if prefix is None:
+    return gateway_by_secret(raw_token, prefix=Gateway.TOKEN_PREFIX, purpose=HASH_PURPOSE, field="token")
+
+
+def gateway_by_secret(raw_token: str, *, prefix: str, purpose: str, field: str, **filters: object) -> Gateway | None:
+    """The unrevoked gateway whose ``<field>_prefix`` and ``<field>_hash`` hold ``raw_token``
+    (its registration token, or an app device's own token), or None."""
+    lookup = secret_lookup(raw_token, prefix=prefix)
+    if lookup is None:
         return None
-    candidate = hash_gateway_token(raw_token)
-    for gateway in Gateway.objects.filter(token_prefix=prefix, revoked_at__isnull=True):
-        if hashes_match(gateway.token_hash, candidate):
+    candidate = keyed_hash(purpose, raw_token)
+    for gateway in Gateway.objects.filter(revoked_at__isnull=True, **{f"{field}_prefix": lookup}, **filters):
+        stored = getattr(gateway, f"{field}_hash")
+        if stored and hashes_match(stored, candidate):
             return gateway
     return None
 
