@@ -32,6 +32,14 @@ def status_of(server, raw_key: str, message_id: str) -> dict:
     return response.json()
 
 
+def phones_report(running_agents, servers) -> str:
+    """What a failed wait for phones shows: each phone's row, and the agents' and nodes' logs."""
+    rows = list(Gateway.objects.values_list("name", "kind", "is_connected", "connection_id", "last_seen_at"))
+    agent_logs = "\n".join(f"--- {a.log.name}\n{a.log.read_text(errors='replace')[-3000:]}" for a in running_agents)
+    server_logs = "\n".join(f"--- node {i}\n{s.log()[-6000:]}" for i, s in enumerate(servers))
+    return f"4 phones online; now {rows}\n{agent_logs}\n{server_logs}"
+
+
 def test_an_app_phone_sends_and_reports_delivery(web_server, app_phones, raw_key):
     created = gateway_create(name="app-phone", kind=GatewayKind.APP, rate_per_minute=30)
     phone = app_phones(created.raw_token, web_server)
@@ -109,7 +117,8 @@ def test_messages_over_app_phones_and_agents_on_two_nodes_are_delivered_exactly_
     urls = [s.ws_url for s in servers]
     running_agents = [agents(f"agent-{i}", socket_phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)])
                       .start() for i in range(2)]  # fmt: skip
-    wait_for(lambda: Gateway.objects.filter(is_connected=True).count() == 4, what="4 phones online")
+    wait_for(lambda: Gateway.objects.filter(is_connected=True).count() == 4,
+             what=lambda: phones_report(running_agents, servers))  # fmt: skip
     for i in range(110):
         text = f"message #{i} မင်္ဂလာပါ"
         texts[post_sms(servers[i % len(servers)], keys[i % 2], OOREDOO_NUMBER, text)] = text
