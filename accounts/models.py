@@ -36,12 +36,15 @@ class ApiKey(models.Model):
     """A client API key, stored as a lookup prefix plus an HMAC: the raw key is never kept."""
 
     RAW_PREFIX = "api_live_"
+    # Test-mode keys (docs/test-mode.md): every endpoint works, no message reaches a phone.
+    TEST_RAW_PREFIX = "api_test_"
     # DRF puts the authenticated key on ``request.user``; its permission checks read this.
     is_authenticated = True
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="api_keys")
     name = models.CharField(max_length=100)
-    # The first characters after "api_live_": safe to show and log, used to find the row.
+    # The first characters after "api_live_" (or "api_test_"): safe to show and log, used to
+    # find the row.
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     permissions = models.JSONField(default=list)
@@ -52,6 +55,8 @@ class ApiKey(models.Model):
     # The first key of a line of rolls (None for that first key itself): keys rolled from one
     # another share one rate-limit budget and one Idempotency-Key scope.
     lineage_id = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
+    # A test key's messages never reach a phone, and it sees only test data (docs/test-mode.md).
+    is_test = models.BooleanField("test mode", default=False, db_default=False, editable=False)
 
     class Meta:
         verbose_name = "API key"
@@ -65,8 +70,12 @@ class ApiKey(models.Model):
         return self.lineage_id or self.pk
 
     @property
+    def raw_prefix(self) -> str:
+        return self.TEST_RAW_PREFIX if self.is_test else self.RAW_PREFIX
+
+    @property
     def display_prefix(self) -> str:
-        return f"{self.RAW_PREFIX}{self.prefix}…"
+        return f"{self.raw_prefix}{self.prefix}…"
 
     def has_permission(self, permission: str) -> bool:
         return permission in self.permissions

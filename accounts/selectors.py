@@ -32,12 +32,14 @@ def api_key_row_changed(sender: type, **kwargs: object) -> None:
 
 def api_key_get_by_raw(*, raw_key: str) -> ApiKey | None:
     """The usable key matching ``raw_key``, or None (malformed, unknown, revoked, expired)."""
-    prefix = secret_lookup(raw_key, prefix=ApiKey.RAW_PREFIX)
+    is_test = raw_key.startswith(ApiKey.TEST_RAW_PREFIX)
+    prefix = secret_lookup(raw_key, prefix=ApiKey.TEST_RAW_PREFIX if is_test else ApiKey.RAW_PREFIX)
     if prefix is None:
         return None
     candidate_hash = hash_api_key(raw_key)
     for api_key in _keys_by_prefix.get(prefix):
-        if hashes_match(api_key.key_hash, candidate_hash):
+        # The hash covers the whole key, its mode's prefix included; the mode is checked too.
+        if hashes_match(api_key.key_hash, candidate_hash) and api_key.is_test == is_test:
             return api_key if api_key.is_usable() else None
     return None
 

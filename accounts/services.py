@@ -59,10 +59,12 @@ def api_key_generate(
     account: Account | None = None,
     expires_at: datetime | None = None,
     lineage_id: int | None = None,
+    test: bool = False,
 ) -> GeneratedApiKey:
-    """Counterpart of the guide's ``ApiKey.generate!``: the raw key is returned once, here."""
+    """Counterpart of the guide's ``ApiKey.generate!``: the raw key is returned once, here.
+    ``test``: an ``api_test_`` key, whose messages never reach a phone (docs/test-mode.md)."""
     # 40 base62 characters after "api_live_": about 238 bits.
-    secret = new_prefixed_secret(prefix=ApiKey.RAW_PREFIX, purpose=HASH_PURPOSE)
+    secret = new_prefixed_secret(prefix=ApiKey.TEST_RAW_PREFIX if test else ApiKey.RAW_PREFIX, purpose=HASH_PURPOSE)
     api_key = ApiKey.objects.create(
         account=account or account_get_or_create(),
         name=name,
@@ -71,6 +73,7 @@ def api_key_generate(
         permissions=normalize_permissions(permissions),
         expires_at=expires_at,
         lineage_id=lineage_id,
+        is_test=test,
     )
     return GeneratedApiKey(api_key=api_key, raw_key=secret.raw)
 
@@ -100,7 +103,7 @@ def api_key_roll(*, api_key: ApiKey, grace: timedelta, now: datetime | None = No
     # sends twice.
     new = api_key_generate(
         name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at,
-        lineage_id=api_key.budget_id,
+        lineage_id=api_key.budget_id, test=api_key.is_test,
     )  # fmt: skip
     stop_at = now + grace
     if api_key.revoked_at is None or api_key.revoked_at > stop_at:

@@ -125,6 +125,11 @@ class ApiKeyCreateForm(forms.ModelForm):
     permission_names = forms.MultipleChoiceField(
         choices=Permission.choices, widget=forms.CheckboxSelectMultiple, label="Permissions", required=False
     )
+    test_mode = forms.BooleanField(
+        label="Test mode", required=False,
+        help_text="An api_test_ key: every endpoint works, but its messages never reach a phone "
+        "(they move queued → sent → delivered by themselves) and it sees only test data.",
+    )  # fmt: skip
 
     class Meta:
         model = ApiKey
@@ -133,15 +138,17 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(AddThroughServiceAdmin):
-    list_display = ["name", "account", "display_prefix", "permissions", "created_at", "last_used_at", "key_state"]
-    list_filter = ["account"]
+    list_display = ["name", "account", "mode", "display_prefix", "permissions", "created_at", "last_used_at",
+                    "key_state"]  # fmt: skip
+    list_filter = ["account", "is_test"]
     search_fields = ["name", "prefix"]
     actions = ["revoke", "roll_with_grace", "roll_now"]
-    readonly_fields = ["display_prefix", "permissions", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["display_prefix", "mode", "permissions", "created_at", "last_used_at", "revoked_at"]
     fields = [
         "name",
         "account",
         "display_prefix",
+        "mode",
         "permissions",
         "expires_at",
         "created_at",
@@ -150,7 +157,7 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
     ]
 
     add_form = ApiKeyCreateForm
-    add_fields = ["name", "account", "permission_names", "expires_at"]
+    add_fields = ["name", "account", "permission_names", "test_mode", "expires_at"]
 
     def get_changeform_initial_data(self, request) -> dict:
         # Most installations have one tenant: preselect it.
@@ -165,6 +172,7 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
             permissions=form.cleaned_data["permission_names"],
             account=form.cleaned_data["account"],
             expires_at=form.cleaned_data.get("expires_at"),
+            test=form.cleaned_data.get("test_mode", False),
         )
         obj.pk = result.api_key.pk
         request._new_raw_key = result.raw_key
@@ -177,6 +185,10 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
             secret=request._new_raw_key,
             back_url=reverse("admin:accounts_apikey_changelist"),
         )
+
+    @admin.display(description="Mode", ordering="is_test")
+    def mode(self, api_key: ApiKey) -> str:
+        return "test" if api_key.is_test else "live"
 
     @admin.display(description="State")
     def key_state(self, api_key: ApiKey) -> str:
@@ -447,8 +459,9 @@ class MessageEventInline(admin.TabularInline):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "to", "status", "gateway", "segments", "created_at", "sent_at", "delivered_at"]
-    list_filter = ["status", "gateway", "account", "priority", "created_at"]
+    list_display = ["id", "account", "to", "status", "gateway", "segments", "created_at", "sent_at", "delivered_at",
+                    "is_test"]  # fmt: skip
+    list_filter = ["status", "gateway", "account", "priority", "is_test", "created_at"]
     search_fields = ["id", "to"]
     date_hierarchy = "created_at"
     exclude = ["sealed_body"]
@@ -480,8 +493,9 @@ class MessageAdmin(ReadOnlyAdmin):
 
 @admin.register(Otp)
 class OtpAdmin(ReadOnlyAdmin):
-    list_display = ["phone_number", "account", "status", "attempts", "created_at", "expires_at", "verified_at"]
-    list_filter = ["status", "account"]
+    list_display = ["phone_number", "account", "status", "attempts", "created_at", "expires_at", "verified_at",
+                    "is_test"]  # fmt: skip
+    list_filter = ["status", "account", "is_test"]
     search_fields = ["phone_number"]
     exclude = ["code_hash"]  # never the code, not even its hash
 

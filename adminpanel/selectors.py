@@ -62,7 +62,7 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
     queue = message_count_by_status(statuses=QUEUE)
     hourly = {since + timedelta(hours=i): {s: 0 for s in MessageStatus.values} for i in range(HOURS)}
     rows = (
-        Message.objects.filter(created_at__gte=since)
+        Message.objects.filter(created_at__gte=since, is_test=False)
         .annotate(hour=TruncHour("created_at", tzinfo=UTC))
         .values_list("hour", "status")
         .annotate(n=Count("pk"))
@@ -72,7 +72,7 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
             hourly[hour][status] = n
     handed = Q(status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.FAILED], sent_at__isnull=False)
     per_phone = (
-        Message.objects.filter(handed, created_at__gte=since, gateway__isnull=False)
+        Message.objects.filter(handed, created_at__gte=since, gateway__isnull=False, is_test=False)
         .values_list("gateway__name")
         .annotate(
             total=Count("pk"),
@@ -85,7 +85,7 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
         PhoneDelivery(name=name, handed=total, delivered=delivered, failed=failed)
         for name, total, delivered, failed in per_phone
     ]
-    otps = Otp.objects.filter(created_at__gte=since).aggregate(
+    otps = Otp.objects.filter(created_at__gte=since, is_test=False).aggregate(
         sent=Count("pk"), verified=Count("pk", filter=Q(status=OtpStatus.VERIFIED))
     )
     phones_online, phones_total = gateway_count_online(now=now)
@@ -168,7 +168,7 @@ def ops_stats(*, now: datetime | None = None) -> dict[str, int]:
     """Queue depth, phones and throughput, for ``manage.py stats``."""
     now = now or timezone.now()
     minute, hour = now - timedelta(minutes=1), now - timedelta(hours=1)
-    recent = Message.objects.aggregate(
+    recent = Message.objects.filter(is_test=False).aggregate(
         accepted_last_hour=Count("pk", filter=Q(created_at__gte=hour)),
         sent_last_minute=Count("pk", filter=Q(sent_at__gte=minute)),
         sent_last_hour=Count("pk", filter=Q(sent_at__gte=hour)),

@@ -45,7 +45,7 @@ def messages_retry_failed(*, since: datetime, limit: int = 10_000) -> tuple[int,
     """Retry the failed messages that failed since ``since`` (OTP messages are left: their
     clients ask for new codes). Returns (retried, refused)."""
     ids = list(
-        Message.objects.filter(status=MessageStatus.FAILED, failed_at__gte=since)
+        Message.objects.filter(status=MessageStatus.FAILED, failed_at__gte=since, is_test=False)
         .exclude(priority=MessagePriority.OTP)
         .order_by("failed_at")
         .values_list("pk", flat=True)[:limit]

@@ -65,10 +65,10 @@ def dispatch_assign_pending(
     shortest queue. Returns how many each phone got."""
     now = now or timezone.now()
     # Pending work first: it is usually empty, and every phone connection calls this.
-    # A scheduled message (send_at) waits for its time.
+    # A scheduled message (send_at) waits for its time; a test-mode one never goes to a phone.
     due = Q(send_at__isnull=True) | Q(send_at__lte=now)
     pending = list(
-        _locked(Message.objects.filter(due, status=MessageStatus.PENDING, expires_at__gt=now))
+        _locked(Message.objects.filter(due, status=MessageStatus.PENDING, expires_at__gt=now, is_test=False))
         .order_by("-priority", "created_at")
         .values_list("pk", "carrier", "account_id")[:limit]
     )
@@ -223,7 +223,8 @@ def dispatch_stale_gateways() -> list[int]:
     """Offline phones that still hold unaccepted jobs (their socket died without a goodbye)."""
     online = gateway_list_online().values("pk")
     return list(
-        Message.objects.filter(status=MessageStatus.QUEUED, handed_over_at__isnull=True)
+        # (A queued message without a phone is a test-mode one: nothing to take back.)
+        Message.objects.filter(status=MessageStatus.QUEUED, handed_over_at__isnull=True, gateway__isnull=False)
         .filter(~Q(gateway__in=online))
         .values_list("gateway_id", flat=True)
         .distinct()

@@ -43,6 +43,7 @@ from mysmsapio.db import execute_prepared
 from .encoding import sms_encoding
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
+from .testmode import CARRIER_ERROR_TEXT, SIMULATED, SimulatedOutcome, numbers_with
 from .webhooks import webhook_message_changed
 
 EXPIRED_ERROR = "Expired: no gateway available"
@@ -116,7 +117,7 @@ def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
 # more CPU than PostgreSQL spent running it.
 _INSERT_COLUMNS = ["id", "account_id", "api_key_id", "to", "body", "sealed_body", "encoding", "segments",
                    "priority", "status", "gateway_id", "carrier", "created_at", "queued_at", "expires_at",
-                   "idempotency_key", "send_at"]  # fmt: skip
+                   "idempotency_key", "send_at", "is_test"]  # fmt: skip
 _INSERT_MESSAGE = f"""
 INSERT INTO messaging_message ({", ".join(f'"{column}"' for column in _INSERT_COLUMNS)})
 VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))})
@@ -139,6 +140,7 @@ def message_create(
     wake: bool = True,
     send_at: datetime | None = None,
     validity: int | None = None,
+    is_test: bool = False,
 ) -> Message:
     """Store a message, queued on a phone when one can take it (else pending), and wake that
     phone once the row is committed.
@@ -149,15 +151,18 @@ def message_create(
     False leaves waking the phone to the caller (a batch wakes each phone once). ``send_at``
     (future) keeps it pending, for no phone, until then (``dispatch_assign_pending`` hands it
     out); ``validity`` (seconds, from ``send_at`` or now) replaces the default validity.
+    ``is_test`` (a test-mode key's): no phone, ever; ``message_simulate_due`` moves it on.
     """
     now = timezone.now()
     carrier = carrier_for_number(to)
     scheduled = send_at is not None and send_at > now
-    if scheduled:
+    if scheduled or is_test:
         gateway_id = None
-    else:
+    if not scheduled:
         send_at = None
-        gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
+        if not is_test:
+            gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
+    queued = not scheduled and (gateway_id is not None or is_test)
     validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS
     encoding = sms_encoding(text)
     message_id = new_message_id()
@@ -171,14 +176,15 @@ def message_create(
         "encoding": encoding.encoding,
         "segments": encoding.segments,
         "priority": priority,
-        "status": MessageStatus.QUEUED if gateway_id else MessageStatus.PENDING,
+        "status": MessageStatus.QUEUED if queued else MessageStatus.PENDING,
         "gateway_id": gateway_id,
         "carrier": carrier,
         "created_at": now,
-        "queued_at": now if gateway_id else None,
+        "queued_at": now if queued else None,
         "expires_at": expires_at or (send_at or now) + timedelta(seconds=validity),
         "idempotency_key": idempotency_key,
         "send_at": send_at,
+        "is_test": is_test,
     }
     execute_prepared(_INSERT_MESSAGE, [row[column] for column in _INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s
@@ -470,3 +476,54 @@ def message_app_report(
             webhook_message_changed(message_id=message_id, status=MessageStatus.FAILED)
         return bool(done)
     return False  # Cancelling: the app echoing our own request
+
+
+# --- Test mode: no phone (messaging/testmode.py) ------------------------------------------------
+
+
+def message_simulate_due(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Move test-mode messages on as a phone would, one state per ``TEST_MESSAGE_STEP_SECONDS``:
+    due pending ones are queued, queued ones sent, sent ones delivered, except for the magic
+    numbers' other outcomes. Each move is a conditional UPDATE with its event and webhook, so a
+    client's cancel racing it settles as against a phone. Returns how many moved."""
+    now = now or timezone.now()
+    step = timedelta(seconds=settings.TEST_MESSAGE_STEP_SECONDS)
+    tests = Message.objects.filter(is_test=True)
+    never_sent = numbers_with(SimulatedOutcome.NEVER_SENT)
+    no_report = numbers_with(SimulatedOutcome.NO_DELIVERY_REPORT)
+    carrier_error = numbers_with(SimulatedOutcome.CARRIER_ERROR)
+    moves = [
+        # (which rows, the new values, the event, the webhook's status)
+        (
+            tests.filter(Q(send_at__isnull=True) | Q(send_at__lte=now), status=MessageStatus.PENDING,
+                         expires_at__gt=now),
+            {"status": MessageStatus.QUEUED, "queued_at": now},
+            MessageEventType.QUEUED, None,
+        ),
+        (
+            tests.filter(status=MessageStatus.QUEUED, queued_at__lte=now - step, expires_at__gt=now)
+            .exclude(to__in=never_sent),
+            {"status": MessageStatus.SENT, "sent_at": now, "sealed_body": None},
+            MessageEventType.SENT, MessageStatus.SENT,
+        ),
+        (
+            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step).exclude(to__in=no_report + carrier_error),
+            {"status": MessageStatus.DELIVERED, "delivered_at": now},
+            MessageEventType.DELIVERED, MessageStatus.DELIVERED,
+        ),
+        (
+            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step, to__in=carrier_error),
+            {"status": MessageStatus.FAILED, "failed_at": now, "error_message": CARRIER_ERROR_TEXT},
+            MessageEventType.FAILED, MessageStatus.FAILED,
+        ),
+    ]  # fmt: skip
+    moved = 0
+    for due, values, event, webhook_status in moves:
+        for message_id in due.values_list("pk", flat=True)[:limit]:
+            with transaction.atomic():
+                if due.filter(pk=message_id).update(**values):
+                    _event(message_id, event, now=now, detail=SIMULATED)
+                    if webhook_status is not None:
+                        webhook_message_changed(message_id=message_id, status=webhook_status)
+                    moved += 1
+    return moved

@@ -108,6 +108,9 @@ class Message(models.Model):
     send_at = models.DateTimeField(null=True, blank=True)
     # The client's Idempotency-Key header, unique per API key: a retried POST finds this row.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
+    # Sent with a test-mode key (api_test_...): never given to a phone; messaging/testmode.py
+    # moves it on by itself, and only test keys see it (docs/test-mode.md).
+    is_test = models.BooleanField("test", default=False, db_default=False, editable=False)
 
     class Meta:
         constraints = [
@@ -121,6 +124,12 @@ class Message(models.Model):
             models.Index(fields=["status", "-priority", "created_at"], name="message_queue_idx"),
             models.Index(fields=["gateway", "status", "pushed_at"], name="message_gateway_idx"),
             models.Index(fields=["account", "-created_at"], name="message_account_idx"),
+            # The test-mode simulator's scan, every second: only test messages still moving.
+            models.Index(
+                fields=["status", "created_at"],
+                name="message_test_idx",
+                condition=models.Q(is_test=True, status__in=["pending", "queued", "sent"]),
+            ),
         ]
 
     def __str__(self) -> str:

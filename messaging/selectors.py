@@ -44,20 +44,23 @@ class MessageState:
 # Prepared (mysmsapio/db.py): the status poll is the API's most frequent read.
 _STATE_SQL = """
 SELECT id, status, sent_at, delivered_at, failed_at, error_message FROM messaging_message
-WHERE id = %s AND account_id = %s
+WHERE id = %s AND account_id = %s AND is_test = %s
 """
 
 
-def message_state_get(*, account_id: int, message_id: str) -> MessageState | None:
-    """The account's message's state, or None: another account's message does not exist for you."""
-    rows = execute_prepared(_STATE_SQL, [message_id, account_id])
+def message_state_get(*, account_id: int, message_id: str, is_test: bool = False) -> MessageState | None:
+    """The account's message's state, or None: another account's message does not exist for
+    you, and neither does a test message for a live key, or a live one for a test key."""
+    rows = execute_prepared(_STATE_SQL, [message_id, account_id, is_test])
     return MessageState(*rows[0]) if rows else None
 
 
 def message_count_by_status(*, statuses: list[str] | None = None) -> dict[str, int]:
-    """How many messages are in each of ``statuses`` (default: every status), zeros included."""
+    """How many live messages are in each of ``statuses`` (default: every status), zeros
+    included. Test-mode messages are not traffic: dashboards and metrics leave them out."""
     statuses = statuses or list(MessageStatus.values)
-    counts = dict(Message.objects.filter(status__in=statuses).values_list("status").annotate(n=Count("pk")).order_by())
+    live = Message.objects.filter(status__in=statuses, is_test=False)
+    counts = dict(live.values_list("status").annotate(n=Count("pk")).order_by())
     return {status: counts.get(status, 0) for status in statuses}
 
 
@@ -126,10 +129,12 @@ def inbound_sms_page(
 def message_page(
     *, account_id: int, limit: int, status: str | None = None, to: str | None = None,
     since: datetime | None = None, until: datetime | None = None, before: tuple[datetime, str] | None = None,
+    is_test: bool = False,
 ) -> list[Message]:  # fmt: skip
-    """The account's messages, newest first, filtered; ``before`` is the (created_at, id) of
-    the last item of the previous page. Walks the (account, created_at DESC) index."""
-    messages = Message.objects.filter(account_id=account_id)
+    """The account's messages (live ones, or ``is_test`` ones), newest first, filtered;
+    ``before`` is the (created_at, id) of the last item of the previous page. Walks the
+    (account, created_at DESC) index."""
+    messages = Message.objects.filter(account_id=account_id, is_test=is_test)
     if status:
         messages = messages.filter(status=status)
     if to:

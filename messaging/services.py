@@ -176,7 +176,7 @@ def message_send(
 
 def _message_create_from(api_key: ApiKey, sms: ValidatedSms, **kwargs: Any) -> Message:
     return message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text, send_at=sms.send_at,
-                          validity=sms.validity, priority=sms.priority, **kwargs)  # fmt: skip
+                          validity=sms.validity, priority=sms.priority, is_test=api_key.is_test, **kwargs)  # fmt: skip
 
 
 def message_replay(*, message: Message, to: str, text: str) -> Message:
@@ -247,11 +247,13 @@ def inbound_sms_store(
         webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)
 
 
-def message_cancel_by_client(*, account_id: int, message_id: str) -> None:
-    """``POST /sms/<id>/cancel``: a message of the account that no phone has taken yet ends
-    ``failed`` ("Cancelled by the client"); a phone that pushed job is told to drop it. One a
-    phone already claimed (or an app phone fetched) wins the race: 409."""
-    owned = is_message_id(message_id) and Message.objects.filter(pk=message_id, account_id=account_id).exists()
+def message_cancel_by_client(*, api_key: ApiKey, message_id: str) -> None:
+    """``POST /sms/<id>/cancel``: a message of the key's account (and mode, live or test) that
+    no phone has taken yet ends ``failed`` ("Cancelled by the client"); a phone that pushed job
+    is told to drop it. One a phone already claimed (or an app phone fetched) wins the race: 409."""
+    owned = is_message_id(message_id) and (
+        Message.objects.filter(pk=message_id, account_id=api_key.account_id, is_test=api_key.is_test).exists()
+    )
     if not owned:
         raise NotFound("Message not found", code="message_not_found")
     try:

@@ -170,19 +170,20 @@ def webhook_wanted(event: str) -> bool:
     return any(event in events for endpoints in _subscriptions.get().values() for _, events in endpoints)
 
 
-def webhook_emit(*, account_id: int, event: str, data: dict[str, Any]) -> int:
+def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: bool = False) -> int:
     """Queue ``event`` for every enabled endpoint of the account that asked for it, in the
-    caller's transaction. Returns how many were queued."""
+    caller's transaction; ``test``: caused by a test-mode key (the payload says so). Returns
+    how many were queued."""
     endpoints = [pk for pk, events in _subscriptions.get().get(account_id, []) if event in events]
-    return _queue(endpoints, event, data)
+    return _queue(endpoints, event, data, test=test)
 
 
-def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any]) -> int:
+def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any], *, test: bool = False) -> int:
     """The outbox rows, and a kick to the workers once they are committed."""
     if not endpoint_ids:
         return 0
     now = timezone.now()
-    payload = {"type": event, "timestamp": api_time(now), "data": data}
+    payload = {"type": event, "timestamp": api_time(now), "test": test, "data": data}
     rows = [
         WebhookEvent(id=f"evt_{uuid.uuid4().hex}", endpoint_id=pk, event=event, payload=payload, created_at=now,
                      next_attempt_at=now)
@@ -218,7 +219,7 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
         return 0
     message = (
         Message.objects.filter(pk=message_id)
-        .only("account_id", "to", "status", "sent_at", "delivered_at", "failed_at", "error_message")
+        .only("account_id", "to", "status", "sent_at", "delivered_at", "failed_at", "error_message", "is_test")
         .first()
     )
     if message is None:
@@ -227,7 +228,7 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
     data = {**MessageState.of(message).body(), "to": message.to, "status": status}
     if status != "failed":
         data["error_message"] = None
-    return webhook_emit(account_id=message.account_id, event=event, data=data)
+    return webhook_emit(account_id=message.account_id, event=event, data=data, test=message.is_test)
 
 
 def _deliver_soon(event_ids: list[str]) -> None:
@@ -371,4 +372,4 @@ def webhook_replay(*, event_id: str) -> bool:
 
 def webhook_send_test(*, endpoint: WebhookEndpoint) -> None:
     """A ``webhook.test`` event for one endpoint (the admin's "send test event")."""
-    _queue([endpoint.pk], "webhook.test", {"endpoint_id": endpoint.pk})
+    _queue([endpoint.pk], "webhook.test", {"endpoint_id": endpoint.pk}, test=True)

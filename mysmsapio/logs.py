@@ -15,7 +15,10 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 # A client may pass its own id (to correlate with its logs) if it looks like one.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,100}$")
 # Raw API keys, gateway tokens and Authorization values, wherever they appear in a message.
-_SECRETS = re.compile(r"\b(api_live_|gw_live_)[A-Za-z0-9]+|\b(Bearer\s+)[^\s\"']+", re.IGNORECASE)
+# (API keys live and test, gateway and app-device tokens, webhook signing secrets.)
+_SECRETS = re.compile(
+    r"\b(api_live_|api_test_|gw_live_|gwd_live_|whsec_)[A-Za-z0-9+/=]+|\b(Bearer\s+)[^\s\"']+", re.IGNORECASE
+)
 
 
 def new_request_id(incoming: str | None) -> str:

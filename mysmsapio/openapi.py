@@ -79,7 +79,9 @@ def openapi_document() -> dict[str, Any]:
             "title": "MySMSAPio",
             "version": "1",
             "description": "Send SMS and OTPs through your own Android phones. The integration guide's endpoints "
-            "exactly, and what is marked 'beyond the guide'. Authenticate with `Authorization: Bearer api_live_...`.",
+            "exactly, and what is marked 'beyond the guide'. Authenticate with `Authorization: Bearer api_live_...`; "
+            "a test-mode key (`api_test_...`) works on every endpoint, and its messages never reach a phone "
+            "(docs/test-mode.md).",
         },
         "servers": [{"url": settings.PUBLIC_URL or "/"}],
         "security": [{"apiKey": []}],
@@ -153,7 +155,11 @@ def openapi_document() -> dict[str, Any]:
             }},
         },
         "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer", "description": "api_live_..."}},
+            "securitySchemes": {
+                "apiKey": {
+                    "type": "http", "scheme": "bearer", "description": "api_live_... (or api_test_... in test mode)"
+                }
+            },
             "schemas": {
                 "Error": {"type": "object", "required": ["error", "code"],
                           "properties": {"error": {"type": "string"}, "code": {"type": "string"}}},

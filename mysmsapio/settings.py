@@ -295,6 +295,9 @@ SMS_RATE_LIMIT_PER_MINUTE = env.int("SMS_RATE_LIMIT_PER_MINUTE", default=100)
 SMS_MAX_LENGTH = 1600
 # How long a message may wait for a gateway before it ends failed ("Expired: ...").
 MESSAGE_VALIDITY_SECONDS = env.int("MESSAGE_VALIDITY_SECONDS", default=24 * 3600)
+# Test-mode messages (api_test_ keys, docs/test-mode.md) stay this long in each state
+# (queued, sent) before the next: about 2 s from send to delivered.
+TEST_MESSAGE_STEP_SECONDS = env.float("TEST_MESSAGE_STEP_SECONDS", default=1.0)
 
 OTP_TTL_SECONDS = env.int("OTP_TTL_SECONDS", default=300)
 OTP_MAX_SENDS_PER_HOUR = env.int("OTP_MAX_SENDS_PER_HOUR", default=3)
@@ -372,6 +375,7 @@ WEBHOOK_RETRY_SECONDS = env.int("WEBHOOK_RETRY_SECONDS", default=3 * 24 * 3600)
 WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 2.0}
+CELERY_BEAT_SCHEDULE["simulate-test-messages"] = {"task": "messaging.tasks.simulate_test_messages", "schedule": 1.0}
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)
 

@@ -21,9 +21,13 @@ class PhoneVerification(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Test-mode codes (api_test_ keys) have their own rows: test traffic never locks a live number.
+    is_test = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["account", "phone_number"], name="one_verification_per_phone")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "phone_number", "is_test"], name="one_verification_per_phone")
+        ]
 
     def __str__(self) -> str:
         return f"Verification state of {self.phone_number}"
@@ -42,13 +46,15 @@ class Otp(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     verified_at = models.DateTimeField(null=True, blank=True)
+    # Issued to a test-mode key: no SMS, the code is 000000 (docs/test-mode.md).
+    is_test = models.BooleanField("test", default=False, db_default=False, editable=False)
 
     class Meta:
         verbose_name = "OTP"
         indexes = [models.Index(fields=["account", "phone_number", "-created_at"], name="otp_phone_idx")]
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "phone_number"],
+                fields=["account", "phone_number", "is_test"],
                 condition=models.Q(status="active"),
                 name="one_active_otp_per_phone",
             )

@@ -34,8 +34,10 @@ class CountryNotAllowed(ValidationFailed):
 
 def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
     """Count one code against the key's and the account's hourly volume (atomic counters,
-    exact across nodes); raises ``RateLimited`` past either."""
-    limits = [(f"otp-account:{account.pk}", settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR, "this account")]
+    exact across nodes); raises ``RateLimited`` past either. Test-mode codes have their own
+    account counter: testing never uses up live quota."""
+    mode = ":test" if api_key is not None and api_key.is_test else ""
+    limits = [(f"otp-account:{account.pk}{mode}", settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR, "this account")]
     if api_key is not None:
         limits.insert(0, (f"otp-key:{api_key.pk}", settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR, "this API key"))
     for key, limit, whose in limits:
@@ -55,6 +57,10 @@ def otp_hash(*, account_id: int, phone_number: str, code: str) -> str:
     return keyed_hash("otp", f"{account_id}:{phone_number}:{code}")
 
 
+# A test-mode key's every code (docs/test-mode.md): no SMS is sent, so the client must know it.
+TEST_CODE = "0" * CODE_DIGITS
+
+
 def otp_generate_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
@@ -66,27 +72,28 @@ def otp_render_text(*, code: str) -> str:
 
 # The send path's statements, prepared (mysmsapio/db.py) like the verify path's below.
 _VERIFICATION_CREATE_SQL = """
-INSERT INTO otp_phoneverification (account_id, phone_number, consecutive_failures, locked_until, updated_at)
-VALUES (%s, %s, 0, NULL, %s) ON CONFLICT (account_id, phone_number) DO NOTHING
+INSERT INTO otp_phoneverification (account_id, phone_number, is_test, consecutive_failures, locked_until, updated_at)
+VALUES (%s, %s, %s, 0, NULL, %s) ON CONFLICT (account_id, phone_number, is_test) DO NOTHING
 """
 _RECENT_SENDS_SQL = """
-SELECT created_at FROM otp_otp WHERE account_id = %s AND phone_number = %s AND created_at > %s
+SELECT created_at FROM otp_otp WHERE account_id = %s AND phone_number = %s AND is_test = %s AND created_at > %s
 ORDER BY created_at LIMIT %s
 """
-_REPLACE_LIVE_SQL = (
-    "UPDATE otp_otp SET status = 'replaced' WHERE account_id = %s AND phone_number = %s AND status = 'active'"
-)
+_REPLACE_LIVE_SQL = """
+UPDATE otp_otp SET status = 'replaced'
+WHERE account_id = %s AND phone_number = %s AND is_test = %s AND status = 'active'
+"""
 _OTP_COLUMNS = ["account_id", "api_key_id", "phone_number", "code_hash", "status", "attempts", "message_id",
-                "created_at", "expires_at", "verified_at"]  # fmt: skip
+                "created_at", "expires_at", "verified_at", "is_test"]  # fmt: skip
 _INSERT_OTP_SQL = f"""
 INSERT INTO otp_otp ({", ".join(_OTP_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_OTP_COLUMNS))}) RETURNING id
 """
 
 
-def _verification_lock(*, account_id: int, phone_number: str, now: datetime) -> PhoneVerification:
+def _verification_lock(*, account_id: int, phone_number: str, is_test: bool, now: datetime) -> PhoneVerification:
     """Create if needed, then lock, the row that serialises sends and verifies of one number."""
-    execute_prepared(_VERIFICATION_CREATE_SQL, [account_id, phone_number, now], fetch=False)
-    return _locked_verification(account_id, phone_number)
+    execute_prepared(_VERIFICATION_CREATE_SQL, [account_id, phone_number, is_test, now], fetch=False)
+    return _locked_verification(account_id, phone_number, is_test)
 
 
 @transaction.atomic
@@ -95,14 +102,20 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
 
     Raises ``NoGatewayOnline`` (no OTP created, no quota used: a code that waits in a queue
     is useless) or ``RateLimited`` (over the sliding hourly quota).
+
+    A test-mode key's code is always ``TEST_CODE`` and reaches no phone (its message is a test
+    message); every other rule is the same, on rows of its own.
     """
     now = timezone.now()
+    is_test = api_key is not None and api_key.is_test
     if not account.otp_country_allowed(region_for_number(phone_number)):
         raise CountryNotAllowed()
-    gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(phone_number), now=now)
-    if gateway_id is None:
-        raise NoGatewayOnline()
-    verification = _verification_lock(account_id=account.pk, phone_number=phone_number, now=now)
+    gateway_id = None
+    if not is_test:
+        gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(phone_number), now=now)
+        if gateway_id is None:
+            raise NoGatewayOnline()
+    verification = _verification_lock(account_id=account.pk, phone_number=phone_number, is_test=is_test, now=now)
     if verification.locked_until is not None and verification.locked_until > now:
         # A code sent now could not be verified: nobody pays for that SMS.
         minutes = max(1, math.ceil((verification.locked_until - now).total_seconds() / 60))
@@ -112,14 +125,14 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         )
 
     limit = settings.OTP_MAX_SENDS_PER_HOUR
-    recent = execute_prepared(_RECENT_SENDS_SQL, [account.pk, phone_number, now - timedelta(hours=1), limit])
+    recent = execute_prepared(_RECENT_SENDS_SQL, [account.pk, phone_number, is_test, now - timedelta(hours=1), limit])
     if len(recent) >= limit:
         retry_after = (as_datetime(recent[0][0]) + timedelta(hours=1) - now).total_seconds()
         raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after)
     _otp_volume_hit(account=account, api_key=api_key)
 
-    execute_prepared(_REPLACE_LIVE_SQL, [account.pk, phone_number], fetch=False)
-    code = otp_generate_code()
+    execute_prepared(_REPLACE_LIVE_SQL, [account.pk, phone_number, is_test], fetch=False)
+    code = TEST_CODE if is_test else otp_generate_code()
     expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
     message = message_create(
         account=account,
@@ -130,6 +143,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         priority=MessagePriority.OTP,
         expires_at=expires_at,
         gateway_id=gateway_id,
+        is_test=is_test,
     )
     row = {
         "account_id": account.pk,
@@ -142,6 +156,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         "created_at": now,
         "expires_at": expires_at,
         "verified_at": None,
+        "is_test": is_test,
     }
     [(otp_id,)] = execute_prepared(_INSERT_OTP_SQL, [row[column] for column in _OTP_COLUMNS])
     return model_from_row(Otp, ["id", *_OTP_COLUMNS], [otp_id, *row.values()])
@@ -161,49 +176,52 @@ def _record_failure(verification: PhoneVerification, now: datetime) -> None:
 # serialises whole transactions instead (IMMEDIATE) and has no FOR UPDATE.
 _VERIFICATION_SQL = """
 SELECT id, consecutive_failures, locked_until FROM otp_phoneverification
-WHERE account_id = %s AND phone_number = %s
+WHERE account_id = %s AND phone_number = %s AND is_test = %s
 """
 _VERIFICATION_FIELDS = ["id", "consecutive_failures", "locked_until"]
-_VERIFICATION_EXISTS_SQL = "SELECT 1 FROM otp_phoneverification WHERE account_id = %s AND phone_number = %s"
+_VERIFICATION_EXISTS_SQL = """
+SELECT 1 FROM otp_phoneverification WHERE account_id = %s AND phone_number = %s AND is_test = %s
+"""
 _LIVE_OTP_SQL = """
 SELECT id, code_hash, status, attempts, expires_at FROM otp_otp
-WHERE account_id = %s AND phone_number = %s AND status = 'active'
+WHERE account_id = %s AND phone_number = %s AND is_test = %s AND status = 'active'
 """
 _LIVE_OTP_FIELDS = ["id", "code_hash", "status", "attempts", "expires_at"]
 
 
-def _locked_verification(account_id: int, phone_number: str) -> PhoneVerification | None:
+def _locked_verification(account_id: int, phone_number: str, is_test: bool) -> PhoneVerification | None:
     sql = _VERIFICATION_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
-    rows = execute_prepared(sql, [account_id, phone_number])
+    rows = execute_prepared(sql, [account_id, phone_number, is_test])
     return model_from_row(PhoneVerification, _VERIFICATION_FIELDS, rows[0]) if rows else None
 
 
-def _live_otp(account_id: int, phone_number: str) -> Otp | None:
-    # At most one row: a unique constraint allows one active code per account and number.
-    rows = execute_prepared(_LIVE_OTP_SQL, [account_id, phone_number])
+def _live_otp(account_id: int, phone_number: str, is_test: bool) -> Otp | None:
+    # At most one row: a unique constraint allows one active code per account, number and mode.
+    rows = execute_prepared(_LIVE_OTP_SQL, [account_id, phone_number, is_test])
     return model_from_row(Otp, _LIVE_OTP_FIELDS, rows[0]) if rows else None
 
 
-def otp_verify(*, account: Account, phone_number: str, code: str) -> bool:
-    """True exactly once for the live code. Every failure looks the same to the caller and
-    is committed (the caller must not raise inside this transaction)."""
+def otp_verify(*, account: Account, phone_number: str, code: str, is_test: bool = False) -> bool:
+    """True exactly once for the live code (of test-mode codes, with ``is_test``). Every
+    failure looks the same to the caller and is committed (the caller must not raise inside
+    this transaction)."""
     candidate = otp_hash(account_id=account.pk, phone_number=phone_number, code=code)
     # A number that was never sent a code has no verification row, and nothing to lock or
     # count: answer without a transaction (one read; guesses at random numbers cost little).
     # A code being issued right now is not known to anyone before its transaction commits.
-    if not execute_prepared(_VERIFICATION_EXISTS_SQL, [account.pk, phone_number]):
+    if not execute_prepared(_VERIFICATION_EXISTS_SQL, [account.pk, phone_number, is_test]):
         hashes_match(_NO_CODE_HASH, candidate)  # the same work as a wrong code
         return False
-    return _otp_verify_locked(account=account, phone_number=phone_number, candidate=candidate)
+    return _otp_verify_locked(account=account, phone_number=phone_number, candidate=candidate, is_test=is_test)
 
 
 @transaction.atomic
-def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str) -> bool:
+def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str, is_test: bool) -> bool:
     now = timezone.now()
-    verification = _locked_verification(account.pk, phone_number)
+    verification = _locked_verification(account.pk, phone_number, is_test)
     otp = None
     if verification is not None:
-        otp = _live_otp(account.pk, phone_number)
+        otp = _live_otp(account.pk, phone_number, is_test)
     matches = hashes_match(otp.code_hash if otp else _NO_CODE_HASH, candidate)
 
     if verification is None:
@@ -229,7 +247,7 @@ def _otp_verify_locked(*, account: Account, phone_number: str, candidate: str) -
         verification.save(update_fields=["consecutive_failures", "updated_at"])
         # In the verify's transaction, like every event (free when no endpoint asked for it).
         data = {"phone_number": phone_number, "verified_at": api_time(now)}
-        webhook_emit(account_id=account.pk, event=WebhookEventType.OTP_VERIFIED, data=data)
+        webhook_emit(account_id=account.pk, event=WebhookEventType.OTP_VERIFIED, data=data, test=is_test)
         return True
     if otp.attempts >= settings.OTP_MAX_ATTEMPTS:
         otp.status = OtpStatus.EXHAUSTED

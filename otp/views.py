@@ -35,7 +35,8 @@ class OtpSendApi(ApiView):
         phone_number = _phone_number(json_object(request))
         api_key = request.auth
         otp_issue(account=api_key.account, api_key=api_key, phone_number=phone_number)
-        metrics.OTP_SENDS.inc()
+        if not api_key.is_test:  # metrics count live traffic only
+            metrics.OTP_SENDS.inc()
         return Response({"success": True, "message": "OTP sent successfully", "expires_in": settings.OTP_TTL_SECONDS})
 
 
@@ -52,10 +53,11 @@ def otp_verify_answer(api_key: ApiKey, data: dict) -> dict:
         raise ValidationFailed(INVALID_OTP, code="invalid_otp")
     # A code sent as a JSON number has lost its leading zeros: put them back.
     code = f"{code:0{CODE_DIGITS}d}" if isinstance(code, int) and code >= 0 else str(code).strip()
-    if not otp_verify(account=api_key.account, phone_number=phone_number, code=code):
-        metrics.OTP_VERIFICATIONS.labels("rejected").inc()
+    verified = otp_verify(account=api_key.account, phone_number=phone_number, code=code, is_test=api_key.is_test)
+    if not api_key.is_test:  # metrics count live traffic only
+        metrics.OTP_VERIFICATIONS.labels("verified" if verified else "rejected").inc()
+    if not verified:
         raise ValidationFailed(INVALID_OTP, code="invalid_otp")
-    metrics.OTP_VERIFICATIONS.labels("verified").inc()
     return {"success": True, "message": "OTP verified successfully"}
 
 

@@ -41,14 +41,19 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
     run_due_tasks(last_run, now=1000.0)
     assert sorted(ran) == sorted(e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values())
     ran.clear()
-    run_due_tasks(last_run, now=1001.0)
+    run_due_tasks(last_run, now=1000.5)
     assert ran == []
+    run_due_tasks(last_run, now=1001.0)
+    assert ran == ["messaging.tasks.simulate_test_messages"]  # every second
+    ran.clear()
     run_due_tasks(last_run, now=1005.0)
-    assert ran == ["messaging.tasks.deliver_due_webhooks"]  # every 2 s
+    assert sorted(ran) == ["messaging.tasks.deliver_due_webhooks", "messaging.tasks.simulate_test_messages"]  # 2 s
     ran.clear()
     run_due_tasks(last_run, now=1010.0)
-    assert sorted(ran) == ["gateways.tasks.dispatch_pending", "gateways.tasks.release_ack_timeouts",
-                           "messaging.tasks.deliver_due_webhooks"]  # fmt: skip
+    assert sorted(ran) == [
+        "gateways.tasks.dispatch_pending", "gateways.tasks.release_ack_timeouts",
+        "messaging.tasks.deliver_due_webhooks", "messaging.tasks.simulate_test_messages",
+    ]  # fmt: skip
 
 
 def test_the_channel_layer_is_redis_pub_sub_and_carries_a_message():

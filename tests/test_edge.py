@@ -197,6 +197,17 @@ def test_a_send_through_the_edge_is_answered_and_stored_as_through_django(api_ke
     assert (stored.to, stored.body, stored.status, stored.gateway) == (GUIDE_NUMBER, "Hello", "queued", online_gateway)
 
 
+def test_a_test_mode_key_through_the_edge_sends_test_messages_and_sees_only_them(make_api_key, message):
+    test_key = make_api_key(name="CI", test=True)
+    edge = answered_by_edge(send_env(test_key.raw_key, {"to": GUIDE_NUMBER, "message": "test"}))
+    assert edge is not None and edge.status == 202
+    stored = Message.objects.get(pk=edge.json()["message_id"])
+    assert (stored.is_test, stored.gateway, stored.status) == (True, None, "queued")
+    own = answered_by_edge(environ("GET", f"/api/v1/sms/status/{stored.pk}", key=test_key.raw_key))
+    live = answered_by_edge(environ("GET", f"/api/v1/sms/status/{message.pk}", key=test_key.raw_key))
+    assert (own.status, live.status) == (200, 404)
+
+
 def test_an_idempotent_retry_is_one_message_whichever_path_serves_it(api_key, online_gateway, django_app):
     body = {"to": GUIDE_NUMBER, "message": "Once"}
     first = answered_by_edge(send_env(api_key.raw_key, body, HTTP_IDEMPOTENCY_KEY="order-1234"))

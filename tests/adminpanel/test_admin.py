@@ -73,6 +73,22 @@ def test_a_new_api_key_is_shown_once_and_works(operator, account, client_for):
     assert ApiKey.objects.count() == 1
 
 
+def test_a_test_mode_key_is_made_in_the_admin_and_marked_there(operator, account, client_for):
+    response = operator.post(
+        "/admin/accounts/apikey/add/",
+        {"name": "CI", "account": account.pk, "permission_names": ["send_sms"], "test_mode": "on"},
+    )
+    raw_key = re.search(r"api_test_[A-Za-z0-9]{40}", response.content.decode()).group(0)
+    key = api_key_get_by_raw(raw_key=raw_key)
+    assert key.is_test
+    sent = client_for(raw_key).post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json")
+    assert sent.status_code == 202
+    listing = operator.get("/admin/accounts/apikey/?is_test__exact=1").content.decode()
+    assert "CI" in listing and "api_test_" + key.prefix in listing and ">test<" in listing
+    messages = operator.get("/admin/messaging/message/?is_test__exact=1").content.decode()
+    assert sent.json()["message_id"] in messages
+
+
 def test_a_new_gateway_shows_its_token_once_with_the_termux_commands(operator):
     response = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10})
     body = response.content.decode()

@@ -221,3 +221,17 @@ def test_webhooks_arrive_at_least_once_across_a_killed_web_node_and_a_failing_re
             wait_for(lambda: node_ready(topology.web[0].url), timeout=60, what="node 1 ready again")
     finally:
         receiver.server.shutdown()
+
+
+def test_a_test_mode_key_is_served_by_the_workers_and_never_by_a_phone(topology, phones):
+    """Production's own schedule (Celery beat, workers) moves a test key's messages to
+    delivered, and the phones online meanwhile send none of them."""
+    test_key = topology.manage("create_api_key", "--name", "CI", "--permissions", "send_sms", "--test")
+    clients = Clients(topology, test_key.stdout.split()[-1])
+    time.sleep(2)  # the phones connect: they could take work
+    for index in range(4):
+        clients.send(f"test mode {index}", prefer=index % 2)
+    wait_for(lambda: all(clients.status(m) == "delivered" for m in clients.accepted), timeout=60,
+             what=lambda: f"test messages delivered; now {[clients.status(m) for m in clients.accepted]}")  # fmt: skip
+    sent_by_phones = {line["id"] for phone in phones for line in phone.sent()}
+    assert sent_by_phones.isdisjoint(clients.accepted)

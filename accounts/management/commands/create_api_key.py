@@ -21,8 +21,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--account", default=Account.DEFAULT_NAME)
         parser.add_argument("--expires-in-days", type=int, default=None)
+        parser.add_argument(
+            "--test", action="store_true",
+            help="A test-mode key (api_test_...): its messages never reach a phone (docs/test-mode.md)",
+        )  # fmt: skip
 
-    def handle(self, *args, name: str, permissions: str, account: str, expires_in_days, **options):
+    def handle(self, *args, name: str, permissions: str, account: str, expires_in_days, test: bool, **options):
         names = [p.strip() for p in permissions.split(",") if p.strip()]
         expires_at = None
         if expires_in_days is not None:
@@ -33,12 +37,14 @@ class Command(BaseCommand):
                 permissions=names,
                 account=account_get_or_create(name=account),
                 expires_at=expires_at,
+                test=test,
             )
         except UnknownPermission as exc:
             raise CommandError(str(exc)) from exc
         key = result.api_key
         self.stdout.write(
-            f"Created API key #{key.pk} '{key.name}' for account '{key.account.name}' "
+            f"Created {'test-mode ' if key.is_test else ''}API key #{key.pk} '{key.name}' "
+            f"for account '{key.account.name}' "
             f"with permissions {', '.join(key.permissions) or '(none)'}."
         )
         self.stdout.write("Save this key now: it is shown only once.")

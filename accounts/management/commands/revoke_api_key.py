@@ -13,7 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("key", help="The key's id, or its prefix as list_api_keys shows it")
 
     def handle(self, *args, key: str, **options):
-        ref = key.removeprefix(ApiKey.RAW_PREFIX).rstrip("…")
+        ref = key.removeprefix(ApiKey.RAW_PREFIX).removeprefix(ApiKey.TEST_RAW_PREFIX).rstrip("…")
         matches = ApiKey.objects.filter(pk=int(ref)) if ref.isdigit() else ApiKey.objects.filter(prefix=ref)
         if matches.count() != 1:
             raise CommandError(f"No single API key matches {key!r}")
