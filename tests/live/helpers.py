@@ -51,6 +51,28 @@ def substitute(text: str, server_url: str, raw_key: str) -> str:
     return re.sub(r"api_live_your_key(_here)?", raw_key, text)
 
 
+def wal_frames_unpublished(database: Path) -> int:
+    """Frames of the current WAL generation past the last one the wal-index publishes: a
+    transaction written (maybe committed) that readers cannot see yet. SQLite's file formats:
+    WAL header 32 bytes (page size at 8, salts at 16, big-endian), frame headers 24 bytes
+    (salts at 8); the wal-index header's mxFrame is a native-endian u32 at offset 16."""
+    wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")
+    if not wal.exists() or not shm.exists():
+        return 0
+    data, index = wal.read_bytes(), shm.read_bytes()
+    if len(data) < 32 or len(index) < 20:
+        return 0
+    page_size, salts = int.from_bytes(data[8:12], "big"), data[16:24]
+    published = int.from_bytes(index[16:20], sys.byteorder)
+    frame_size = 24 + page_size
+    unpublished = 0
+    for frame in range(published, (len(data) - 32) // frame_size):
+        start = 32 + frame * frame_size
+        if data[start + 8 : start + 16] == salts:
+            unpublished += 1
+    return unpublished
+
+
 class Agent:
     def __init__(self, tmp_path: Path, name: str, token: str, servers: list[str], **options) -> None:
         self.outbox = tmp_path / f"{name}-outbox.jsonl"
@@ -87,6 +109,9 @@ class Agent:
                     sending = db.execute("SELECT count(*) FROM jobs WHERE state = 'sending'").fetchone()[0]
                 finally:
                     db.close()
+                # Frozen between writing a commit to the WAL and publishing it in the index, the
+                # reader does not see the write, yet the restart's recovery keeps it.
+                sending += wal_frames_unpublished(self.journal)
             except sqlite3.OperationalError:
                 sending = 1  # frozen in the middle of a write: let it finish
             if not sending:
@@ -97,15 +122,24 @@ class Agent:
         raise AssertionError(f"{self.journal.name}: a job was always mid-send")
 
     def _wait_until_stopped(self, timeout: float = 2.0) -> None:
-        # SIGSTOP is delivered asynchronously: reading the journal before the process has
-        # actually stopped let it move a job to "sending" between the read and the kill.
+        # SIGSTOP is delivered asynchronously, and to each thread in turn: reading the journal
+        # before every thread has stopped let one (the agent writes its journal off the event
+        # loop's thread) move a job to "sending" between the read and the kill.
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with open(f"/proc/{self.proc.pid}/stat") as stat:
-                if stat.read().rsplit(")", 1)[1].split()[0] in ("T", "t"):
-                    return
+            if all(state in ("T", "t") for state in self._thread_states()):
+                return
             time.sleep(0.0005)
         raise AssertionError(f"agent {self.proc.pid} did not stop on SIGSTOP")
+
+    def _thread_states(self) -> list[str]:
+        states = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            try:
+                states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+            except FileNotFoundError:
+                continue  # the thread ended meanwhile
+        return states
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
