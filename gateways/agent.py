@@ -33,6 +33,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime, timezone
@@ -88,12 +89,17 @@ def load_credentials(home: Path) -> dict[str, Any]:
 def save_credentials(home: Path, servers: list[str], token: str) -> Path:
     """Write the server list and token for the next start, readable by this user only."""
     path = home / CREDENTIALS_FILE
-    partial = home / (CREDENTIALS_FILE + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump({"servers": servers, "token": token}, f)
-    os.chmod(partial, 0o600)  # an older file's mode is kept by O_CREAT; be sure
-    os.replace(partial, path)
+    # A partial file of its own (mode 0600 from the start), then one atomic rename: two agents
+    # started at once in one home (a shared "partial" name made one of them crash at start)
+    # each write whole, and the last rename wins.
+    fd, partial = tempfile.mkstemp(dir=home, prefix=CREDENTIALS_FILE + ".", suffix=".partial")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"servers": servers, "token": token}, f)
+        os.replace(partial, path)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
     return path
 
 

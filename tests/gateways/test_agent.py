@@ -211,6 +211,23 @@ def test_pairing_saves_the_server_and_token_for_the_next_start(tmp_path, monkeyp
     assert started[1] == (["ws://127.0.0.1:3005/ws/gateway/"], "gw_live_abc")
 
 
+def test_agents_saving_their_pairing_at_once_in_one_home_each_write_a_whole_file(tmp_path):
+    """Two agents started together in one home: one crashed at start when both wrote the
+    same partial file (FileNotFoundError at its chmod, the other had renamed it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def save(index: int) -> None:
+        for _ in range(200):
+            agent.save_credentials(tmp_path, [f"http://127.0.0.1:{index}"], f"gw_live_{index}")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(save, range(4)))  # re-raises any worker's error
+    saved = json.loads((tmp_path / "agent.json").read_text())
+    assert saved["token"] == f"gw_live_{saved['servers'][0].rsplit(':', 1)[1]}"
+    assert stat.S_IMODE((tmp_path / "agent.json").stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["agent.json"]  # no partial file left behind
+
+
 def test_without_a_saved_pairing_the_agent_says_what_it_needs(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("MYSMSAPIO_GATEWAY_TOKEN", raising=False)
     assert agent.main(["--driver", "simulator", "--home", str(tmp_path)]) == 2

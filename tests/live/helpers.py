@@ -79,7 +79,9 @@ class Agent:
         self.inbound = tmp_path / f"{name}-inbound.jsonl"
         self.journal = tmp_path / f"{name}-journal.sqlite3"
         self.log = tmp_path / f"{name}.log"
-        self.args = [sys.executable, "-m", "gateways.agent", "--token", token, "--driver", "simulator",
+        # A home of its own: where it saves its credentials (never the repository's var/agent).
+        self.args = [sys.executable, "-m", "gateways.agent", "--home", str(tmp_path / f"{name}-home"),
+                     "--token", token, "--driver", "simulator",
                      "--outbox", str(self.outbox), "--journal", str(self.journal), "--inbound", str(self.inbound),
                      "--inbound-interval", "0.2", "--deliver-delay", "0.05"]  # fmt: skip
         for server in servers:
