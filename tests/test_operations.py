@@ -201,6 +201,9 @@ def test_json_lines_carry_the_request_id_and_never_a_secret():
     assert line["request_id"] == "req-1234567890"
     assert line["message"] == "key api_live_[redacted] header Bearer [redacted] token gw_live_[redacted]"
     assert redact("nothing secret here") == "nothing secret here"
+    # Every other secret we issue, by its prefix: test keys, app-device tokens, webhook secrets.
+    others = "api_test_" + "C" * 40, "gwd_live_" + "D" * 40, "whsec_" + "E+/=" * 8
+    assert redact(" ".join(others)) == "api_test_[redacted] gwd_live_[redacted] whsec_[redacted]"
 
 
 def test_hsts_is_sent_on_api_answers_over_https(client, settings):
