@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from messaging.lifecycle import (
     message_mark_failed,
     message_mark_radio_sent,
 )
+from mysmsapio.crypto import unseal
 
 from . import dispatch
 from .services import gateway_connected, gateway_disconnected, gateway_inbound_sms, gateway_seen
@@ -69,17 +71,22 @@ def _time(content: dict[str, Any], key: str) -> datetime | None:
     return parsed
 
 
-def _job_frame(job: dispatch.Job) -> dict[str, Any]:
-    message = job.message
+def _frame(*, message_id: str, to: str, text: str, sim_slot: int | None, priority: int, expires_at: datetime) -> dict:
     return {
         "type": "job",
-        "message_id": message.pk,
-        "to": message.to,
-        "text": job.text,
-        "sim_slot": job.sim_slot,
-        "priority": "otp" if message.priority > 0 else "normal",
-        "expires_at": message.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "message_id": message_id,
+        "to": to,
+        "text": text,
+        "sim_slot": sim_slot,
+        "priority": "otp" if priority > 0 else "normal",
+        "expires_at": expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+def _job_frame(job: dispatch.Job) -> dict[str, Any]:
+    message = job.message
+    return _frame(message_id=message.pk, to=message.to, text=job.text, sim_slot=job.sim_slot,
+                  priority=message.priority, expires_at=message.expires_at)  # fmt: skip
 
 
 class GatewayConsumer(AsyncJsonWebsocketConsumer):
@@ -98,6 +105,8 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         self.token_hash = gateway.token_hash  # a roll ends this socket's jobs (see push_jobs)
         self.push_lock = asyncio.Lock()
         self.push_later_task: asyncio.Task | None = None
+        # What the last look at the database left this phone to take at once (see wake_with_job).
+        self.room, self.sims = 0, None
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
         await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         await self.send_json(
@@ -226,6 +235,9 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
     # --- Channel-layer events --------------------------------------------------------------
 
     async def gateway_wake(self, event: dict[str, Any]) -> None:
+        job = event.get("job")
+        if isinstance(job, dict) and await self.push_at_once(job):
+            return
         await self.push_jobs()
 
     async def gateway_cancel(self, event: dict[str, Any]) -> None:
@@ -240,13 +252,44 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
     async def push_jobs(self) -> None:
         """Push what the phone may take now; come back when its rate allows more."""
         async with self.push_lock:
-            jobs, retry_in = await database_sync_to_async(dispatch.dispatch_take_jobs)(
+            taken = await database_sync_to_async(dispatch.dispatch_take_jobs)(
                 gateway_id=self.gateway_id, token_hash=self.token_hash
             )
-            for job in jobs:
+            self.room, self.sims = taken.room, taken.sims
+            for job in taken.jobs:
                 await self.send_json(_job_frame(job))
+        retry_in = taken.retry_in
         if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):
             self.push_later_task = asyncio.ensure_future(self._push_later(retry_in))
+
+    async def push_at_once(self, job: dict[str, Any]) -> bool:
+        """A new message that its wake carries, pushed before any database hop: the phone
+        is idle (no push under way, nothing waiting for its rate) and the room the last look
+        at the database left covers it. The push is recorded right after, under the push
+        lock, so another path cannot push it again; if it is no longer waiting by then
+        (cancelled, expired), the phone's claim is refused and it is never sent. False: not
+        pushed here, the database path decides (POST to job frame: bench/dispatch.py)."""
+        segments = job.get("segments")
+        if (
+            self.push_lock.locked()
+            or (self.push_later_task is not None and not self.push_later_task.done())
+            or not isinstance(segments, int)
+            or not 0 < segments <= self.room
+            or not job.get("expires_at", 0) > time.time()
+        ):
+            return False
+        async with self.push_lock:
+            self.room -= segments
+            text = job["text"] if job.get("sealed") is None else unseal(job["sealed"], context=job["message_id"])
+            await self.send_json(
+                _frame(message_id=job["message_id"], to=job["to"], text=text,
+                       sim_slot=dispatch.sim_slot_for(self.sims, job.get("carrier") or ""), priority=job["priority"],
+                       expires_at=datetime.fromtimestamp(job["expires_at"], UTC))
+            )  # fmt: skip
+            await database_sync_to_async(dispatch.dispatch_pushed_at_once)(
+                gateway_id=self.gateway_id, message_id=job["message_id"], created_at=job["created_at"]
+            )
+        return True
 
     async def _push_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -135,10 +136,21 @@ def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
     return gateway.daily_quota is None or _pushed_today(gateway.pk, now) < gateway.daily_quota
 
 
+class TakenJobs(NamedTuple):
+    jobs: list[Job]
+    # When the phone's budget is spent while jobs wait: in how many seconds to try again.
+    retry_in: float | None
+    # Segments the phone may still be sent right now, within its rate, with nothing else
+    # waiting for it (0 when jobs wait, or when a daily quota counts): what a consumer may
+    # push at once from a wake that carries its job, without reading the database first.
+    room: int = 0
+    sims: Any = None  # the phone's SIM report, to choose the slot of such a job
+
+
 @transaction.atomic
 def dispatch_take_jobs(
     *, gateway_id: int, token_hash: str, now: datetime | None = None, hand_over: bool = False
-) -> tuple[list[Job], float | None]:
+) -> TakenJobs:
     """The jobs to push to a phone now, within its rate, OTPs first; and, when its budget is
     spent while jobs wait, in how many seconds to try again. ``token_hash`` is the token the
     socket connected with: nothing once that token has been rolled. ``hand_over``: an app
@@ -151,7 +163,7 @@ def dispatch_take_jobs(
     since = now - window
     rows = execute_prepared(_PHONE_PACE_SQL, [since, since, gateway_id, token_hash])
     if not rows:
-        return [], None  # disabled, revoked, or its token rolled
+        return TakenJobs([], None)  # disabled, revoked, or its token rolled
     rate, daily_quota, sims, used, oldest = rows[0]
     sims, oldest = _json(sims), as_datetime(oldest)
     limit = rate
@@ -160,7 +172,7 @@ def dispatch_take_jobs(
         today = _pushed_today(gateway_id, now)
         limit = min(limit, max(0, daily_quota - today))
         if limit == 0:
-            return [], None
+            return TakenJobs([], None)
     # One more than the limit: does work remain?
     waiting = [
         model_from_row(Message, _WAITING_FIELDS, row)
@@ -181,7 +193,20 @@ def dispatch_take_jobs(
     retry_in = None
     if len(pushed) < len(waiting):
         retry_in = max(0.05, ((oldest or now) + window - now).total_seconds())
-    return jobs, retry_in
+    room = 0 if retry_in is not None or daily_quota is not None else max(0, rate - used)
+    return TakenJobs(jobs, retry_in, room, sims)
+
+
+def dispatch_pushed_at_once(*, gateway_id: int, message_id: str, created_at: float) -> bool:
+    """A consumer pushed a new message straight from its wake (see ``TakenJobs.room``):
+    record the push as ``dispatch_take_jobs`` would have. False when it was no longer waiting
+    for a push (cancelled, expired, or pushed by another path meanwhile): the phone's claim is
+    then refused, or is the same job's again."""
+    now = timezone.now()
+    pushed = message_push(gateway_id=gateway_id, message_ids=[message_id], now=now)
+    if pushed:
+        metrics.DISPATCH_LATENCY.observe(max(0.0, now.timestamp() - created_at))
+    return pushed
 
 
 @transaction.atomic

@@ -186,10 +186,9 @@ def app_jobs_fetch(*, gateway: Gateway, knows_cancelling: bool) -> tuple[list[Ap
         jobs.append(AppJob(message, message_delivery_text(message=message), slot, AppState.PENDING))
     retry_in = None
     if len(jobs) < MAX_MESSAGES_PER_FETCH:
-        new, retry_in = dispatch.dispatch_take_jobs(
-            gateway_id=gateway.pk, token_hash=gateway.token_hash, hand_over=True
-        )
-        jobs += [AppJob(job.message, job.text, job.sim_slot, AppState.PENDING) for job in new]
+        taken = dispatch.dispatch_take_jobs(gateway_id=gateway.pk, token_hash=gateway.token_hash, hand_over=True)
+        jobs += [AppJob(job.message, job.text, job.sim_slot, AppState.PENDING) for job in taken.jobs]
+        retry_in = taken.retry_in
     return jobs, retry_in
 
 

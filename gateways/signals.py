@@ -39,9 +39,13 @@ def _pubsub_layer() -> tuple[RedisPubSubChannelLayer, str] | None:
     return layer, layer._kwargs.get("prefix", "asgi")
 
 
-def gateway_wake(*, gateway_id: int, message_id: str | None = None) -> None:
-    """New work for the phone (``message_id``, when one message is the news)."""
-    data = {"message_id": message_id} if message_id else {}
+def gateway_wake(*, gateway_id: int, message_id: str | None = None, job: dict[str, Any] | None = None) -> None:
+    """New work for the phone (``message_id``, when one message is the news). ``job``: that
+    message as the phone needs it (an OTP's text still sealed), so that the consumer can push
+    it without reading it back from the database first (gateways/consumers.py)."""
+    data: dict[str, Any] = {"message_id": message_id} if message_id else {}
+    if job is not None:
+        data["job"] = job
     gateway_signal(gateway_id=gateway_id, event=WAKE, **data)
 
 

@@ -84,7 +84,10 @@ UPDATE messaging_message SET status = 'delivered', delivered_at = %s
 WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
 """
 _ON_PHONE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s"
-_PUSHED_SQL = "UPDATE messaging_message SET pushed_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'"
+_PUSHED_SQL = """
+UPDATE messaging_message SET pushed_at = %s
+WHERE id = %s AND gateway_id = %s AND status = 'queued' AND pushed_at IS NULL RETURNING id
+"""
 _HANDED_OVER_SQL = """
 UPDATE messaging_message SET pushed_at = %s, handed_over_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'
 """
@@ -107,8 +110,24 @@ def message_wake_after_commit(*, gateway_ids: set[int]) -> None:
         _wake_after_commit(gateway_id)
 
 
-def _wake_after_commit(gateway_id: int, message_id: str | None = None) -> None:
-    transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id))
+def _wake_after_commit(gateway_id: int, message_id: str | None = None, job: dict | None = None) -> None:
+    transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id, job=job))
+
+
+def _wake_job(row: dict) -> dict:
+    """What a phone's consumer needs to push a new message at once (``gateway_wake``): the
+    row's fields, the text as stored (an OTP's sealed, opened only by the consumer)."""
+    return {
+        "message_id": row["id"],
+        "to": row["to"],
+        "text": None if row["sealed_body"] else row["body"],
+        "sealed": row["sealed_body"],
+        "segments": row["segments"],
+        "priority": row["priority"],
+        "carrier": row["carrier"],
+        "created_at": row["created_at"].timestamp(),
+        "expires_at": row["expires_at"].timestamp(),
+    }
 
 
 # --- Birth ------------------------------------------------------------------------------
@@ -192,7 +211,7 @@ def message_create(
     values = [row.get(attname, _LOADED_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
     message = Message.from_db(None, None, values)
     if gateway_id is not None and wake:
-        _wake_after_commit(gateway_id, message_id)
+        _wake_after_commit(gateway_id, message_id, _wake_job(row))
     return message
 
 
@@ -223,23 +242,26 @@ def message_queue(*, gateway_id: int, message_ids: list[str], now: datetime | No
 @transaction.atomic
 def message_push(
     *, gateway_id: int, message_ids: list[str], now: datetime | None = None, hand_over: bool = False
-) -> None:
+) -> bool:
     """The jobs are on their way to the phone's connection (an agent must still accept them);
-    ``hand_over``: an app phone fetched them, and they are its own from now on."""
+    ``hand_over``: an app phone fetched them, and they are its own from now on. For one
+    agent's job, False when it was no longer waiting to be pushed (pushed by another path,
+    cancelled or expired meanwhile): nothing is recorded then."""
     now = now or timezone.now()
     event = MessageEventType.HANDED_OVER if hand_over else MessageEventType.PUSHED
     if len(message_ids) == 1:
         # A wake for one new message, the common case: prepared statements, as for claims.
         if hand_over:
             execute_prepared(_HANDED_OVER_SQL, [now, now, message_ids[0], gateway_id], fetch=False)
-        else:
-            execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id], fetch=False)
+        elif not execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id]):
+            return False
         _event(message_ids[0], event, gateway_id=gateway_id, now=now)
-        return
+        return True
     Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
         pushed_at=now, **({"handed_over_at": now} if hand_over else {})
     )
     _events(message_ids, event, gateway_id=gateway_id, now=now)
+    return True
 
 
 def message_forget_pushes(*, gateway_id: int) -> int:

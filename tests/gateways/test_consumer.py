@@ -472,3 +472,45 @@ def test_a_lost_wake_up_signal_is_repaired_by_the_periodic_retry(run, make_phone
         await socket.close()
 
     run(scenario)
+
+
+def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_the_rate(
+    run, make_phone, create_sms, settings, monkeypatch
+):
+    """The wake carries the job: an idle phone with room in its rate gets the frame without
+    the consumer reading the database first (bench/dispatch.py's POST to job frame), the push
+    is recorded right after, and past the room the database path paces as before."""
+    from gateways import dispatch
+
+    settings.GATEWAY_RATE_WINDOW_SECONDS = 30.0  # nothing leaves the window during the test
+    phone = make_phone(rate_per_minute=3)
+    reads = []
+    take_jobs = dispatch.dispatch_take_jobs
+    monkeypatch.setattr(dispatch, "dispatch_take_jobs", lambda **kwargs: reads.append(1) or take_jobs(**kwargs))
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await settle(0.2)
+        looked = len(reads)  # the connect's own look at the database: room for 3
+        first = await create_sms(text="one")
+        otp = await create_sms(text="Your code is 123456", display_text="Your code is ••••••", priority=10)
+        jobs = await socket.jobs(2)
+        assert [(j["message_id"], j["text"], j["priority"]) for j in jobs] == [
+            (first.pk, "one", "normal"), (otp.pk, "Your code is 123456", "otp")
+        ]  # fmt: skip
+        assert len(reads) == looked  # no database read before those frames
+        third = await create_sms(text="three")
+        (job,) = await socket.jobs(1)
+        assert job["message_id"] == third.pk
+        await settle(0.2)
+        fourth = await create_sms(text="four")  # past the rate: the database path holds it
+        assert await socket.nothing_more(0.5)
+        assert len(reads) > looked
+        for message in (first, otp, third):
+            assert (await refresh(message)).pushed_at is not None
+        assert (await refresh(fourth)).pushed_at is None
+        await socket.close()
+
+    run(scenario)
+    pushed = MessageEvent.objects.filter(event="pushed").values_list("message_id", flat=True)
+    assert len(pushed) == 3 and len(set(pushed)) == 3  # each push recorded once

@@ -37,7 +37,7 @@ def test_pending_messages_go_to_a_phone_with_a_sim_on_the_recipients_carrier(sms
     assert dispatch_pending.run() == {mpt.pk: 1, telenor.pk: 1}
     assert Message.objects.get(pk=mpt_message.pk).gateway == mpt
     assert Message.objects.get(pk=telenor_message.pk).gateway == telenor
-    jobs, _ = dispatch.dispatch_take_jobs(gateway_id=telenor.pk, token_hash=telenor.token_hash)
+    jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=telenor.pk, token_hash=telenor.token_hash)
     assert jobs[0].sim_slot == 1
 
 
@@ -128,7 +128,7 @@ def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, accou
     phone = make_gateway(rate_per_minute=3)
     long_message = message_create(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
     short = [sms(gateway_id=phone.pk) for _ in range(2)]
-    jobs, retry_in = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
+    jobs, retry_in, *_ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
     assert [j.message.pk for j in jobs] == [long_message.pk, short[0].pk]
     assert 0 < retry_in <= 61  # the window plus the pacing margin
     assert dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)[0] == []
@@ -151,7 +151,7 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
     wake = {phone.pk: start for phone in phones}  # each consumer wakes when its timer says
     while wake:
         phone_id, now = min(wake.items(), key=lambda item: item[1])
-        jobs, retry_in = dispatch.dispatch_take_jobs(gateway_id=phone_id, token_hash=tokens[phone_id], now=now)
+        jobs, retry_in, *_ = dispatch.dispatch_take_jobs(gateway_id=phone_id, token_hash=tokens[phone_id], now=now)
         for job in jobs:
             assert message_claim(gateway_id=phone_id, message_id=job.message.pk, now=now)
             pushes[phone_id].append(now)
@@ -172,9 +172,9 @@ def test_a_phone_at_its_daily_quota_gets_nothing_more_today(sms, make_gateway):
     capped = make_gateway(daily_quota=2, rate_per_minute=30)
     for _ in range(3):
         sms(gateway_id=capped.pk)
-    jobs, _ = dispatch.dispatch_take_jobs(gateway_id=capped.pk, token_hash=capped.token_hash)
+    jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=capped.pk, token_hash=capped.token_hash)
     assert len(jobs) == 2
-    assert dispatch.dispatch_take_jobs(gateway_id=capped.pk, token_hash=capped.token_hash) == ([], None)
+    assert dispatch.dispatch_take_jobs(gateway_id=capped.pk, token_hash=capped.token_hash)[:2] == ([], None)
     # Pending work goes to phones with quota left, not to the capped one.
     waiting = sms()
     Message.objects.filter(pk=waiting.pk).update(status="pending", gateway=None)

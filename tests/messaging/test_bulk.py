@@ -51,9 +51,7 @@ def test_a_thousand_long_messages_fit_and_each_phone_is_woken_once(
     settings.SMS_RATE_LIMIT_PER_MINUTE = 2000
     phones = [make_gateway(), make_gateway()]
     woken: list[int] = []
-    monkeypatch.setattr(
-        "messaging.lifecycle.gateway_wake", lambda *, gateway_id, message_id=None: woken.append(gateway_id)
-    )
+    monkeypatch.setattr("messaging.lifecycle.gateway_wake", lambda *, gateway_id, **_: woken.append(gateway_id))
     items = [{"to": "+959441234567", "message": "x" * 1600} for _ in range(1000)]
     with django_capture_on_commit_callbacks(execute=True):
         answer = api_client.post(BULK, {"messages": items}, format="json")

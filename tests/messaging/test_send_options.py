@@ -55,7 +55,7 @@ def test_high_priority_goes_before_normal_and_otps_before_both(api_client, accou
     high = Message.objects.get(priority=MessagePriority.HIGH)
     otp = message_create(account=account, to=TO, text="code", priority=MessagePriority.OTP,
                          gateway_id=online_gateway.pk)  # fmt: skip
-    jobs, _ = dispatch_take_jobs(gateway_id=online_gateway.pk, token_hash="")
+    jobs, *_ = dispatch_take_jobs(gateway_id=online_gateway.pk, token_hash="")
     assert [job.message.pk for job in jobs] == [otp.pk, high.pk, normal.pk]
 
 

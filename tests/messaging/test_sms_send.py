@@ -82,7 +82,11 @@ def test_dispatch_is_signalled_only_after_commit(api_client, online_gateway, dja
         response = send(api_client, {"to": GUIDE_NUMBER, "message": "hi"})
     assert response.status_code == 202
     assert len(callbacks) == 1
-    assert callbacks[0].keywords == {"gateway_id": online_gateway.pk, "message_id": response.json()["message_id"]}
+    message_id = response.json()["message_id"]
+    wake = callbacks[0].keywords
+    assert (wake["gateway_id"], wake["message_id"]) == (online_gateway.pk, message_id)
+    # The wake carries the job, for the phone's consumer to push without a database read.
+    assert wake["job"]["message_id"] == message_id and wake["job"]["text"] == "hi"
 
 
 def test_no_dispatch_signal_for_a_pending_message(api_client, django_capture_on_commit_callbacks):
