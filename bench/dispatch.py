@@ -17,7 +17,7 @@ maximum rate of `sms/status` polls (the call a client waiting for delivery makes
 polls at half that rate, open loop, for the whole measurement. (Background *sends* would queue
 on the measured phones and measure their pacing instead of dispatch.)
 
-    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--idle 500] [--nodes 2] [--background]
+    python bench/dispatch.py [--phones 1,10,100] [--messages 200] [--warmup 20] [--idle 500] [--nodes 2] [--background]
                              [--kind agent|app]
 """
 
@@ -186,7 +186,8 @@ def quantiles(values: list[float]) -> str:
 
 
 async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int,
-                  background: tuple[str, float] | None = None, kind: str = "agent") -> str:  # fmt: skip
+                  background: tuple[str, float] | None = None, kind: str = "agent",
+                  warmup: int = 0) -> str:  # fmt: skip
     # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
     # through the Redis channel layer.
     ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
@@ -212,7 +213,10 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
     latencies, answers, event_latencies = [], [], []
     phone_server = psutil.Process(stack.phone_server_pid(0))
     cpu_before = sum(phone_server.cpu_times()[:2])
-    for i in range(messages):
+    for i in range(warmup + messages):
+        if i == warmup:  # the first messages only warm the processes up: not measured
+            latencies, answers, event_latencies = [], [], []
+            cpu_before = sum(phone_server.cpu_times()[:2])
         start = time.perf_counter()
         response = await asyncio.to_thread(
             session.post,
@@ -282,6 +286,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", default="1,10,100", help="comma-separated phone counts to measure")
     parser.add_argument("--messages", type=int, default=200, help="messages per measurement (at most 1000)")
+    parser.add_argument("--warmup", type=int, default=20,
+                        help="messages sent before each measurement, not measured (cold caches)")  # fmt: skip
     parser.add_argument("--idle", type=int, default=500, help="idle phones for the capacity run (at most 5000)")
     parser.add_argument("--nodes", type=int, choices=[1, 2], default=1,
                         help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
@@ -298,7 +304,7 @@ def main() -> None:
     stack = start_stack(servers=args.nodes, extra_env={"GATEWAY_RATE_WINDOW_SECONDS": "1"})
     try:
         # 100 sends per minute per key: enough keys that the limit is never hit.
-        key_count = len(counts) * messages // 90 + 1
+        key_count = len(counts) * (messages + args.warmup) // 90 + 1
         api_keys = stack.manage(f"""
 import json
 from accounts.services import api_key_generate
@@ -322,8 +328,8 @@ print(json.dumps(message_create(account=Account.objects.get(), to="+959123456789
         sent = 0
         for count in counts:
             tokens = create_gateways(stack, count, f"phones{count}", args.kind)
-            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background, args.kind))
-            sent += messages
+            result = asyncio.run(measure(stack, api_keys, sent, tokens, messages, background, args.kind, args.warmup))
+            sent += args.warmup + messages
             path = "POST on node 2 -> job frame on node 1" if args.nodes == 2 else "POST -> job frame"
             if args.kind == "app":
                 path = "app phones: POST on node 2 -> node 1's stream" if args.nodes == 2 else "app phones: POST ->"
