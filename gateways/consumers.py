@@ -244,7 +244,8 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "cancel", "message_id": event["message_id"]})
 
     async def gateway_settings(self, event: dict[str, Any]) -> None:
-        pass  # an agent's pace is the server's business alone
+        # Its rate changed, or it was disabled: no push from a wake until the database is read.
+        self.room = 0
 
     async def gateway_close(self, event: dict[str, Any]) -> None:
         await self.close(code=CLOSE_REVOKED)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -76,7 +77,8 @@ def gateway_create(
 
 def gateway_settings_changed(*, gateway: Gateway) -> None:
     """An operator changed the phone's rate: an app phone takes the matching limit again
-    (GET /settings, on the SettingsUpdated event of its stream)."""
+    (GET /settings, on the SettingsUpdated event of its stream); an agent's consumer forgets
+    the room it paced by (its next look at the database applies the new rate)."""
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=SETTINGS))
 
 
@@ -248,6 +250,10 @@ def gateway_set_enabled(*, gateway_ids: list[int], enabled: bool) -> int:
         gateways = gateways.filter(revoked_at__isnull=True)
     changed = gateways.update(enabled=enabled)
     gateway_phones_changed()
+    if not enabled:
+        # Its consumer stops pushing from wakes at once (a message picked just before).
+        for gateway_id in gateway_ids:
+            transaction.on_commit(functools.partial(gateway_signal, gateway_id=gateway_id, event=SETTINGS))
     return changed
 
 

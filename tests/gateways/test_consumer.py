@@ -514,3 +514,21 @@ def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_t
     run(scenario)
     pushed = MessageEvent.objects.filter(event="pushed").values_list("message_id", flat=True)
     assert len(pushed) == 3 and len(set(pushed)) == 3  # each push recorded once
+
+
+def test_a_phone_disabled_after_its_last_look_gets_no_job_from_a_wake(run, make_phone, create_sms):
+    """The room a consumer pushes by at once is forgotten when the phone is disabled (or its
+    rate changed): a message picked for it just before is not pushed."""
+    phone = make_phone(rate_per_minute=10)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await settle(0.2)  # its connect looked at the database: room for 10
+        await database_sync_to_async(gateway_set_enabled)(gateway_ids=[phone.gateway.pk], enabled=False)
+        await settle(0.2)
+        message = await create_sms(text="picked before the disable", gateway_id=phone.gateway.pk)
+        assert await socket.nothing_more(0.5)
+        assert (await refresh(message)).pushed_at is None
+        await socket.close()
+
+    run(scenario)
