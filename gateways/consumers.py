@@ -105,7 +105,7 @@ class GatewayConsumer(AsyncJsonWebsocketConsumer):
         self.token_hash = gateway.token_hash  # a roll ends this socket's jobs (see push_jobs)
         self.push_lock = asyncio.Lock()
         self.push_later_task: asyncio.Task | None = None
-        # What the last look at the database left this phone to take at once (see wake_with_job).
+        # What the last look at the database left this phone to take at once (see push_at_once).
         self.room, self.sims = 0, None
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
         await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
