@@ -225,3 +225,9 @@ def test_webhooks_fire_for_test_messages_marked_as_test(test_client, api_client,
         ("message.sent", True, test_id), ("message.delivered", True, test_id)
     ]  # fmt: skip
     assert json.dumps(payloads)  # plain JSON, as delivered
+
+
+def test_with_no_test_message_moving_the_simulator_reads_once(api_client, online_gateway, django_assert_num_queries):
+    send(api_client, text="live traffic is not its business")
+    with django_assert_num_queries(1):
+        assert message_simulate_due() == 0
