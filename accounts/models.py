@@ -69,9 +69,13 @@ class ApiKey(models.Model):
         """The id that this key's rate limits and Idempotency-Keys are counted under."""
         return self.lineage_id or self.pk
 
+    @classmethod
+    def raw_prefix_for(cls, *, test: bool) -> str:
+        return cls.TEST_RAW_PREFIX if test else cls.RAW_PREFIX
+
     @property
     def raw_prefix(self) -> str:
-        return self.TEST_RAW_PREFIX if self.is_test else self.RAW_PREFIX
+        return self.raw_prefix_for(test=self.is_test)
 
     @property
     def display_prefix(self) -> str:

@@ -32,14 +32,14 @@ def api_key_row_changed(sender: type, **kwargs: object) -> None:
 
 def api_key_get_by_raw(*, raw_key: str) -> ApiKey | None:
     """The usable key matching ``raw_key``, or None (malformed, unknown, revoked, expired)."""
-    is_test = raw_key.startswith(ApiKey.TEST_RAW_PREFIX)
-    prefix = secret_lookup(raw_key, prefix=ApiKey.TEST_RAW_PREFIX if is_test else ApiKey.RAW_PREFIX)
+    test = raw_key.startswith(ApiKey.TEST_RAW_PREFIX)
+    prefix = secret_lookup(raw_key, prefix=ApiKey.raw_prefix_for(test=test))
     if prefix is None:
         return None
+    # The hash covers the whole key, its mode's prefix included: a key matches in its own mode only.
     candidate_hash = hash_api_key(raw_key)
     for api_key in _keys_by_prefix.get(prefix):
-        # The hash covers the whole key, its mode's prefix included; the mode is checked too.
-        if hashes_match(api_key.key_hash, candidate_hash) and api_key.is_test == is_test:
+        if hashes_match(api_key.key_hash, candidate_hash):
             return api_key if api_key.is_usable() else None
     return None
 

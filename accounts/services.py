@@ -64,7 +64,7 @@ def api_key_generate(
     """Counterpart of the guide's ``ApiKey.generate!``: the raw key is returned once, here.
     ``test``: an ``api_test_`` key, whose messages never reach a phone (docs/test-mode.md)."""
     # 40 base62 characters after "api_live_": about 238 bits.
-    secret = new_prefixed_secret(prefix=ApiKey.TEST_RAW_PREFIX if test else ApiKey.RAW_PREFIX, purpose=HASH_PURPOSE)
+    secret = new_prefixed_secret(prefix=ApiKey.raw_prefix_for(test=test), purpose=HASH_PURPOSE)
     api_key = ApiKey.objects.create(
         account=account or account_get_or_create(),
         name=name,

@@ -43,7 +43,13 @@ from mysmsapio.db import execute_prepared
 from .encoding import sms_encoding
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
-from .testmode import CARRIER_ERROR_TEXT, SIMULATED, SimulatedOutcome, numbers_with
+from .testmode import (
+    CARRIER_ERROR_NUMBER,
+    CARRIER_ERROR_TEXT,
+    NEVER_SENT_NUMBER,
+    NO_DELIVERY_REPORT_NUMBER,
+    SIMULATED,
+)
 from .webhooks import webhook_message_changed
 
 EXPIRED_ERROR = "Expired: no gateway available"
@@ -175,13 +181,14 @@ def message_create(
     now = timezone.now()
     carrier = carrier_for_number(to)
     scheduled = send_at is not None and send_at > now
-    if scheduled or is_test:
-        gateway_id = None
     if not scheduled:
         send_at = None
-        if not is_test:
-            gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
-    queued = not scheduled and (gateway_id is not None or is_test)
+    if scheduled or is_test:
+        gateway_id = None
+    else:
+        gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
+    # A test message is queued at once, as if a phone had taken it (messaging/testmode.py).
+    queued = gateway_id is not None or (is_test and not scheduled)
     validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS
     encoding = sms_encoding(text)
     message_id = new_message_id()
@@ -514,9 +521,6 @@ def message_simulate_due(*, now: datetime | None = None, limit: int = 1000) -> i
     # Every second, mostly with nothing to move: one read of the partial index, then done.
     if not tests.filter(status__in=[MessageStatus.PENDING, MessageStatus.QUEUED, MessageStatus.SENT]).exists():
         return 0
-    never_sent = numbers_with(SimulatedOutcome.NEVER_SENT)
-    no_report = numbers_with(SimulatedOutcome.NO_DELIVERY_REPORT)
-    carrier_error = numbers_with(SimulatedOutcome.CARRIER_ERROR)
     moves = [
         # (which rows, the new values, the event, the webhook's status)
         (
@@ -527,17 +531,18 @@ def message_simulate_due(*, now: datetime | None = None, limit: int = 1000) -> i
         ),
         (
             tests.filter(status=MessageStatus.QUEUED, queued_at__lte=now - step, expires_at__gt=now)
-            .exclude(to__in=never_sent),
+            .exclude(to=NEVER_SENT_NUMBER),
             {"status": MessageStatus.SENT, "sent_at": now, "sealed_body": None},
             MessageEventType.SENT, MessageStatus.SENT,
         ),
         (
-            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step).exclude(to__in=no_report + carrier_error),
+            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step)
+            .exclude(to__in=[NO_DELIVERY_REPORT_NUMBER, CARRIER_ERROR_NUMBER]),
             {"status": MessageStatus.DELIVERED, "delivered_at": now},
             MessageEventType.DELIVERED, MessageStatus.DELIVERED,
         ),
         (
-            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step, to__in=carrier_error),
+            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step, to=CARRIER_ERROR_NUMBER),
             {"status": MessageStatus.FAILED, "failed_at": now, "error_message": CARRIER_ERROR_TEXT},
             MessageEventType.FAILED, MessageStatus.FAILED,
         ),
