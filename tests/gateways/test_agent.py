@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -214,7 +215,6 @@ def test_pairing_saves_the_server_and_token_for_the_next_start(tmp_path, monkeyp
 def test_agents_saving_their_pairing_at_once_in_one_home_each_write_a_whole_file(tmp_path):
     """Two agents started together in one home: one crashed at start when both wrote the
     same partial file (FileNotFoundError at its chmod, the other had renamed it)."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def save(index: int) -> None:
         for _ in range(200):

@@ -6,6 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
+from gateways import dispatch
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.models import InboundSms, MessageEvent
@@ -480,8 +481,6 @@ def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_t
     """The wake carries the job: an idle phone with room in its rate gets the frame without
     the consumer reading the database first (bench/dispatch.py's POST to job frame), the push
     is recorded right after, and past the room the database path paces as before."""
-    from gateways import dispatch
-
     settings.GATEWAY_RATE_WINDOW_SECONDS = 30.0  # nothing leaves the window during the test
     phone = make_phone(rate_per_minute=3)
     reads = []

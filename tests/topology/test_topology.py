@@ -231,6 +231,7 @@ def test_a_test_mode_key_is_served_by_the_workers_and_never_by_a_phone(topology,
     time.sleep(2)  # the phones connect: they could take work
     for index in range(4):
         clients.send(f"test mode {index}", prefer=index % 2)
+    assert len(clients.accepted) == 4  # else the waits below would hold for no message at all
     wait_for(lambda: all(clients.status(m) == "delivered" for m in clients.accepted), timeout=60,
              what=lambda: f"test messages delivered; now {[clients.status(m) for m in clients.accepted]}")  # fmt: skip
     sent_by_phones = {line["id"] for phone in phones for line in phone.sent()}
