@@ -69,7 +69,10 @@ class Message(models.Model):
     """One outgoing SMS: the row is the job, the source of truth every worker reads."""
 
     id = models.CharField(primary_key=True, max_length=36, default=new_message_id, editable=False)
-    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="messages")
+    # Indexes: every status change rewrites each of them (status is indexed, so no update is
+    # HOT), so none repeats another's leading column: message_account_idx serves ``account``,
+    # message_gateway_idx ``gateway``, message_queue_idx ``status``.
+    account = models.ForeignKey("accounts.Account", on_delete=models.PROTECT, related_name="messages", db_index=False)
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -81,9 +84,9 @@ class Message(models.Model):
     encoding = models.CharField(max_length=4)
     segments = models.PositiveSmallIntegerField()
     priority = models.SmallIntegerField(choices=MessagePriority.choices, default=MessagePriority.NORMAL)
-    status = models.CharField(max_length=10, choices=MessageStatus.choices, db_index=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
     gateway = models.ForeignKey(
-        "gateways.Gateway", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        "gateways.Gateway", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     # The recipient's mobile carrier (libphonenumber's data), to prefer a SIM on the same one.
     carrier = models.CharField(max_length=64, blank=True)

@@ -10,6 +10,7 @@ on first use. SQLite runs the same text through its usual cursor.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -69,3 +70,24 @@ def _aware(value: Any) -> Any:
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
+
+
+def drop_pattern_ops_indexes(*columns: tuple[str, str]) -> Any:
+    """A migration operation dropping the ``varchar_pattern_ops`` indexes that Django adds on
+    PostgreSQL beside the index of a unique or indexed ``CharField`` (``(table, column)`` each).
+    They serve only ``LIKE 'prefix%'``, which no query of ours runs, and every INSERT and
+    non-HOT UPDATE of the row pays for them. Other databases have none."""
+    from django.db import migrations
+
+    def run(apps: Any, schema_editor: Any, *, drop: bool) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table, column in columns:
+            name = schema_editor.quote_name(schema_editor._create_index_name(table, [column], suffix="_like"))
+            if drop:
+                schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+            else:
+                target = f"{schema_editor.quote_name(table)} ({schema_editor.quote_name(column)} varchar_pattern_ops)"
+                schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+
+    return migrations.RunPython(functools.partial(run, drop=True), functools.partial(run, drop=False), elidable=True)

@@ -16,7 +16,7 @@ class PhoneVerification(models.Model):
     """Per account and phone number: the row every OTP send and verify locks, and the
     failure streak that survives new codes (NIST SP 800-63B: a new code resets nothing)."""
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE)
+    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, db_index=False)  # the unique one serves
     phone_number = models.CharField(max_length=16)
     consecutive_failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
@@ -36,7 +36,9 @@ class PhoneVerification(models.Model):
 class Otp(models.Model):
     """One issued code, kept only as a keyed hash."""
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="otps")
+    account = models.ForeignKey(  # otp_phone_idx serves it
+        "accounts.Account", on_delete=models.CASCADE, related_name="otps", db_index=False
+    )
     api_key = models.ForeignKey("accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL)
     phone_number = models.CharField(max_length=16)
     code_hash = models.CharField(max_length=64)
