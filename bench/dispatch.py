@@ -221,12 +221,12 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         polls.start()
         await asyncio.sleep(1.5)  # the background load is under way before the first POST
     session = requests.Session()
-    latencies, answers, event_latencies = [], [], []
+    latencies, answers, event_latencies, after_answer = [], [], [], []
     phone_server = psutil.Process(stack.phone_server_pid(0))
     cpu_before = sum(phone_server.cpu_times()[:2])
     for i in range(warmup + messages):
         if i == warmup:  # the first messages only warm the processes up: not measured
-            latencies, answers, event_latencies = [], [], []
+            latencies, answers, event_latencies, after_answer = [], [], [], []
             cpu_before = sum(phone_server.cpu_times()[:2])
         start = time.perf_counter()
         response = await asyncio.to_thread(
@@ -242,6 +242,8 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
             await asyncio.sleep(0.0005)
         if message_id in arrivals:
             latencies.append(arrivals[message_id] - start)
+            # How long the frame came after the POST's answer (negative: before it).
+            after_answer.append(arrivals[message_id] - start - answers[-1])
             woken = [t for t in wakes[-5:] if t >= start]
             if woken:
                 event_latencies.append(min(woken) - start)
@@ -256,8 +258,11 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
     result = f"{quantiles(latencies)} over {len(latencies)} messages" + (f", {lost} not arrived in 5 s" if lost else "")
     if kind == "app":
         result = f"event {quantiles(event_latencies)}; job in hand {result}"
-    result += (f" (the POST's own answer: p50 {statistics.median(answers) * 1000:.1f} ms; phone server CPU "
-               f"{phone_cpu_ms:.1f} ms per message)")  # fmt: skip
+    answer_q = statistics.quantiles(answers, n=100, method="inclusive")
+    after_q = statistics.quantiles(after_answer, n=100, method="inclusive") if len(after_answer) > 1 else [0.0] * 99
+    result += (f" (the POST's own answer: p50 {answer_q[49] * 1000:.1f} ms, p99 {answer_q[98] * 1000:.1f} ms;"
+               f" frame after the answer: p50 {after_q[49] * 1000:.1f} ms, p99 {after_q[98] * 1000:.1f} ms;"
+               f" phone server CPU {phone_cpu_ms:.1f} ms per message)")  # fmt: skip
     if polls is None:
         return result
     line = results.get(timeout=60)

@@ -1,0 +1,121 @@
+"""What one message's whole life costs the database (not a test).
+
+On a durable PostgreSQL (bench/stack.py), one connection runs N lives through the lifecycle's
+own functions: create (queued on a phone), push, claim (sent), delivered, with their events.
+It prints per message: wall time, the PostgreSQL backend's CPU, and the WAL written (what
+every commit must flush, and what replicas and backups carry).
+
+    python bench/lifecycle.py [--messages 2000] [--rounds 3] [--baseline-checkout DIR] [--record]
+
+--baseline-checkout DIR runs the same lives on another checkout of the project (its own
+migrations, so its own indexes), alternating with this one, in the same sitting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))  # a child puts its own checkout before this one
+
+LIVES = """
+import json, time, psutil
+from datetime import timedelta
+from django.db import connection
+from django.utils import timezone
+from accounts.services import api_key_generate
+from gateways.models import Gateway
+from messaging.lifecycle import message_claim, message_create, message_mark_delivered, message_push
+
+tag = time.time()
+phone = Gateway.objects.create(name=f"life-{tag}", is_connected=True, last_seen_at=timezone.now() + timedelta(days=1))
+key = api_key_generate(name=f"life-{tag}", permissions=["send_sms"]).api_key
+
+def life(text):
+    message = message_create(account=key.account, api_key=key, to="+959123456789", text=text, gateway_id=phone.pk,
+                             wake=False)
+    message_push(gateway_id=phone.pk, message_ids=[message.pk])
+    message_claim(gateway_id=phone.pk, message_id=message.pk)
+    message_mark_delivered(gateway_id=phone.pk, message_id=message.pk)
+
+for _ in range(50):  # warm-up: the connection, its prepared statements
+    life("warm-up")
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_backend_pid(), pg_current_wal_lsn()")
+    pid, lsn = cursor.fetchone()
+backend = psutil.Process(pid)
+cpu, start = sum(backend.cpu_times()[:2]), time.perf_counter()
+for _ in range(MESSAGES):
+    life("lifecycle benchmark")
+elapsed, cpu = time.perf_counter() - start, sum(backend.cpu_times()[:2]) - cpu
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [lsn])
+    wal = float(cursor.fetchone()[0])
+print(json.dumps([elapsed / MESSAGES * 1000, cpu / MESSAGES * 1000, wal / MESSAGES]))
+"""
+
+
+def child(messages: int, rounds: int) -> None:
+    """In the checkout this process was started from: its stack, its schema, ``rounds`` runs."""
+    from bench.stack import start_stack
+
+    stack = start_stack(servers=1)
+    try:
+        for _ in range(rounds):
+            print(json.dumps(stack.manage(LIVES.replace("MESSAGES", str(messages)))), flush=True)
+    finally:
+        stack.stop()
+
+
+def run(checkout: Path, messages: int) -> list[float]:
+    """One round on ``checkout``: [wall ms, PostgreSQL CPU ms, WAL bytes] per message."""
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(checkout), "--messages", str(messages)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each checkout")
+    parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
+    parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        sys.path.insert(0, str(args.child))
+        child(args.messages, 1)
+        return
+
+    checkouts = {"project": BASE_DIR}
+    if args.baseline_checkout:
+        checkouts[f"baseline {_revision(args.baseline_checkout)}"] = args.baseline_checkout.resolve()
+    results: dict[str, list[list[float]]] = {name: [] for name in checkouts}
+    lines = []
+    for _ in range(args.rounds):
+        for name, checkout in checkouts.items():
+            figures = run(checkout, args.messages)
+            results[name].append(figures)
+            line = f"{name:18} {figures[0]:5.2f} ms wall  PostgreSQL CPU {figures[1]:.3f} ms  WAL {figures[2]:,.0f} B"
+            print(line, flush=True)
+            lines.append(line)
+    lines.insert(0, f"{args.messages} lives per run (create, push, claim, delivered; one connection), per message:")
+    if args.record:
+        from bench.api_send import record
+
+        record(lines, "lifecycle.py")
+
+
+def _revision(checkout: Path) -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
+    return commit.stdout.strip() or checkout.name
+
+
+if __name__ == "__main__":
+    main()
