@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import connection, migrations, models
 
 M = TypeVar("M", bound=models.Model)
 
@@ -72,12 +72,11 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def drop_pattern_ops_indexes(*columns: tuple[str, str]) -> Any:
+def drop_pattern_ops_indexes(*columns: tuple[str, str]) -> migrations.RunPython:
     """A migration operation dropping the ``varchar_pattern_ops`` indexes that Django adds on
     PostgreSQL beside the index of a unique or indexed ``CharField`` (``(table, column)`` each).
     They serve only ``LIKE 'prefix%'``, which no query of ours runs, and every INSERT and
     non-HOT UPDATE of the row pays for them. Other databases have none."""
-    from django.db import migrations
 
     def run(apps: Any, schema_editor: Any, *, drop: bool) -> None:
         if schema_editor.connection.vendor != "postgresql":
