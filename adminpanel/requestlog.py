@@ -1,8 +1,8 @@
 """The API request log, written off the request path.
 
 Each API response appends one small record to an in-process buffer; a daemon thread writes
-the buffer with one ``bulk_create`` per interval. A request pays for a dict and a deque append,
-never for a database write. The price: a process killed with SIGKILL loses at most one
+the buffer in one statement per interval. A request pays for encoding its line and a deque
+append, never for a database write. The price: a process killed with SIGKILL loses at most one
 interval of log lines (never a message: messages are written by the send path itself), and a
 buffer that outgrows ``REQUEST_LOG_BUFFER_MAX`` (the database is down, say) drops its oldest
 lines and says how many in the server log.
@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,7 +38,8 @@ access_logger = logging.getLogger("mysmsapio.access")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Latency histograms cover the API and the health checks (not /metrics itself, nor the admin).
 METRIC_PATHS = ("/api/", "/up", "/ready")
-_buffer: deque[dict[str, Any]] = deque()
+# Lines as ``_encode`` leaves them: COPY text (bytes) on PostgreSQL, parameter tuples elsewhere.
+_buffer: deque[bytes | tuple] = deque()
 _lock = threading.Lock()
 _dropped = 0
 _flusher: threading.Thread | None = None
@@ -45,11 +47,12 @@ _flusher: threading.Thread | None = None
 
 def request_log_record(entry: dict[str, Any]) -> None:
     global _dropped
+    line = _encode(entry)
     with _lock:
         if len(_buffer) >= settings.REQUEST_LOG_BUFFER_MAX:
             _buffer.popleft()
             _dropped += 1
-        _buffer.append(entry)
+        _buffer.append(line)
     _ensure_flusher()
 
 
@@ -57,38 +60,45 @@ def request_log_flush() -> int:
     """Write what the buffer holds; returns how many lines were written."""
     global _dropped
     with _lock:
-        entries = list(_buffer)
+        lines = list(_buffer)
         _buffer.clear()
         dropped, _dropped = _dropped, 0
     if dropped:
         logger.warning("request log: %d line(s) dropped (buffer full)", dropped)
-    if not entries:
+    if not lines:
         return 0
     try:
-        _insert(entries)
+        _insert(lines)
     except (DataError, IntegrityError):
         # One row the database refuses must not cost the batch: write them one by one and
         # drop (and count) only the refused ones.
-        return _insert_one_by_one(entries)
+        return _insert_one_by_one(lines)
     except Exception:
         # Put them back (oldest first) for the next interval; the buffer bound caps memory.
-        logger.exception("request log: could not write %d line(s); will retry", len(entries))
+        logger.exception("request log: could not write %d line(s); will retry", len(lines))
         with _lock:
-            _buffer.extendleft(reversed(entries))
+            _buffer.extendleft(reversed(lines))
             while len(_buffer) > settings.REQUEST_LOG_BUFFER_MAX:
                 _buffer.popleft()
                 _dropped += 1
         return 0
-    return len(entries)
+    return len(lines)
 
 
 _COLUMNS = ["created_at", "account_id", "api_key_id", "key_name", "key_prefix", "method", "path", "status",
             "latency_ms", "client_ip"]  # fmt: skip
 
 
-def _row(entry: dict[str, Any]) -> tuple:
-    return (
-        connection.ops.adapt_datetimefield_value(entry["created_at"]),
+# COPY's text format: a tab between columns, \N for NULL, and these escaped in text.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _encode(entry: dict[str, Any]) -> bytes | tuple:
+    """The line as the flush writes it, encoded here, by the request that made it: encoding a
+    second's lines at once in the flush thread held the web process's GIL for milliseconds,
+    and a request waiting for it was the API's p99 under load (bench/results.md)."""
+    values = (
+        entry["created_at"],
         entry.get("account_id"),
         entry.get("api_key_id"),
         entry.get("key_name", ""),
@@ -99,30 +109,39 @@ def _row(entry: dict[str, Any]) -> tuple:
         entry["latency_ms"],
         entry.get("client_ip"),
     )
+    if connection.vendor != "postgresql":
+        return (connection.ops.adapt_datetimefield_value(values[0]), *values[1:])
+    return ("\t".join(_copy_field(value) for value in values) + "\n").encode()
 
 
-def _insert(entries: list[dict[str, Any]]) -> None:
-    # Plain tuples rather than bulk_create, and COPY on PostgreSQL: building model instances,
-    # or binding hundreds of rows a second in Python, held the web process's GIL long enough
-    # to show in the API's p99 (bench/dispatch.py --background). COPY encodes rows in C.
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _insert(lines: list[bytes | tuple]) -> None:
     table = connection.ops.quote_name(ApiRequest._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # psycopg's own COPY: its errors are translated into Django's as a query's are.
             with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for entry in entries:
-                    copy.write_row(_row(entry))
+                copy.write(b"".join(lines))
             return
         sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
-        cursor.executemany(sql, [_row(entry) for entry in entries])
+        cursor.executemany(sql, lines)
 
 
-def _insert_one_by_one(entries: list[dict[str, Any]]) -> int:
+def _insert_one_by_one(lines: list[bytes | tuple]) -> int:
     written = refused = 0
-    for entry in entries:
+    for line in lines:
         try:
-            _insert([entry])
+            _insert([line])
             written += 1
         except (DataError, IntegrityError):
             refused += 1

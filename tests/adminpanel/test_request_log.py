@@ -127,3 +127,17 @@ def test_a_nul_in_a_requested_path_is_logged_storably(api_client, settings):
     assert api_client.get("/api/v1/sms/status/msg_%00x").status_code == 404
     assert request_log_flush() == 1
     assert ApiRequest.objects.get().path == "/api/v1/sms/status/msg_\ufffdx"
+
+
+def test_tabs_newlines_and_backslashes_in_a_path_and_a_key_name_are_logged_as_they_were(
+    make_api_key, client_for, settings
+):
+    # PostgreSQL's log lines are written as COPY text, where these characters are syntax.
+    settings.REQUEST_LOG_FLUSH_SECONDS = 0
+    request_log_discard()
+    api_client = client_for(make_api_key(name="tab\there\\N back\\slash").raw_key)
+    assert api_client.get("/api/v1/sms/status/msg_%09a%5Cb%0Ac%0D%5CN").status_code == 404
+    assert request_log_flush() == 1
+    line = ApiRequest.objects.get()
+    assert line.path == "/api/v1/sms/status/msg_\ta\\b\nc\r\\N"
+    assert line.key_name == "tab\there\\N back\\slash"
