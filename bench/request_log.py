@@ -1,6 +1,6 @@
 """The API request log's cost, per request and per written line (adminpanel/requestlog.py).
 
-The send path pays for recording a line (a dict and a deque append); a thread pays for
+The send path pays for recording a line (encoding it, a deque append); a thread pays for
 writing it. This measures both in CPU time on a throwaway SQLite database, without the noise
 of a whole HTTP stack (bench/api_send.py measures that, with REQUEST_LOG_ENABLED=true/false).
 
