@@ -309,7 +309,7 @@ def main() -> None:
                         help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
     parser.add_argument("--background", action="store_true", help="keep the API at half its maximum rate meanwhile")
     parser.add_argument("--background-rate", type=float,
-                        help="with --background: this many polls/s instead (an A/B comparison at one load)")  # fmt: skip
+                        help="with --background: this many polls/s instead (A/B runs at one load)")  # fmt: skip
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     parser.add_argument("--kind", choices=["agent", "app"], default="agent",
                         help="app: SMS Gateway for Android apps (event stream + fetch) instead of agents")  # fmt: skip
