@@ -14,13 +14,15 @@ migrations, so its own indexes), alternating with this one, in the same sitting.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))  # a child puts its own checkout before this one
+sys.path.insert(0, str(BASE_DIR))
+
+from bench.api_send import record  # noqa: E402
+from bench.stack import manage_in_checkout  # noqa: E402
 
 LIVES = """
 import json, time, psutil
@@ -59,25 +61,9 @@ print(json.dumps([elapsed / MESSAGES * 1000, cpu / MESSAGES * 1000, wal / MESSAG
 """
 
 
-def child(messages: int, rounds: int) -> None:
-    """In the checkout this process was started from: its stack, its schema, ``rounds`` runs."""
-    from bench.stack import start_stack
-
-    stack = start_stack(servers=1)
-    try:
-        for _ in range(rounds):
-            print(json.dumps(stack.manage(LIVES.replace("MESSAGES", str(messages)))), flush=True)
-    finally:
-        stack.stop()
-
-
 def run(checkout: Path, messages: int) -> list[float]:
     """One round on ``checkout``: [wall ms, PostgreSQL CPU ms, WAL bytes] per message."""
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(checkout), "--messages", str(messages)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    return json.loads(out.strip().splitlines()[-1])
+    return manage_in_checkout(checkout, LIVES.replace("MESSAGES", str(messages)))
 
 
 def main() -> None:
@@ -86,13 +72,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each checkout")
     parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        sys.path.insert(0, str(args.child))
-        child(args.messages, 1)
-        return
-
     checkouts = {"project": BASE_DIR}
     if args.baseline_checkout:
         checkouts[f"baseline {_revision(args.baseline_checkout)}"] = args.baseline_checkout.resolve()
@@ -107,8 +87,6 @@ def main() -> None:
             lines.append(line)
     lines.insert(0, f"{args.messages} lives per run (create, push, claim, delivered; one connection), per message:")
     if args.record:
-        from bench.api_send import record
-
         record(lines, "lifecycle.py")
 
 

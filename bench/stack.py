@@ -69,3 +69,25 @@ def start_stack(
         extra_env={"LOG_LEVEL": "WARNING", **(extra_env or {})},
     )
     return Stack(topology=topology.start())
+
+
+# Run by ``manage_in_checkout`` in a fresh interpreter: that checkout's stack, its migrations.
+_CHECKOUT_CHILD = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from bench.stack import start_stack
+script = sys.stdin.read()
+stack = start_stack(servers=1)
+try:
+    print(json.dumps(stack.manage(script)))
+finally:
+    stack.stop()
+"""
+
+
+def manage_in_checkout(checkout: Path, script: str) -> object:
+    """``Stack.manage(script)`` on a stack of its own started from ``checkout`` (another commit
+    of the project: its code, its migrations), in a process of its own; the script's JSON."""
+    out = subprocess.run([sys.executable, "-c", _CHECKOUT_CHILD, str(checkout.resolve())], input=script,
+                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
