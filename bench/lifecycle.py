@@ -14,7 +14,6 @@ migrations, so its own indexes), alternating with this one, in the same sitting.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,7 +21,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.api_send import record  # noqa: E402
-from bench.stack import manage_in_checkout  # noqa: E402
+from bench.stack import checkouts_to_measure, manage_in_checkout  # noqa: E402
 
 LIVES = """
 import json, time, psutil
@@ -73,26 +72,16 @@ def main() -> None:
     parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     args = parser.parse_args()
-    checkouts = {"project": BASE_DIR}
-    if args.baseline_checkout:
-        checkouts[f"baseline {_revision(args.baseline_checkout)}"] = args.baseline_checkout.resolve()
-    results: dict[str, list[list[float]]] = {name: [] for name in checkouts}
     lines = []
     for _ in range(args.rounds):
-        for name, checkout in checkouts.items():
+        for name, checkout in checkouts_to_measure(args.baseline_checkout).items():
             figures = run(checkout, args.messages)
-            results[name].append(figures)
             line = f"{name:18} {figures[0]:5.2f} ms wall  PostgreSQL CPU {figures[1]:.3f} ms  WAL {figures[2]:,.0f} B"
             print(line, flush=True)
             lines.append(line)
     lines.insert(0, f"{args.messages} lives per run (create, push, claim, delivered; one connection), per message:")
     if args.record:
         record(lines, "lifecycle.py")
-
-
-def _revision(checkout: Path) -> str:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
-    return commit.stdout.strip() or checkout.name
 
 
 if __name__ == "__main__":

@@ -20,8 +20,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.api_send import record  # noqa: E402
-from bench.lifecycle import _revision  # noqa: E402
-from bench.stack import manage_in_checkout  # noqa: E402
+from bench.stack import checkouts_to_measure, manage_in_checkout  # noqa: E402
 
 FLUSHES = """
 import json, statistics, threading, time
@@ -73,9 +72,7 @@ def main() -> None:
     parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     args = parser.parse_args()
-    checkouts = {"project": BASE_DIR}
-    if args.baseline_checkout:
-        checkouts[f"baseline {_revision(args.baseline_checkout)}"] = args.baseline_checkout
+    checkouts = checkouts_to_measure(args.baseline_checkout)
     script = FLUSHES.replace("ROUNDS", str(args.rounds)).replace("LINES", str(args.lines))
     lines = [f"{args.lines} lines per flush, {args.rounds} flushes per run (medians; the longest gap also at its max):"]
     for _ in range(args.runs):

@@ -91,3 +91,12 @@ def manage_in_checkout(checkout: Path, script: str) -> object:
     out = subprocess.run([sys.executable, "-c", _CHECKOUT_CHILD, str(checkout.resolve())], input=script,
                          check=True, capture_output=True, text=True).stdout  # fmt: skip
     return json.loads(out.strip().splitlines()[-1])
+
+
+def checkouts_to_measure(baseline: Path | None) -> dict[str, Path]:
+    """This checkout as "project", and ``baseline`` (another commit's checkout) by its commit."""
+    checkouts = {"project": BASE_DIR}
+    if baseline:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=baseline, capture_output=True, text=True)
+        checkouts[f"baseline {commit.stdout.strip() or baseline.name}"] = baseline.resolve()
+    return checkouts
