@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from . import dispatch
+from .consumers import DirectDispatchMixin
 from .middleware import bearer_from_scope
 from .mobile import app_gateway_by_device_token, app_stream_alive
 from .services import gateway_connected, gateway_disconnected
@@ -33,7 +34,7 @@ def sse_event(name: str, data: Any = None) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
-class AppEventsConsumer(AsyncConsumer):
+class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
     gateway_id: int | None = None
     connection_id: str = ""
     keepalive_task: asyncio.Task | None = None

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -89,7 +90,21 @@ def _job_frame(job: dispatch.Job) -> dict[str, Any]:
                   priority=message.priority, expires_at=message.expires_at)  # fmt: skip
 
 
-class GatewayConsumer(AsyncJsonWebsocketConsumer):
+class DirectDispatchMixin:
+    """A consumer's dispatch without Channels' connection sweep before every handler: that
+    sweep (``aclose_old_connections``) is a hop to the shared sync thread per frame and per
+    signal, where a wake then waited behind other phones' database commits before its job
+    could be pushed; it was a twelfth of the phone server's GIL time. Every database call of
+    these consumers goes through ``database_sync_to_async``, which sweeps around itself."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
     gateway_id: int | None = None
 
     # --- Protocol handlers ------------------------------------------------------------------
