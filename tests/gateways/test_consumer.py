@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import channels.consumer
 import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
@@ -537,3 +538,30 @@ def test_a_phone_disabled_after_its_last_look_gets_no_job_from_a_wake(run, make_
         await socket.close()
 
     run(scenario)
+
+
+def test_frames_and_wakes_reach_their_handlers_without_a_hop_to_the_sync_thread(
+    run, make_phone, create_sms, monkeypatch
+):
+    """Channels' dispatch sweeps database connections on the shared sync thread before every
+    handler, where a wake waited behind other phones' commits; the phones' consumers skip it
+    (each of their database calls sweeps around itself)."""
+    sweeps = []
+
+    async def sweep() -> None:
+        sweeps.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", sweep)
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms(text="one")
+        (job,) = await socket.jobs(1)
+        await socket.send({"type": "accept", "message_id": job["message_id"]})
+        assert (await socket.recv_type("claim"))["ok"] is True
+        assert (await refresh(message)).status == "sent"
+        await socket.close()
+
+    run(scenario)
+    assert sweeps == []
