@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 PROTOCOL_VERSION = 1
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_REVOKED = 4403
+# A wake comes milliseconds after its message's commit: this many pushes cover that window
+# (a phone takes at most 30 parts a minute), at a few KB per busy socket.
+RECENT_PUSHES_KEPT = 64
 
 
 class ProtocolError(Exception):
@@ -122,6 +125,9 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         self.push_later_task: asyncio.Task | None = None
         # What the last look at the database left this phone to take at once (see push_at_once).
         self.room, self.sims = 0, None
+        # The last jobs pushed on this socket: a wake that comes after the database path
+        # pushed its message (a burst, or the connect's first look) does not push it again.
+        self.recent_pushes: dict[str, None] = {}
         self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
         await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         await self.send_json(
@@ -274,6 +280,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             self.room, self.sims = taken.room, taken.sims
             for job in taken.jobs:
                 await self.send_json(_job_frame(job))
+                self._remember_push(job.message.pk)
         retry_in = taken.retry_in
         if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):
             self.push_later_task = asyncio.ensure_future(self._push_later(retry_in))
@@ -285,6 +292,10 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         lock, so another path cannot push it again; if it is no longer waiting by then
         (cancelled, expired), the phone's claim is refused and it is never sent. False: not
         pushed here, the database path decides (POST to job frame: bench/dispatch.py)."""
+        if job.get("message_id") in self.recent_pushes:
+            # Pushed on this socket already (most likely by the database path, just before
+            # this wake came): the database knows whether it is waiting again (a retry).
+            return False
         segments = job.get("segments")
         if (
             self.push_lock.locked()
@@ -302,10 +313,16 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
                        sim_slot=dispatch.sim_slot_for(self.sims, job.get("carrier") or ""), priority=job["priority"],
                        expires_at=datetime.fromtimestamp(job["expires_at"], UTC))
             )  # fmt: skip
+            self._remember_push(job["message_id"])
             await database_sync_to_async(dispatch.dispatch_pushed_at_once)(
                 gateway_id=self.gateway_id, message_id=job["message_id"], created_at=job["created_at"]
             )
         return True
+
+    def _remember_push(self, message_id: str) -> None:
+        self.recent_pushes[message_id] = None
+        if len(self.recent_pushes) > RECENT_PUSHES_KEPT:
+            del self.recent_pushes[next(iter(self.recent_pushes))]  # the oldest
 
     async def _push_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -565,3 +565,19 @@ def test_frames_and_wakes_reach_their_handlers_without_a_hop_to_the_sync_thread(
 
     run(scenario)
     assert sweeps == []
+
+
+def test_a_wake_after_the_connects_own_look_pushed_its_message_does_not_push_it_again(run, make_phone, create_sms):
+    """The message is created while the phone connects: the connect's first look at the
+    database pushes it, then its wake arrives carrying it. One job frame, not two."""
+    phone = make_phone()
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms(text="one")
+        (job,) = await socket.jobs(1)
+        assert job["message_id"] == message.pk
+        assert await socket.nothing_more(0.5)
+        await socket.close()
+
+    run(scenario)
