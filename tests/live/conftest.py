@@ -26,7 +26,7 @@ from gateways.models import Gateway, GatewayKind
 from mysmsapio.invalidation import forget_everything
 from tests.fake_app import AppPhone, FakeApp, http_transport
 
-from .helpers import Agent, missing_tool, wait_for
+from .helpers import Agent, missing_tool, wait_for, wait_for_phones_offline
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -142,10 +142,7 @@ def agents(tmp_path):
     yield make
     for agent in started:
         agent.stop()
-    # The servers handle each disconnect (taking jobs back) after the agent is gone: let them
-    # finish before the test database is flushed, or the flush and that work deadlock.
-    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
-    time.sleep(0.5)
+    wait_for_phones_offline()
 
 
 @pytest.fixture

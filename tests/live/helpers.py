@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from gateways.models import Gateway
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 GUIDE = BASE_DIR / "docs" / "INTEGRATION_GUIDE.md"
 # Our notes beside the guide's text: a blank line, then a quote whose first line starts so.
@@ -161,6 +163,13 @@ def wait_for(condition, timeout: float = 60, interval: float = 0.1, what="condit
             return result
         time.sleep(interval)
     raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
+
+
+def wait_for_phones_offline() -> None:
+    """The servers handle each disconnect (taking jobs back) after the phone is gone: let them
+    finish before the test database is flushed, or the flush and that work deadlock."""
+    wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), timeout=20, what="phones offline")
+    time.sleep(0.5)
 
 
 def missing_tool(reason: str) -> None:

@@ -22,7 +22,7 @@ from accounts.services import api_key_generate
 from gateways.models import Gateway
 from gateways.services import gateway_create, gateway_pairing_uri
 
-from .helpers import wait_for
+from .helpers import wait_for, wait_for_phones_offline
 
 pytestmark = pytest.mark.live
 DOC = Path(settings.BASE_DIR) / "docs" / "gateway-phone.md"
@@ -115,4 +115,5 @@ def test_a_phone_paired_once_comes_back_after_a_reboot_from_the_boot_script(web_
         wait_for(lambda: sends.exists() and "+959123456789" in sends.read_text(), timeout=30, what="the phone to send")
     finally:
         stop(after_boot)
+        wait_for_phones_offline()
     assert "connected to" in (home / "var" / "agent" / "agent.log").read_text()
