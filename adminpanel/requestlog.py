@@ -130,7 +130,7 @@ def _insert(lines: list[bytes | tuple]) -> None:
     table = connection.ops.quote_name(ApiRequest._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if _copy_lines():  # the lines are COPY text (see _encode)
             # psycopg's own COPY: its errors are translated into Django's as a query's are.
             with connection.wrap_database_errors, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 copy.write(b"".join(lines))

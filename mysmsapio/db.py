@@ -89,4 +89,5 @@ def drop_pattern_ops_indexes(*columns: tuple[str, str]) -> migrations.RunPython:
                 target = f"{schema_editor.quote_name(table)} ({schema_editor.quote_name(column)} varchar_pattern_ops)"
                 schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
 
-    return migrations.RunPython(functools.partial(run, drop=True), functools.partial(run, drop=False), elidable=True)
+    # Not elidable: a squash that dropped it would give new databases the indexes back.
+    return migrations.RunPython(functools.partial(run, drop=True), functools.partial(run, drop=False))
