@@ -2,18 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import channels.consumer
 import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
+from accounts.services import account_get_or_create
 from gateways import dispatch
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
-from messaging.models import InboundSms, MessageEvent
+from messaging.lifecycle import message_create
+from messaging.models import InboundSms, Message, MessageEvent
 from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class DatabaseLooks:
+    """The consumers' looks at the database for jobs (``dispatch_take_jobs``), counted, so a
+    test waits for the look itself rather than for a time; ``before_first`` runs just before
+    the first one (a message committed while the phone connects)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self.before_first: Callable[[], object] | None = None
+        take_jobs = dispatch.dispatch_take_jobs
+
+        def counted(**kwargs):
+            if self.count == 0 and self.before_first is not None:
+                self.before_first()
+            self.count += 1
+            return take_jobs(**kwargs)
+
+        monkeypatch.setattr(dispatch, "dispatch_take_jobs", counted)
+
+    async def past(self, count: int) -> int:
+        for _ in range(100):
+            if self.count > count:
+                return self.count
+            await settle(0.05)
+        raise AssertionError(f"no database read past {count}")
+
+
+@pytest.fixture
+def looks(monkeypatch) -> DatabaseLooks:
+    return DatabaseLooks(monkeypatch)
 
 
 @pytest.mark.parametrize("token", [None, "", "gw_live_wrong", "gw_live_" + "a" * 40, "api_live_" + "a" * 40], ids=str)
@@ -477,40 +512,30 @@ def test_a_lost_wake_up_signal_is_repaired_by_the_periodic_retry(run, make_phone
 
 
 def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_the_rate(
-    run, make_phone, create_sms, settings, monkeypatch
+    run, make_phone, create_sms, settings, looks
 ):
     """The wake carries the job: an idle phone with room in its rate gets the frame without
     the consumer reading the database first (bench/dispatch.py's POST to job frame), the push
     is recorded right after, and past the room the database path paces as before."""
     settings.GATEWAY_RATE_WINDOW_SECONDS = 30.0  # nothing leaves the window during the test
     phone = make_phone(rate_per_minute=3)
-    reads = []
-    take_jobs = dispatch.dispatch_take_jobs
-    monkeypatch.setattr(dispatch, "dispatch_take_jobs", lambda **kwargs: reads.append(1) or take_jobs(**kwargs))
-
-    async def reads_past(count: int) -> int:
-        for _ in range(100):  # no timing assumption: wait for the consumer's read itself
-            if len(reads) > count:
-                return len(reads)
-            await settle(0.05)
-        raise AssertionError(f"no database read past {count}")
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        looked = await reads_past(0)  # the connect's own look at the database: room for 3
+        looked = await looks.past(0)  # the connect's own look at the database: room for 3
         first = await create_sms(text="one")
         otp = await create_sms(text="Your code is 123456", display_text="Your code is ••••••", priority=10)
         jobs = await socket.jobs(2)
         assert [(j["message_id"], j["text"], j["priority"]) for j in jobs] == [
             (first.pk, "one", "normal"), (otp.pk, "Your code is 123456", "otp")
         ]  # fmt: skip
-        assert len(reads) == looked  # no database read before those frames
+        assert looks.count == looked  # no database read before those frames
         third = await create_sms(text="three")
         (job,) = await socket.jobs(1)
         assert job["message_id"] == third.pk
         await settle(0.2)
         fourth = await create_sms(text="four")  # past the rate: the database path holds it
-        await reads_past(looked)
+        await looks.past(looked)
         assert await socket.nothing_more(0.5)
         for message in (first, otp, third):
             assert (await refresh(message)).pushed_at is not None
@@ -522,14 +547,14 @@ def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_t
     assert len(pushed) == 3 and len(set(pushed)) == 3  # each push recorded once
 
 
-def test_a_phone_disabled_after_its_last_look_gets_no_job_from_a_wake(run, make_phone, create_sms):
+def test_a_phone_disabled_after_its_last_look_gets_no_job_from_a_wake(run, make_phone, create_sms, looks):
     """The room a consumer pushes by at once is forgotten when the phone is disabled (or its
     rate changed): a message picked for it just before is not pushed."""
     phone = make_phone(rate_per_minute=10)
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        await settle(0.2)  # its connect looked at the database: room for 10
+        await looks.past(0)  # its connect looked at the database: room for 10
         await database_sync_to_async(gateway_set_enabled)(gateway_ids=[phone.gateway.pk], enabled=False)
         await settle(0.2)
         message = await create_sms(text="picked before the disable", gateway_id=phone.gateway.pk)
@@ -567,16 +592,20 @@ def test_frames_and_wakes_reach_their_handlers_without_a_hop_to_the_sync_thread(
     assert sweeps == []
 
 
-def test_a_wake_after_the_connects_own_look_pushed_its_message_does_not_push_it_again(run, make_phone, create_sms):
-    """The message is created while the phone connects: the connect's first look at the
+def test_a_wake_after_the_connects_own_look_pushed_its_message_does_not_push_it_again(run, make_phone, looks):
+    """The message is committed while the phone connects: the connect's first look at the
     database pushes it, then its wake arrives carrying it. One job frame, not two."""
     phone = make_phone()
+    created: list[Message] = []
+    looks.before_first = lambda: created.append(
+        message_create(account=account_get_or_create(), to="+959123456789", text="one", gateway_id=phone.gateway.pk)
+    )
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        message = await create_sms(text="one")
         (job,) = await socket.jobs(1)
-        assert job["message_id"] == message.pk
+        assert job["message_id"] == created[0].pk
+        await looks.past(1)  # the wake found it pushed and left it to the database
         assert await socket.nothing_more(0.5)
         await socket.close()
 
