@@ -103,8 +103,14 @@ async def paced_polls(url: str, key: str, path: str, rate: float, stop: asyncio.
 
 
 class Phone:
-    def __init__(self, url: str, token: str, arrivals: dict[str, float]) -> None:
+    """An agent that accepts every job at once and reports it sent and delivered. It stamps
+    each job frame in ``arrivals``, and, if given, each claim's answer in ``claims`` and each
+    delivered report's ack in ``done`` (the message's whole life through the phone server)."""
+
+    def __init__(self, url: str, token: str, arrivals: dict[str, float], claims: dict[str, float] | None = None,
+                 done: dict[str, float] | None = None) -> None:  # fmt: skip
         self.url, self.token, self.arrivals = url, token, arrivals
+        self.claims, self.done = claims, done
         self.ws = None
         self.reader: asyncio.Future | None = None
 
@@ -121,9 +127,13 @@ class Phone:
                 self.arrivals[frame["message_id"]] = time.perf_counter()
                 await self.ws.send(json.dumps({"type": "accept", "message_id": frame["message_id"]}))
             elif frame["type"] == "claim" and frame["ok"]:
+                if self.claims is not None:
+                    self.claims[frame["message_id"]] = time.perf_counter()
                 for kind in ("sent", "delivered"):
                     report = {"type": kind, "id": f"{kind}-{frame['message_id']}", "message_id": frame["message_id"]}
                     await self.ws.send(json.dumps(report))
+            elif frame["type"] == "ack" and self.done is not None and frame["id"].startswith("delivered-"):
+                self.done[frame["id"].removeprefix("delivered-")] = time.perf_counter()
 
 
 class AppPhone:

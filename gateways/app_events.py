@@ -15,13 +15,14 @@ import logging
 from typing import Any
 
 from channels.consumer import AsyncConsumer
-from channels.db import aclose_old_connections, database_sync_to_async
+from channels.db import aclose_old_connections
 from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
 from . import dispatch
 from .consumers import DirectDispatchMixin
+from .db import phone_db
 from .middleware import bearer_from_scope
 from .mobile import app_gateway_by_device_token, app_stream_alive
 from .services import gateway_connected, gateway_disconnected
@@ -46,7 +47,7 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
         if self.scope["method"] not in ("GET", "HEAD"):
             await self._refuse(405, "Method not allowed: open the event stream with GET", [(b"allow", b"GET")])
         token = bearer_from_scope(self.scope)  # headers only: a query string reaches access logs
-        gateway = await database_sync_to_async(app_gateway_by_device_token)(raw_token=token) if token else None
+        gateway = await phone_db(app_gateway_by_device_token)(raw_token=token) if token else None
         if gateway is None:
             # 401 is what makes the app register again.
             await self._refuse(401, "Invalid or missing device token", [(b"www-authenticate", b"Bearer")])
@@ -55,14 +56,15 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),  # proxies must pass each event on at once
         ]
+        self.gateway_id, self.device_token_hash = gateway.pk, gateway.device_token_hash
+        self.connection_id = await phone_db(gateway_connected)(gateway_id=gateway.pk)
+        await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
+        # Only now "connected": the phone is online and its wakes reach this stream.
         await self.send({"type": "http.response.start", "status": 200, "headers": headers})
         await self._write(b": connected\n\n")
-        self.gateway_id, self.device_token_hash = gateway.pk, gateway.device_token_hash
-        self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
-        await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         # Pending messages (waiting for any phone) can now come here; the app fetches on
         # every (re)connect by itself.
-        await database_sync_to_async(dispatch.dispatch_assign_pending)()
+        await phone_db(dispatch.dispatch_assign_pending)()
         self.keepalive_task = asyncio.ensure_future(self._keepalive())
 
     async def http_disconnect(self, message: dict[str, Any]) -> None:
@@ -109,7 +111,7 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
             await self._write(b":keepalive\n\n")
             try:
                 # The stream is the phone's presence, while its token stands.
-                alive = await database_sync_to_async(app_stream_alive)(
+                alive = await phone_db(app_stream_alive)(
                     gateway_id=self.gateway_id, connection_id=self.connection_id,
                     device_token_hash=self.device_token_hash,
                 )  # fmt: skip
@@ -133,10 +135,10 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
         if self.gateway_id is not None:
             gateway_id, self.gateway_id = self.gateway_id, None
             await self.channel_layer.group_discard(gateway_group_name(gateway_id), self.channel_name)
-            went_offline = await database_sync_to_async(gateway_disconnected)(
+            went_offline = await phone_db(gateway_disconnected)(
                 gateway_id=gateway_id, connection_id=self.connection_id, reason="event stream closed"
             )
             if went_offline:
-                await database_sync_to_async(dispatch.dispatch_release)(gateway_id=gateway_id, reason="disconnected")
+                await phone_db(dispatch.dispatch_release)(gateway_id=gateway_id, reason="disconnected")
         await aclose_old_connections()
         raise StopConsumer()

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
@@ -25,6 +24,7 @@ from messaging.lifecycle import (
 from mysmsapio.crypto import unseal
 
 from . import dispatch
+from .db import phone_db
 from .services import gateway_connected, gateway_disconnected, gateway_inbound_sms, gateway_seen
 from .signals import gateway_group_name
 
@@ -98,7 +98,8 @@ class DirectDispatchMixin:
     sweep (``aclose_old_connections``) is a hop to the shared sync thread per frame and per
     signal, where a wake then waited behind other phones' database commits before its job
     could be pushed; it was a twelfth of the phone server's GIL time. Every database call of
-    these consumers goes through ``database_sync_to_async``, which sweeps around itself."""
+    these consumers goes through ``phone_db`` (``database_sync_to_async``), which sweeps around
+    itself."""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)
@@ -128,7 +129,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         # The last jobs pushed on this socket: a wake that comes after the database path
         # pushed its message (a burst, or the connect's first look) does not push it again.
         self.recent_pushes: dict[str, None] = {}
-        self.connection_id = await database_sync_to_async(gateway_connected)(gateway_id=gateway.pk)
+        self.connection_id = await phone_db(gateway_connected)(gateway_id=gateway.pk)
         await self.channel_layer.group_add(gateway_group_name(gateway.pk), self.channel_name)
         await self.send_json(
             {
@@ -140,8 +141,8 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         )
         # Jobs pushed to an earlier socket and never accepted are pushed again on this one,
         # and pending messages (waiting for any phone) can now come here.
-        await database_sync_to_async(message_forget_pushes)(gateway_id=gateway.pk)
-        await database_sync_to_async(dispatch.dispatch_assign_pending)()
+        await phone_db(message_forget_pushes)(gateway_id=gateway.pk)
+        await phone_db(dispatch.dispatch_assign_pending)()
         await self.push_jobs()
 
     async def disconnect(self, code: int) -> None:
@@ -150,11 +151,11 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         if self.push_later_task is not None:
             self.push_later_task.cancel()
         await self.channel_layer.group_discard(gateway_group_name(self.gateway_id), self.channel_name)
-        went_offline = await database_sync_to_async(gateway_disconnected)(
+        went_offline = await phone_db(gateway_disconnected)(
             gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
         )
         if went_offline:
-            await database_sync_to_async(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
+            await phone_db(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         if self.gateway_id is None:
@@ -193,24 +194,22 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
 
     async def on_accept(self, content: dict[str, Any]) -> None:
         message_id = _text(content, "message_id")
-        ok = await database_sync_to_async(message_claim)(gateway_id=self.gateway_id, message_id=message_id)
+        ok = await phone_db(message_claim)(gateway_id=self.gateway_id, message_id=message_id)
         await self.send_json({"type": "claim", "message_id": message_id, "ok": ok})
 
     async def on_sent(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(message_mark_radio_sent)(
-            gateway_id=self.gateway_id, message_id=_text(content, "message_id")
-        )
+        await phone_db(message_mark_radio_sent)(gateway_id=self.gateway_id, message_id=_text(content, "message_id"))
         await self._ack(content)
 
     async def on_delivered(self, content: dict[str, Any]) -> None:
-        await database_sync_to_async(message_mark_delivered)(
+        await phone_db(message_mark_delivered)(
             gateway_id=self.gateway_id, message_id=_text(content, "message_id"), at=_time(content, "at")
         )
         await self._ack(content)
 
     async def on_failed(self, content: dict[str, Any]) -> None:
         error = content.get("error") if isinstance(content.get("error"), str) else "Send failed"
-        await database_sync_to_async(message_mark_failed)(
+        await phone_db(message_mark_failed)(
             gateway_id=self.gateway_id,
             message_id=_text(content, "message_id"),
             error=error,
@@ -222,7 +221,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ProtocolError("'text' must be a string")
-        stored = await database_sync_to_async(gateway_inbound_sms)(
+        stored = await phone_db(gateway_inbound_sms)(
             gateway_id=self.gateway_id,
             device_sms_id=_text(content, "id"),
             sender=_text(content, "from", max_length=32),
@@ -249,9 +248,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ack", "id": _text(content, "id")})
 
     async def _seen(self, info: dict[str, Any] | None = None) -> None:
-        await database_sync_to_async(gateway_seen)(
-            gateway_id=self.gateway_id, connection_id=self.connection_id, info=info
-        )
+        await phone_db(gateway_seen)(gateway_id=self.gateway_id, connection_id=self.connection_id, info=info)
 
     # --- Channel-layer events --------------------------------------------------------------
 
@@ -274,9 +271,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
     async def push_jobs(self) -> None:
         """Push what the phone may take now; come back when its rate allows more."""
         async with self.push_lock:
-            taken = await database_sync_to_async(dispatch.dispatch_take_jobs)(
-                gateway_id=self.gateway_id, token_hash=self.token_hash
-            )
+            taken = await phone_db(dispatch.dispatch_take_jobs)(gateway_id=self.gateway_id, token_hash=self.token_hash)
             self.room, self.sims = taken.room, taken.sims
             for job in taken.jobs:
                 await self.send_json(_job_frame(job))
@@ -314,7 +309,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
                        expires_at=datetime.fromtimestamp(job["expires_at"], UTC))
             )  # fmt: skip
             self._remember_push(job["message_id"])
-            await database_sync_to_async(dispatch.dispatch_pushed_at_once)(
+            await phone_db(dispatch.dispatch_pushed_at_once)(
                 gateway_id=self.gateway_id, message_id=job["message_id"], created_at=job["created_at"]
             )
         return True

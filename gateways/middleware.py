@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
+from .db import phone_db
 from .models import GatewayKind
 from .services import gateway_get_by_token
 
@@ -37,7 +36,7 @@ class GatewayTokenAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         token = _token_from_scope(scope)
-        gateway = await database_sync_to_async(gateway_get_by_token)(raw_token=token) if token else None
+        gateway = await phone_db(gateway_get_by_token)(raw_token=token) if token else None
         if gateway is not None and gateway.kind != GatewayKind.AGENT:
             gateway = None  # an app gateway's token registers the app (/api/mobile/v1), nothing else
         return await self.app({**scope, "gateway": gateway}, receive, send)

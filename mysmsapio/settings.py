@@ -192,6 +192,12 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Threads a phone server runs its database calls on (gateways/db.py), so that its phones'
+# commits overlap; 1 is Channels' one shared thread, and SQLite (one writer at a time) keeps it.
+# Each call takes one connection of the pool for its length: keep it under DB_POOL_MAX_SIZE.
+PHONE_DB_THREADS = (
+    env.int("PHONE_DB_THREADS", default=4) if DATABASES["default"]["ENGINE"].endswith("postgresql") else 1
+)
 
 if REDIS_URL:
     CACHES = {

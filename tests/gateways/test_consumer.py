@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable
 
 import channels.consumer
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import OperationalError
 
 from accounts.services import account_get_or_create
-from gateways import dispatch
+from gateways import dispatch, services
 from gateways.models import Gateway, GatewayEvent
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.lifecycle import message_create
@@ -610,3 +613,35 @@ def test_a_wake_after_the_connects_own_look_pushed_its_message_does_not_push_it_
         await socket.close()
 
     run(scenario)
+
+
+def test_one_phones_slow_database_call_does_not_hold_up_another_phones_reports(run, make_phone, monkeypatch):
+    """On PostgreSQL the phones' database calls run on PHONE_DB_THREADS threads (gateways/db.py):
+    a phone whose call waits (a lock, a slow commit) holds up no other phone's frames."""
+    if settings.PHONE_DB_THREADS <= 1:
+        pytest.skip("SQLite: the phones' calls share one thread, as SQLite takes one writer at a time")
+    slow, quick = make_phone("slow"), make_phone("quick")
+    stuck, release = threading.Event(), threading.Event()
+
+    def gateway_seen(**kwargs):
+        if kwargs["gateway_id"] == slow.gateway.pk and kwargs.get("info") == {"type": "heartbeat"}:
+            stuck.set()
+            release.wait(timeout=10)
+        return services.gateway_seen(**kwargs)
+
+    monkeypatch.setattr("gateways.consumers.gateway_seen", gateway_seen)
+
+    async def scenario():
+        slow_socket, quick_socket = await connect_phone(slow.raw_token), await connect_phone(quick.raw_token)
+        try:
+            await slow_socket.send({"type": "heartbeat"})
+            assert await asyncio.to_thread(stuck.wait, 3)
+            await quick_socket.send({"type": "inbound", "id": "sms-1", "from": "+959987654321", "text": "hi"})
+            assert await quick_socket.recv_type("ack", timeout=3) == {"type": "ack", "id": "sms-1"}
+        finally:
+            release.set()
+        await slow_socket.close()
+        await quick_socket.close()
+
+    run(scenario)
+    assert InboundSms.objects.get().gateway_id == quick.gateway.pk
