@@ -248,7 +248,11 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "ack", "id": _text(content, "id")})
 
     async def _seen(self, info: dict[str, Any] | None = None) -> None:
-        await phone_db(gateway_seen)(gateway_id=self.gateway_id, connection_id=self.connection_id, info=info)
+        alive = await phone_db(gateway_seen)(
+            gateway_id=self.gateway_id, connection_id=self.connection_id, info=info, token_hash=self.token_hash
+        )
+        if not alive:  # rolled or revoked, and the close signal did not come
+            await self.close(code=CLOSE_REVOKED)
 
     # --- Channel-layer events --------------------------------------------------------------
 

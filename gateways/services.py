@@ -99,8 +99,15 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
     gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
+    # The old token's socket is offline now, not when its close comes through: no new message
+    # is queued on it (nor pushed from its wake on the strength of an earlier look), and the
+    # jobs it held go to other phones (dispatch_stale_gateways).
+    if Gateway.objects.filter(pk=gateway.pk, is_connected=True).update(is_connected=False, connection_id=""):
+        gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.DISCONNECTED, detail="token rolled")
+        _tell_webhooks(gateway.pk, online=False)
+    gateway.is_connected, gateway.connection_id = False, ""
     # Sockets (and app event streams) opened with the old token close on every node; a socket the signal misses gets
-    # no more jobs anyway (dispatch_take_jobs checks the token it connected with).
+    # no more jobs anyway (dispatch_take_jobs checks the token it connected with) and closes at its next heartbeat.
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
@@ -203,19 +210,31 @@ def _device_updates(info: dict[str, Any]) -> dict[str, Any]:
     return updates
 
 
-def gateway_seen(*, gateway_id: int, connection_id: str, info: dict[str, Any] | None = None) -> None:
-    """A hello or heartbeat: the phone is alive on this socket; store what it reports."""
+def gateway_seen(
+    *, gateway_id: int, connection_id: str, info: dict[str, Any] | None = None, token_hash: str | None = None
+) -> bool:
+    """A hello or heartbeat: the phone is alive on this socket; store what it reports. With
+    ``token_hash`` (the token the socket connected with): False once that token is rolled or
+    revoked, and the socket should close (its close signal may have been lost)."""
     updates = _device_updates(info or {})
     if info and isinstance(info.get("protocol"), int):
         updates["protocol_version"] = info["protocol"]
     now = timezone.now()
     mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
+    if token_hash is not None:
+        mine = mine.filter(token_hash=token_hash, revoked_at__isnull=True)
     # One UPDATE for the usual heartbeat; a phone marked offline while silent, or new SIMs,
     # change which phones can take work, which every process must hear.
     if "sims" not in updates and mine.filter(is_connected=True).update(last_seen_at=now, **updates):
-        return
+        return True
     if mine.update(last_seen_at=now, is_connected=True, **updates):
         gateway_phones_changed()
+        return True
+    if token_hash is None:
+        return True
+    # Not updated: another socket of the phone took over (this one is left alone), or the
+    # token was rolled or revoked.
+    return Gateway.objects.filter(pk=gateway_id, token_hash=token_hash, revoked_at__isnull=True).exists()
 
 
 def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:

@@ -102,19 +102,55 @@ def test_rolling_a_token_closes_the_phones_socket(run, make_phone):
 
 
 def test_a_socket_opened_with_a_rolled_token_gets_no_more_jobs_even_if_the_close_is_lost(
-    run, make_phone, create_sms, monkeypatch
+    run, make_phone, create_sms, monkeypatch, looks
 ):
     phone = make_phone()
     monkeypatch.setattr("gateways.services.gateway_signal", lambda **kwargs: None)  # the close signal is lost
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
+        await looks.past(0)  # its first look at the database left it room to push from a wake
         await database_sync_to_async(gateway_roll_token)(gateway=phone.gateway)
+        gateway = await database_sync_to_async(Gateway.objects.get)(pk=phone.gateway.pk)
+        assert not gateway.is_online  # offline with its token, not when the close comes through
         message = await create_sms()
-        assert message.gateway_id == phone.gateway.pk
+        assert message.gateway_id is None  # so nothing new is queued on it: pending for another phone
         assert await socket.nothing_more()
+        # Its next heartbeat finds the token rolled: the socket closes as if the signal had come.
+        await socket.send({"type": "heartbeat"})
+        assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
         assert (await refresh(message)).pushed_at is None
-        await socket.close()
+
+    run(scenario)
+
+
+def test_a_revoked_phone_whose_close_is_lost_is_closed_at_its_next_heartbeat(run, make_phone, monkeypatch):
+    phone = make_phone()
+    monkeypatch.setattr("gateways.services.gateway_signal", lambda **kwargs: None)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.send({"type": "heartbeat"})
+        assert await socket.nothing_more()  # a heartbeat of a valid token changes nothing
+        await database_sync_to_async(gateway_revoke)(gateway=phone.gateway)
+        await socket.send({"type": "heartbeat"})
+        assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
+
+    run(scenario)
+
+
+def test_a_newer_socket_of_the_same_phone_does_not_close_the_older_one_at_its_heartbeat(run, make_phone):
+    """Only a rolled or revoked token closes a socket from its heartbeat: a phone that opened a
+    second socket (a reconnect that overtook the old socket's goodbye) is not told it is revoked."""
+    phone = make_phone()
+
+    async def scenario():
+        old = await connect_phone(phone.raw_token)
+        new = await connect_phone(phone.raw_token)
+        await old.send({"type": "heartbeat"})
+        assert await old.nothing_more()
+        await new.close()
+        await old.close()
 
     run(scenario)
 
