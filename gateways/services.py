@@ -97,15 +97,17 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     token = _new_token()
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
-    gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
-    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
     # The old token's socket is offline now, not when its close comes through: no new message
     # is queued on it (nor pushed from its wake on the strength of an earlier look), and the
     # jobs it held go to other phones (dispatch_stale_gateways).
-    if Gateway.objects.filter(pk=gateway.pk, is_connected=True).update(is_connected=False, connection_id=""):
+    was_connected = Gateway.objects.filter(pk=gateway.pk, is_connected=True).exists()
+    gateway.is_connected, gateway.connection_id = False, ""
+    gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash",
+                                "is_connected", "connection_id"])  # fmt: skip
+    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
+    if was_connected:
         gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.DISCONNECTED, detail="token rolled")
         _tell_webhooks(gateway.pk, online=False)
-    gateway.is_connected, gateway.connection_id = False, ""
     # Sockets (and app event streams) opened with the old token close on every node; a socket the signal misses gets
     # no more jobs anyway (dispatch_take_jobs checks the token it connected with) and closes at its next heartbeat.
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))

@@ -14,7 +14,7 @@ from django.db import OperationalError
 
 from accounts.services import account_get_or_create
 from gateways import dispatch, services
-from gateways.models import Gateway, GatewayEvent
+from gateways.models import Gateway, GatewayEvent, GatewayEventType
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message, MessageEvent
@@ -122,6 +122,9 @@ def test_a_socket_opened_with_a_rolled_token_gets_no_more_jobs_even_if_the_close
         assert (await refresh(message)).pushed_at is None
 
     run(scenario)
+    # Offline once, at the roll: the socket's own goodbye afterwards finds another connection.
+    went_offline = GatewayEvent.objects.filter(gateway_id=phone.gateway.pk, event=GatewayEventType.DISCONNECTED)
+    assert list(went_offline.values_list("detail", flat=True)) == ["token rolled"]
 
 
 def test_a_revoked_phone_whose_close_is_lost_is_closed_at_its_next_heartbeat(run, make_phone, monkeypatch):
