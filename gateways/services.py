@@ -174,7 +174,9 @@ def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "
     with transaction.atomic():
         mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
         was_online = mine.filter(is_connected=True).exists()  # else already marked offline (silent)
-        changed = mine.update(is_connected=False)
+        # The connection is over for good: a heartbeat of it still in flight on another of the
+        # phone server's threads (gateways/db.py) then finds nothing to bring back online.
+        changed = mine.update(is_connected=False, connection_id="")
         if changed:
             gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
             if was_online:

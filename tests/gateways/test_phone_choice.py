@@ -41,6 +41,18 @@ def test_a_disconnected_or_disabled_phone_is_not_chosen(make_gateway, memo_queri
     assert pick() is None
 
 
+def test_a_heartbeat_that_lands_after_its_sockets_goodbye_does_not_bring_the_phone_back(make_gateway, memo_queries):
+    """A phone server handles its phones' calls on several threads: an app stream's keepalive
+    still in flight when the stream closes can commit after the goodbye. The goodbye ends that
+    connection for good, so the late heartbeat finds no socket to keep alive."""
+    phone = make_gateway(connection_id="socket-1")
+    assert gateway_disconnected(gateway_id=phone.pk, connection_id="socket-1")
+
+    gateway_seen(gateway_id=phone.pk, connection_id="socket-1")
+    assert not Gateway.objects.get(pk=phone.pk).is_connected
+    assert pick() is None
+
+
 def test_a_phone_silent_longer_than_the_window_is_not_chosen_even_from_memory(make_gateway, memo_queries):
     phone = make_gateway()
     assert pick() == phone.pk
