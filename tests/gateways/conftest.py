@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.db import connections
 
 from accounts.services import account_get_or_create
+from gateways.db import _executor
 from gateways.services import gateway_create
 from messaging.lifecycle import message_create
 from messaging.models import Message
@@ -58,6 +62,25 @@ async def connect_phone(token: str) -> Phone:
     welcome = await phone.recv()
     assert welcome["type"] == "welcome"
     return phone
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _phone_db_threads_let_go(django_db_setup):
+    """Channels' test communicators make ``close_old_connections`` a no-op, so the phone
+    server's database threads (gateways/db.py) keep their last connection: closed here, or the
+    test database could not be dropped at the end of the run."""
+    yield
+    if not _executor.cache_info().currsize:
+        return
+    threads = settings.PHONE_DB_THREADS
+    barrier = threading.Barrier(threads)  # one call per thread: each waits for the others
+
+    def let_go() -> None:
+        connections.close_all()
+        barrier.wait(timeout=10)
+
+    for future in [_executor(threads).submit(let_go) for _ in range(threads)]:
+        future.result()
 
 
 @pytest.fixture
