@@ -1,7 +1,8 @@
 """What one message's whole life costs the database (not a test).
 
 On a durable PostgreSQL (bench/stack.py), one connection runs N lives through the lifecycle's
-own functions: create (queued on a phone), push, claim (sent), delivered, with their events.
+own functions: create (queued on a phone), push, claim (sent), the radio's report, delivered,
+with their events.
 It prints per message: wall time, the PostgreSQL backend's CPU, and the WAL written (what
 every commit must flush, and what replicas and backups carry).
 
@@ -30,7 +31,8 @@ from django.db import connection
 from django.utils import timezone
 from accounts.services import api_key_generate
 from gateways.models import Gateway
-from messaging.lifecycle import message_claim, message_create, message_mark_delivered, message_push
+from messaging.lifecycle import (message_claim, message_create, message_mark_delivered, message_mark_radio_sent,
+                                 message_push)
 
 tag = time.time()
 phone = Gateway.objects.create(name=f"life-{tag}", is_connected=True, last_seen_at=timezone.now() + timedelta(days=1))
@@ -41,6 +43,7 @@ def life(text):
                              wake=False)
     message_push(gateway_id=phone.pk, message_ids=[message.pk])
     message_claim(gateway_id=phone.pk, message_id=message.pk)
+    message_mark_radio_sent(gateway_id=phone.pk, message_id=message.pk)
     message_mark_delivered(gateway_id=phone.pk, message_id=message.pk)
 
 for _ in range(50):  # warm-up: the connection, its prepared statements
@@ -79,7 +82,8 @@ def main() -> None:
             line = f"{name:18} {figures[0]:5.2f} ms wall  PostgreSQL CPU {figures[1]:.3f} ms  WAL {figures[2]:,.0f} B"
             print(line, flush=True)
             lines.append(line)
-    lines.insert(0, f"{args.messages} lives per run (create, push, claim, delivered; one connection), per message:")
+    life = "create, push, claim, radio sent, delivered; one connection"
+    lines.insert(0, f"{args.messages} lives per run ({life}), per message:")
     if args.record:
         record(lines, "lifecycle.py")
 

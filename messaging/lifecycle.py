@@ -89,7 +89,11 @@ _DELIVERED_SQL = """
 UPDATE messaging_message SET status = 'delivered', delivered_at = %s
 WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
 """
-_ON_PHONE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s"
+# A report that changes no state (the radio sent it): its event, if the message is this phone's.
+_ON_PHONE_EVENT_SQL = """
+INSERT INTO messaging_messageevent (message_id, gateway_id, created_at, event, detail)
+SELECT id, gateway_id, %s, %s, '' FROM messaging_message WHERE id = %s AND gateway_id = %s
+"""
 _PUSHED_SQL = """
 UPDATE messaging_message SET pushed_at = %s
 WHERE id = %s AND gateway_id = %s AND status = 'queued' AND pushed_at IS NULL RETURNING id
@@ -257,12 +261,14 @@ def message_push(
     now = now or timezone.now()
     event = MessageEventType.HANDED_OVER if hand_over else MessageEventType.PUSHED
     if len(message_ids) == 1:
-        # A wake for one new message, the common case: prepared statements, as for claims.
-        if hand_over:
-            execute_prepared(_HANDED_OVER_SQL, [now, now, message_ids[0], gateway_id], fetch=False)
-        elif not execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id]):
-            return False
-        _event(message_ids[0], event, gateway_id=gateway_id, now=now)
+        # A wake for one new message, the common case: prepared statements, as for claims; one
+        # commit for the row and its event (no savepoint inside a caller's transaction).
+        with transaction.atomic(savepoint=False):
+            if hand_over:
+                execute_prepared(_HANDED_OVER_SQL, [now, now, message_ids[0], gateway_id], fetch=False)
+            elif not execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id]):
+                return False
+            _event(message_ids[0], event, gateway_id=gateway_id, now=now)
         return True
     Message.objects.filter(pk__in=message_ids, gateway_id=gateway_id, status=MessageStatus.QUEUED).update(
         pushed_at=now, **({"handed_over_at": now} if hand_over else {})
@@ -319,8 +325,8 @@ def message_release(
 
 def message_mark_radio_sent(*, gateway_id: int, message_id: str) -> None:
     """The phone's radio accepted the SMS (the status is already ``sent`` since the claim)."""
-    if execute_prepared(_ON_PHONE_SQL, [message_id, gateway_id]):
-        _event(message_id, MessageEventType.RADIO_SENT, gateway_id=gateway_id)
+    execute_prepared(_ON_PHONE_EVENT_SQL, [timezone.now(), MessageEventType.RADIO_SENT, message_id, gateway_id],
+                     fetch=False)  # fmt: skip
 
 
 @transaction.atomic
