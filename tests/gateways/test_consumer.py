@@ -258,6 +258,23 @@ def test_a_job_is_sent_only_after_the_server_confirms_the_claim_then_reports_clo
     assert events == ["pushed", "sent", "radio_sent", "delivered"]
 
 
+def test_a_phone_reporting_another_phones_message_changes_nothing(run, make_phone, create_sms):
+    owner, other = make_phone("owner"), make_phone("other")
+
+    async def scenario():
+        message = await create_sms(gateway_id=owner.gateway.pk)
+        socket = await connect_phone(other.raw_token)
+        for report in ("sent", "delivered"):  # acked, so that the phone drops them
+            await socket.send({"type": report, "id": f"r-{report}", "message_id": message.pk})
+            assert await socket.recv_type("ack") == {"type": "ack", "id": f"r-{report}"}
+        await socket.close()
+        return message
+
+    message = run(scenario)
+    assert Message.objects.get(pk=message.pk).status == "queued"
+    assert not MessageEvent.objects.filter(message_id=message.pk).exclude(event="pushed").exists()
+
+
 def test_a_failure_report_fails_the_message_with_androids_error(run, make_phone, create_sms):
     phone = make_phone()
 
