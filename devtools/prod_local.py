@@ -3,7 +3,9 @@
 PostgreSQL (durable, as in production) and Redis (the pip-installed ones the tests use), two
 web nodes (HTTP on ports 3005 and 3006, served by granian; each with a daphne process on its
 own port for the phones' WebSockets), a Celery worker and Celery beat, all with production
-settings. Data and secrets persist in ``var/prod-local/``. Ctrl-C stops everything.
+settings. A Celery process that dies is started again (as docker-compose's restart policy
+does); a web node that dies stops everything. Data and secrets persist in
+``var/prod-local/``. Ctrl-C stops everything.
 
     python -m devtools.prod_local [--ports 3005 3006] [--workers 1] [--root var/prod-local]
 """
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"manage.py   set -a; . {env_file}; set +a; .venv/bin/python manage.py createsuperuser", flush=True)
         print("Ctrl-C stops everything.", flush=True)
         while not stopping:
+            for name in topology.restart_crashed():
+                print(f"{name} stopped unexpectedly (see its log); started again", flush=True)
             dead = [p.name for p in topology.processes() if not p.running()]
             if dead:
                 print(f"stopped unexpectedly: {', '.join(dead)} (see its log); stopping everything", flush=True)

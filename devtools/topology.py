@@ -31,6 +31,7 @@ class Process:
     log_path: Path
     port: int | None = None
     proc: subprocess.Popen | None = None
+    stopped: bool = False  # by us: not to be started again by ``Topology.restart_crashed``
 
     @property
     def url(self) -> str:
@@ -41,12 +42,14 @@ class Process:
         # which stops us in order, and a stop reaches granian's worker processes too.
         self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.stopped = False
         return self
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        self.stopped = True
         if not self.running():
             return
         _signal_group(self.proc, sig)
@@ -200,6 +203,18 @@ class Topology:
 
     def processes(self) -> list[Process]:
         return [*self.web, *self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]
+
+    def restart_crashed(self) -> list[str]:
+        """Celery workers and beat that died on their own, started again, as docker-compose's
+        ``restart: unless-stopped`` does in production. (kombu 5.7 can take a worker down when
+        Redis goes away with a task in flight: "Unrecoverable error: AttributeError ...
+        'hostname'".) Returns the names of the restarted."""
+        restarted = []
+        for process in [*self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]:
+            if process.proc is not None and not process.stopped and not process.running():
+                process.start(self.env)
+                restarted.append(process.name)
+        return restarted
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env, check=True,

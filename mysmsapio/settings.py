@@ -199,7 +199,7 @@ PHONE_DB_THREADS = (
     env.int("PHONE_DB_THREADS", default=4) if DATABASES["default"]["ENGINE"].endswith("postgresql") else 1
 )
 _pool = DATABASES["default"].get("OPTIONS", {}).get("pool")
-if PHONE_DB_THREADS < 1 or (_pool and PHONE_DB_THREADS >= _pool["max_size"]):
+if PHONE_DB_THREADS < 1 or (_pool and _pool["max_size"] <= PHONE_DB_THREADS):
     raise ImproperlyConfigured("PHONE_DB_THREADS must be at least 1 and below DB_POOL_MAX_SIZE")
 
 if REDIS_URL:

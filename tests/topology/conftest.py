@@ -1,11 +1,13 @@
-"""The production topology for real: PostgreSQL, Redis, two daphne web nodes, two Celery
-workers and beat (devtools/topology.py), driven only from outside, over HTTP and WebSockets,
-as clients and phones see it. Runs in the production pass (`make test-production`)."""
+"""The production topology for real: PostgreSQL, Redis, two web nodes, two Celery workers and
+beat (devtools/topology.py), driven only from outside, over HTTP and WebSockets, as clients
+and phones see it, with Celery processes that die started again as docker-compose's restart
+policy does. Runs in the production pass (`make test-production`)."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,11 +46,21 @@ pytestmark = [
 def topology() -> Iterator[Topology]:
     root = new_workdir("mysmsapio-topology-")
     stack = Topology(root=root, workers=2, extra_env=TOPOLOGY_ENV, durable=False).start()
+    done = threading.Event()
+
+    def supervise() -> None:  # production's restart policy (docker-compose.yml)
+        while not done.wait(0.5):
+            stack.restart_crashed()
+
+    supervisor = threading.Thread(target=supervise, name="topology-supervisor", daemon=True)
+    supervisor.start()
     try:
         for node in stack.web:
             wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready")
         yield stack
     finally:
+        done.set()
+        supervisor.join()
         stack.stop()
         shutil.rmtree(root, ignore_errors=True)
 

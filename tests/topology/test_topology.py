@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -236,3 +237,17 @@ def test_a_test_mode_key_is_served_by_the_workers_and_never_by_a_phone(topology,
              what=lambda: f"test messages delivered; now {[clients.status(m) for m in clients.accepted]}")  # fmt: skip
     sent_by_phones = {line["id"] for phone in phones for line in phone.sent()}
     assert sent_by_phones.isdisjoint(clients.accepted)
+
+
+def test_a_crashed_worker_is_started_again_and_the_nodes_stay_ready(topology):
+    """A Celery worker can die on a broker outage (kombu 5.7, a task in flight when Redis goes):
+    the restart policy starts it again, and the nodes' readiness (which needs a worker's
+    heartbeat) comes back by itself."""
+    worker = topology.worker_procs[0]
+    crashed = worker.proc
+    os.killpg(crashed.pid, signal.SIGKILL)  # the main process and its pool, no goodbye
+    crashed.wait()
+    wait_for(lambda: worker.proc is not crashed and worker.running(), timeout=30, what="the worker started again")
+    wait_for(lambda: worker.log().count("ready.") >= 2, timeout=60, what="the new worker ready")  # its log appends
+    for node in topology.web:
+        wait_for(lambda node=node: node_ready(node.url), timeout=60, what=f"{node.name} ready")
