@@ -135,10 +135,14 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
         if self.gateway_id is not None:
             gateway_id, self.gateway_id = self.gateway_id, None
             await self.channel_layer.group_discard(gateway_group_name(gateway_id), self.channel_name)
-            went_offline = await phone_db(gateway_disconnected)(
-                gateway_id=gateway_id, connection_id=self.connection_id, reason="event stream closed"
-            )
-            if went_offline:
-                await phone_db(dispatch.dispatch_release)(gateway_id=gateway_id, reason="disconnected")
+            try:
+                went_offline = await phone_db(gateway_disconnected)(
+                    gateway_id=gateway_id, connection_id=self.connection_id, reason="event stream closed"
+                )
+                if went_offline:
+                    await phone_db(dispatch.dispatch_release)(gateway_id=gateway_id, reason="disconnected")
+            except DatabaseError as exc:
+                # As for agents (gateways/consumers.py): offline by its silence instead.
+                logger.warning("app gateway %s: goodbye not recorded: %s", gateway_id, type(exc).__name__)
         await aclose_old_connections()
         raise StopConsumer()

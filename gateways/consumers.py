@@ -151,11 +151,16 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         if self.push_later_task is not None:
             self.push_later_task.cancel()
         await self.channel_layer.group_discard(gateway_group_name(self.gateway_id), self.channel_name)
-        went_offline = await phone_db(gateway_disconnected)(
-            gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
-        )
-        if went_offline:
-            await phone_db(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
+        try:
+            went_offline = await phone_db(gateway_disconnected)(
+                gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
+            )
+            if went_offline:
+                await phone_db(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
+        except DatabaseError as exc:
+            # The database is away (a restart): the phone goes offline by its silence instead,
+            # and its jobs go to other phones with it (mark_silent_gateways_offline).
+            logger.warning("gateway %s: goodbye not recorded: %s", self.gateway_id, type(exc).__name__)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
         if self.gateway_id is None:

@@ -701,3 +701,21 @@ def test_one_phones_slow_database_call_does_not_hold_up_another_phones_reports(r
 
     run(scenario)
     assert InboundSms.objects.get().gateway_id == quick.gateway.pk
+
+
+def test_a_goodbye_the_database_cannot_record_ends_quietly(run, make_phone, monkeypatch):
+    """The database restarting while a phone leaves: the socket's end raises nothing (daphne
+    logged it as a crash); the phone goes offline by its silence instead."""
+    phone = make_phone()
+
+    def database_away(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr("gateways.consumers.gateway_disconnected", database_away)
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        await socket.close()  # raised the OperationalError before
+
+    run(scenario)
+    assert Gateway.objects.get(pk=phone.gateway.pk).is_connected  # until marked silent
