@@ -201,8 +201,11 @@ class Topology:
             node.wait_until_listening()
         return self
 
-    def processes(self) -> list[Process]:
-        return [*self.web, *self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]
+    def processes(self) -> list[Process | WebNode]:
+        return [*self.web, *self.celery_processes()]
+
+    def celery_processes(self) -> list[Process]:
+        return [*self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]
 
     def restart_crashed(self) -> list[str]:
         """Celery workers and beat that died on their own, started again, as docker-compose's
@@ -210,7 +213,7 @@ class Topology:
         Redis goes away with a task in flight: "Unrecoverable error: AttributeError ...
         'hostname'".) Returns the names of the restarted."""
         restarted = []
-        for process in [*self.worker_procs, *([self.beat_proc] if self.beat_proc else [])]:
+        for process in self.celery_processes():
             if process.proc is not None and not process.stopped and not process.running():
                 process.start(self.env)
                 restarted.append(process.name)

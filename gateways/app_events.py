@@ -25,7 +25,7 @@ from .consumers import DirectDispatchMixin
 from .db import phone_db
 from .middleware import bearer_from_scope
 from .mobile import app_gateway_by_device_token, app_stream_alive
-from .services import gateway_connected, gateway_disconnected
+from .services import gateway_connected
 from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
@@ -136,11 +136,9 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
             gateway_id, self.gateway_id = self.gateway_id, None
             await self.channel_layer.group_discard(gateway_group_name(gateway_id), self.channel_name)
             try:
-                went_offline = await phone_db(gateway_disconnected)(
+                await phone_db(dispatch.dispatch_phone_left)(
                     gateway_id=gateway_id, connection_id=self.connection_id, reason="event stream closed"
                 )
-                if went_offline:
-                    await phone_db(dispatch.dispatch_release)(gateway_id=gateway_id, reason="disconnected")
             except DatabaseError as exc:
                 # As for agents (gateways/consumers.py): offline by its silence instead.
                 logger.warning("app gateway %s: goodbye not recorded: %s", gateway_id, type(exc).__name__)

@@ -25,7 +25,7 @@ from mysmsapio.crypto import unseal
 
 from . import dispatch
 from .db import phone_db
-from .services import gateway_connected, gateway_disconnected, gateway_inbound_sms, gateway_seen
+from .services import gateway_connected, gateway_inbound_sms, gateway_seen
 from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
@@ -152,11 +152,9 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             self.push_later_task.cancel()
         await self.channel_layer.group_discard(gateway_group_name(self.gateway_id), self.channel_name)
         try:
-            went_offline = await phone_db(gateway_disconnected)(
+            await phone_db(dispatch.dispatch_phone_left)(
                 gateway_id=self.gateway_id, connection_id=self.connection_id, reason=f"close code {code}"
             )
-            if went_offline:
-                await phone_db(dispatch.dispatch_release)(gateway_id=self.gateway_id, reason="disconnected")
         except DatabaseError as exc:
             # The database is away (a restart): the phone goes offline by its silence instead,
             # and its jobs go to other phones with it (mark_silent_gateways_offline).

@@ -27,7 +27,7 @@ from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 
 from .models import Gateway, GatewayEventType, sim_carrier_matches
 from .selectors import gateway_list_online
-from .services import gateway_event_record
+from .services import gateway_disconnected, gateway_event_record
 from .signals import WAKE, gateway_signal
 
 
@@ -219,6 +219,13 @@ def dispatch_release(
     if released:
         dispatch_assign_pending(exclude_gateway_id=gateway_id, now=now)
     return released
+
+
+def dispatch_phone_left(*, gateway_id: int, connection_id: str, reason: str) -> None:
+    """A phone's socket or event stream ended: offline (unless another connection of the phone
+    took over meanwhile), and the jobs it had not accepted go to other phones."""
+    if gateway_disconnected(gateway_id=gateway_id, connection_id=connection_id, reason=reason):
+        dispatch_release(gateway_id=gateway_id, reason="disconnected")
 
 
 def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Account
@@ -97,17 +98,14 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     token = _new_token()
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
-    # The old token's socket is offline now, not when its close comes through: no new message
-    # is queued on it (nor pushed from its wake on the strength of an earlier look), and the
-    # jobs it held go to other phones (dispatch_stale_gateways).
-    was_connected = Gateway.objects.filter(pk=gateway.pk, is_connected=True).exists()
-    gateway.is_connected, gateway.connection_id = False, ""
-    gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash",
-                                "is_connected", "connection_id"])  # fmt: skip
+    gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
-    if was_connected:
-        gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.DISCONNECTED, detail="token rolled")
-        _tell_webhooks(gateway.pk, online=False)
+    # The old token's connection ends now, not when its close comes through: no new message is
+    # queued on it (nor pushed from its wake on the strength of an earlier look), and the jobs
+    # it held go to other phones (dispatch_stale_gateways).
+    connected = Gateway.objects.filter(pk=gateway.pk).exclude(connection_id="")
+    _connection_ended(connected, gateway_id=gateway.pk, reason="token rolled")
+    gateway.is_connected, gateway.connection_id = False, ""
     # Sockets (and app event streams) opened with the old token close on every node; a socket the signal misses gets
     # no more jobs anyway (dispatch_take_jobs checks the token it connected with) and closes at its next heartbeat.
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
@@ -170,20 +168,26 @@ def _tell_webhooks(gateway_id: int, *, online: bool) -> None:
 
 def gateway_disconnected(*, gateway_id: int, connection_id: str, reason: str = "") -> bool:
     """Take the phone offline, unless it has reconnected on another socket meanwhile."""
-    now = timezone.now()
     with transaction.atomic():
         mine = Gateway.objects.filter(pk=gateway_id, connection_id=connection_id)
-        was_online = mine.filter(is_connected=True).exists()  # else already marked offline (silent)
-        # The connection is over for good: a heartbeat of it still in flight on another of the
-        # phone server's threads (gateways/db.py) then finds nothing to bring back online.
-        changed = mine.update(is_connected=False, connection_id="")
-        if changed:
-            gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason, at=now)
-            if was_online:
-                _tell_webhooks(gateway_id, online=False)
-    if changed:
+        ended = _connection_ended(mine, gateway_id=gateway_id, reason=reason)
+    if ended:
         gateway_phones_changed()
-    return bool(changed)
+    return ended
+
+
+def _connection_ended(connection: QuerySet[Gateway], *, gateway_id: int, reason: str) -> bool:
+    """The phone's row as ``connection`` selects it: offline, its connection over for good (a
+    heartbeat of it still in flight on another of the phone server's threads, gateways/db.py,
+    then finds nothing to bring back online), the event recorded and, if it was online, the
+    webhooks told. In the caller's transaction; False when ``connection`` selects nothing."""
+    was_online = connection.filter(is_connected=True).exists()  # else already offline (silent)
+    if not connection.update(is_connected=False, connection_id=""):
+        return False
+    gateway_event_record(gateway_id=gateway_id, event=GatewayEventType.DISCONNECTED, detail=reason)
+    if was_online:
+        _tell_webhooks(gateway_id, online=False)
+    return True
 
 
 _DEVICE_FIELDS = {

@@ -23,6 +23,11 @@ from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def database_down(**kwargs):
+    """A service called while the database restarts."""
+    raise OperationalError("terminating connection due to administrator command")
+
+
 class DatabaseLooks:
     """The consumers' looks at the database for jobs (``dispatch_take_jobs``), counted, so a
     test waits for the look itself rather than for a time; ``before_first`` runs just before
@@ -474,9 +479,6 @@ def test_a_report_naming_no_message_is_acknowledged_as_rejected_and_the_socket_s
 def test_a_database_failure_on_one_frame_answers_that_frame_and_keeps_the_connection(run, make_phone, monkeypatch):
     phone = make_phone()
 
-    def database_down(**kwargs):
-        raise OperationalError("the database restarted")
-
     monkeypatch.setattr("gateways.consumers.gateway_inbound_sms", database_down)
 
     async def scenario():
@@ -708,10 +710,7 @@ def test_a_goodbye_the_database_cannot_record_ends_quietly(run, make_phone, monk
     logged it as a crash); the phone goes offline by its silence instead."""
     phone = make_phone()
 
-    def database_away(**kwargs):
-        raise OperationalError("terminating connection due to administrator command")
-
-    monkeypatch.setattr("gateways.consumers.gateway_disconnected", database_away)
+    monkeypatch.setattr("gateways.dispatch.gateway_disconnected", database_down)
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
