@@ -22,6 +22,7 @@ from django.utils.safestring import mark_safe
 
 from accounts.models import Account, ApiKey, Permission
 from accounts.services import ApiKeyNotRollable, api_key_generate, api_key_revoke, api_key_roll
+from gateways.choice import quota_day_start
 from gateways.mobile import POLLING
 from gateways.models import Gateway, GatewayEvent, GatewayKind
 from gateways.services import (
@@ -269,7 +270,7 @@ class GatewayAdmin(AddThroughServiceAdmin):
     exclude = ["token_prefix", "token_hash", "connection_id", "device_token_prefix", "device_token_hash"]
 
     def get_queryset(self, request):
-        midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = quota_day_start(timezone.now())  # the UTC day, as the daily quota counts it
         return (
             super()
             .get_queryset(request)

@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
+from messaging.selectors import (
+    message_count_pushed_since,
+    message_count_queued,
+    message_waiting_for_push,
+)
 from mysmsapio import metrics
 from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 
+from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, GatewayEventType, sim_carrier_matches
-from .selectors import gateway_list_online
+from .selectors import gateway_list_online, gateway_phones_changed, gateway_quota_rooms
 from .services import gateway_disconnected, gateway_event_record
 from .signals import WAKE, gateway_signal
 
@@ -61,9 +67,8 @@ def _locked(queryset):
 def dispatch_assign_pending(
     *, now: datetime | None = None, limit: int = 500, exclude_gateway_id: int | None = None
 ) -> dict[int, int]:
-    """Give pending messages to online phones that serve their account (its own, or the shared
-    pool): a SIM on the recipient's carrier first, then the account's own phones, then the
-    shortest queue. Returns how many each phone got."""
+    """Give pending messages to online phones, chosen as ``gateway_choose`` does (the
+    shortest queue for load). Returns how many each phone got."""
     now = now or timezone.now()
     # Pending work first: it is usually empty, and every phone connection calls this.
     # A scheduled message (send_at) waits for its time; a test-mode one never goes to a phone.
@@ -75,26 +80,21 @@ def dispatch_assign_pending(
     )
     if not pending:
         return {}
-    gateways = [
-        g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id and gateway_has_quota_left(g, now)
-    ]
-    if not gateways:
+    phones = [g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id]
+    if not phones:
         return {}
-    load = dict(
-        Message.objects.filter(gateway__in=gateways, status=MessageStatus.QUEUED)
-        .values_list("gateway")
-        .annotate(n=Count("pk"))
-    )
-    carriers = {g.pk: g.carriers for g in gateways}
+    rooms = gateway_quota_rooms({g.pk: g.daily_quota for g in phones if g.daily_quota is not None}, now=now)
+    candidates = {g.pk: PhoneCandidate(g.pk, g.account_id, tuple(g.carriers), rooms.get(g.pk)) for g in phones}
+    load = message_count_queued(gateway_ids=list(candidates))
     chosen: dict[int, list[str]] = defaultdict(list)
     for message_id, carrier, account_id in pending:
-        serving = [g for g in gateways if g.account_id is None or g.account_id == account_id]
-        if not serving:
-            continue  # waits for one of its account's phones (or the pool's)
-        candidates = [g for g in serving if any(sim_carrier_matches(c, carrier) for c in carriers[g.pk])] or serving
-        gateway = min(candidates, key=lambda g: (g.account_id != account_id, load.get(g.pk, 0), g.pk))
-        load[gateway.pk] = load.get(gateway.pk, 0) + 1
-        chosen[gateway.pk].append(message_id)
+        phone = gateway_choose(candidates.values(), account_id=account_id, carrier=carrier, load=load)
+        if phone is None:
+            continue  # waits for one of its account's phones (or the pool's) with room
+        load[phone.pk] = load.get(phone.pk, 0) + 1
+        if phone.room is not None:
+            candidates[phone.pk] = replace(phone, room=phone.room - 1)
+        chosen[phone.pk].append(message_id)
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
@@ -124,16 +124,8 @@ def _json(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value  # SQLite hands JSON back as text
 
 
-def _midnight(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def _pushed_today(gateway_id: int, now: datetime) -> int:
-    return Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=_midnight(now)).count()
-
-
-def gateway_has_quota_left(gateway: Gateway, now: datetime) -> bool:
-    return gateway.daily_quota is None or _pushed_today(gateway.pk, now) < gateway.daily_quota
+    return message_count_pushed_since(gateway_id=gateway_id, since=quota_day_start(now))
 
 
 class TakenJobs(NamedTuple):
@@ -172,7 +164,7 @@ def dispatch_take_jobs(
         today = _pushed_today(gateway_id, now)
         limit = min(limit, max(0, daily_quota - today))
         if limit == 0:
-            return TakenJobs([], None)
+            return TakenJobs([], None)  # what still waits for it goes back (dispatch_release_over_quota)
     # One more than the limit: does work remain?
     waiting = [
         model_from_row(Message, _WAITING_FIELDS, row)
@@ -190,6 +182,8 @@ def dispatch_take_jobs(
     if pushed:
         message_push(gateway_id=gateway_id, message_ids=pushed, now=now, hand_over=hand_over)
         oldest = oldest or now
+        if daily_quota is not None and len(pushed) == limit and today + len(pushed) >= daily_quota:
+            gateway_phones_changed()  # its quota is spent: no process chooses it again today
     retry_in = None
     if len(pushed) < len(waiting):
         retry_in = max(0.05, ((oldest or now) + window - now).total_seconds())
@@ -226,6 +220,27 @@ def dispatch_phone_left(*, gateway_id: int, connection_id: str, reason: str) -> 
     took over meanwhile), and the jobs it had not accepted go to other phones."""
     if gateway_disconnected(gateway_id=gateway_id, connection_id=connection_id, reason=reason):
         dispatch_release(gateway_id=gateway_id, reason="disconnected")
+
+
+def dispatch_release_over_quota(*, now: datetime | None = None) -> dict[int, list[str]]:
+    """Jobs waiting for a phone that may not be pushed them today (its daily quota is spent, or
+    will be by the jobs ahead of them) go back to be chosen again, for phones with room: a
+    message never waits for the next UTC day behind a quota. Returns what each phone gave back."""
+    now = now or timezone.now()
+    quotas = dict(
+        Gateway.objects.filter(daily_quota__isnull=False, revoked_at__isnull=True).values_list("pk", "daily_quota")
+    )
+    released = {}
+    for gateway_id, room in gateway_quota_rooms(quotas, now=now).items():
+        if room > 0:
+            continue  # what waits for it fits in its quota
+        waiting = message_waiting_for_push(gateway_id=gateway_id)
+        over = waiting[max(0, quotas[gateway_id] - _pushed_today(gateway_id, now)) :]
+        if over:
+            released[gateway_id] = dispatch_release(
+                gateway_id=gateway_id, reason="daily quota reached", message_ids=over, now=now
+            )
+    return released
 
 
 def dispatch_release_ack_timeouts(*, now: datetime | None = None) -> int:

@@ -2,20 +2,29 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from messaging.selectors import message_count_toward_quota
 from mysmsapio.invalidation import Memo, invalidate
 
-from .models import Gateway, sim_carrier_matches, sim_carriers
+from .choice import PhoneCandidate, gateway_choose, quota_day_start
+from .models import Gateway, sim_carriers
 
-# Spreads new messages over the online phones. Per process, which is enough: the choice only
-# decides which phone is woken first, and it must cost nothing on the send path (no count of
-# each phone's queue per request).
+# The send path takes the online phones in turns: its load is each phone's place in the
+# rotation. Per process, which is enough: the choice only decides which phone is woken first,
+# and it must cost nothing on the send path (no count of each phone's queue per request).
 _rotation = itertools.count()
+# How many new messages this process gave each phone: a quota's exact count is the
+# database's; this bounds how far past it one process can go between reads.
+_picks: Counter[int] = Counter()
+# Phones with a daily quota: how often their room is read again from the database, for the
+# picks of other processes.
+QUOTA_REFRESH_SECONDS = 5
 
 # Invalidated by every change to whether a phone can take work (gateway_phones_changed).
 PHONES_TOPIC = "gateways"
@@ -37,31 +46,43 @@ def gateway_count_online(*, now: datetime | None = None) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class _Phone:
-    pk: int
-    carriers: tuple[str, ...]  # as its SIMs report them (the app masks them: sim_carrier_matches)
+    candidate: PhoneCandidate
     last_seen_at: datetime
-    account_id: int | None  # None: the shared pool, which serves every account
-
-    def serves(self, account_id: int) -> bool:
-        return self.account_id is None or self.account_id == account_id
 
 
 @dataclass(frozen=True)
 class _Phones:
     phones: list[_Phone]
     loaded_at: float  # time.monotonic()
+    # This process's picks when loaded: a phone's room shrinks by the picks since.
+    picks_at_load: dict[int, int]
+
+    def has_quotas(self) -> bool:
+        return any(phone.candidate.room is not None for phone in self.phones)
 
 
-def _load_phones(_key: object) -> _Phones:
+def gateway_quota_rooms(gateway_quotas: dict[int, int], *, now: datetime) -> dict[int, int]:
+    """For phones with a daily quota (id: quota): how many more messages each may be given
+    today, counting the jobs that already wait for it (queued, not yet pushed)."""
+    if not gateway_quotas:
+        return {}
+    used = message_count_toward_quota(gateway_ids=list(gateway_quotas), day_start=quota_day_start(now))
+    return {pk: max(0, quota - used.get(pk, 0)) for pk, quota in gateway_quotas.items()}
+
+
+def _load_phones(day: datetime) -> _Phones:
+    """The phones that may take work, with the room their quotas leave on ``day`` (the key: a
+    new UTC day loads anew)."""
     # Connected, enabled, unrevoked: whether each is *still* online (heard from within the
     # window) is decided per pick, from last_seen_at, which heartbeats move without telling.
     rows = Gateway.objects.filter(enabled=True, revoked_at__isnull=True, is_connected=True).order_by("pk")
+    rows = [row for row in rows.values_list("pk", "sims", "last_seen_at", "account_id", "daily_quota") if row[2]]
+    rooms = gateway_quota_rooms({pk: quota for pk, *_, quota in rows if quota is not None}, now=day)
     phones = [
-        _Phone(pk, tuple(sim_carriers(sims)), seen, account_id)
-        for pk, sims, seen, account_id in rows.values_list("pk", "sims", "last_seen_at", "account_id")
-        if seen is not None
+        _Phone(PhoneCandidate(pk, account_id, tuple(sim_carriers(sims)), rooms.get(pk)), seen)
+        for pk, sims, seen, account_id, _quota in rows
     ]
-    return _Phones(phones, time.monotonic())
+    return _Phones(phones, time.monotonic(), dict(_picks))
 
 
 _phones = Memo(PHONES_TOPIC, _load_phones)
@@ -78,27 +99,40 @@ def gateway_row_changed(sender: type, **kwargs: object) -> None:
     gateway_phones_changed()
 
 
-def _online_phones(now: datetime) -> list[_Phone]:
+def _online_phones(now: datetime) -> list[PhoneCandidate]:
     since = Gateway.online_since(now)
-    loaded = _phones.get()
-    if any(phone.last_seen_at < since for phone in loaded.phones) and time.monotonic() - loaded.loaded_at > 1:
-        # A phone looks silent in memory; its heartbeats may have moved last_seen_at since.
-        # Read again (at most once a second): a silent phone is never chosen either way.
-        _phones.drop()
-        loaded = _phones.get()
-    return [phone for phone in loaded.phones if phone.last_seen_at >= since]
+    day = quota_day_start(now)
+    loaded = _phones.get(day)
+    age = time.monotonic() - loaded.loaded_at
+    looks_silent = any(phone.last_seen_at < since for phone in loaded.phones)
+    if (looks_silent and age > 1) or (loaded.has_quotas() and age > QUOTA_REFRESH_SECONDS):
+        # A phone looks silent in memory (its heartbeats may have moved last_seen_at since), or
+        # quotas must count other processes' picks: read again, at most so often. A silent
+        # phone is never chosen either way, nor one this process filled.
+        _phones.drop(day)
+        loaded = _phones.get(day)
+    candidates = []
+    for phone in loaded.phones:
+        if phone.last_seen_at < since:
+            continue
+        candidate = phone.candidate
+        if candidate.room is not None:
+            picked_since = _picks[candidate.pk] - loaded.picks_at_load.get(candidate.pk, 0)
+            candidate = replace(candidate, room=candidate.room - picked_since)
+        candidates.append(candidate)
+    return candidates
 
 
 def gateway_pick_for_message(*, account_id: int, carrier: str = "", now: datetime | None = None) -> int | None:
-    """The id of an online phone for the account's next message, or ``None`` when no phone can
-    take it now (the message then waits as pending). Only the account's own phones and the
-    shared pool's; a SIM on the recipient's carrier first, then the account's own phones
-    before the pool's, in rotation. Served from memory (this is the send path); pacing
-    happens when jobs are pushed."""
-    online = [phone for phone in _online_phones(now or timezone.now()) if phone.serves(account_id)]
-    if carrier:
-        online = [phone for phone in online if any(sim_carrier_matches(c, carrier) for c in phone.carriers)] or online
-    online = [phone for phone in online if phone.account_id == account_id] or online
-    if not online:
+    """The id of an online phone for the account's next message (``gateway_choose``), or
+    ``None`` when no phone can take it now (the message then waits as pending). Served from
+    memory (this is the send path): new messages take turns; pacing happens when jobs are
+    pushed."""
+    phones = _online_phones(now or timezone.now())
+    turn = next(_rotation)
+    turns = {phone.pk: (place - turn) % len(phones) for place, phone in enumerate(phones)}
+    chosen = gateway_choose(phones, account_id=account_id, carrier=carrier, load=turns)
+    if chosen is None:
         return None
-    return online[next(_rotation) % len(online)].pk
+    _picks[chosen.pk] += 1
+    return chosen.pk

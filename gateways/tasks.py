@@ -10,8 +10,9 @@ from .services import gateway_mark_silent_offline
 
 @shared_task(name="gateways.tasks.dispatch_pending")
 def dispatch_pending() -> dict[int, int]:
-    """Pending messages go to whichever phones are online now, and phones sitting on jobs
-    they were never told about are woken."""
+    """Pending messages go to whichever phones are online now (with those a spent quota gave
+    back), and phones sitting on jobs they were never told about are woken."""
+    dispatch.dispatch_release_over_quota()
     assigned = dispatch.dispatch_assign_pending()
     dispatch.dispatch_wake_idle_queues()
     return assigned

@@ -148,3 +148,36 @@ def message_page(
         messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
     fields = ["id", "to", "status", "created_at", "sent_at", "delivered_at", "failed_at", "error_message"]
     return list(messages.order_by("-created_at", "-pk").only(*fields)[:limit])
+
+
+def message_count_toward_quota(*, gateway_ids: list[int], day_start: datetime) -> dict[int, int]:
+    """Per phone: messages pushed to it since ``day_start``, and those waiting for it (queued,
+    not yet pushed). What a daily quota counts."""
+    return dict(
+        Message.objects.filter(gateway_id__in=gateway_ids)
+        .filter(Q(pushed_at__gte=day_start) | Q(status=MessageStatus.QUEUED, pushed_at__isnull=True))
+        .values_list("gateway_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def message_count_queued(*, gateway_ids: list[int]) -> dict[int, int]:
+    """Per phone: its queue (queued messages, pushed or not)."""
+    return dict(
+        Message.objects.filter(gateway_id__in=gateway_ids, status=MessageStatus.QUEUED)
+        .values_list("gateway_id")
+        .annotate(n=Count("pk"))
+    )
+
+
+def message_waiting_for_push(*, gateway_id: int) -> list[str]:
+    """A phone's jobs not yet pushed to it, in the order it would be given them."""
+    return list(
+        Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, pushed_at__isnull=True)
+        .order_by("-priority", "created_at")
+        .values_list("pk", flat=True)
+    )
+
+
+def message_count_pushed_since(*, gateway_id: int, since: datetime) -> int:
+    return Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=since).count()

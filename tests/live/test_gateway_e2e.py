@@ -140,3 +140,23 @@ def test_inbound_sms_reach_the_inbox(web_servers, agents):
 
     (sms,) = wait_for(inbox, timeout=20, what="the inbound SMS")
     assert (sms["from"], sms["text"], sms["gateway"]) == ("+959987654321", "YES ✅", "inbox-phone")
+
+
+def test_a_phone_at_its_daily_quota_gets_nothing_more_and_the_next_sms_waits_for_another_phone(web_servers, agents):
+    """Through the servers production runs: the send path's choice (granian) honours the quota
+    that the phone server (daphne) counts, and a phone that comes online takes the waiting SMS."""
+    server = web_servers[0]
+    key = api_key_generate(name="quota", permissions=["send_sms"]).raw_key
+    capped = gateway_create(name="capped", daily_quota=1)
+    spare = gateway_create(name="spare")
+    first = agents("capped", capped.raw_token, [server.ws_url]).start()
+    wait_for(lambda: Gateway.objects.filter(is_connected=True).exists(), what="the capped phone online")
+
+    post_sms(server, key, "+959123456789", "first")
+    wait_for(lambda: len(first.sent()) == 1, what="the first SMS sent by the capped phone")
+    waiting = post_sms(server, key, "+959123456789", "second")
+    assert Message.objects.get(pk=waiting).status == "pending"  # not queued on the spent phone
+
+    second = agents("spare", spare.raw_token, [server.ws_url]).start()
+    wait_for(lambda: [line["id"] for line in second.sent()] == [waiting], what="the second SMS sent by the spare")
+    assert len(first.sent()) == 1
