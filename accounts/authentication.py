@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from mysmsapio.errors import INVALID_API_KEY
+from core.errors import INVALID_API_KEY
 
 from .models import ApiKey
 from .selectors import api_key_get_by_raw

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from mysmsapio.crypto import hashes_match, secret_lookup
-from mysmsapio.invalidation import Memo, invalidate
+from core.crypto import hashes_match, secret_lookup
+from core.invalidation import Memo, invalidate
 
 from .models import ApiKey
 from .services import hash_api_key

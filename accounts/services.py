@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from mysmsapio.crypto import keyed_hash, new_prefixed_secret
+from core.crypto import keyed_hash, new_prefixed_secret
 
 from .models import Account, ApiKey, Permission
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from mysmsapio import ratelimit
+from core import ratelimit
 
 LOGIN_PATH = "/admin/login/"
 

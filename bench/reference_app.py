@@ -2,7 +2,7 @@
 Django, doing the minimum durable work of each API call against the same PostgreSQL and Redis.
 
 - ``POST /api/v1/sms/send``: the key's keyed hash looked up in memory (loaded once from the
-  ``accounts_apikey`` table), one Redis counter (the same Lua INCR as mysmsapio.ratelimit), one
+  ``accounts_apikey`` table), one Redis counter (the same Lua INCR as core.ratelimit), one
   INSERT into ``messaging_message`` with PostgreSQL's synchronous commit, a Redis PUBLISH to
   wake a phone, a 202 JSON answer.
 - ``GET /api/v1/sms/status/<id>`` and ``POST /api/v1/otp/verify``: the key in memory, then one

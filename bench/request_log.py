@@ -1,4 +1,4 @@
-"""The API request log's cost, per request and per written line (adminpanel/requestlog.py).
+"""The API request log's cost, per request and per written line (mysmsapio/requestlog.py).
 
 The send path pays for recording a line (encoding it, a deque append); a thread pays for
 writing it. This measures both in CPU time on a throwaway SQLite database, without the noise
@@ -36,7 +36,7 @@ def main() -> None:
 
     from accounts.services import api_key_generate
     from adminpanel.models import ApiRequest
-    from adminpanel.requestlog import RequestLogMiddleware, request_log_flush
+    from mysmsapio.requestlog import RequestLogMiddleware, request_log_flush
 
     call_command("migrate", verbosity=0)
     key = api_key_generate(name="bench", permissions=["send_sms"]).api_key

@@ -1,7 +1,7 @@
 """How long the request log's flush keeps a web process's other threads waiting (not a test).
 
 A web worker serves requests on a few threads that share one GIL; the request log's thread
-writes a second's lines at once (adminpanel/requestlog.py). Whatever the flush does while
+writes a second's lines at once (mysmsapio/requestlog.py). Whatever the flush does while
 holding the GIL, a request on another thread waits for. On a durable PostgreSQL
 (bench/stack.py) this records N lines as requests would, then flushes them while a thread
 ticks every 0.2 ms and notes its longest gap: that gap is the stall a request would see. It
@@ -26,7 +26,7 @@ FLUSHES = """
 import json, statistics, threading, time
 from django.conf import settings
 from django.utils import timezone
-from adminpanel.requestlog import request_log_flush, request_log_record
+from mysmsapio.requestlog import request_log_flush, request_log_record
 
 settings.REQUEST_LOG_FLUSH_SECONDS = 0  # flushed here, not by the log's own thread
 

@@ -20,13 +20,14 @@ from channels.exceptions import StopConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from core.phone_signals import gateway_group_name
+
 from . import dispatch
 from .consumers import DirectDispatchMixin
 from .db import phone_db
 from .middleware import bearer_from_scope
 from .mobile import app_gateway_by_device_token, app_stream_alive
 from .services import gateway_connected
-from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
 

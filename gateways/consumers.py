@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
 from django.utils.dateparse import parse_datetime
 
+from core.crypto import unseal
+from core.phone_signals import gateway_group_name
 from messaging.lifecycle import (
     message_claim,
     message_forget_pushes,
@@ -21,12 +23,10 @@ from messaging.lifecycle import (
     message_mark_failed,
     message_mark_radio_sent,
 )
-from mysmsapio.crypto import unseal
 
 from . import dispatch
 from .db import phone_db
 from .services import gateway_connected, gateway_inbound_sms, gateway_seen
-from .signals import gateway_group_name
 
 logger = logging.getLogger(__name__)
 

@@ -20,6 +20,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import metrics
+from core.db import as_datetime, execute_prepared, model_from_row
+from core.phone_signals import WAKE, gateway_signal
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from messaging.selectors import (
@@ -27,14 +30,11 @@ from messaging.selectors import (
     message_count_queued,
     message_waiting_for_push,
 )
-from mysmsapio import metrics
-from mysmsapio.db import as_datetime, execute_prepared, model_from_row
 
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, GatewayEventType, sim_carrier_matches
 from .selectors import gateway_list_online, gateway_phones_changed, gateway_quota_rooms
 from .services import gateway_disconnected, gateway_event_record
-from .signals import WAKE, gateway_signal
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def dispatch_assign_pending(
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
-# The push path's reads, prepared (mysmsapio/db.py): the phone process runs them for every
+# The push path's reads, prepared (core/db.py): the phone process runs them for every
 # message, and compiling them through the ORM cost more CPU than running them.
 _PHONE_PACE_SQL = """
 SELECT g.rate_per_minute, g.daily_quota, g.sims,

@@ -23,15 +23,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core.crypto import keyed_hash, new_prefixed_secret
+from core.phone_signals import CLOSE, gateway_signal
 from messaging.lifecycle import message_app_report, message_delivery_text
 from messaging.models import AppState, Message, MessageStatus
-from mysmsapio.crypto import keyed_hash, new_prefixed_secret
 
 from . import dispatch
 from .models import Gateway, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed
 from .services import gateway_by_secret, gateway_event_record, gateway_get_by_token, gateway_inbound_sms, gateway_seen
-from .signals import CLOSE, gateway_signal
 
 DEVICE_TOKEN_PURPOSE = "gateway_device_token"
 SIGNING_KEY_PURPOSE = "app_webhook_signing_key"

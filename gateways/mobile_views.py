@@ -15,13 +15,13 @@ from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.api import ApiView, json_object
+from core.errors import ApiError, NotFound
+from core.phone_signals import gateway_wake_later
 from messaging.models import MessagePriority
-from mysmsapio.api import ApiView, json_object
-from mysmsapio.errors import ApiError, NotFound
 
 from . import mobile
 from .models import Gateway
-from .signals import gateway_wake_later
 
 SMS_RECEIVED_WEBHOOK_ID = "mysmsapio-sms-received"
 

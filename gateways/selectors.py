@@ -9,8 +9,8 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from core.invalidation import Memo, invalidate
 from messaging.selectors import message_count_toward_quota
-from mysmsapio.invalidation import Memo, invalidate
 
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, sim_carriers

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.http import FileResponse, HttpRequest
 
-from mysmsapio.errors import require_safe_json
+from core.errors import require_safe_json
 
 AGENT_PATH = Path(__file__).with_name("agent.py")
 

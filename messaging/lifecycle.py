@@ -14,7 +14,7 @@ Failed, Cancelled) move it on (``message_app_report``).
 The database row is the job. Each transition is one conditional UPDATE on the current state
 (``filter(status=X).update(...) == 1``), so two workers, or a worker and a phone, racing for
 the same message settle in the database: exactly one wins. Each transition writes its
-``MessageEvent`` in the same transaction. Phones are told through ``gateways.signals`` (a leaf
+``MessageEvent`` in the same transaction. Phones are told through ``core.phone_signals`` (a leaf
 module) only after commit: a phone is never woken for a row a rollback erased.
 
 Which phone gets a message is ``gateways``' business (it knows the phones); this module only
@@ -36,9 +36,9 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import Account, ApiKey
-from gateways.signals import CANCEL, gateway_signal, gateway_wake
-from mysmsapio.crypto import seal, unseal
-from mysmsapio.db import execute_prepared
+from core.crypto import seal, unseal
+from core.db import execute_prepared
+from core.phone_signals import CANCEL, gateway_signal, gateway_wake
 
 from .encoding import sms_encoding
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
@@ -76,7 +76,7 @@ def phone_picker() -> Callable[..., int | None]:
 
 
 # A phone's reports (claim, sent, delivered) come once per message each: prepared, like the
-# send path's INSERT (mysmsapio/db.py).
+# send path's INSERT (core/db.py).
 _EVENT_SQL = """
 INSERT INTO messaging_messageevent (message_id, gateway_id, created_at, event, detail) VALUES (%s, %s, %s, %s, %s)
 """
@@ -142,7 +142,7 @@ def _wake_job(row: dict) -> dict:
 
 # --- Birth ------------------------------------------------------------------------------
 
-# The send path's one statement, prepared (mysmsapio/db.py): compiling the ORM's INSERT cost
+# The send path's one statement, prepared (core/db.py): compiling the ORM's INSERT cost
 # more CPU than PostgreSQL spent running it.
 _INSERT_COLUMNS = ["id", "account_id", "api_key_id", "to", "body", "sealed_body", "encoding", "segments",
                    "priority", "status", "gateway_id", "carrier", "created_at", "queued_at", "expires_at",

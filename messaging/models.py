@@ -197,7 +197,7 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list)  # WebhookEventType values
     # The signing secret must be used, not only compared: kept sealed (AES-GCM under
-    # HASH_SECRET, mysmsapio/crypto.py), never in the clear. The previous one keeps signing
+    # HASH_SECRET, core/crypto.py), never in the clear. The previous one keeps signing
     # beside the new one until ``previous_secret_until`` (rotation).
     sealed_secret = models.TextField(editable=False)
     sealed_previous_secret = models.TextField(blank=True, editable=False)

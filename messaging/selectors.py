@@ -7,8 +7,8 @@ from typing import Any
 from django.db.models import Count, Q
 
 from accounts.models import ApiKey
-from mysmsapio.api import api_time
-from mysmsapio.db import execute_prepared
+from core.api import api_time
+from core.db import execute_prepared
 
 from .models import Message, MessageStatus
 
@@ -41,7 +41,7 @@ class MessageState:
         }
 
 
-# Prepared (mysmsapio/db.py): the status poll is the API's most frequent read.
+# Prepared (core/db.py): the status poll is the API's most frequent read.
 _STATE_SQL = """
 SELECT id, status, sent_at, delivered_at, failed_at, error_message FROM messaging_message
 WHERE id = %s AND account_id = %s AND is_test = %s
@@ -94,7 +94,7 @@ class InboxItem:
 
 
 # Four fixed statements (with or without ``since``, with or without a cursor), prepared
-# (mysmsapio/db.py); each walks the (account, received_at DESC, id DESC) index.
+# (core/db.py); each walks the (account, received_at DESC, id DESC) index.
 _INBOX_SQL = """
 SELECT i.id, i.sender, i.body, i.received_at, g.name, i.sim_slot
 FROM messaging_inboundsms i LEFT JOIN gateways_gateway g ON g.id = i.gateway_id

@@ -12,10 +12,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey
-from mysmsapio import ratelimit
-from mysmsapio.api import api_time
-from mysmsapio.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
-from mysmsapio.text import is_storable_text, storable_text
+from core import ratelimit
+from core.api import api_time
+from core.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
+from core.text import is_storable_text, storable_text
 
 from .lifecycle import (
     CANCELLED_BY_CLIENT_ERROR,

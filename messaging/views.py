@@ -11,8 +11,8 @@ from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
-from mysmsapio.api import ApiAnswer, ApiView, api_time, json_object
-from mysmsapio.errors import NotFound, ValidationFailed
+from core.api import ApiAnswer, ApiView, api_time, json_object
+from core.errors import NotFound, ValidationFailed
 
 from .models import MessageStatus, is_message_id
 from .selectors import MessageState, inbound_sms_page, message_page, message_state_get

@@ -38,16 +38,16 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from mysmsapio.api import api_time
-from mysmsapio.celery import app as celery_app
-from mysmsapio.crypto import seal, unseal
-from mysmsapio.invalidation import Memo, invalidate
+from core.api import api_time
+from core.crypto import seal, unseal
+from core.invalidation import Memo, invalidate
 
 from .models import (
     Message,
@@ -238,7 +238,7 @@ def _deliver_soon(event_ids: list[str]) -> None:
         return
     for event_id in event_ids:
         try:
-            celery_app.send_task("messaging.tasks.deliver_webhook", args=[event_id])
+            current_app.send_task("messaging.tasks.deliver_webhook", args=[event_id])
         except Exception:
             logger.warning("Could not queue webhook %s; the periodic scan will", event_id, exc_info=True)
 

@@ -15,7 +15,7 @@ revoked one, a missing permission, a body that is not such an object, an unknown
 method) falls through to Django unchanged, so every error about the request itself keeps
 its one implementation there. Errors raised by the answer itself (404 message not found,
 422 invalid OTP, 503 database unavailable) are the contract's, through
-``mysmsapio.errors.api_error_answer``, the function DRF's exception handler uses. What a
+``core.errors.api_error_answer``, the function DRF's exception handler uses. What a
 request leaves behind (request id, access log, latency histogram, request log, headers) is
 what the middleware leaves; tests/test_edge.py compares the two paths answer for answer.
 """
@@ -39,16 +39,16 @@ from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
 from accounts.models import ApiKey, Permission
-from adminpanel.requestlog import request_observe
+from core.api import ApiAnswer
+from core.errors import api_error_answer, error_body
+from core.logs import new_request_id, request_id_var
 from messaging.views import sms_send_answer, sms_status_answer
+from mysmsapio.requestlog import request_observe
 from otp.views import otp_verify_answer
 
-from .api import ApiAnswer
-from .errors import api_error_answer, error_body
-from .logs import new_request_id, request_id_var
 from .middleware import hsts_header_value
 
-logger = logging.getLogger("mysmsapio.api")
+logger = logging.getLogger("core.api")
 request_logger = logging.getLogger("django.request")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]

@@ -1,4 +1,4 @@
-"""``GET /metrics`` (Prometheus): this process's instruments (mysmsapio/metrics.py) and the
+"""``GET /metrics`` (Prometheus): this process's instruments (core/metrics.py) and the
 database figures (messages by status, queue depth, phones online), read at scrape time so
 that every node reports the same truth.
 """
@@ -12,13 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from core.crypto import hashes_match
+from core.errors import json_error, require_safe_json
+from core.metrics import REGISTRY
 from gateways.selectors import gateway_list_online
 from messaging.models import MessageStatus
 from messaging.selectors import message_count_by_status
-
-from .crypto import hashes_match
-from .errors import json_error, require_safe_json
-from .metrics import REGISTRY
 
 
 class DatabaseCollector:

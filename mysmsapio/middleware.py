@@ -16,9 +16,9 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
-from .errors import json_error
+from core.errors import json_error
 
-logger = logging.getLogger("mysmsapio.api")
+logger = logging.getLogger("core.api")
 
 
 def is_api_path(path: str) -> bool:

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular_sidecar",  # Swagger UI's static files for /api/docs/
     "channels",
+    "core",
     "mysmsapio",
     "accounts",
     "messaging",
@@ -116,7 +117,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "adminpanel.requestlog.RequestLogMiddleware",
+    "mysmsapio.requestlog.RequestLogMiddleware",
     "mysmsapio.middleware.ApiMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -132,7 +133,7 @@ MIDDLEWARE = [
 # The public API (/api/, /up) runs this chain instead, under mysmsapio.handlers: async-native
 # middleware only.
 API_MIDDLEWARE = [
-    "adminpanel.requestlog.RequestLogMiddleware",
+    "mysmsapio.requestlog.RequestLogMiddleware",
     "mysmsapio.middleware.ApiMiddleware",
 ]
 
@@ -260,9 +261,9 @@ WHITENOISE_USE_FINDERS = True
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["mysmsapio.parsers.ApiJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.ApiJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "mysmsapio.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
 }
@@ -288,7 +289,7 @@ ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 # because ``messaging`` must not import ``gateways`` (which depends on it).
 MESSAGE_PHONE_PICKER = "gateways.selectors.gateway_pick_for_message"
 # API keys and the phones that can take a message are kept in each process's memory, exact
-# by invalidation over Redis (mysmsapio/invalidation.py); off: read from the database always.
+# by invalidation over Redis (core/invalidation.py); off: read from the database always.
 MEMO_CACHES = env.bool("MEMO_CACHES", default=True)
 
 # The address clients and phones reach this server at (http://192.168.1.20:3005, or
@@ -337,7 +338,7 @@ GATEWAY_RATE_WINDOW_SECONDS = env.float("GATEWAY_RATE_WINDOW_SECONDS", default=6
 # Finished messages, their events, inbound SMS and gateway events older than this are deleted.
 MESSAGE_RETENTION_SECONDS = env.int("MESSAGE_RETENTION_SECONDS", default=90 * 24 * 3600)
 
-# The API request log shown at /admin/logs (adminpanel/requestlog.py): written in batches by a
+# The API request log shown at /admin/logs (mysmsapio/requestlog.py): written in batches by a
 # thread every REQUEST_LOG_FLUSH_SECONDS, kept REQUEST_LOG_RETENTION_SECONDS.
 REQUEST_LOG_ENABLED = env.bool("REQUEST_LOG_ENABLED", default=True)
 REQUEST_LOG_FLUSH_SECONDS = env.float("REQUEST_LOG_FLUSH_SECONDS", default=1.0)
@@ -373,8 +374,8 @@ CELERY_BEAT_SCHEDULE = {
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
     "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},
     "prune-logs": {"task": "adminpanel.tasks.prune_logs", "schedule": 3600.0},
-    "prune-rate-limit-counters": {"task": "mysmsapio.tasks.prune_rate_limit_counters", "schedule": 3600.0},
-    "worker-heartbeat": {"task": "mysmsapio.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
+    "prune-rate-limit-counters": {"task": "core.tasks.prune_rate_limit_counters", "schedule": 3600.0},
+    "worker-heartbeat": {"task": "core.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
 }
 # Webhooks (messaging/webhooks.py): a try waits this long for a 2xx; failures are retried with
 # backoff for WEBHOOK_RETRY_SECONDS (3 days), then given up, and an endpoint failing that long
@@ -397,12 +398,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "mysmsapio.logs.RequestIdFilter"},
-        "redact": {"()": "mysmsapio.logs.RedactSecretsFilter"},
+        "request_id": {"()": "core.logs.RequestIdFilter"},
+        "redact": {"()": "core.logs.RedactSecretsFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "mysmsapio.logs.JsonFormatter"},
+        "json": {"()": "core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {

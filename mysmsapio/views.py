@@ -5,8 +5,9 @@ import logging
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from .errors import error_body, json_error, require_safe_json
-from .health import check_database, readiness
+from core.errors import error_body, json_error, require_safe_json
+from core.health import check_database, readiness
+
 from .openapi import openapi_document
 
 logger = logging.getLogger(__name__)

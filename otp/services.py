@@ -9,16 +9,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
+from core import ratelimit
+from core.api import api_time
+from core.crypto import hashes_match, keyed_hash
+from core.db import as_datetime, execute_prepared, model_from_row
+from core.errors import RateLimited, ServiceUnavailable, ValidationFailed
 from gateways.selectors import gateway_pick_for_message
 from messaging.lifecycle import message_create, message_forget_expired_texts
 from messaging.models import MessagePriority, WebhookEventType
 from messaging.phone import carrier_for_number, region_for_number
 from messaging.webhooks import webhook_emit
-from mysmsapio import ratelimit
-from mysmsapio.api import api_time
-from mysmsapio.crypto import hashes_match, keyed_hash
-from mysmsapio.db import as_datetime, execute_prepared, model_from_row
-from mysmsapio.errors import RateLimited, ServiceUnavailable, ValidationFailed
 
 from .models import Otp, OtpStatus, PhoneVerification
 
@@ -70,7 +70,7 @@ def otp_render_text(*, code: str) -> str:
     return settings.OTP_MESSAGE_TEMPLATE.format(code=code, minutes=minutes)
 
 
-# The send path's statements, prepared (mysmsapio/db.py) like the verify path's below.
+# The send path's statements, prepared (core/db.py) like the verify path's below.
 _VERIFICATION_CREATE_SQL = """
 INSERT INTO otp_phoneverification (account_id, phone_number, is_test, consecutive_failures, locked_until, updated_at)
 VALUES (%s, %s, %s, 0, NULL, %s) ON CONFLICT (account_id, phone_number, is_test) DO NOTHING
@@ -171,7 +171,7 @@ def _record_failure(verification: PhoneVerification, now: datetime) -> None:
     verification.save(update_fields=["consecutive_failures", "locked_until", "updated_at"])
 
 
-# The verify path's reads, prepared (mysmsapio/db.py): compiling them through the ORM cost more
+# The verify path's reads, prepared (core/db.py): compiling them through the ORM cost more
 # CPU than the rest of a verification. The row lock serialises verifies of one number; SQLite
 # serialises whole transactions instead (IMMEDIATE) and has no FOR UPDATE.
 _VERIFICATION_SQL = """

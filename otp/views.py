@@ -6,12 +6,12 @@ from rest_framework.response import Response
 
 from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
+from core import metrics
+from core.api import ApiView, json_object
+from core.errors import ValidationFailed
+from core.text import is_storable_text
 from messaging.phone import normalize_phone_number
 from messaging.services import INVALID_PHONE
-from mysmsapio import metrics
-from mysmsapio.api import ApiView, json_object
-from mysmsapio.errors import ValidationFailed
-from mysmsapio.text import is_storable_text
 
 from .services import CODE_DIGITS, otp_issue, otp_verify
 

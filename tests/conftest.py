@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, Permission
 from accounts.services import GeneratedApiKey, account_get_or_create, api_key_generate
+from core.invalidation import forget_everything, wait_until_listening
 from gateways.models import Gateway
-from mysmsapio.invalidation import forget_everything, wait_until_listening
 
 ALL_PERMISSIONS = list(Permission.values)
 GUIDE_NUMBER = "+959123456789"  # the integration guide's example recipient

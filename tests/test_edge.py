@@ -20,10 +20,10 @@ from django.test.utils import override_settings
 from accounts.models import Permission
 from accounts.services import api_key_revoke
 from adminpanel.models import ApiRequest
-from adminpanel.requestlog import request_log_discard, request_log_flush
 from messaging.models import Message
 from mysmsapio.edge import edge_serve
 from mysmsapio.handlers import ApiWSGIHandler
+from mysmsapio.requestlog import request_log_discard, request_log_flush
 from mysmsapio.wsgi import application
 from tests.conftest import GUIDE_NUMBER
 from tests.otp.test_otp import last_code, send_otp, wrong
@@ -325,7 +325,7 @@ def test_an_unexpected_failure_is_a_json_500(api_key, message, monkeypatch, capl
         raise RuntimeError("boom")
 
     monkeypatch.setattr("messaging.views.message_state_get", broken)
-    with caplog.at_level(logging.ERROR, logger="mysmsapio.api"):
+    with caplog.at_level(logging.ERROR, logger="core.api"):
         answer = answered_by_edge(environ("GET", f"/api/v1/sms/status/{message.pk}", key=api_key.raw_key))
     assert answer is not None
     assert (answer.status, answer.json()) == (500, {"error": "Internal server error", "code": "internal_error"})

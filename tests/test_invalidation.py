@@ -1,11 +1,11 @@
-"""The in-process caches (mysmsapio/invalidation.py) never keep what a change made stale."""
+"""The in-process caches (core/invalidation.py) never keep what a change made stale."""
 
 from __future__ import annotations
 
 import pytest
 
-from mysmsapio import invalidation
-from mysmsapio.invalidation import Memo
+from core import invalidation
+from core.invalidation import Memo
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import OperationalError, connection
 
+from core import metrics
+from core.health import HEARTBEAT_KEY
+from core.logs import JsonFormatter, RedactSecretsFilter, RequestIdFilter, redact, request_id_var
+from core.tasks import worker_heartbeat
 from gateways.dispatch import dispatch_take_jobs
 from messaging.lifecycle import message_create
 from messaging.models import Message, MessageStatus
-from mysmsapio import metrics
-from mysmsapio.health import HEARTBEAT_KEY
-from mysmsapio.logs import JsonFormatter, RedactSecretsFilter, RequestIdFilter, redact, request_id_var
-from mysmsapio.tasks import worker_heartbeat
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db
@@ -94,7 +94,7 @@ def test_ready_names_the_database_when_it_does_not_answer(client, monkeypatch):
 
 def test_the_beat_schedule_queues_the_heartbeat():
     entry = settings.CELERY_BEAT_SCHEDULE["worker-heartbeat"]
-    assert entry["task"] == "mysmsapio.tasks.worker_heartbeat"
+    assert entry["task"] == "core.tasks.worker_heartbeat"
     assert entry["schedule"] < settings.READY_WORKER_MAX_AGE_SECONDS
 
 

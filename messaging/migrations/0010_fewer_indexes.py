@@ -5,7 +5,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from mysmsapio.db import drop_pattern_ops_indexes
+from core.db import drop_pattern_ops_indexes
 
 
 class Migration(migrations.Migration):

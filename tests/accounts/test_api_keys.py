@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
 from accounts.services import api_key_revoke, hash_api_key
-from mysmsapio.invalidation import forget_everything
+from core.invalidation import forget_everything
 
 pytestmark = pytest.mark.django_db
 INVALID_KEY_BODY = {"error": "Invalid or expired API key", "code": "invalid_api_key"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from adminpanel.requestlog import request_log_discard
+from mysmsapio.requestlog import request_log_discard
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ from django.test import Client
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
+from core.models import RateLimitCounter
+from core.ratelimit import COUNTER_RETENTION_SECONDS
+from core.tasks import prune_rate_limit_counters
 from gateways.services import gateway_get_by_token, gateway_pairing_uri
-from mysmsapio.models import RateLimitCounter
-from mysmsapio.ratelimit import COUNTER_RETENTION_SECONDS
-from mysmsapio.tasks import prune_rate_limit_counters
 from tests.conftest import GUIDE_NUMBER
 from tests.fake_app import FakeApp, django_transport
 

@@ -9,10 +9,10 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from adminpanel.models import ApiRequest
+from core.durations import parse_duration, parse_since
 from gateways.models import GatewayEvent
 from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message, MessageEvent, MessagePriority, MessageStatus
-from mysmsapio.durations import parse_duration, parse_since
 from otp.models import Otp, OtpStatus
 from tests.conftest import GUIDE_NUMBER
 

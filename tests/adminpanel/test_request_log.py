@@ -8,11 +8,11 @@ from django.contrib.admin.utils import quote
 from django.utils import timezone
 
 from adminpanel.models import ApiRequest
-from adminpanel.requestlog import request_log_discard, request_log_flush, request_log_record
 from adminpanel.services import request_log_prune
 from gateways.models import GatewayEvent
 from messaging.lifecycle import message_create
 from messaging.models import Message, MessageEvent
+from mysmsapio.requestlog import request_log_discard, request_log_flush, request_log_record
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db

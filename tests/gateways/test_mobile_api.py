@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.crypto import keyed_hash
 from gateways.dispatch import dispatch_release, dispatch_release_ack_timeouts
 from gateways.mobile import app_signing_key
 from gateways.models import Gateway, GatewayKind
@@ -19,7 +20,6 @@ from gateways.selectors import gateway_list_online
 from gateways.services import gateway_create, gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.lifecycle import CANCELLED_ERROR, message_cancel, message_create, message_expire_overdue
 from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
-from mysmsapio.crypto import keyed_hash
 from tests.fake_app import FakeApp, django_transport
 
 OOREDOO_NUMBER = "+959971234567"

@@ -20,10 +20,10 @@ import pytest
 from django.conf import settings
 from django.db import connection, connections
 
+from core.invalidation import forget_everything
 from devtools.services import free_port, wait_for_port
 from devtools.topology import http_server_args, phone_server_args
 from gateways.models import Gateway, GatewayKind
-from mysmsapio.invalidation import forget_everything
 from tests.fake_app import AppPhone, FakeApp, http_transport
 
 from .helpers import Agent, missing_tool, wait_for, wait_for_phones_offline

@@ -11,7 +11,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from mysmsapio.redis_clients import redis_client
+from core.redis_clients import redis_client
 
 pytestmark = pytest.mark.live
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from mysmsapio import ratelimit
+from core import ratelimit
 from tests.conftest import GUIDE_NUMBER
 
 pytestmark = pytest.mark.django_db

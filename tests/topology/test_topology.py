@@ -55,7 +55,7 @@ def test_periodic_tasks_run_once_per_schedule_however_many_workers(topology):
     time.sleep(6)  # a few heartbeats: one a second in this topology
     sent = count_lines(topology.beat_proc.log_path, "Sending due task worker-heartbeat")
     time.sleep(1.5)  # the last one sent has run by now
-    runs = [count_lines(w.log_path, "mysmsapio.tasks.worker_heartbeat[", "succeeded") for w in topology.worker_procs]
+    runs = [count_lines(w.log_path, "core.tasks.worker_heartbeat[", "succeeded") for w in topology.worker_procs]
     assert sent >= 5
     # Each one sent ran once (the next may already have been sent and run meanwhile).
     assert sent <= sum(runs) <= sent + 2, (sent, runs)

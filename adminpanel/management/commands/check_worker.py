@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from mysmsapio.health import check_worker
+from core.health import check_worker
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from adminpanel.services import rows_purge
-from mysmsapio.durations import parse_duration
+from core.durations import parse_duration
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from adminpanel.services import messages_retry_failed
-from mysmsapio.durations import parse_since
+from core.durations import parse_since
 
 
 class Command(BaseCommand):

@@ -25,12 +25,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from mysmsapio import metrics
-from mysmsapio.logs import new_request_id, request_id_var
+from adminpanel.models import ApiRequest
+from core import metrics
+from core.logs import new_request_id, request_id_var
+from core.text import storable_text
 from mysmsapio.middleware import HybridMiddleware
-from mysmsapio.text import storable_text
-
-from .models import ApiRequest
 
 logger = logging.getLogger("mysmsapio.requestlog")
 access_logger = logging.getLogger("mysmsapio.access")

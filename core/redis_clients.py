@@ -1,7 +1,7 @@
 """The process's Redis clients for short calls (rate limits, signals, invalidation, health).
 
 A leaf module (Django settings and redis-py only), so that any module can use it, the
-``gateways.signals`` leaf included.
+``core.phone_signals`` leaf included.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Signals to the consumers that hold the phones' connections, wherever they run.
 
-A leaf module: it imports none of our apps (only the leaf ``mysmsapio.redis_clients``), so
+A leaf module: it imports none of our apps (only the leaf ``core.redis_clients``), so
 that ``messaging`` (which owns every message's state) can wake a phone without depending on
 ``gateways``. A signal only wakes; the database holds the work, and the periodic tasks repair
 any signal lost on the way.
@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
-from mysmsapio.redis_clients import thread_redis_client
+from core.redis_clients import thread_redis_client
 
 logger = logging.getLogger(__name__)
 
