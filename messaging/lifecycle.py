@@ -17,15 +17,15 @@ the same message settle in the database: exactly one wins. Each transition write
 ``MessageEvent`` in the same transaction. Phones are told through ``core.phone_signals`` (a leaf
 module) only after commit: a phone is never woken for a row a rollback erased.
 
-Which phone gets a message is ``gateways``' business (it knows the phones); this module only
-records the choice. The send path asks ``settings.MESSAGE_PHONE_PICKER`` for a phone, so that
-``messaging`` never imports ``gateways`` (which depends on it).
+Which phone gets a message is ``gateways``' business (it knows the phones, ``gateways/choice.py``);
+this module only records the choice: the caller that knows both (the client API's views, OTPs,
+the periodic hand-out) chooses and passes the phone in. ``messaging`` never imports ``gateways``
+(which depends on it).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -33,7 +33,6 @@ from django.db import transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.module_loading import import_string
 
 from accounts.models import Account, ApiKey
 from core.crypto import seal, unseal
@@ -66,13 +65,6 @@ FINISHED = [MessageStatus.DELIVERED, MessageStatus.FAILED, MessageStatus.SENT]
 
 class MessageActionRefused(ValueError):
     """An operator action that the message's state does not allow; the text says why."""
-
-
-@functools.cache
-def phone_picker() -> Callable[..., int | None]:
-    """``(account_id=..., carrier=..., now=...) -> gateway id or None``: the online phone for a
-    new message of that account (its own phones or the shared pool's)."""
-    return import_string(settings.MESSAGE_PHONE_PICKER)
 
 
 # A phone's reports (claim, sent, delivered) come once per message each: prepared, like the
@@ -170,27 +162,27 @@ def message_create(
     send_at: datetime | None = None,
     validity: int | None = None,
     is_test: bool = False,
+    carrier: str | None = None,
 ) -> Message:
-    """Store a message, queued on a phone when one can take it (else pending), and wake that
+    """Store a message, queued on the phone the caller chose (else pending), and wake that
     phone once the row is committed.
 
     ``to`` and ``text`` must already be validated. ``display_text`` marks a secret-bearing
     text (an OTP): the row keeps ``display_text`` in the clear and ``text`` sealed.
-    ``gateway_id`` lets a caller that already chose the phone skip choosing again; ``wake``
+    ``gateway_id``: the phone the caller chose (``gateways.choice``), or None to wait as
+    pending for the periodic hand-out; ``carrier``: the recipient's, if known; ``wake``
     False leaves waking the phone to the caller (a batch wakes each phone once). ``send_at``
     (future) keeps it pending, for no phone, until then (``dispatch_assign_pending`` hands it
     out); ``validity`` (seconds, from ``send_at`` or now) replaces the default validity.
     ``is_test`` (a test-mode key's): no phone, ever; ``message_simulate_due`` moves it on.
     """
     now = timezone.now()
-    carrier = carrier_for_number(to)
+    carrier = carrier_for_number(to) if carrier is None else carrier
     scheduled = send_at is not None and send_at > now
     if not scheduled:
         send_at = None
     if scheduled or is_test:
         gateway_id = None
-    else:
-        gateway_id = gateway_id or phone_picker()(account_id=account.pk, carrier=carrier, now=now)
     # A test message is queued at once, as if a phone had taken it (messaging/testmode.py).
     queued = gateway_id is not None or (is_test and not scheduled)
     validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS

@@ -1,21 +1,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from accounts.models import ApiKey
 from core import ratelimit
 from core.api import api_time
-from core.errors import ApiError, Conflict, NotFound, RateLimited, ValidationFailed
+from core.errors import ApiError, Conflict, NotFound, ValidationFailed
 from core.text import is_storable_text, storable_text
+from core.times import parse_zoned_time
 
 from .lifecycle import (
     CANCELLED_BY_CLIENT_ERROR,
@@ -26,7 +25,7 @@ from .lifecycle import (
     message_wake_after_commit,
 )
 from .models import InboundSms, Message, MessagePriority, WebhookEventType, is_message_id
-from .phone import normalize_phone_number
+from .phone import carrier_for_number, normalize_phone_number
 from .selectors import message_get_by_idempotency_key
 from .webhooks import webhook_emit
 
@@ -37,6 +36,7 @@ INVALID_PHONE = "Invalid phone number format"
 class ValidatedSms:
     to: str
     text: str
+    carrier: str  # the recipient's, for the choice of phone
     # Beyond the guide, all optional (docs/API_DOCUMENTATION.md).
     send_at: datetime | None = None
     validity: int | None = None
@@ -53,12 +53,7 @@ def sms_options_validate(options: dict[str, Any]) -> dict[str, Any]:
     checked: dict[str, Any] = {}
     send_at = options.get("send_at")
     if send_at is not None:
-        try:
-            parsed = parse_datetime(send_at) if isinstance(send_at, str) else None
-            # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
-            parsed = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
-        except (ValueError, OverflowError):
-            parsed = None
+        parsed = parse_zoned_time(send_at)
         if parsed is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
             raise ValidationFailed(
                 "send_at must be an ISO 8601 time with a zone, at most 30 days ahead", code="invalid_send_at"
@@ -109,7 +104,8 @@ def sms_validate(
             f"Message is too long (maximum {settings.SMS_MAX_LENGTH} characters)",
             code="message_too_long",
         )
-    return ValidatedSms(to=normalized, text=text, **(sms_options_validate(options) if options else {}))
+    checked = sms_options_validate(options) if options else {}
+    return ValidatedSms(to=normalized, text=text, carrier=carrier_for_number(normalized), **checked)
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
@@ -123,60 +119,44 @@ def idempotency_key_validate(value: str | None) -> str | None:
     return value
 
 
-@dataclass(frozen=True)
-class SendOutcome:
-    message: Message
-    created: bool  # False: an earlier request with the same Idempotency-Key made it
-    rate_limit: ratelimit.RateLimitResult | None  # None: a replay, which is not counted
-
-
-def sms_rate_limit_hit(*, api_key: ApiKey) -> ratelimit.RateLimitResult:
-    """Count one send against the key's per-minute budget; raises ``RateLimited`` past it."""
+def sms_budget_take(*, api_key: ApiKey, cost: int = 1) -> ratelimit.RateLimitResult:
+    """Count ``cost`` messages against the key's per-minute budget (shared by its roll
+    lineage); the result says whether they fit (nothing is counted when they do not)."""
     limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-    result = ratelimit.hit(f"sms:{api_key.budget_id}", limit=limit, window_seconds=60)
-    if not result.allowed:
-        exc = RateLimited(
-            f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key", retry_after=result.retry_after
-        )
-        exc.response_headers = result.headers()
-        raise exc
-    return result
+    if cost == 1:
+        return ratelimit.hit(f"sms:{api_key.budget_id}", limit=limit, window_seconds=60)
+    return ratelimit.take(f"sms:{api_key.budget_id}", cost=cost, limit=limit, window_seconds=60)
+
+
+def sms_wants_phone(*, sms: ValidatedSms, is_test: bool, now: datetime | None = None) -> bool:
+    """Whether a phone should be chosen for this message now: not for a test key's, nor for
+    one scheduled later (``dispatch_assign_pending`` hands those out when due)."""
+    return not is_test and (sms.send_at is None or sms.send_at <= (now or timezone.now()))
 
 
 def message_send(
-    *, api_key: ApiKey, read_body: Callable[[], dict[str, Any]], idempotency_key: str | None = None
-) -> SendOutcome:
-    """``POST /sms/send`` for an authenticated key; ``read_body`` parses the request's JSON
-    object (raising the API's errors).
-
-    In order: a retry of a request that already created its message is answered without
-    counting; every other call counts against the rate limit, malformed ones included (so the
-    body is read only after counting); then the input is checked and the message stored (its
-    phone is woken after commit)."""
-    idempotency_key = idempotency_key_validate(idempotency_key)
-    earlier = None
+    *, api_key: ApiKey, sms: ValidatedSms, gateway_id: int | None, idempotency_key: str | None = None
+) -> tuple[Message, bool]:
+    """Store a checked message for the key, queued on ``gateway_id`` (the caller's choice) or
+    pending: (message, created). With an ``idempotency_key`` that a concurrent twin used
+    first, the twin's message instead (created False)."""
     if idempotency_key:
-        earlier = message_get_by_idempotency_key(api_key=api_key, idempotency_key=idempotency_key)
-    rate_limit = None if earlier is not None else sms_rate_limit_hit(api_key=api_key)
-    try:
-        data = read_body()
-        sms = sms_validate(to=data.get("to"), text=data.get("message"), options=data)
-    except Exception as exc:
-        # A counted request carries its budget's headers, whatever its answer.
-        if rate_limit is not None:
-            exc.response_headers = rate_limit.headers()
-        raise
-    if earlier is not None:
-        return SendOutcome(message_replay(message=earlier, to=sms.to, text=sms.text), False, None)
-    if idempotency_key:
-        message, created = _message_create_once(api_key=api_key, sms=sms, idempotency_key=idempotency_key)
-        return SendOutcome(message, created, rate_limit)
-    return SendOutcome(_message_create_from(api_key, sms), True, rate_limit)
+        return _message_create_once(api_key=api_key, sms=sms, idempotency_key=idempotency_key, gateway_id=gateway_id)
+    return _message_create_from(api_key, sms, gateway_id=gateway_id), True
 
 
 def _message_create_from(api_key: ApiKey, sms: ValidatedSms, **kwargs: Any) -> Message:
-    return message_create(account=api_key.account, api_key=api_key, to=sms.to, text=sms.text, send_at=sms.send_at,
-                          validity=sms.validity, priority=sms.priority, is_test=api_key.is_test, **kwargs)  # fmt: skip
+    return message_create(
+        account=api_key.account,
+        api_key=api_key,
+        to=sms.to,
+        text=sms.text,
+        send_at=sms.send_at,
+        validity=sms.validity,
+        priority=sms.priority,
+        is_test=api_key.is_test,
+        **kwargs,
+    )
 
 
 def message_replay(*, message: Message, to: str, text: str) -> Message:
@@ -189,14 +169,16 @@ def message_replay(*, message: Message, to: str, text: str) -> Message:
     return message
 
 
-def _message_create_once(*, api_key: ApiKey, sms: ValidatedSms, idempotency_key: str) -> tuple[Message, bool]:
+def _message_create_once(
+    *, api_key: ApiKey, sms: ValidatedSms, idempotency_key: str, gateway_id: int | None
+) -> tuple[Message, bool]:
     """``message_create`` for a request with an Idempotency-Key whose key was not found (the
     caller looked, see ``message_get_by_idempotency_key``): (message, created). A concurrent
     twin that got there first meets this one at the unique constraint, and its message is
     returned instead, so a retry never sends the SMS twice."""
     try:
         with transaction.atomic():
-            message = _message_create_from(api_key, sms, idempotency_key=idempotency_key)
+            message = _message_create_from(api_key, sms, idempotency_key=idempotency_key, gateway_id=gateway_id)
     except IntegrityError:
         existing = message_get_by_idempotency_key(api_key=api_key, idempotency_key=idempotency_key)
         if existing is None:
@@ -267,51 +249,23 @@ def message_cancel_by_client(*, api_key: ApiKey, message_id: str) -> None:
 MAX_BULK_ITEMS = 1000
 
 
-@dataclass(frozen=True)
-class BulkOutcome:
-    results: list[dict[str, Any]]
-    accepted: int
-    rate_limit: ratelimit.RateLimitResult
-
-
-def message_send_bulk(*, api_key: ApiKey, read_body: Callable[[], dict[str, Any]]) -> BulkOutcome:
-    """``POST /sms/bulk``: up to ``MAX_BULK_ITEMS`` ``{to, message}`` in one transaction, each
-    checked as ``sms/send`` checks it (a bad one gets its own error, the others go on), each
-    counted against the key's per-minute limit: a batch that does not fit is refused whole."""
-    items = read_body().get("messages")
-    if not isinstance(items, list) or not items:
-        raise ValidationFailed("messages must be a non-empty list of {to, message} objects", code="invalid_messages")
-    if len(items) > MAX_BULK_ITEMS:
-        raise ValidationFailed(f"At most {MAX_BULK_ITEMS} messages per request", code="too_many_messages")
-    checked: list[ValidatedSms | ValidationFailed] = []
-    for item in items:
-        try:
-            if not isinstance(item, dict):
-                raise ValidationFailed("Each item must be an object with to and message", code="invalid_item")
-            checked.append(sms_validate(to=item.get("to"), text=item.get("message"), options=item))
-        except ValidationFailed as exc:
-            checked.append(exc)
-    limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-    rate_limit = ratelimit.take(f"sms:{api_key.budget_id}", cost=len(items), limit=limit, window_seconds=60)
-    if not rate_limit.allowed:
-        exc = RateLimited(
-            f"Rate limit exceeded: this batch needs {len(items)} of the {limit} SMS per minute for this API key, "
-            f"{rate_limit.remaining} remain",
-            retry_after=rate_limit.retry_after,
-        )
-        exc.response_headers = rate_limit.headers()
-        raise exc
+def message_send_bulk(
+    *, api_key: ApiKey, items: list[tuple[ValidatedSms, int | None] | ValidationFailed]
+) -> list[dict[str, Any]]:
+    """A batch in one transaction: each checked item (with the phone chosen for it) stored,
+    each refused one answered with its error; each phone woken once after commit. One result
+    per item, in order."""
     results: list[dict[str, Any]] = []
     phones: set[int] = set()
     with transaction.atomic():
-        for index, sms in enumerate(checked):
-            if isinstance(sms, ValidationFailed):
-                results.append({"index": index, "error": sms.message, "code": sms.code})
+        for index, item in enumerate(items):
+            if isinstance(item, ValidationFailed):
+                results.append({"index": index, "error": item.message, "code": item.code})
                 continue
-            message = _message_create_from(api_key, sms, wake=False)
+            sms, gateway_id = item
+            message = _message_create_from(api_key, sms, gateway_id=gateway_id, wake=False)
             if message.gateway_id is not None:
                 phones.add(message.gateway_id)
             results.append({"index": index, "message_id": message.pk, "status": message.status})
         message_wake_after_commit(gateway_ids=phones)
-    accepted = sum(1 for result in results if "message_id" in result)
-    return BulkOutcome(results, accepted, rate_limit)
+    return results

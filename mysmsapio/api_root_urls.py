@@ -17,7 +17,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/v1/openapi.json", views.openapi_json, name="openapi"),
     path("api/docs/", views.api_docs, name="api-docs"),
-    path("api/v1/", include("mysmsapio.api_urls")),
+    path("api/v1/", include("clientapi.urls")),
     path("api/mobile/v1/", include("gateways.mobile_urls")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.
     re_path(r"^api/", views.api_not_found),

@@ -39,12 +39,12 @@ from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
 from accounts.models import ApiKey, Permission
+from clientapi.otp import otp_verify_answer
+from clientapi.sms import sms_send_answer, sms_status_answer
 from core.api import ApiAnswer
 from core.errors import api_error_answer, error_body
 from core.logs import new_request_id, request_id_var
-from messaging.views import sms_send_answer, sms_status_answer
 from mysmsapio.requestlog import request_observe
-from otp.views import otp_verify_answer
 
 from .middleware import hsts_header_value
 
@@ -60,7 +60,7 @@ _renderer = JSONRenderer()
 class EdgeRoute:
     method: str
     pattern: re.Pattern[str]
-    name: str  # the URL's name in mysmsapio/api_urls.py: the latency histogram's label
+    name: str  # the URL's name in clientapi/urls.py: the latency histogram's label
     permission: str
     # (api_key, JSON body or None for a GET, the path's groups, the WSGI environ): the answer.
     answer: Callable[[ApiKey, dict[str, Any] | None, dict[str, str], dict[str, Any]], ApiAnswer]
@@ -79,7 +79,7 @@ def _otp_verify(api_key: ApiKey, data: dict | None, path: dict[str, str], enviro
     return ApiAnswer(otp_verify_answer(api_key, data))
 
 
-# The patterns match those of mysmsapio/api_urls.py (a trailing slash optional).
+# The patterns match those of clientapi/urls.py (a trailing slash optional).
 EDGE_ROUTES = [
     EdgeRoute("POST", re.compile(r"^/api/v1/sms/send/?$"), "sms-send", Permission.SEND_SMS, _sms_send, "POST, OPTIONS"),
     EdgeRoute("GET", re.compile(r"^/api/v1/sms/status/(?P<message_id>[^/]+)/?$"), "sms-status",

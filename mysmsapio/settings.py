@@ -285,9 +285,6 @@ ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)
 ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = env.int("ADMIN_LOGIN_ATTEMPTS_PER_USERNAME", default=10)
 ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 
-# The phone for a new message, as ``(carrier=..., now=...) -> gateway id | None``: a setting,
-# because ``messaging`` must not import ``gateways`` (which depends on it).
-MESSAGE_PHONE_PICKER = "gateways.selectors.gateway_pick_for_message"
 # API keys and the phones that can take a message are kept in each process's memory, exact
 # by invalidation over Redis (core/invalidation.py); off: read from the database always.
 MEMO_CACHES = env.bool("MEMO_CACHES", default=True)

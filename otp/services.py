@@ -110,9 +110,9 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
     is_test = api_key is not None and api_key.is_test
     if not account.otp_country_allowed(region_for_number(phone_number)):
         raise CountryNotAllowed()
-    gateway_id = None
+    gateway_id, carrier = None, carrier_for_number(phone_number)
     if not is_test:
-        gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(phone_number), now=now)
+        gateway_id = gateway_pick_for_message(account_id=account.pk, carrier=carrier, now=now)
         if gateway_id is None:
             raise NoGatewayOnline()
     verification = _verification_lock(account_id=account.pk, phone_number=phone_number, is_test=is_test, now=now)
@@ -143,6 +143,7 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         priority=MessagePriority.OTP,
         expires_at=expires_at,
         gateway_id=gateway_id,
+        carrier=carrier,
         is_test=is_test,
     )
     row = {

@@ -11,8 +11,22 @@ from accounts.models import Account, Permission
 from accounts.services import GeneratedApiKey, account_get_or_create, api_key_generate
 from core.invalidation import forget_everything, wait_until_listening
 from gateways.models import Gateway
+from gateways.selectors import gateway_pick_for_message
+from messaging.lifecycle import message_create
+from messaging.models import Message
+from messaging.phone import carrier_for_number
 
 ALL_PERMISSIONS = list(Permission.values)
+
+
+def message_send_now(*, account: Account, to: str, text: str, **kwargs) -> Message:
+    """A message stored as the client API stores one: on the phone the send path chooses (or
+    ``gateway_id``), else pending."""
+    if "gateway_id" not in kwargs and not kwargs.get("is_test"):
+        kwargs["gateway_id"] = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(to))
+    return message_create(account=account, to=to, text=text, **kwargs)
+
+
 GUIDE_NUMBER = "+959123456789"  # the integration guide's example recipient
 
 

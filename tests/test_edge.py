@@ -324,7 +324,7 @@ def test_an_unexpected_failure_is_a_json_500(api_key, message, monkeypatch, capl
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("messaging.views.message_state_get", broken)
+    monkeypatch.setattr("clientapi.sms.message_state_get", broken)
     with caplog.at_level(logging.ERROR, logger="core.api"):
         answer = answered_by_edge(environ("GET", f"/api/v1/sms/status/{message.pk}", key=api_key.raw_key))
     assert answer is not None

@@ -17,7 +17,7 @@ def test_the_document_is_openapi_3_1_and_covers_every_api_v1_route():
     documented = {re.sub(r"\{\w+\}", "X", path) for path in document["paths"]}
     routes = {
         "/api/v1/" + re.sub(r"\(\?P<\w+>\[\^/\]\+\)", "X", pattern.pattern.regex.pattern).strip("^$").replace("/?", "")
-        for pattern in get_resolver("mysmsapio.api_urls").url_patterns
+        for pattern in get_resolver("clientapi.urls").url_patterns
     }
     assert documented == routes
     send = document["paths"]["/api/v1/sms/send"]["post"]

@@ -14,9 +14,9 @@ from django.db import connections
 from accounts.services import account_get_or_create
 from gateways.db import _executor
 from gateways.services import gateway_create
-from messaging.lifecycle import message_create
 from messaging.models import Message
 from mysmsapio.asgi import application
+from tests.conftest import message_send_now
 
 
 class Phone:
@@ -102,7 +102,7 @@ def create_sms(transactional_db):
     account = account_get_or_create()
 
     async def create(to: str = "+959123456789", text: str = "hello", **kwargs) -> Message:
-        return await database_sync_to_async(message_create)(account=account, to=to, text=text, **kwargs)
+        return await database_sync_to_async(message_send_now)(account=account, to=to, text=text, **kwargs)
 
     return create
 

@@ -12,9 +12,10 @@ from django.test import Client
 
 from gateways.models import Gateway, GatewayKind
 from gateways.services import gateway_create, gateway_revoke, gateway_roll_token
-from messaging.lifecycle import message_cancel, message_create
+from messaging.lifecycle import message_cancel
 from messaging.models import MessageStatus
 from mysmsapio.asgi import application
+from tests.conftest import message_send_now
 from tests.fake_app import FakeApp, django_transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,7 +75,7 @@ def test_the_stream_wakes_the_app_for_new_jobs_and_is_its_presence(run, register
         assert (b"cache-control", b"no-cache") in start["headers"]
         assert (await stream.chunk())["body"] == b": connected\n\n"
         assert await database_sync_to_async(lambda: Gateway.objects.get(pk=gateway.pk).is_online)()
-        message = await database_sync_to_async(message_create)(account=account, to="+959971234567", text="Hi")
+        message = await database_sync_to_async(message_send_now)(account=account, to="+959971234567", text="Hi")
         assert message.status == MessageStatus.QUEUED and message.gateway_id == gateway.pk
         event = await stream.chunk()
         assert event["body"] == b"event: MessageEnqueued\ndata: null\n\n"
@@ -92,7 +93,7 @@ def test_a_cancel_reaches_the_app_with_the_message_id(run, registered, account):
         stream = Stream(app.token)
         await stream.open()
         await stream.chunk()
-        message = await database_sync_to_async(message_create)(account=account, to="+959971234567", text="Hi")
+        message = await database_sync_to_async(message_send_now)(account=account, to="+959971234567", text="Hi")
         await stream.chunk()  # MessageEnqueued
         await database_sync_to_async(app.fetch)()
         await database_sync_to_async(message_cancel)(message_id=message.pk)

@@ -16,8 +16,8 @@ from accounts.services import account_get_or_create
 from gateways import dispatch, services
 from gateways.models import Gateway, GatewayEvent, GatewayEventType
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
-from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message, MessageEvent
+from tests.conftest import message_send_now
 from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -659,7 +659,7 @@ def test_a_wake_after_the_connects_own_look_pushed_its_message_does_not_push_it_
     phone = make_phone()
     created: list[Message] = []
     looks.before_first = lambda: created.append(
-        message_create(account=account_get_or_create(), to="+959123456789", text="one", gateway_id=phone.gateway.pk)
+        message_send_now(account=account_get_or_create(), to="+959123456789", text="one", gateway_id=phone.gateway.pk)
     )
 
     async def scenario():

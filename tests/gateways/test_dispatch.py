@@ -10,10 +10,10 @@ from django.utils import timezone
 from gateways import dispatch
 from gateways.models import Gateway, GatewayEvent
 from gateways.tasks import dispatch_pending, mark_silent_gateways_offline, release_ack_timeouts
-from messaging.lifecycle import message_claim, message_create
+from messaging.lifecycle import message_claim
 from messaging.models import Message, MessageEvent
 from messaging.tasks import expire_messages, prune_old_rows
-from tests.conftest import GUIDE_NUMBER
+from tests.conftest import GUIDE_NUMBER, message_send_now
 
 pytestmark = pytest.mark.django_db
 MPT_NUMBER = "+959451234567"  # libphonenumber: MPT
@@ -23,7 +23,7 @@ TELENOR_NUMBER = "+959791234567"  # libphonenumber: Telenor
 @pytest.fixture
 def sms(account):
     def create(to=GUIDE_NUMBER, **kwargs) -> Message:
-        return message_create(account=account, to=to, text="hi", **kwargs)
+        return message_send_now(account=account, to=to, text="hi", **kwargs)
 
     return create
 
@@ -126,7 +126,7 @@ def test_old_finished_messages_are_pruned(sms, settings):
 
 def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, account):
     phone = make_gateway(rate_per_minute=3)
-    long_message = message_create(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
+    long_message = message_send_now(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
     short = [sms(gateway_id=phone.pk) for _ in range(2)]
     jobs, retry_in, *_ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
     assert [j.message.pk for j in jobs] == [long_message.pk, short[0].pk]

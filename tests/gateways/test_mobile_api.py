@@ -18,8 +18,9 @@ from gateways.mobile import app_signing_key
 from gateways.models import Gateway, GatewayKind
 from gateways.selectors import gateway_list_online
 from gateways.services import gateway_create, gateway_revoke, gateway_roll_token, gateway_set_enabled
-from messaging.lifecycle import CANCELLED_ERROR, message_cancel, message_create, message_expire_overdue
+from messaging.lifecycle import CANCELLED_ERROR, message_cancel, message_expire_overdue
 from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
+from tests.conftest import message_send_now
 from tests.fake_app import FakeApp, django_transport
 
 OOREDOO_NUMBER = "+959971234567"
@@ -49,7 +50,7 @@ def app(app_gateway, fake_app) -> FakeApp:
 
 
 def _send(account, to: str = OOREDOO_NUMBER, text: str = "Hello", **kwargs) -> Message:
-    return message_create(account=account, to=to, text=text, **kwargs)
+    return message_send_now(account=account, to=to, text=text, **kwargs)
 
 
 # --- Registration -----------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from gateways import dispatch
 from gateways.choice import PhoneCandidate, gateway_choose, quota_day_start
 from gateways.selectors import gateway_pick_for_message
 from gateways.tasks import dispatch_pending
-from messaging.lifecycle import message_claim, message_create
+from messaging.lifecycle import message_claim
 from messaging.models import Message, MessageEvent
 from otp.services import NoGatewayOnline, otp_issue
-from tests.conftest import GUIDE_NUMBER
+from tests.conftest import GUIDE_NUMBER, message_send_now
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def use_up_quota(phone, account, count: int) -> None:
     """``count`` messages pushed to ``phone`` and claimed by it today."""
     for _ in range(count):
-        message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=phone.pk)
+        message_send_now(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=phone.pk)
     jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
     assert len(jobs) == count
     for job in jobs:
@@ -55,7 +55,7 @@ def test_a_phone_at_its_quota_is_chosen_by_no_path(account, make_gateway, memo_q
     assert gateway_pick_for_message(account_id=account.pk) is None  # the send path
     with pytest.raises(NoGatewayOnline):
         otp_issue(account=account, phone_number=GUIDE_NUMBER)  # OTPs
-    waiting = message_create(account=account, to=GUIDE_NUMBER, text="hi")
+    waiting = message_send_now(account=account, to=GUIDE_NUMBER, text="hi")
     assert (waiting.status, waiting.gateway_id) == ("pending", None)
     assert dispatch_pending.run() == {}  # the periodic hand-out
 
@@ -64,8 +64,8 @@ def test_a_phone_with_room_for_one_more_gets_one_more_then_no_more(account, make
     capped = make_gateway(daily_quota=3)
     use_up_quota(capped, account, 2)
 
-    first = message_create(account=account, to=GUIDE_NUMBER, text="hi")
-    second = message_create(account=account, to=GUIDE_NUMBER, text="hi")
+    first = message_send_now(account=account, to=GUIDE_NUMBER, text="hi")
+    second = message_send_now(account=account, to=GUIDE_NUMBER, text="hi")
     assert (first.gateway_id, second.gateway_id) == (capped.pk, None)
 
 
@@ -90,7 +90,7 @@ def test_jobs_queued_on_a_phone_whose_quota_ran_out_go_to_another_phone(account,
     """Queued before the quota ran out (another node's choice, or an operator lowering it):
     the periodic task gives back what the phone may not be pushed today."""
     capped = make_gateway(daily_quota=5)
-    stuck = [message_create(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=capped.pk) for _ in range(3)]
+    stuck = [message_send_now(account=account, to=GUIDE_NUMBER, text="hi", gateway_id=capped.pk) for _ in range(3)]
     capped.daily_quota = 1
     capped.save(update_fields=["daily_quota"])
     other = make_gateway()

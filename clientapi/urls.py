@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from messaging.views import SmsBulkApi, SmsCancelApi, SmsInboxApi, SmsListApi, SmsSendApi, SmsStatusApi
-from otp.views import OtpSendApi, OtpVerifyApi
+from .otp import OtpSendApi, OtpVerifyApi
+from .sms import SmsBulkApi, SmsCancelApi, SmsInboxApi, SmsListApi, SmsSendApi, SmsStatusApi
 
 # A trailing slash is optional everywhere: clients write both.
 urlpatterns = [

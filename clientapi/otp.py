@@ -1,3 +1,5 @@
+"""The client API's OTP routes: send a code, verify it."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -12,8 +14,7 @@ from core.errors import ValidationFailed
 from core.text import is_storable_text
 from messaging.phone import normalize_phone_number
 from messaging.services import INVALID_PHONE
-
-from .services import CODE_DIGITS, otp_issue, otp_verify
+from otp.services import CODE_DIGITS, otp_issue, otp_verify
 
 INVALID_OTP = "Invalid or expired OTP"
 
