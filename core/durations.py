@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from .times import parse_time_assuming_utc
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -26,7 +27,7 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
         return now - parse_duration(text)
     except ValueError:
         pass
-    moment = parse_datetime(text.strip())
+    moment = parse_time_assuming_utc(text)
     if moment is None:
         raise ValueError(f"not a duration or an ISO 8601 date-time: {text!r}")
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment, UTC)
+    return moment

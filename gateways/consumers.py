@@ -12,10 +12,10 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
-from django.utils.dateparse import parse_datetime
 
 from core.crypto import unseal
 from core.phone_signals import gateway_group_name
+from core.times import parse_zoned_time
 from messaging.lifecycle import (
     message_claim,
     message_forget_pushes,
@@ -64,12 +64,7 @@ def _time(content: dict[str, Any], key: str) -> datetime | None:
     value = content.get(key)
     if value is None:
         return None
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
-        parsed = parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        parsed = None
+    parsed = parse_zoned_time(value)
     if parsed is None:
         raise ProtocolError(f"'{key}' must be an ISO 8601 time with a zone, e.g. 2026-11-25T13:00:00Z")
     return parsed

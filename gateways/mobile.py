@@ -16,15 +16,15 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from core.crypto import keyed_hash, new_prefixed_secret
 from core.phone_signals import CLOSE, gateway_signal
+from core.times import parse_zoned_time
 from messaging.lifecycle import message_app_report, message_delivery_text
 from messaging.models import AppState, Message, MessageStatus
 
@@ -241,13 +241,7 @@ def app_settings(gateway: Gateway) -> dict[str, Any]:
 def parse_app_time(value: str) -> datetime | None:
     """A time the app wrote: ISO 8601 with an offset; old Android builds write offsets such as
     ``+5:00`` or ``+-5:00``. None when it is not a time."""
-    fixed = re.sub(r"([+-])-?(\d):?(\d\d)$", r"\g<1>0\2:\3", value.strip())
-    try:
-        parsed = parse_datetime(fixed)
-        # In UTC: PostgreSQL refuses offsets past 15:59 that Python accepts.
-        return parsed.astimezone(UTC) if parsed is not None and parsed.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        return None
+    return parse_zoned_time(re.sub(r"([+-])-?(\d):?(\d\d)$", r"\g<1>0\2:\3", value.strip()))
 
 
 def app_webhook_verify(*, gateway: Gateway, body: bytes, timestamp: str, signature: str) -> bool:

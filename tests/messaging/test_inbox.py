@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.pagination import cursor_encode
 from gateways.services import gateway_inbound_sms
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,10 @@ def test_the_inbox_filters_by_since(api_client, inbox):
     ("query", "code"),
     [("limit=0", "invalid_limit"), ("limit=201", "invalid_limit"), ("limit=x", "invalid_limit"),
      ("since=yesterday", "invalid_since"), ("since=2025-10-22T10:00:00", "invalid_since"),
-     ("cursor=%25%25", "invalid_cursor"), ("cursor=bm9wZQ", "invalid_cursor")],
+     ("cursor=%25%25", "invalid_cursor"), ("cursor=bm9wZQ", "invalid_cursor"),
+     # An id past a bigint (it overflowed SQLite: a 500), and one that is no id at all.
+     (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), 10**22)}", "invalid_cursor"),
+     (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), '-1')}", "invalid_cursor")],
 )  # fmt: skip
 def test_the_inbox_rejects_bad_parameters(api_client, inbox, query, code):
     response = api_client.get(f"/api/v1/sms/inbox?{query}")
