@@ -17,7 +17,7 @@ from core.errors import NotFound, RateLimited, ValidationFailed
 from core.pagination import InvalidCursor, cursor_decode, page_of
 from core.ratelimit import RateLimitResult
 from core.times import parse_zoned_time
-from gateways.selectors import gateway_pick_for_message
+from gateways.selectors import gateway_names, gateway_pick_for_message
 from messaging.models import MessageStatus, is_message_id
 from messaging.selectors import (
     MessageState,
@@ -217,13 +217,14 @@ class SmsInboxApi(ApiView):
         if not request.auth.is_test:
             rows = inbound_sms_page(account_id=request.auth.account_id, limit=limit + 1, since=since, before=before)
         items, next_cursor = page_of(rows, limit=limit, key=lambda sms: (sms.received_at, sms.id))
+        names = gateway_names(gateway_ids={sms.gateway_id for sms in items if sms.gateway_id is not None})
         messages = [
             {
                 "id": sms.id,
                 "from": sms.sender,
                 "text": sms.body,
                 "received_at": api_time(sms.received_at),
-                "gateway": sms.gateway_name,
+                "gateway": names.get(sms.gateway_id),
                 "sim_slot": sms.sim_slot,
             }
             for sms in items

@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 from django.db import connection, transaction
 
+from . import queries
 from .errors import ServiceUnavailable
 from .models import RateLimitCounter
 from .redis_clients import redis_client, thread_redis_client
@@ -44,15 +45,6 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
-_UPSERT_SQL = """
-INSERT INTO mysmsapio_ratelimitcounter (key, window_start, count) VALUES (%s, %s, 1)
-ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN mysmsapio_ratelimitcounter.window_start = excluded.window_start
-                 THEN mysmsapio_ratelimitcounter.count + 1 ELSE 1 END,
-    window_start = excluded.window_start
-RETURNING count
-"""
-
 
 @functools.cache
 def _incr_script():
@@ -70,7 +62,7 @@ def _count_in_redis(key: str, window_start: int, window_seconds: int) -> int:
 
 def _count_in_database(key: str, window_start: int) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT_SQL, [key, window_start])
+        cursor.execute(queries.COUNTER_HIT, [key, window_start])
         return int(cursor.fetchone()[0])
 
 

@@ -21,16 +21,19 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import metrics
-from core.db import as_datetime, execute_prepared, model_from_row
+from core.db import execute_prepared
 from core.phone_signals import WAKE, gateway_signal
 from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from messaging.selectors import (
     message_count_pushed_since,
     message_count_queued,
+    message_jobs_waiting,
+    message_push_window,
     message_waiting_for_push,
 )
 
+from . import queries
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, GatewayEventType, sim_carrier_matches
 from .selectors import gateway_list_online, gateway_phones_changed, gateway_quota_rooms
@@ -98,28 +101,6 @@ def dispatch_assign_pending(
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
-# The push path's reads, prepared (core/db.py): the phone process runs them for every
-# message, and compiling them through the ORM cost more CPU than running them.
-_PHONE_PACE_SQL = """
-SELECT g.rate_per_minute, g.daily_quota, g.sims,
-       (SELECT COALESCE(SUM(m.segments), 0) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s),
-       (SELECT MIN(m.pushed_at) FROM messaging_message m WHERE m.gateway_id = g.id AND m.pushed_at > %s)
-FROM gateways_gateway g WHERE g.id = %s AND g.enabled AND g.revoked_at IS NULL AND g.token_hash = %s
-"""
-_WAITING_FIELDS = ["id", "to", "body", "sealed_body", "segments", "priority", "carrier", "expires_at", "created_at"]
-_WAITING_SQL = f"""
-SELECT {", ".join(f'"{field}"' for field in _WAITING_FIELDS)} FROM messaging_message
-WHERE gateway_id = %s AND status = 'queued' AND pushed_at IS NULL AND expires_at > %s
-ORDER BY priority DESC, created_at LIMIT %s
-"""
-
-
-def _skip_locked() -> str:
-    # Two pushes to one phone (two of its sockets, a timer and a wake) each take jobs the
-    # other has not locked; SQLite serialises writers instead.
-    return " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-
-
 def _json(value: object) -> object:
     return json.loads(value) if isinstance(value, str) else value  # SQLite hands JSON back as text
 
@@ -153,11 +134,12 @@ def dispatch_take_jobs(
     seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
     window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
     since = now - window
-    rows = execute_prepared(_PHONE_PACE_SQL, [since, since, gateway_id, token_hash])
+    rows = execute_prepared(queries.PHONE_PACE, [gateway_id, token_hash])
     if not rows:
         return TakenJobs([], None)  # disabled, revoked, or its token rolled
-    rate, daily_quota, sims, used, oldest = rows[0]
-    sims, oldest = _json(sims), as_datetime(oldest)
+    rate, daily_quota, sims = rows[0]
+    sims = _json(sims)
+    used, oldest = message_push_window(gateway_id=gateway_id, since=since)
     limit = rate
     if daily_quota is not None:
         # The quota counts messages since midnight UTC; at the quota the phone rests until then.
@@ -166,10 +148,7 @@ def dispatch_take_jobs(
         if limit == 0:
             return TakenJobs([], None)  # what still waits for it goes back (dispatch_release_over_quota)
     # One more than the limit: does work remain?
-    waiting = [
-        model_from_row(Message, _WAITING_FIELDS, row)
-        for row in execute_prepared(_WAITING_SQL + _skip_locked(), [gateway_id, now, limit + 1])
-    ]
+    waiting = message_jobs_waiting(gateway_id=gateway_id, now=now, limit=limit + 1)
     jobs, pushed = [], []
     for message in waiting:
         # Android counts every part of a long SMS; a single over-long one may go alone.

@@ -39,6 +39,10 @@ def gateway_list_online(*, now: datetime | None = None) -> QuerySet[Gateway]:
     )
 
 
+def gateway_names(*, gateway_ids: set[int]) -> dict[int, str]:
+    return dict(Gateway.objects.filter(pk__in=gateway_ids).values_list("pk", "name")) if gateway_ids else {}
+
+
 def gateway_count_online(*, now: datetime | None = None) -> tuple[int, int]:
     """(phones online, phones not revoked)."""
     return gateway_list_online(now=now).count(), Gateway.objects.filter(revoked_at__isnull=True).count()

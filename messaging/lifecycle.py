@@ -39,6 +39,7 @@ from core.crypto import seal, unseal
 from core.db import execute_prepared
 from core.phone_signals import CANCEL, gateway_signal, gateway_wake
 
+from . import queries
 from .encoding import sms_encoding
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
@@ -67,36 +68,8 @@ class MessageActionRefused(ValueError):
     """An operator action that the message's state does not allow; the text says why."""
 
 
-# A phone's reports (claim, sent, delivered) come once per message each: prepared, like the
-# send path's INSERT (core/db.py).
-_EVENT_SQL = """
-INSERT INTO messaging_messageevent (message_id, gateway_id, created_at, event, detail) VALUES (%s, %s, %s, %s, %s)
-"""
-_CLAIM_SQL = """
-UPDATE messaging_message SET status = 'sent', sent_at = %s, sealed_body = NULL
-WHERE id = %s AND gateway_id = %s AND status = 'queued' AND expires_at > %s RETURNING id
-"""
-_CLAIMED_BEFORE_SQL = "SELECT 1 FROM messaging_message WHERE id = %s AND gateway_id = %s AND sent_at IS NOT NULL"
-_DELIVERED_SQL = """
-UPDATE messaging_message SET status = 'delivered', delivered_at = %s
-WHERE id = %s AND gateway_id = %s AND status = 'sent' RETURNING id
-"""
-# A report that changes no state (the radio sent it): its event, if the message is this phone's.
-_ON_PHONE_EVENT_SQL = """
-INSERT INTO messaging_messageevent (message_id, gateway_id, created_at, event, detail)
-SELECT id, gateway_id, %s, %s, '' FROM messaging_message WHERE id = %s AND gateway_id = %s
-"""
-_PUSHED_SQL = """
-UPDATE messaging_message SET pushed_at = %s
-WHERE id = %s AND gateway_id = %s AND status = 'queued' AND pushed_at IS NULL RETURNING id
-"""
-_HANDED_OVER_SQL = """
-UPDATE messaging_message SET pushed_at = %s, handed_over_at = %s WHERE id = %s AND gateway_id = %s AND status = 'queued'
-"""
-
-
 def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail: str = "", now=None) -> None:
-    execute_prepared(_EVENT_SQL, [message_id, gateway_id, now or timezone.now(), event, detail], fetch=False)
+    execute_prepared(queries.EVENT_INSERT, [message_id, gateway_id, now or timezone.now(), event, detail], fetch=False)
 
 
 def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: datetime, detail: str = "") -> None:
@@ -134,17 +107,8 @@ def _wake_job(row: dict) -> dict:
 
 # --- Birth ------------------------------------------------------------------------------
 
-# The send path's one statement, prepared (core/db.py): compiling the ORM's INSERT cost
-# more CPU than PostgreSQL spent running it.
-_INSERT_COLUMNS = ["id", "account_id", "api_key_id", "to", "body", "sealed_body", "encoding", "segments",
-                   "priority", "status", "gateway_id", "carrier", "created_at", "queued_at", "expires_at",
-                   "idempotency_key", "send_at", "is_test"]  # fmt: skip
-_INSERT_MESSAGE = f"""
-INSERT INTO messaging_message ({", ".join(f'"{column}"' for column in _INSERT_COLUMNS)})
-VALUES ({", ".join(["%s"] * len(_INSERT_COLUMNS))})
-"""
+# The saved row as the ORM would load it (see message_create).
 _MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
-_LOADED_DEFAULTS = {"phone_state": ""}  # columns the INSERT leaves to the database's default
 
 
 def message_create(
@@ -208,10 +172,10 @@ def message_create(
         "send_at": send_at,
         "is_test": is_test,
     }
-    execute_prepared(_INSERT_MESSAGE, [row[column] for column in _INSERT_COLUMNS], fetch=False)
+    execute_prepared(queries.MESSAGE_INSERT, [row[column] for column in queries.MESSAGE_INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s
     # keyword handling, a tenth of a send's CPU.
-    values = [row.get(attname, _LOADED_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
+    values = [row.get(attname, queries.MESSAGE_INSERT_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
     message = Message.from_db(None, None, values)
     if gateway_id is not None and wake:
         _wake_after_commit(gateway_id, message_id, _wake_job(row))
@@ -257,8 +221,8 @@ def message_push(
         # commit for the row and its event (no savepoint inside a caller's transaction).
         with transaction.atomic(savepoint=False):
             if hand_over:
-                execute_prepared(_HANDED_OVER_SQL, [now, now, message_ids[0], gateway_id], fetch=False)
-            elif not execute_prepared(_PUSHED_SQL, [now, message_ids[0], gateway_id]):
+                execute_prepared(queries.HANDED_OVER, [now, now, message_ids[0], gateway_id], fetch=False)
+            elif not execute_prepared(queries.PUSHED, [now, message_ids[0], gateway_id]):
                 return False
             _event(message_ids[0], event, gateway_id=gateway_id, now=now)
         return True
@@ -283,11 +247,11 @@ def message_claim(*, gateway_id: int, message_id: str, now: datetime | None = No
     ever may). Asking again after a lost answer gets True again: the phone's journal, not
     the server, knows whether its radio already sent it."""
     now = now or timezone.now()
-    if execute_prepared(_CLAIM_SQL, [now, message_id, gateway_id, now]):
+    if execute_prepared(queries.CLAIM, [now, message_id, gateway_id, now]):
         _event(message_id, MessageEventType.SENT, gateway_id=gateway_id, now=now)
         webhook_message_changed(message_id=message_id, status=MessageStatus.SENT)
         return True
-    return bool(execute_prepared(_CLAIMED_BEFORE_SQL, [message_id, gateway_id]))
+    return bool(execute_prepared(queries.CLAIMED_BEFORE, [message_id, gateway_id]))
 
 
 @transaction.atomic
@@ -317,14 +281,14 @@ def message_release(
 
 def message_mark_radio_sent(*, gateway_id: int, message_id: str) -> None:
     """The phone's radio accepted the SMS (the status is already ``sent`` since the claim)."""
-    execute_prepared(_ON_PHONE_EVENT_SQL, [timezone.now(), MessageEventType.RADIO_SENT, message_id, gateway_id],
-                     fetch=False)  # fmt: skip
+    params = [timezone.now(), MessageEventType.RADIO_SENT, message_id, gateway_id]
+    execute_prepared(queries.EVENT_INSERT_IF_PHONES, params, fetch=False)
 
 
 @transaction.atomic
 def message_mark_delivered(*, gateway_id: int, message_id: str, at: datetime | None = None) -> bool:
     now = timezone.now()
-    done = bool(execute_prepared(_DELIVERED_SQL, [at or now, message_id, gateway_id]))
+    done = bool(execute_prepared(queries.DELIVERED_UPDATE, [at or now, message_id, gateway_id]))
     if done:
         _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
         webhook_message_changed(message_id=message_id, status=MessageStatus.DELIVERED)

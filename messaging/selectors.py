@@ -4,12 +4,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from accounts.models import ApiKey
 from core.api import api_time
-from core.db import execute_prepared
+from core.db import as_datetime, execute_prepared, model_from_row
 
+from . import queries
 from .models import Message, MessageStatus
 
 
@@ -41,17 +43,10 @@ class MessageState:
         }
 
 
-# Prepared (core/db.py): the status poll is the API's most frequent read.
-_STATE_SQL = """
-SELECT id, status, sent_at, delivered_at, failed_at, error_message FROM messaging_message
-WHERE id = %s AND account_id = %s AND is_test = %s
-"""
-
-
 def message_state_get(*, account_id: int, message_id: str, is_test: bool = False) -> MessageState | None:
     """The account's message's state, or None: another account's message does not exist for
     you, and neither does a test message for a live key, or a live one for a test key."""
-    rows = execute_prepared(_STATE_SQL, [message_id, account_id, is_test])
+    rows = execute_prepared(queries.STATE, [message_id, account_id, is_test])
     return MessageState(*rows[0]) if rows else None
 
 
@@ -89,26 +84,8 @@ class InboxItem:
     sender: str
     body: str
     received_at: datetime
-    gateway_name: str | None
+    gateway_id: int | None
     sim_slot: int | None
-
-
-# Four fixed statements (with or without ``since``, with or without a cursor), prepared
-# (core/db.py); each walks the (account, received_at DESC, id DESC) index.
-_INBOX_SQL = """
-SELECT i.id, i.sender, i.body, i.received_at, g.name, i.sim_slot
-FROM messaging_inboundsms i LEFT JOIN gateways_gateway g ON g.id = i.gateway_id
-WHERE i.account_id = %s{since}{before}
-ORDER BY i.received_at DESC, i.id DESC LIMIT %s
-"""
-_INBOX_STATEMENTS = {
-    (has_since, has_before): _INBOX_SQL.format(
-        since=" AND i.received_at >= %s" if has_since else "",
-        before=" AND (i.received_at < %s OR (i.received_at = %s AND i.id < %s))" if has_before else "",
-    )
-    for has_since in (False, True)
-    for has_before in (False, True)
-}
 
 
 def inbound_sms_page(
@@ -122,7 +99,7 @@ def inbound_sms_page(
         at, pk = before
         params += [at, at, pk]
     params.append(limit)
-    rows = execute_prepared(_INBOX_STATEMENTS[since is not None, before is not None], params)
+    rows = execute_prepared(queries.INBOX_PAGES[since is not None, before is not None], params)
     return [InboxItem(*row) for row in rows]
 
 
@@ -181,3 +158,22 @@ def message_waiting_for_push(*, gateway_id: int) -> list[str]:
 
 def message_count_pushed_since(*, gateway_id: int, since: datetime) -> int:
     return Message.objects.filter(gateway_id=gateway_id, pushed_at__gte=since).count()
+
+
+def message_push_window(*, gateway_id: int, since: datetime) -> tuple[int, datetime | None]:
+    """The SMS parts pushed to a phone since ``since`` (its pacing window), and when the
+    oldest of those pushes was."""
+    [(used, oldest)] = execute_prepared(queries.PUSH_WINDOW, [gateway_id, since])
+    return int(used), as_datetime(oldest)
+
+
+def message_jobs_waiting(*, gateway_id: int, now: datetime, limit: int) -> list[Message]:
+    """Up to ``limit`` of a phone's jobs not yet pushed, in the order it gets them (OTPs
+    first), locked for the caller's transaction: two pushes to one phone (two of its sockets,
+    a timer and a wake) each take jobs the other has not locked. SQLite serialises writers
+    instead."""
+    sql = queries.JOBS_WAITING
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    rows = execute_prepared(sql, [gateway_id, now, limit])
+    return [model_from_row(Message, queries.JOB_COLUMNS, row) for row in rows]

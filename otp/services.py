@@ -20,6 +20,7 @@ from messaging.models import MessagePriority, WebhookEventType
 from messaging.phone import carrier_for_number, region_for_number
 from messaging.webhooks import webhook_emit
 
+from . import queries
 from .models import Otp, OtpStatus, PhoneVerification
 
 CODE_DIGITS = 6
@@ -70,29 +71,9 @@ def otp_render_text(*, code: str) -> str:
     return settings.OTP_MESSAGE_TEMPLATE.format(code=code, minutes=minutes)
 
 
-# The send path's statements, prepared (core/db.py) like the verify path's below.
-_VERIFICATION_CREATE_SQL = """
-INSERT INTO otp_phoneverification (account_id, phone_number, is_test, consecutive_failures, locked_until, updated_at)
-VALUES (%s, %s, %s, 0, NULL, %s) ON CONFLICT (account_id, phone_number, is_test) DO NOTHING
-"""
-_RECENT_SENDS_SQL = """
-SELECT created_at FROM otp_otp WHERE account_id = %s AND phone_number = %s AND is_test = %s AND created_at > %s
-ORDER BY created_at LIMIT %s
-"""
-_REPLACE_LIVE_SQL = """
-UPDATE otp_otp SET status = 'replaced'
-WHERE account_id = %s AND phone_number = %s AND is_test = %s AND status = 'active'
-"""
-_OTP_COLUMNS = ["account_id", "api_key_id", "phone_number", "code_hash", "status", "attempts", "message_id",
-                "created_at", "expires_at", "verified_at", "is_test"]  # fmt: skip
-_INSERT_OTP_SQL = f"""
-INSERT INTO otp_otp ({", ".join(_OTP_COLUMNS)}) VALUES ({", ".join(["%s"] * len(_OTP_COLUMNS))}) RETURNING id
-"""
-
-
 def _verification_lock(*, account_id: int, phone_number: str, is_test: bool, now: datetime) -> PhoneVerification:
     """Create if needed, then lock, the row that serialises sends and verifies of one number."""
-    execute_prepared(_VERIFICATION_CREATE_SQL, [account_id, phone_number, is_test, now], fetch=False)
+    execute_prepared(queries.VERIFICATION_CREATE, [account_id, phone_number, is_test, now], fetch=False)
     return _locked_verification(account_id, phone_number, is_test)
 
 
@@ -125,13 +106,15 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         )
 
     limit = settings.OTP_MAX_SENDS_PER_HOUR
-    recent = execute_prepared(_RECENT_SENDS_SQL, [account.pk, phone_number, is_test, now - timedelta(hours=1), limit])
+    recent = execute_prepared(
+        queries.RECENT_SENDS, [account.pk, phone_number, is_test, now - timedelta(hours=1), limit]
+    )
     if len(recent) >= limit:
         retry_after = (as_datetime(recent[0][0]) + timedelta(hours=1) - now).total_seconds()
         raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for this number", retry_after=retry_after)
     _otp_volume_hit(account=account, api_key=api_key)
 
-    execute_prepared(_REPLACE_LIVE_SQL, [account.pk, phone_number, is_test], fetch=False)
+    execute_prepared(queries.REPLACE_LIVE, [account.pk, phone_number, is_test], fetch=False)
     code = TEST_CODE if is_test else otp_generate_code()
     expires_at = now + timedelta(seconds=settings.OTP_TTL_SECONDS)
     message = message_create(
@@ -159,8 +142,8 @@ def otp_issue(*, account: Account, phone_number: str, api_key: ApiKey | None = N
         "verified_at": None,
         "is_test": is_test,
     }
-    [(otp_id,)] = execute_prepared(_INSERT_OTP_SQL, [row[column] for column in _OTP_COLUMNS])
-    return model_from_row(Otp, ["id", *_OTP_COLUMNS], [otp_id, *row.values()])
+    [(otp_id,)] = execute_prepared(queries.OTP_INSERT, [row[column] for column in queries.OTP_INSERT_COLUMNS])
+    return model_from_row(Otp, ["id", *queries.OTP_INSERT_COLUMNS], [otp_id, *row.values()])
 
 
 def _record_failure(verification: PhoneVerification, now: datetime) -> None:
@@ -172,34 +155,16 @@ def _record_failure(verification: PhoneVerification, now: datetime) -> None:
     verification.save(update_fields=["consecutive_failures", "locked_until", "updated_at"])
 
 
-# The verify path's reads, prepared (core/db.py): compiling them through the ORM cost more
-# CPU than the rest of a verification. The row lock serialises verifies of one number; SQLite
-# serialises whole transactions instead (IMMEDIATE) and has no FOR UPDATE.
-_VERIFICATION_SQL = """
-SELECT id, consecutive_failures, locked_until FROM otp_phoneverification
-WHERE account_id = %s AND phone_number = %s AND is_test = %s
-"""
-_VERIFICATION_FIELDS = ["id", "consecutive_failures", "locked_until"]
-_VERIFICATION_EXISTS_SQL = """
-SELECT 1 FROM otp_phoneverification WHERE account_id = %s AND phone_number = %s AND is_test = %s
-"""
-_LIVE_OTP_SQL = """
-SELECT id, code_hash, status, attempts, expires_at FROM otp_otp
-WHERE account_id = %s AND phone_number = %s AND is_test = %s AND status = 'active'
-"""
-_LIVE_OTP_FIELDS = ["id", "code_hash", "status", "attempts", "expires_at"]
-
-
 def _locked_verification(account_id: int, phone_number: str, is_test: bool) -> PhoneVerification | None:
-    sql = _VERIFICATION_SQL + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+    sql = queries.VERIFICATION + (" FOR UPDATE" if connection.features.has_select_for_update else "")
     rows = execute_prepared(sql, [account_id, phone_number, is_test])
-    return model_from_row(PhoneVerification, _VERIFICATION_FIELDS, rows[0]) if rows else None
+    return model_from_row(PhoneVerification, queries.VERIFICATION_COLUMNS, rows[0]) if rows else None
 
 
 def _live_otp(account_id: int, phone_number: str, is_test: bool) -> Otp | None:
     # At most one row: a unique constraint allows one active code per account, number and mode.
-    rows = execute_prepared(_LIVE_OTP_SQL, [account_id, phone_number, is_test])
-    return model_from_row(Otp, _LIVE_OTP_FIELDS, rows[0]) if rows else None
+    rows = execute_prepared(queries.LIVE_OTP, [account_id, phone_number, is_test])
+    return model_from_row(Otp, queries.LIVE_OTP_COLUMNS, rows[0]) if rows else None
 
 
 def otp_verify(*, account: Account, phone_number: str, code: str, is_test: bool = False) -> bool:
@@ -210,7 +175,7 @@ def otp_verify(*, account: Account, phone_number: str, code: str, is_test: bool 
     # A number that was never sent a code has no verification row, and nothing to lock or
     # count: answer without a transaction (one read; guesses at random numbers cost little).
     # A code being issued right now is not known to anyone before its transaction commits.
-    if not execute_prepared(_VERIFICATION_EXISTS_SQL, [account.pk, phone_number, is_test]):
+    if not execute_prepared(queries.VERIFICATION_EXISTS, [account.pk, phone_number, is_test]):
         hashes_match(_NO_CODE_HASH, candidate)  # the same work as a wrong code
         return False
     return _otp_verify_locked(account=account, phone_number=phone_number, candidate=candidate, is_test=is_test)
