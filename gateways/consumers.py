@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -13,9 +13,10 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError, DataError, IntegrityError
 
-from core.crypto import unseal
+from core.api import api_time
 from core.phone_signals import gateway_group_name
 from core.times import parse_zoned_time
+from messaging.jobs import Job
 from messaging.lifecycle import (
     message_claim,
     message_forget_pushes,
@@ -70,22 +71,17 @@ def _time(content: dict[str, Any], key: str) -> datetime | None:
     return parsed
 
 
-def _frame(*, message_id: str, to: str, text: str, sim_slot: int | None, priority: int, expires_at: datetime) -> dict:
+def _job_frame(job: Job, sims: object) -> dict[str, Any]:
+    """The agent's ``job`` frame (docs/gateway-protocol.md), for the phone whose SIMs are ``sims``."""
     return {
         "type": "job",
-        "message_id": message_id,
-        "to": to,
-        "text": text,
-        "sim_slot": sim_slot,
-        "priority": "otp" if priority > 0 else "normal",
-        "expires_at": expires_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "message_id": job.message_id,
+        "to": job.to,
+        "text": job.text(),
+        "sim_slot": dispatch.sim_slot_for(sims, job.carrier),
+        "priority": "otp" if job.priority > 0 else "normal",
+        "expires_at": api_time(job.expires_at),
     }
-
-
-def _job_frame(job: dispatch.Job) -> dict[str, Any]:
-    message = job.message
-    return _frame(message_id=message.pk, to=message.to, text=job.text, sim_slot=job.sim_slot,
-                  priority=message.priority, expires_at=message.expires_at)  # fmt: skip
 
 
 class DirectDispatchMixin:
@@ -255,8 +251,8 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
     # --- Channel-layer events --------------------------------------------------------------
 
     async def gateway_wake(self, event: dict[str, Any]) -> None:
-        job = event.get("job")
-        if isinstance(job, dict) and await self.push_at_once(job):
+        job = Job.from_wake(event["job"]) if "job" in event else None
+        if job is not None and await self.push_at_once(job):
             return
         await self.push_jobs()
 
@@ -276,43 +272,36 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             taken = await phone_db(dispatch.dispatch_take_jobs)(gateway_id=self.gateway_id, token_hash=self.token_hash)
             self.room, self.sims = taken.room, taken.sims
             for job in taken.jobs:
-                await self.send_json(_job_frame(job))
-                self._remember_push(job.message.pk)
+                await self.send_json(_job_frame(job, taken.sims))
+                self._remember_push(job.message_id)
         retry_in = taken.retry_in
         if retry_in is not None and (self.push_later_task is None or self.push_later_task.done()):
             self.push_later_task = asyncio.ensure_future(self._push_later(retry_in))
 
-    async def push_at_once(self, job: dict[str, Any]) -> bool:
+    async def push_at_once(self, job: Job) -> bool:
         """A new message that its wake carries, pushed before any database hop: the phone
         is idle (no push under way, nothing waiting for its rate) and the room the last look
         at the database left covers it. The push is recorded right after, under the push
         lock, so another path cannot push it again; if it is no longer waiting by then
         (cancelled, expired), the phone's claim is refused and it is never sent. False: not
         pushed here, the database path decides (POST to job frame: bench/dispatch.py)."""
-        if job.get("message_id") in self.recent_pushes:
+        if job.message_id in self.recent_pushes:
             # Pushed on this socket already (most likely by the database path, just before
             # this wake came): the database knows whether it is waiting again (a retry).
             return False
-        segments = job.get("segments")
         if (
             self.push_lock.locked()
             or (self.push_later_task is not None and not self.push_later_task.done())
-            or not isinstance(segments, int)
-            or not 0 < segments <= self.room
-            or not job.get("expires_at", 0) > time.time()
+            or not 0 < job.segments <= self.room
+            or not job.expires_at.timestamp() > time.time()
         ):
             return False
         async with self.push_lock:
-            self.room -= segments
-            text = job["text"] if job.get("sealed") is None else unseal(job["sealed"], context=job["message_id"])
-            await self.send_json(
-                _frame(message_id=job["message_id"], to=job["to"], text=text,
-                       sim_slot=dispatch.sim_slot_for(self.sims, job.get("carrier") or ""), priority=job["priority"],
-                       expires_at=datetime.fromtimestamp(job["expires_at"], UTC))
-            )  # fmt: skip
-            self._remember_push(job["message_id"])
+            self.room -= job.segments
+            await self.send_json(_job_frame(job, self.sims))
+            self._remember_push(job.message_id)
             await phone_db(dispatch.dispatch_pushed_at_once)(
-                gateway_id=self.gateway_id, message_id=job["message_id"], created_at=job["created_at"]
+                gateway_id=self.gateway_id, message_id=job.message_id, created_at=job.created_at.timestamp()
             )
         return True
 

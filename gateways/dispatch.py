@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -23,7 +23,8 @@ from django.utils import timezone
 from core import metrics
 from core.db import execute_prepared
 from core.phone_signals import WAKE, gateway_signal
-from messaging.lifecycle import message_delivery_text, message_push, message_queue, message_release
+from messaging.jobs import Job
+from messaging.lifecycle import message_push, message_queue, message_release
 from messaging.models import Message, MessageStatus
 from messaging.selectors import (
     message_count_pushed_since,
@@ -38,15 +39,6 @@ from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, GatewayEventType, sim_carrier_matches
 from .selectors import gateway_list_online, gateway_phones_changed, gateway_quota_rooms
 from .services import gateway_disconnected, gateway_event_record
-
-
-@dataclass(frozen=True)
-class Job:
-    """A message on its way to a phone: what the phone needs to send it."""
-
-    message: Message
-    text: str
-    sim_slot: int | None
 
 
 def sim_slot_for(sims: object, carrier: str) -> int | None:
@@ -117,7 +109,7 @@ class TakenJobs(NamedTuple):
     # waiting for it (0 when jobs wait, or when a daily quota counts): what a consumer may
     # push at once from a wake that carries its job, without reading the database first.
     room: int = 0
-    sims: Any = None  # the phone's SIM report, to choose the slot of such a job
+    sims: Any = None  # the phone's SIM report, to choose each job's slot (sim_slot_for)
 
 
 @transaction.atomic
@@ -149,15 +141,15 @@ def dispatch_take_jobs(
             return TakenJobs([], None)  # what still waits for it goes back (dispatch_release_over_quota)
     # One more than the limit: does work remain?
     waiting = message_jobs_waiting(gateway_id=gateway_id, now=now, limit=limit + 1)
-    jobs, pushed = [], []
-    for message in waiting:
+    jobs: list[Job] = []
+    for job in waiting:
         # Android counts every part of a long SMS; a single over-long one may go alone.
-        if len(pushed) >= limit or (used and used + message.segments > rate):
+        if len(jobs) >= limit or (used and used + job.segments > rate):
             break
-        used += message.segments
-        pushed.append(message.pk)
-        metrics.DISPATCH_LATENCY.observe(max(0.0, (now - message.created_at).total_seconds()))
-        jobs.append(Job(message, message_delivery_text(message=message), sim_slot_for(sims, message.carrier)))
+        used += job.segments
+        metrics.DISPATCH_LATENCY.observe(max(0.0, (now - job.created_at).total_seconds()))
+        jobs.append(job)
+    pushed = [job.message_id for job in jobs]
     if pushed:
         message_push(gateway_id=gateway_id, message_ids=pushed, now=now, hand_over=hand_over)
         oldest = oldest or now

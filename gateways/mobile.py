@@ -25,7 +25,8 @@ from django.utils import timezone
 from core.crypto import keyed_hash, new_prefixed_secret
 from core.phone_signals import CLOSE, gateway_signal
 from core.times import parse_zoned_time
-from messaging.lifecycle import message_app_report, message_delivery_text
+from messaging.jobs import Job
+from messaging.lifecycle import message_app_report
 from messaging.models import AppState, Message, MessageStatus
 
 from . import dispatch
@@ -162,10 +163,16 @@ def app_knows_cancelling(user_agent: str) -> bool:
 
 @dataclass(frozen=True)
 class AppJob:
-    message: Message
-    text: str
-    sim_slot: int | None
+    """A job as the app fetches it: with its state, and the slot of the SIM that sends it."""
+
+    job: Job
     state: str
+    sim_slot: int | None = None
+
+    def text(self) -> str:
+        # A cancellation needs only the id: it shows the text as operators see it (an OTP's
+        # code masked), never the sealed one.
+        return self.job.body if self.state == AppState.CANCELLING else self.job.text()
 
 
 def app_jobs_fetch(*, gateway: Gateway, knows_cancelling: bool) -> tuple[list[AppJob], float | None]:
@@ -177,17 +184,17 @@ def app_jobs_fetch(*, gateway: Gateway, knows_cancelling: bool) -> tuple[list[Ap
     if knows_cancelling:
         cancelling = held.filter(cancel_requested_at__isnull=False).order_by("handed_over_at")
         # What operators see (an OTP's code masked): the app only needs the id to cancel.
-        jobs += [AppJob(m, m.body, None, AppState.CANCELLING) for m in cancelling[:MAX_MESSAGES_PER_FETCH]]
+        jobs += [AppJob(Job.of(m), AppState.CANCELLING) for m in cancelling[:MAX_MESSAGES_PER_FETCH]]
     # Fetched, never acknowledged: if that answer was lost the app does not know the job, and
     # sends it now; if it does know it, it reports its state again. Either way, sent once.
     unacknowledged = held.filter(phone_state="", cancel_requested_at__isnull=True).order_by("handed_over_at")
     for message in unacknowledged[: MAX_MESSAGES_PER_FETCH - len(jobs)]:
         slot = dispatch.sim_slot_for(gateway.sims, message.carrier)
-        jobs.append(AppJob(message, message_delivery_text(message=message), slot, AppState.PENDING))
+        jobs.append(AppJob(Job.of(message), AppState.PENDING, slot))
     retry_in = None
     if len(jobs) < MAX_MESSAGES_PER_FETCH:
         taken = dispatch.dispatch_take_jobs(gateway_id=gateway.pk, token_hash=gateway.token_hash, hand_over=True)
-        jobs += [AppJob(job.message, job.text, job.sim_slot, AppState.PENDING) for job in taken.jobs]
+        jobs += [AppJob(job, AppState.PENDING, dispatch.sim_slot_for(taken.sims, job.carrier)) for job in taken.jobs]
         retry_in = taken.retry_in
     return jobs, retry_in
 

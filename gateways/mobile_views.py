@@ -128,21 +128,21 @@ class DeviceApi(MobileApiView):
         return Response(body)
 
 
-def _message_item(job: mobile.AppJob) -> dict[str, Any]:
-    message = job.message
+def _message_item(fetched: mobile.AppJob) -> dict[str, Any]:
+    job = fetched.job
     item: dict[str, Any] = {
-        "id": message.pk,
-        "textMessage": {"text": job.text},
-        "phoneNumbers": [message.to],
+        "id": job.message_id,
+        "textMessage": {"text": fetched.text()},
+        "phoneNumbers": [job.to],
         "withDeliveryReport": True,
         "isEncrypted": False,
-        "validUntil": app_time(message.expires_at),
-        "state": job.state,
-        "createdAt": app_time(message.created_at),
+        "validUntil": app_time(job.expires_at),
+        "state": fetched.state,
+        "createdAt": app_time(job.created_at),
     }
-    if job.sim_slot is not None:
-        item["simNumber"] = job.sim_slot + 1  # the app numbers SIMs from 1 (slot + 1)
-    if message.priority >= MessagePriority.OTP:
+    if fetched.sim_slot is not None:
+        item["simNumber"] = fetched.sim_slot + 1  # the app numbers SIMs from 1 (slot + 1)
+    if job.priority >= MessagePriority.OTP:
         item["priority"] = 100  # first in the app's queue; our own pacing already applies
     return item
 

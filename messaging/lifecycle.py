@@ -35,12 +35,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Account, ApiKey
-from core.crypto import seal, unseal
+from core.crypto import seal
 from core.db import execute_prepared
 from core.phone_signals import CANCEL, gateway_signal, gateway_wake
 
 from . import queries
 from .encoding import sms_encoding
+from .jobs import Job
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
 from .testmode import (
@@ -85,24 +86,10 @@ def message_wake_after_commit(*, gateway_ids: set[int]) -> None:
         _wake_after_commit(gateway_id)
 
 
-def _wake_after_commit(gateway_id: int, message_id: str | None = None, job: dict | None = None) -> None:
-    transaction.on_commit(functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id, job=job))
-
-
-def _wake_job(row: dict) -> dict:
-    """What a phone's consumer needs to push a new message at once (``gateway_wake``): the
-    row's fields, the text as stored (an OTP's sealed, opened only by the consumer)."""
-    return {
-        "message_id": row["id"],
-        "to": row["to"],
-        "text": None if row["sealed_body"] else row["body"],
-        "sealed": row["sealed_body"],
-        "segments": row["segments"],
-        "priority": row["priority"],
-        "carrier": row["carrier"],
-        "created_at": row["created_at"].timestamp(),
-        "expires_at": row["expires_at"].timestamp(),
-    }
+def _wake_after_commit(gateway_id: int, message_id: str | None = None, job: Job | None = None) -> None:
+    # A new message's wake carries its job: the phone's consumer can push it at once.
+    wake = functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id)
+    transaction.on_commit(wake if job is None else functools.partial(wake, job=job.to_wake()))
 
 
 # --- Birth ------------------------------------------------------------------------------
@@ -178,15 +165,8 @@ def message_create(
     values = [row.get(attname, queries.MESSAGE_INSERT_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
     message = Message.from_db(None, None, values)
     if gateway_id is not None and wake:
-        _wake_after_commit(gateway_id, message_id, _wake_job(row))
+        _wake_after_commit(gateway_id, message_id, Job.of(message))
     return message
-
-
-def message_delivery_text(*, message: Message) -> str:
-    """The text a phone must send: sealed OTP texts are opened only here."""
-    if message.sealed_body:
-        return unseal(message.sealed_body, context=message.pk)
-    return message.body
 
 
 # --- Hand-over to a phone -----------------------------------------------------------------

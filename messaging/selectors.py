@@ -12,6 +12,7 @@ from core.api import api_time
 from core.db import as_datetime, execute_prepared, model_from_row
 
 from . import queries
+from .jobs import Job
 from .models import Message, MessageStatus
 
 
@@ -167,7 +168,7 @@ def message_push_window(*, gateway_id: int, since: datetime) -> tuple[int, datet
     return int(used), as_datetime(oldest)
 
 
-def message_jobs_waiting(*, gateway_id: int, now: datetime, limit: int) -> list[Message]:
+def message_jobs_waiting(*, gateway_id: int, now: datetime, limit: int) -> list[Job]:
     """Up to ``limit`` of a phone's jobs not yet pushed, in the order it gets them (OTPs
     first), locked for the caller's transaction: two pushes to one phone (two of its sockets,
     a timer and a wake) each take jobs the other has not locked. SQLite serialises writers
@@ -176,4 +177,4 @@ def message_jobs_waiting(*, gateway_id: int, now: datetime, limit: int) -> list[
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
     rows = execute_prepared(sql, [gateway_id, now, limit])
-    return [model_from_row(Message, queries.JOB_COLUMNS, row) for row in rows]
+    return [Job.of(model_from_row(Message, queries.JOB_COLUMNS, row)) for row in rows]

@@ -37,8 +37,8 @@ def test_pending_messages_go_to_a_phone_with_a_sim_on_the_recipients_carrier(sms
     assert dispatch_pending.run() == {mpt.pk: 1, telenor.pk: 1}
     assert Message.objects.get(pk=mpt_message.pk).gateway == mpt
     assert Message.objects.get(pk=telenor_message.pk).gateway == telenor
-    jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=telenor.pk, token_hash=telenor.token_hash)
-    assert jobs[0].sim_slot == 1
+    taken = dispatch.dispatch_take_jobs(gateway_id=telenor.pk, token_hash=telenor.token_hash)
+    assert dispatch.sim_slot_for(taken.sims, taken.jobs[0].carrier) == 1
 
 
 def test_new_messages_prefer_a_phone_on_the_recipients_carrier(sms, make_gateway):
@@ -129,7 +129,7 @@ def test_pushes_respect_the_rate_counting_every_segment(sms, make_gateway, accou
     long_message = message_send_now(account=account, to=GUIDE_NUMBER, text="x" * 200, gateway_id=phone.pk)  # 2 parts
     short = [sms(gateway_id=phone.pk) for _ in range(2)]
     jobs, retry_in, *_ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
-    assert [j.message.pk for j in jobs] == [long_message.pk, short[0].pk]
+    assert [j.message_id for j in jobs] == [long_message.pk, short[0].pk]
     assert 0 < retry_in <= 61  # the window plus the pacing margin
     assert dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)[0] == []
 
@@ -153,7 +153,7 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
         phone_id, now = min(wake.items(), key=lambda item: item[1])
         jobs, retry_in, *_ = dispatch.dispatch_take_jobs(gateway_id=phone_id, token_hash=tokens[phone_id], now=now)
         for job in jobs:
-            assert message_claim(gateway_id=phone_id, message_id=job.message.pk, now=now)
+            assert message_claim(gateway_id=phone_id, message_id=job.message_id, now=now)
             pushes[phone_id].append(now)
         if retry_in is None:
             del wake[phone_id]

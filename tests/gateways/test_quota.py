@@ -27,7 +27,7 @@ def use_up_quota(phone, account, count: int) -> None:
     jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=phone.pk, token_hash=phone.token_hash)
     assert len(jobs) == count
     for job in jobs:
-        assert message_claim(gateway_id=phone.pk, message_id=job.message.pk)
+        assert message_claim(gateway_id=phone.pk, message_id=job.message_id)
 
 
 def test_the_chooser_skips_a_phone_without_room_and_prefers_carrier_then_own_then_lighter_load():
@@ -83,7 +83,7 @@ def test_an_sms_sent_when_the_only_phone_is_at_quota_goes_out_on_a_phone_that_co
     fresh = make_gateway()
     assert dispatch_pending.run() == {fresh.pk: 1}  # what a phone's connection runs, too
     jobs, *_ = dispatch.dispatch_take_jobs(gateway_id=fresh.pk, token_hash=fresh.token_hash)
-    assert [job.message.pk for job in jobs] == [message_id]
+    assert [job.message_id for job in jobs] == [message_id]
 
 
 def test_jobs_queued_on_a_phone_whose_quota_ran_out_go_to_another_phone(account, make_gateway):

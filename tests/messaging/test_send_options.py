@@ -56,7 +56,7 @@ def test_high_priority_goes_before_normal_and_otps_before_both(api_client, accou
     otp = message_create(account=account, to=TO, text="code", priority=MessagePriority.OTP,
                          gateway_id=online_gateway.pk)  # fmt: skip
     jobs, *_ = dispatch_take_jobs(gateway_id=online_gateway.pk, token_hash="")
-    assert [job.message.pk for job in jobs] == [otp.pk, high.pk, normal.pk]
+    assert [job.message_id for job in jobs] == [otp.pk, high.pk, normal.pk]
 
 
 @pytest.mark.parametrize(

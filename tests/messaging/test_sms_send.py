@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from messaging.lifecycle import message_delivery_text
+from messaging.jobs import Job
 from messaging.models import Message, MessagePriority
 from tests.conftest import GUIDE_NUMBER
 
@@ -86,7 +86,8 @@ def test_dispatch_is_signalled_only_after_commit(api_client, online_gateway, dja
     wake = callbacks[0].keywords
     assert (wake["gateway_id"], wake["message_id"]) == (online_gateway.pk, message_id)
     # The wake carries the job, for the phone's consumer to push without a database read.
-    assert wake["job"]["message_id"] == message_id and wake["job"]["text"] == "hi"
+    job = Job.from_wake(wake["job"])
+    assert (job.message_id, job.text()) == (message_id, "hi")
 
 
 def test_no_dispatch_signal_for_a_pending_message(api_client, django_capture_on_commit_callbacks):
@@ -117,7 +118,7 @@ def test_it_keeps_unicode_intact_and_records_encoding_and_segments(api_client, t
     assert response.status_code == 202
     message = Message.objects.get(pk=response.json()["message_id"])
     assert (message.body, message.encoding, message.segments) == (text, encoding, segments)
-    assert message_delivery_text(message=message) == text
+    assert Job.of(message).text() == text
 
 
 @pytest.mark.parametrize(

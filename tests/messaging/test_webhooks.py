@@ -20,7 +20,8 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from gateways.services import gateway_connected, gateway_disconnected
-from messaging.lifecycle import message_claim, message_create, message_delivery_text, message_mark_delivered
+from messaging.jobs import Job
+from messaging.lifecycle import message_claim, message_create, message_mark_delivered
 from messaging.models import InboundSms, Message, WebhookEndpoint, WebhookEvent, WebhookEventStatus
 from messaging.services import inbound_sms_store
 from messaging.tasks import deliver_due_webhooks
@@ -256,7 +257,7 @@ def test_no_endpoint_no_event(account, online_gateway):
 def test_a_verified_otp_is_told(receiver, account, online_gateway, api_client, settings):
     webhook_endpoint_create(account_id=account.pk, url=receiver.url, events=["otp.verified"])
     assert api_client.post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json").status_code == 200
-    code = re.search(r"\d{6}", message_delivery_text(message=Message.objects.get())).group(0)
+    code = re.search(r"\d{6}", Job.of(Message.objects.get()).text()).group(0)
     wrong = "000000" if code != "000000" else "111111"
     api_client.post("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": wrong}, format="json")
     assert not WebhookEvent.objects.exists()  # a failed verify tells nothing

@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.utils import timezone
 
-from messaging.lifecycle import message_delivery_text
+from messaging.jobs import Job
 from messaging.models import Message, MessagePriority
 from messaging.webhooks import webhook_emit
 from otp.models import Otp, OtpStatus, PhoneVerification
@@ -33,7 +33,7 @@ def verify(client, code, phone=GUIDE_NUMBER):
 def last_code(phone=GUIDE_NUMBER) -> str:
     """What the recipient reads on their phone: the text the gateway is handed."""
     message = Message.objects.filter(to=phone, priority=MessagePriority.OTP).latest("created_at")
-    return re.search(r"\b(\d{6})\b", message_delivery_text(message=message)).group(1)
+    return re.search(r"\b(\d{6})\b", Job.of(message).text()).group(1)
 
 
 def wrong(code: str) -> str:
@@ -57,7 +57,7 @@ def test_send_answers_the_guides_body_and_queues_an_otp_sms_ahead_of_others(api_
     assert message.status == "queued" and message.gateway == gateway
     code = last_code()
     assert re.fullmatch(r"\d{6}", code)
-    assert message_delivery_text(message=message) == (f"Your verification code is {code}. It expires in 5 minutes.")
+    assert Job.of(message).text() == (f"Your verification code is {code}. It expires in 5 minutes.")
     assert message.expires_at == otp.expires_at
 
 
@@ -76,7 +76,7 @@ def test_the_sms_text_comes_from_the_configured_template(api_client, gateway):
     send_otp(api_client)
     code = last_code()
     message = Message.objects.get()
-    assert message_delivery_text(message=message) == f"{code} is your Acme code (5 min)"
+    assert Job.of(message).text() == f"{code} is your Acme code (5 min)"
 
 
 def test_without_an_online_gateway_send_is_503_and_costs_nothing(api_client):
@@ -361,3 +361,14 @@ def test_an_account_may_allow_only_some_countries(api_client, gateway, account):
     assert refused.json() == {"error": "OTP codes may not be sent to this country for this account",
                               "code": "country_not_allowed"}  # fmt: skip
     assert not Otp.objects.filter(phone_number="+447911123456").exists()
+
+
+def test_an_otps_wake_carries_its_code_sealed(api_client, gateway, django_capture_on_commit_callbacks):
+    """The wake crosses Redis to the phone server: the code in it is sealed, and opened only
+    when the job is framed for the phone."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert send_otp(api_client).status_code == 200
+    (wake,) = [c.keywords["job"] for c in callbacks if "job" in c.keywords]
+    code = last_code()
+    assert code not in str(wake)
+    assert code in Job.from_wake(wake).text()
