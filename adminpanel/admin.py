@@ -36,16 +36,10 @@ from gateways.services import (
     gateway_settings_changed,
 )
 from messaging.lifecycle import MessageActionRefused, message_cancel
-from messaging.models import (
-    InboundSms,
-    Message,
-    MessageEvent,
-    WebhookAttempt,
-    WebhookEndpoint,
-    WebhookEvent,
-    WebhookEventType,
-)
-from messaging.webhooks import (
+from messaging.models import InboundSms, Message, MessageEvent
+from otp.models import Otp
+from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookEventType
+from webhooks.services import (
     WebhookRefused,
     webhook_check_url,
     webhook_endpoint_create,
@@ -53,7 +47,6 @@ from messaging.webhooks import (
     webhook_replay,
     webhook_send_test,
 )
-from otp.models import Otp
 
 from .services import messages_retry
 
@@ -601,7 +594,7 @@ class WebhookEndpointAdmin(AddThroughServiceAdmin):
             "with it (for example the standardwebhooks package). After a rotation the previous secret keeps "
             "signing beside it for a grace period.",
             secret=secret,
-            back_url=reverse("admin:messaging_webhookendpoint_changelist"),
+            back_url=reverse("admin:webhooks_webhookendpoint_changelist"),
         )
 
     @admin.action(description="Send a test event to selected endpoints", permissions=["change"])

@@ -15,10 +15,10 @@ from accounts.models import Account
 from accounts.services import account_get_or_create
 from core.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 from core.phone_signals import CLOSE, SETTINGS, gateway_signal
-from messaging.models import WebhookEventType
 from messaging.selectors import message_last_sender_account
 from messaging.services import inbound_sms_store
-from messaging.webhooks import webhook_gateway_changed, webhook_wanted
+from webhooks.models import WebhookEventType
+from webhooks.services import webhook_gateway_changed, webhook_wanted
 
 from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
 from .selectors import gateway_phones_changed

@@ -38,12 +38,15 @@ from accounts.models import Account, ApiKey
 from core.crypto import seal
 from core.db import execute_prepared
 from core.phone_signals import CANCEL, gateway_signal, gateway_wake
+from webhooks.models import WebhookEventType
+from webhooks.services import webhook_emit, webhook_wanted
 
 from . import queries
 from .encoding import sms_encoding
 from .jobs import Job
 from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
 from .phone import carrier_for_number
+from .selectors import MessageState
 from .testmode import (
     CARRIER_ERROR_NUMBER,
     CARRIER_ERROR_TEXT,
@@ -51,7 +54,6 @@ from .testmode import (
     NO_DELIVERY_REPORT_NUMBER,
     SIMULATED,
 )
-from .webhooks import webhook_message_changed
 
 EXPIRED_ERROR = "Expired: no gateway available"
 CANCELLED_ERROR = "Cancelled by an operator"
@@ -90,6 +92,35 @@ def _wake_after_commit(gateway_id: int, message_id: str | None = None, job: Job 
     # A new message's wake carries its job: the phone's consumer can push it at once.
     wake = functools.partial(gateway_wake, gateway_id=gateway_id, message_id=message_id)
     transaction.on_commit(wake if job is None else functools.partial(wake, job=job.to_wake()))
+
+
+# --- Telling the account's webhooks ----------------------------------------------------------
+
+MESSAGE_EVENTS = {
+    "sent": WebhookEventType.MESSAGE_SENT,
+    "delivered": WebhookEventType.MESSAGE_DELIVERED,
+    "failed": WebhookEventType.MESSAGE_FAILED,
+}
+
+
+def webhook_message_changed(*, message_id: str, status: str) -> int:
+    """A message reached ``status`` (sent, delivered, failed): its account's endpoints hear of
+    it, with the fields of ``GET /sms/status``. Free when no endpoint wants message events."""
+    event = MESSAGE_EVENTS[status]
+    if not webhook_wanted(event):
+        return 0
+    message = (
+        Message.objects.filter(pk=message_id)
+        .only("account_id", "to", "status", "sent_at", "delivered_at", "failed_at", "error_message", "is_test")
+        .first()
+    )
+    if message is None:
+        return 0
+    # The status the event reports, even if a later one has landed since (the receiver orders).
+    data = {**MessageState.of(message).body(), "to": message.to, "status": status}
+    if status != "failed":
+        data["error_message"] = None
+    return webhook_emit(account_id=message.account_id, event=event, data=data, test=message.is_test)
 
 
 # --- Birth ------------------------------------------------------------------------------

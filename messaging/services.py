@@ -15,6 +15,8 @@ from core.api import api_time
 from core.errors import ApiError, Conflict, NotFound, ValidationFailed
 from core.text import is_storable_text, storable_text
 from core.times import parse_zoned_time
+from webhooks.models import WebhookEventType
+from webhooks.services import webhook_emit
 
 from .lifecycle import (
     CANCELLED_BY_CLIENT_ERROR,
@@ -24,10 +26,9 @@ from .lifecycle import (
     message_create,
     message_wake_after_commit,
 )
-from .models import InboundSms, Message, MessagePriority, WebhookEventType, is_message_id
+from .models import InboundSms, Message, MessagePriority, is_message_id
 from .phone import carrier_for_number, normalize_phone_number
 from .selectors import message_get_by_idempotency_key
-from .webhooks import webhook_emit
 
 INVALID_PHONE = "Invalid phone number format"
 

@@ -4,7 +4,6 @@ from celery import shared_task
 
 from .lifecycle import message_expire_overdue, message_simulate_due
 from .services import message_prune
-from .webhooks import webhook_deliver, webhook_due
 
 
 @shared_task(name="messaging.tasks.expire_messages")
@@ -22,17 +21,3 @@ def simulate_test_messages() -> int:
 def prune_old_rows() -> int:
     messages, inbound = message_prune()
     return messages + inbound
-
-
-@shared_task(name="messaging.tasks.deliver_webhook")
-def deliver_webhook(event_id: str) -> bool | None:
-    return webhook_deliver(event_id=event_id)
-
-
-@shared_task(name="messaging.tasks.deliver_due_webhooks")
-def deliver_due_webhooks() -> int:
-    """Retries, and new events whose kick was lost: one task each (inline in embedded mode)."""
-    due = webhook_due()
-    for event_id in due:
-        deliver_webhook.delay(event_id)
-    return len(due)

@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "mysmsapio",
     "accounts",
     "messaging",
+    "webhooks",
     "otp",
     "gateways",
 ]
@@ -374,14 +375,14 @@ CELERY_BEAT_SCHEDULE = {
     "prune-rate-limit-counters": {"task": "core.tasks.prune_rate_limit_counters", "schedule": 3600.0},
     "worker-heartbeat": {"task": "core.tasks.worker_heartbeat", "schedule": WORKER_HEARTBEAT_SECONDS},
 }
-# Webhooks (messaging/webhooks.py): a try waits this long for a 2xx; failures are retried with
+# Webhooks (webhooks/services.py): a try waits this long for a 2xx; failures are retried with
 # backoff for WEBHOOK_RETRY_SECONDS (3 days), then given up, and an endpoint failing that long
 # is disabled. Private, loopback and link-local addresses are refused unless allowed.
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 WEBHOOK_RETRY_SECONDS = env.int("WEBHOOK_RETRY_SECONDS", default=3 * 24 * 3600)
 WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
-CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "messaging.tasks.deliver_due_webhooks", "schedule": 2.0}
+CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 2.0}
 CELERY_BEAT_SCHEDULE["simulate-test-messages"] = {"task": "messaging.tasks.simulate_test_messages", "schedule": 1.0}
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)

@@ -16,9 +16,10 @@ from core.db import as_datetime, execute_prepared, model_from_row
 from core.errors import RateLimited, ServiceUnavailable, ValidationFailed
 from gateways.selectors import gateway_pick_for_message
 from messaging.lifecycle import message_create, message_forget_expired_texts
-from messaging.models import MessagePriority, WebhookEventType
+from messaging.models import MessagePriority
 from messaging.phone import carrier_for_number, region_for_number
-from messaging.webhooks import webhook_emit
+from webhooks.models import WebhookEventType
+from webhooks.services import webhook_emit
 
 from . import queries
 from .models import Otp, OtpStatus, PhoneVerification

@@ -16,13 +16,14 @@ from adminpanel.selectors import dashboard_get, ops_stats
 from core.logs import redact
 from gateways.dispatch import dispatch_assign_pending, dispatch_stale_gateways, dispatch_take_jobs
 from messaging.lifecycle import message_claim, message_expire_overdue, message_simulate_due
-from messaging.models import InboundSms, Message, WebhookEvent
+from messaging.models import InboundSms, Message
 from messaging.selectors import message_count_by_status
 from messaging.tasks import simulate_test_messages
 from messaging.testmode import CARRIER_ERROR_TEXT, SIMULATED
-from messaging.webhooks import webhook_endpoint_create
 from otp.models import Otp, PhoneVerification
 from tests.conftest import GUIDE_NUMBER
+from webhooks.models import WebhookEvent
+from webhooks.services import webhook_endpoint_create
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from messaging.jobs import Job
 from messaging.models import Message, MessagePriority
-from messaging.webhooks import webhook_emit
 from otp.models import Otp, OtpStatus, PhoneVerification
 from otp.services import otp_expire_stale
 from tests.conftest import GUIDE_NUMBER
+from webhooks.services import webhook_emit
 
 pytestmark = pytest.mark.django_db
 SENT = {"success": True, "message": "OTP sent successfully", "expires_in": 300}

@@ -14,7 +14,7 @@ from standardwebhooks import Webhook
 from devtools.services import free_port, new_workdir
 from devtools.topology import BASE_DIR
 from tests.live.helpers import wait_for
-from tests.messaging.test_webhooks import Receiver
+from tests.webhooks.test_webhooks import Receiver
 
 from .conftest import Clients, assert_delivered_exactly_once, count_lines, node_ready, pytestmark  # noqa: F401
 

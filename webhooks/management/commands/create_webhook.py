@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Account
 from accounts.services import account_get_or_create
-from messaging.models import WebhookEventType
-from messaging.webhooks import WebhookRefused, webhook_endpoint_create
+from webhooks.models import WebhookEventType
+from webhooks.services import WebhookRefused, webhook_endpoint_create
 
 
 class Command(BaseCommand):

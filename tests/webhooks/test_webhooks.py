@@ -1,4 +1,4 @@
-"""Webhooks (messaging/webhooks.py) against a real HTTP receiver on loopback, which checks every
+"""Webhooks (webhooks/services.py) against a real HTTP receiver on loopback, which checks every
 signature with the same ``standardwebhooks`` library a client would use."""
 
 from __future__ import annotations
@@ -22,18 +22,19 @@ from standardwebhooks import Webhook
 from gateways.services import gateway_connected, gateway_disconnected
 from messaging.jobs import Job
 from messaging.lifecycle import message_claim, message_create, message_mark_delivered
-from messaging.models import InboundSms, Message, WebhookEndpoint, WebhookEvent, WebhookEventStatus
+from messaging.models import InboundSms, Message
 from messaging.services import inbound_sms_store
-from messaging.tasks import deliver_due_webhooks
-from messaging.webhooks import (
+from mysmsapio.celery import app as celery_app
+from tests.conftest import GUIDE_NUMBER
+from webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventStatus
+from webhooks.services import (
     WebhookRefused,
     webhook_deliver,
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
     webhook_replay,
 )
-from mysmsapio.celery import app as celery_app
-from tests.conftest import GUIDE_NUMBER
+from webhooks.tasks import deliver_due_webhooks
 
 pytestmark = pytest.mark.django_db
 

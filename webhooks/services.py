@@ -50,14 +50,12 @@ from core.crypto import seal, unseal
 from core.invalidation import Memo, invalidate
 
 from .models import (
-    Message,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookEvent,
     WebhookEventStatus,
     WebhookEventType,
 )
-from .selectors import MessageState
 
 logger = logging.getLogger(__name__)
 
@@ -204,33 +202,6 @@ def webhook_gateway_changed(*, gateway_id: int, name: str, account_id: int | Non
     return sum(webhook_emit(account_id=account, event=event, data=data) for account in accounts)
 
 
-MESSAGE_EVENTS = {
-    "sent": WebhookEventType.MESSAGE_SENT,
-    "delivered": WebhookEventType.MESSAGE_DELIVERED,
-    "failed": WebhookEventType.MESSAGE_FAILED,
-}
-
-
-def webhook_message_changed(*, message_id: str, status: str) -> int:
-    """A message reached ``status`` (sent, delivered, failed): its account's endpoints hear of
-    it, with the fields of ``GET /sms/status``. Free when no endpoint wants message events."""
-    event = MESSAGE_EVENTS[status]
-    if not webhook_wanted(event):
-        return 0
-    message = (
-        Message.objects.filter(pk=message_id)
-        .only("account_id", "to", "status", "sent_at", "delivered_at", "failed_at", "error_message", "is_test")
-        .first()
-    )
-    if message is None:
-        return 0
-    # The status the event reports, even if a later one has landed since (the receiver orders).
-    data = {**MessageState.of(message).body(), "to": message.to, "status": status}
-    if status != "failed":
-        data["error_message"] = None
-    return webhook_emit(account_id=message.account_id, event=event, data=data, test=message.is_test)
-
-
 def _deliver_soon(event_ids: list[str]) -> None:
     """Right after the commit, where Celery workers run (production); elsewhere the embedded
     scheduler finds the rows within seconds. A lost kick delays, never loses: the rows stay."""
@@ -238,7 +209,7 @@ def _deliver_soon(event_ids: list[str]) -> None:
         return
     for event_id in event_ids:
         try:
-            current_app.send_task("messaging.tasks.deliver_webhook", args=[event_id])
+            current_app.send_task("webhooks.tasks.deliver_webhook", args=[event_id])
         except Exception:
             logger.warning("Could not queue webhook %s; the periodic scan will", event_id, exc_info=True)
 
