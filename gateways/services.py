@@ -45,7 +45,7 @@ PAIRING_SCHEME = "mysmsapio"
 
 def gateway_pairing_uri(*, server: str, token: str) -> str:
     """What the pairing QR code holds: ``mysmsapio://pair?server=...&token=...``. The agent
-    reads it with ``--pair`` (gateways/agent.py, ``parse_pairing_uri``)."""
+    reads it with ``--pair`` (agent/agent.py, ``parse_pairing_uri``)."""
     return f"{PAIRING_SCHEME}://pair?{urlencode({'server': server, 'token': token})}"
 
 

@@ -6,7 +6,7 @@ from django.http import FileResponse, HttpRequest
 
 from core.errors import require_safe_json
 
-AGENT_PATH = Path(__file__).with_name("agent.py")
+AGENT_PATH = Path(__file__).resolve().parent.parent / "agent" / "agent.py"
 
 
 @require_safe_json

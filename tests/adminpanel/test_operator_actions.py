@@ -15,8 +15,8 @@ from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
 from accounts.services import api_key_roll
 from adminpanel.services import messages_retry
+from agent.agent import parse_pairing_uri
 from core.phone_signals import gateway_group_name
-from gateways.agent import parse_pairing_uri
 from gateways.services import gateway_get_by_token, gateway_pairing_uri
 from messaging.lifecycle import (
     CANCELLED_ERROR,

@@ -4,7 +4,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from gateways import agent
+from agent import agent
 
 
 class Command(BaseCommand):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateways import agent
+from agent import agent
 
 
 def make_agent(tmp_path: Path, *extra: str) -> agent.Agent:
