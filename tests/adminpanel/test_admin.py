@@ -122,7 +122,7 @@ def test_a_new_app_gateway_shows_the_apps_server_url_and_registration_token_once
 def qr_texts(monkeypatch) -> list[str]:
     """What each pairing QR code drawn holds."""
     drawn, make = [], segno.make
-    monkeypatch.setattr("adminpanel.admin.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw))
+    monkeypatch.setattr("adminpanel.admin.pairing.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw))
     return drawn
 
 

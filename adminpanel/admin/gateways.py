@@ -1,0 +1,137 @@
+"""Gateway phones and their events."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from accounts.models import Account
+from gateways.choice import quota_day_start
+from gateways.mobile import POLLING
+from gateways.models import Gateway, GatewayEvent, GatewayKind
+from gateways.services import (
+    gateway_create,
+    gateway_revoke,
+    gateway_roll_token,
+    gateway_set_enabled,
+    gateway_settings_changed,
+)
+
+from .base import AddThroughServiceAdmin, ReadOnlyAdmin
+from .pairing import GatewayPairingMixin
+
+
+class GatewayCreateForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].required = False  # an agent unless chosen
+
+    class Meta:
+        model = Gateway
+        fields = ["name", "kind", "account", "rate_per_minute", "daily_quota"]
+        labels = {"account": "Account", "kind": "Kind of phone"}
+        help_texts = {
+            "kind": "Our agent (Termux, WebSocket), or the SMS Gateway for Android app (delivery reports, "
+            "no Termux; see docs/gateway-phone.md).",
+            "account": "The account whose messages and replies this phone handles. Empty: the shared pool, "
+            "which sends for every account (a reply goes to the account that last wrote to that number).",
+        }
+
+
+@admin.register(Gateway)
+class GatewayAdmin(GatewayPairingMixin, AddThroughServiceAdmin):
+    list_display = ["name", "kind", "owner", "online", "last_seen_at", "app_version", "battery", "charging", "signal",
+                    "carriers", "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
+    list_filter = ["kind", "enabled", "is_connected", "account"]
+    search_fields = ["name"]
+    actions = ["enable", "disable", "revoke", "roll_token"]
+    readonly_fields = ["is_connected", "last_seen_at", "connected_at", "device_model", "app_version",
+                       "protocol_version", "battery", "charging", "signal", "sims", "revoked_at",
+                       "created_at", "kind", "device_id"]  # fmt: skip
+    exclude = ["token_prefix", "token_hash", "connection_id", "device_token_prefix", "device_token_hash"]
+
+    def get_queryset(self, request):
+        midnight = quota_day_start(timezone.now())  # the UTC day, as the daily quota counts it
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(sent_today_count=Count("messages", filter=Q(messages__sent_at__gte=midnight)))
+        )
+
+    @admin.display(description="Account", ordering="account__name")
+    def owner(self, gateway: Gateway) -> str:
+        return gateway.account.name if gateway.account_id else "shared pool"
+
+    list_select_related = ["account"]
+
+    @admin.display(description="Online")
+    def online(self, gateway: Gateway) -> str:
+        # Text as well as colour: the state must be readable at a glance and by a screen reader.
+        if gateway.is_online:
+            if gateway.connection_id == POLLING:  # an app phone without its event stream
+                return mark_safe('<span class="mysms-online">● online (polling)</span>')
+            return mark_safe('<span class="mysms-online">● online</span>')
+        return mark_safe('<span class="mysms-offline">○ offline</span>')
+
+    @admin.display(description="Sent today", ordering="sent_today_count")
+    def sent_today(self, gateway: Gateway) -> int:
+        return gateway.sent_today_count
+
+    @admin.display(description="SIMs")
+    def carriers(self, gateway: Gateway) -> str:
+        return ", ".join(gateway.carriers)
+
+    add_form = GatewayCreateForm
+    add_fields = ["name", "kind", "account", "rate_per_minute", "daily_quota"]
+
+    def get_changeform_initial_data(self, request):
+        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
+        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            if "rate_per_minute" in form.changed_data:
+                gateway_settings_changed(gateway=obj)
+            return None
+        account = form.cleaned_data.get("account")
+        result = gateway_create(
+            name=form.cleaned_data["name"],
+            rate_per_minute=form.cleaned_data["rate_per_minute"],
+            daily_quota=form.cleaned_data.get("daily_quota"),
+            account=account,
+            shared=account is None,
+            kind=form.cleaned_data.get("kind") or GatewayKind.AGENT,
+        )
+        obj.pk = result.gateway.pk
+        request._new_token = result.raw_token
+
+    @admin.action(description="Enable selected gateways", permissions=["change"])
+    def enable(self, request, queryset):
+        gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=True)
+
+    @admin.action(description="Disable selected gateways (they keep their socket, get no jobs)", permissions=["change"])
+    def disable(self, request, queryset):
+        gateway_set_enabled(gateway_ids=list(queryset.values_list("pk", flat=True)), enabled=False)
+
+    @admin.action(description="Revoke selected gateways (disconnects and refuses them)", permissions=["change"])
+    def revoke(self, request, queryset):
+        for gateway in queryset:
+            gateway_revoke(gateway=gateway)
+
+    @admin.action(description="Roll the token of one gateway", permissions=["change"])
+    def roll_token(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one gateway to roll its token.", messages.ERROR)
+            return None
+        gateway = queryset.get()
+        return self._token_page(request, gateway, gateway_roll_token(gateway=gateway).raw_token)
+
+
+@admin.register(GatewayEvent)
+class GatewayEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "gateway", "event", "detail"]
+    list_filter = ["event", "gateway"]
