@@ -20,9 +20,11 @@ class Account(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # ISO 3166 region codes OTPs may be sent to ("MM,TH"); empty: any country.
     otp_allowed_countries = models.CharField(
-        "OTP destination countries", max_length=200, blank=True,
+        "OTP destination countries",
+        max_length=200,
+        blank=True,
         help_text="Comma-separated ISO 3166 codes (for example MM,TH) that OTP codes may be sent to; empty: any.",
-    )  # fmt: skip
+    )
 
     def __str__(self) -> str:
         return self.name

@@ -102,9 +102,13 @@ def api_key_roll(*, api_key: ApiKey, grace: timedelta, now: datetime | None = No
     # keys has one budget and one Idempotency-Key scope, so a retry with the new key never
     # sends twice.
     new = api_key_generate(
-        name=api_key.name, permissions=api_key.permissions, account=api_key.account, expires_at=api_key.expires_at,
-        lineage_id=api_key.budget_id, test=api_key.is_test,
-    )  # fmt: skip
+        name=api_key.name,
+        permissions=api_key.permissions,
+        account=api_key.account,
+        expires_at=api_key.expires_at,
+        lineage_id=api_key.budget_id,
+        test=api_key.is_test,
+    )
     stop_at = now + grace
     if api_key.revoked_at is None or api_key.revoked_at > stop_at:
         api_key_revoke(api_key=api_key, at=stop_at)

@@ -24,14 +24,16 @@ class AdminLoginRateLimitMiddleware:
             # pasted into the wrong field).
             window = settings.ADMIN_LOGIN_WINDOW_SECONDS
             by_address = ratelimit.hit(
-                f"admin-login:{request.META.get('REMOTE_ADDR', '')}", limit=settings.ADMIN_LOGIN_ATTEMPTS,
+                f"admin-login:{request.META.get('REMOTE_ADDR', '')}",
+                limit=settings.ADMIN_LOGIN_ATTEMPTS,
                 window_seconds=window,
-            )  # fmt: skip
+            )
             username = request.POST.get("username", "").strip().lower()
             by_name = ratelimit.hit(
                 f"admin-login-user:{hashlib.sha256(username.encode('utf-8', 'replace')).hexdigest()[:32]}",
-                limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME, window_seconds=window,
-            )  # fmt: skip
+                limit=settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME,
+                window_seconds=window,
+            )
             result = by_address if not by_address.allowed else by_name
             if not result.allowed:
                 response = HttpResponse(

@@ -176,5 +176,9 @@ def ops_stats(*, now: datetime | None = None) -> dict[str, int]:
         failed_last_hour=Count("pk", filter=Q(failed_at__gte=hour)),
     )
     phones_online, phones_total = gateway_count_online(now=now)
-    return {**message_count_by_status(statuses=QUEUE), "phones_online": phones_online,
-            "phones_total": phones_total, **recent}  # fmt: skip
+    return {
+        **message_count_by_status(statuses=QUEUE),
+        "phones_online": phones_online,
+        "phones_total": phones_total,
+        **recent,
+    }

@@ -37,8 +37,13 @@ def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[st
     otps = otp_prune(older_than=older_than, now=now)
     requests, _ = ApiRequest.objects.filter(created_at__lt=cutoff).delete()
     events = gateway_events_prune(older_than=older_than, now=now)
-    return {"messages": messages, "inbound_sms": inbound, "otps": otps, "api_requests": requests,
-            "gateway_events": events}  # fmt: skip
+    return {
+        "messages": messages,
+        "inbound_sms": inbound,
+        "otps": otps,
+        "api_requests": requests,
+        "gateway_events": events,
+    }
 
 
 def messages_retry_failed(*, since: datetime, limit: int = 10_000) -> tuple[int, int]:

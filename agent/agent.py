@@ -206,8 +206,16 @@ class SimulatorDriver:
             await asyncio.sleep(self.send_delay)
         if random.random() < self.failure_rate:
             return False, 1, "RESULT_ERROR_GENERIC_FAILURE (simulated)"
-        line = {"id": job["message_id"], "to": job["to"], "body": job["text"], "sim_slot": job.get("sim_slot"),
-                "priority": job.get("priority"), "at": now_iso(), "ts": time.time(), "pid": os.getpid()}  # fmt: skip
+        line = {
+            "id": job["message_id"],
+            "to": job["to"],
+            "body": job["text"],
+            "sim_slot": job.get("sim_slot"),
+            "priority": job.get("priority"),
+            "at": now_iso(),
+            "ts": time.time(),
+            "pid": os.getpid(),
+        }
         with self.outbox.open("a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
             f.flush()
@@ -237,9 +245,14 @@ class SimulatorDriver:
             if line.strip():
                 sms = json.loads(line)
                 found.append(
-                    {"id": sms.get("id") or str(uuid.uuid4()), "from": sms["from"], "text": sms["text"],
-                     "sim_slot": sms.get("sim_slot", 0), "received_at": sms.get("received_at") or now_iso()}
-                )  # fmt: skip
+                    {
+                        "id": sms.get("id") or str(uuid.uuid4()),
+                        "from": sms["from"],
+                        "text": sms["text"],
+                        "sim_slot": sms.get("sim_slot", 0),
+                        "received_at": sms.get("received_at") or now_iso(),
+                    }
+                )
         return found
 
 
@@ -310,9 +323,14 @@ class TermuxDriver:
             if self.not_before is not None and received_at < self.not_before:
                 continue
             found.append(
-                {"id": f"termux-{sms_id}", "from": sms.get("number", ""), "text": sms.get("body", ""),
-                 "sim_slot": None, "received_at": received_at}
-            )  # fmt: skip
+                {
+                    "id": f"termux-{sms_id}",
+                    "from": sms.get("number", ""),
+                    "text": sms.get("body", ""),
+                    "sim_slot": None,
+                    "received_at": received_at,
+                }
+            )
         return found
 
 
@@ -500,14 +518,22 @@ class Agent:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="MySMSAPio gateway agent")
-    parser.add_argument("--server", action="append", default=[],
-                        help="server URL (http://host:3005); repeat for fallbacks, tried in turn")  # fmt: skip
-    parser.add_argument("--pair", metavar="URI",
-                        help="the admin's pairing QR code text (mysmsapio://pair?server=...&token=...)")  # fmt: skip
+    parser.add_argument(
+        "--server",
+        action="append",
+        default=[],
+        help="server URL (http://host:3005); repeat for fallbacks, tried in turn",
+    )
+    parser.add_argument(
+        "--pair", metavar="URI", help="the admin's pairing QR code text (mysmsapio://pair?server=...&token=...)"
+    )
     parser.add_argument("--token", default=os.environ.get("MYSMSAPIO_GATEWAY_TOKEN"), help="gw_live_... token")
     parser.add_argument("--driver", choices=sorted(DRIVERS), default="termux")
-    parser.add_argument("--home", default=os.environ.get("MYSMSAPIO_AGENT_HOME", os.path.join("var", "agent")),
-                        help="the agent's directory: journal, saved server and token (default: var/agent)")  # fmt: skip
+    parser.add_argument(
+        "--home",
+        default=os.environ.get("MYSMSAPIO_AGENT_HOME", os.path.join("var", "agent")),
+        help="the agent's directory: journal, saved server and token (default: var/agent)",
+    )
     parser.add_argument("--journal", help="local journal file (default: HOME/journal.sqlite3)")
     parser.add_argument("--outbox", help="simulator: file the sent jobs are appended to (default: HOME/outbox.jsonl)")
     parser.add_argument("--inbound", help="simulator: file watched for injected inbound SMS (HOME/inbound.jsonl)")
@@ -549,12 +575,15 @@ def main(argv: list[str] | None = None) -> int:
         args.server = args.server or [s for s in saved.get("servers", []) if isinstance(s, str)]
         args.token = args.token or saved.get("token")
     if not args.server:
-        print(f"a server is required (--server or --pair; saved in {home / CREDENTIALS_FILE} after that)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"a server is required (--server or --pair; saved in {home / CREDENTIALS_FILE} after that)", file=sys.stderr
+        )
         return 2
     if not args.token:
-        print(f"a token is required (--token, MYSMSAPIO_GATEWAY_TOKEN or --pair; saved in {home / CREDENTIALS_FILE})",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"a token is required (--token, MYSMSAPIO_GATEWAY_TOKEN or --pair; saved in {home / CREDENTIALS_FILE})",
+            file=sys.stderr,
+        )
         return 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     agent = Agent(args)

@@ -138,8 +138,15 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-async def closed_loop(urls: list[str], keys: list[str], endpoint: str, message_ids: list[str],
-                      clients: int, duration: float, pids: list[int]) -> Result:  # fmt: skip
+async def closed_loop(
+    urls: list[str],
+    keys: list[str],
+    endpoint: str,
+    message_ids: list[str],
+    clients: int,
+    duration: float,
+    pids: list[int],
+) -> Result:
     make = _requests(endpoint, message_ids)
     result = Result(ok_status=make(0)[3])
     counter = iter(range(10**9))
@@ -181,10 +188,28 @@ def start_reference(stack: Stack) -> Server:
     env = {**stack.topology.env, "PYTHONPATH": str(BASE_DIR)}
     log = (stack.topology.root / "reference.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--log-level", "warning", "bench.reference_app:app"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+            "bench.reference_app:app",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for_port(port, proc=proc)
     return Server("reference", [f"http://127.0.0.1:{port}"], [proc.pid], [proc])
 
@@ -198,14 +223,42 @@ def start_baseline(stack: Stack, checkout: Path, nodes: int) -> Server:
     for index in range(nodes):
         port = free_port()
         if has_wsgi:
-            args = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                    "--workers", "1", "--blocking-threads", "4", "--no-ws", "mysmsapio.wsgi:application"]  # fmt: skip
+            args = [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+                "--blocking-threads",
+                "4",
+                "--no-ws",
+                "mysmsapio.wsgi:application",
+            ]
         else:
-            args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull,
-                    "mysmsapio.asgi:application"]  # fmt: skip
+            args = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "--access-log",
+                os.devnull,
+                "mysmsapio.asgi:application",
+            ]
         log = (stack.topology.root / f"baseline-{index}.log").open("ab")
-        procs.append(subprocess.Popen(args, cwd=checkout, env=stack.topology.env, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                args, cwd=checkout, env=stack.topology.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        )
         urls.append(f"http://127.0.0.1:{port}")
     for url, proc in zip(urls, procs, strict=True):
         wait_for_port(int(url.rsplit(":", 1)[1]), proc=proc, timeout=60)
@@ -236,13 +289,16 @@ print(json.dumps([[g.raw_key for g in generated], ids]))
 def record(lines: list[str], script: str) -> None:
     """Append ``lines`` to bench/results.md under what was measured: when, which commit, on what."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=BASE_DIR,
-                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], cwd=BASE_DIR, capture_output=True, text=True
+    ).stdout.strip()
     cpu = platform.processor() or platform.machine()
     revision = commit.stdout.strip() + (" (modified)" if dirty else "")
-    header = (f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {revision}, "
-              f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}\n\n"
-              f"`python bench/{script} {' '.join(sys.argv[1:])}`\n\n```\n")  # fmt: skip
+    header = (
+        f"\n## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {revision}, "
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}\n\n"
+        f"`python bench/{script} {' '.join(sys.argv[1:])}`\n\n```\n"
+    )
     if not RESULTS.exists():
         RESULTS.write_text("# Benchmark results\n\nWritten by `bench/*.py --record`; newest last.\n")
     with RESULTS.open("a") as out:
@@ -272,8 +328,12 @@ def main() -> None:
     print(f"starting durable PostgreSQL, Redis and {args.nodes} web node(s) ...", flush=True)
     # The per-key limit is the guide's 100/minute: raised here so that the server's speed,
     # not the limit, is what is measured.
-    stack = start_stack(servers=args.nodes, http_workers=args.http_workers, http_threads=args.http_threads,
-                        extra_env={"SMS_RATE_LIMIT_PER_MINUTE": "1000000"})  # fmt: skip
+    stack = start_stack(
+        servers=args.nodes,
+        http_workers=args.http_workers,
+        http_threads=args.http_threads,
+        extra_env={"SMS_RATE_LIMIT_PER_MINUTE": "1000000"},
+    )
     servers: list[Server] = []
     lines: list[str] = []
     try:
@@ -281,8 +341,9 @@ def main() -> None:
         if not args.no_reference:
             servers.append(start_reference(stack))
         project_pids = [stack.server_pid(i) for i in range(args.nodes)]
-        servers.append(Server(f"project ({args.nodes} node(s) x {args.http_workers} worker(s))", stack.urls,
-                              project_pids))  # fmt: skip
+        servers.append(
+            Server(f"project ({args.nodes} node(s) x {args.http_workers} worker(s))", stack.urls, project_pids)
+        )
         if args.baseline_checkout:
             servers.append(start_baseline(stack, args.baseline_checkout.resolve(), args.baseline_nodes))
         for server in servers:  # warm-up: connections, caches, prepared statements

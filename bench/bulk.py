@@ -81,8 +81,10 @@ print(json.dumps(api_key_generate(name="bench", permissions=["send_sms"]).raw_ke
         median = {way: statistics.median(values) for way, values in times.items()}
         lines = [f"{count} messages, median of {rounds} rounds (alternating), one web node, durable PostgreSQL"]
         lines += [f"{way:<11} {median[way] * 1000:8.0f} ms  ({count / median[way]:,.0f} messages/s)" for way in times]
-        lines.append(f"bulk is {median['single x1'] / median['bulk']:.1f}x faster than sequential single sends, "
-                     f"{median['single x16'] / median['bulk']:.1f}x faster than 16 concurrent ones")  # fmt: skip
+        lines.append(
+            f"bulk is {median['single x1'] / median['bulk']:.1f}x faster than sequential single sends, "
+            f"{median['single x16'] / median['bulk']:.1f}x faster than 16 concurrent ones"
+        )
         print("\n".join(lines))
         if args.record:
             record(lines, "bulk.py")

@@ -107,8 +107,14 @@ class Phone:
     each job frame in ``arrivals``, and, if given, each claim's answer in ``claims`` and each
     delivered report's ack in ``done`` (the message's whole life through the phone server)."""
 
-    def __init__(self, url: str, token: str, arrivals: dict[str, float], claims: dict[str, float] | None = None,
-                 done: dict[str, float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        arrivals: dict[str, float],
+        claims: dict[str, float] | None = None,
+        done: dict[str, float] | None = None,
+    ) -> None:
         self.url, self.token, self.arrivals = url, token, arrivals
         self.claims, self.done = claims, done
         self.ws = None
@@ -139,8 +145,9 @@ class Phone:
 class AppPhone:
     """A fake SMS Gateway for Android app: its event stream, and a fetch on every wake."""
 
-    def __init__(self, stream_url: str, http_url: str, token: str, arrivals: dict[str, float],
-                 wakes: list[float]) -> None:  # fmt: skip
+    def __init__(
+        self, stream_url: str, http_url: str, token: str, arrivals: dict[str, float], wakes: list[float]
+    ) -> None:
         self.stream_url, self.registration_token, self.arrivals, self.wakes = stream_url, token, arrivals, wakes
         parts = urlsplit(http_url)
         self.http = Connection(parts.hostname, parts.port)
@@ -156,8 +163,10 @@ class AppPhone:
         self.token = json.loads(body)["token"]
         parts = urlsplit(self.stream_url)
         self.reader, self.writer = await asyncio.open_connection(parts.hostname, parts.port)
-        self.writer.write(f"GET /api/mobile/v1/events HTTP/1.1\r\nHost: {parts.hostname}\r\n"
-                          f"Authorization: Bearer {self.token}\r\n\r\n".encode())  # fmt: skip
+        self.writer.write(
+            f"GET /api/mobile/v1/events HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+            f"Authorization: Bearer {self.token}\r\n\r\n".encode()
+        )
         assert b" 200 " in await self.reader.readline()
         self.task = asyncio.ensure_future(self.loop())
 
@@ -207,9 +216,16 @@ def quantiles(values: list[float]) -> str:
     return f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
 
 
-async def measure(stack, api_keys: list[str], first: int, tokens: list[str], messages: int,
-                  background: tuple[str, float] | None = None, kind: str = "agent",
-                  warmup: int = 0) -> str:  # fmt: skip
+async def measure(
+    stack,
+    api_keys: list[str],
+    first: int,
+    tokens: list[str],
+    messages: int,
+    background: tuple[str, float] | None = None,
+    kind: str = "agent",
+    warmup: int = 0,
+) -> str:
     # Phones on the first node, POSTs to the last: with --nodes 2 every job crosses nodes
     # through the Redis channel layer.
     ws_url = stack.ws_urls[0].replace("http://", "ws://") + "/ws/gateway/"
@@ -274,9 +290,11 @@ async def measure(stack, api_keys: list[str], first: int, tokens: list[str], mes
         result = f"event {quantiles(event_latencies)}; job in hand {result}"
     answer_q = statistics.quantiles(answers, n=100, method="inclusive")
     after_q = statistics.quantiles(after_answer, n=100, method="inclusive") if len(after_answer) > 1 else [0.0] * 99
-    result += (f" (the POST's own answer: p50 {answer_q[49] * 1000:.1f} ms, p99 {answer_q[98] * 1000:.1f} ms;"
-               f" frame after the answer: p50 {after_q[49] * 1000:.1f} ms, p99 {after_q[98] * 1000:.1f} ms;"
-               f" phone server CPU {phone_cpu_ms:.1f} ms per message)")  # fmt: skip
+    result += (
+        f" (the POST's own answer: p50 {answer_q[49] * 1000:.1f} ms, p99 {answer_q[98] * 1000:.1f} ms;"
+        f" frame after the answer: p50 {after_q[49] * 1000:.1f} ms, p99 {after_q[98] * 1000:.1f} ms;"
+        f" phone server CPU {phone_cpu_ms:.1f} ms per message)"
+    )
     if polls is None:
         return result
     line = results.get(timeout=60)
@@ -316,17 +334,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", default="1,10,100", help="comma-separated phone counts to measure")
     parser.add_argument("--messages", type=int, default=200, help="messages per measurement (at most 1000)")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="messages sent before each measurement, not measured (cold caches)")  # fmt: skip
+    parser.add_argument(
+        "--warmup", type=int, default=20, help="messages sent before each measurement, not measured (cold caches)"
+    )
     parser.add_argument("--idle", type=int, default=500, help="idle phones for the capacity run (at most 5000)")
-    parser.add_argument("--nodes", type=int, choices=[1, 2], default=1,
-                        help="2: phones on node 1, POSTs to node 2 (the cross-node path)")  # fmt: skip
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        choices=[1, 2],
+        default=1,
+        help="2: phones on node 1, POSTs to node 2 (the cross-node path)",
+    )
     parser.add_argument("--background", action="store_true", help="keep the API at half its maximum rate meanwhile")
-    parser.add_argument("--background-rate", type=float,
-                        help="with --background: this many polls/s instead (A/B runs at one load)")  # fmt: skip
+    parser.add_argument(
+        "--background-rate", type=float, help="with --background: this many polls/s instead (A/B runs at one load)"
+    )
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
-    parser.add_argument("--kind", choices=["agent", "app"], default="agent",
-                        help="app: SMS Gateway for Android apps (event stream + fetch) instead of agents")  # fmt: skip
+    parser.add_argument(
+        "--kind",
+        choices=["agent", "app"],
+        default="agent",
+        help="app: SMS Gateway for Android apps (event stream + fetch) instead of agents",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     counts = [int(n) for n in args.phones.split(",")]

@@ -107,10 +107,12 @@ async def measure(stack, keys: list[str], tokens: list[str], rate: float, durati
     finished = [done[mid] - start for mid, start in posted if mid in done]
     claimed = [claims[mid] - start for mid, start in posted if mid in claims]
     span = max(done.values()) - min(start for _, start in posted) if done else 0.0
-    line = (f"offered {rate:5,.0f}/s: completed {len(finished) / span if span else 0:5,.0f}/s "
-            f"({len(finished)} of {len(posted)}); POST -> claim {quantiles(claimed)}; "
-            f"POST -> delivered ack {quantiles(finished)}; phone server CPU {cpu / max(len(finished), 1) * 1000:.2f} ms"
-            f" per message")  # fmt: skip
+    line = (
+        f"offered {rate:5,.0f}/s: completed {len(finished) / span if span else 0:5,.0f}/s "
+        f"({len(finished)} of {len(posted)}); POST -> claim {quantiles(claimed)}; "
+        f"POST -> delivered ack {quantiles(finished)}; phone server CPU {cpu / max(len(finished), 1) * 1000:.2f} ms"
+        f" per message"
+    )
     return line
 
 

@@ -75,9 +75,10 @@ class Reference:
         message_id = f"msg_{uuid.uuid4().hex}"
         async with self.pool.connection() as conn:
             await conn.execute(
-                _INSERT, (message_id, account_id, key_id, body["to"], body["message"], now, now + timedelta(days=1)),
+                _INSERT,
+                (message_id, account_id, key_id, body["to"], body["message"], now, now + timedelta(days=1)),
                 prepare=True,
-            )  # fmt: skip
+            )
         await self.redis.publish("ref:wake", message_id)
         return 202, {"success": True, "message_id": message_id, "status": "pending"}
 
@@ -87,8 +88,14 @@ class Reference:
         if row is None:
             return 404, {"error": "Message not found"}
         iso = [value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None for value in row[2:5]]
-        return 200, {"message_id": row[0], "status": row[1], "sent_at": iso[0], "delivered_at": iso[1],
-                     "failed_at": iso[2], "error_message": row[5]}  # fmt: skip
+        return 200, {
+            "message_id": row[0],
+            "status": row[1],
+            "sent_at": iso[0],
+            "delivered_at": iso[1],
+            "failed_at": iso[2],
+            "error_message": row[5],
+        }
 
     async def verify(self, account_id: int, body: dict) -> tuple[int, dict]:
         async with self.pool.connection() as conn:

@@ -25,8 +25,14 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=20_000)
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="bench-requestlog-")
-    os.environ.update({"MYSMSAPIO_VAR_DIR": workdir, "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
-                       "REQUEST_LOG_FLUSH_SECONDS": "0", "REQUEST_LOG_BUFFER_MAX": str(args.lines)})  # fmt: skip
+    os.environ.update(
+        {
+            "MYSMSAPIO_VAR_DIR": workdir,
+            "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
+            "REQUEST_LOG_FLUSH_SECONDS": "0",
+            "REQUEST_LOG_BUFFER_MAX": str(args.lines),
+        }
+    )
     import django
 
     django.setup()
@@ -53,8 +59,10 @@ def main() -> None:
     written = request_log_flush()
     write = (time.process_time() - started) / max(written, 1)
     assert written == args.lines == ApiRequest.objects.count()
-    print(f"{args.lines} lines: recording {record * 1e6:.1f} µs CPU per request (send path), "
-          f"writing {write * 1e6:.1f} µs CPU per line (flush thread, SQLite)")  # fmt: skip
+    print(
+        f"{args.lines} lines: recording {record * 1e6:.1f} µs CPU per request (send path), "
+        f"writing {write * 1e6:.1f} µs CPU per line (flush thread, SQLite)"
+    )
 
 
 if __name__ == "__main__":

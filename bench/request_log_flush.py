@@ -78,8 +78,10 @@ def main() -> None:
     for _ in range(args.runs):
         for name, checkout in checkouts.items():
             record_us, flush_ms, gap, worst = manage_in_checkout(checkout, script)
-            lines.append(f"{name:18} record {record_us:5.1f} us/line  flush {flush_ms:5.1f} ms  "
-                         f"longest wait of another thread {gap:5.2f} ms (max {worst:5.2f} ms)")  # fmt: skip
+            lines.append(
+                f"{name:18} record {record_us:5.1f} us/line  flush {flush_ms:5.1f} ms  "
+                f"longest wait of another thread {gap:5.2f} ms (max {worst:5.2f} ms)"
+            )
             print(lines[-1], flush=True)
     if args.record:
         record(lines, "request_log_flush.py")

@@ -44,8 +44,12 @@ class Stack:
         """Run Python in Django (``manage.py shell``); its last stdout line is JSON."""
         out = subprocess.run(
             [sys.executable, "manage.py", "shell", "-c", script],
-            cwd=BASE_DIR, env=self.topology.env, check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+            cwd=BASE_DIR,
+            env=self.topology.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     def stop(self, *, keep: bool = False) -> None:
@@ -88,8 +92,13 @@ finally:
 def manage_in_checkout(checkout: Path, script: str) -> object:
     """``Stack.manage(script)`` on a stack of its own started from ``checkout`` (another commit
     of the project: its code, its migrations), in a process of its own; the script's JSON."""
-    out = subprocess.run([sys.executable, "-c", _CHECKOUT_CHILD, str(checkout.resolve())], input=script,
-                         check=True, capture_output=True, text=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _CHECKOUT_CHILD, str(checkout.resolve())],
+        input=script,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -101,8 +101,9 @@ def check_worker(*, now: float | None = None) -> Check:
     if seen is None:
         if not settings.REDIS_URL:
             # Embedded mode has no Celery: the server process runs the periodic tasks.
-            return Check(False, "no worker seen yet (embedded mode: the server process runs the periodic tasks; "
-                                "is it running?)")  # fmt: skip
+            return Check(
+                False, "no worker seen yet (embedded mode: the server process runs the periodic tasks; is it running?)"
+            )
         return Check(False, "no worker seen yet")
     age = now - float(seen)
     if age > settings.READY_WORKER_MAX_AGE_SECONDS:

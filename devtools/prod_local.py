@@ -39,14 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     topology = Topology(root=args.root.resolve(), web_ports=args.ports, workers=args.workers)
     status = 0
     try:
-        print(f"starting PostgreSQL, Redis, {len(args.ports)} web node(s), {args.workers} worker(s) and beat "
-              f"in {topology.root} ...", flush=True)  # fmt: skip
+        print(
+            f"starting PostgreSQL, Redis, {len(args.ports)} web node(s), {args.workers} worker(s) and beat "
+            f"in {topology.root} ...",
+            flush=True,
+        )
         topology.start()
         print(f"PostgreSQL  {topology.postgres.url()}", flush=True)
         print(f"Redis       {topology.redis.url()}", flush=True)
         for node in topology.web:
-            print(f"web node    {node.url}  (admin {node.url}/admin/, readiness {node.url}/ready); "
-                  f"phones connect to {node.ws_url}", flush=True)  # fmt: skip
+            print(
+                f"web node    {node.url}  (admin {node.url}/admin/, readiness {node.url}/ready); "
+                f"phones connect to {node.ws_url}",
+                flush=True,
+            )
         env_file = topology.root / "prod.env"
         names = ["DATABASE_URL", "REDIS_URL", "SECRET_KEY", "HASH_SECRET", "MYSMSAPIO_VAR_DIR"]
         env_file.write_text("".join(f"{name}={topology.env[name]}\n" for name in names))

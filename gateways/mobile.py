@@ -87,9 +87,9 @@ def _device_name(name: object) -> str:
 
 
 @transaction.atomic
-def app_device_register(*, registration_token: str, name: object, sim_cards: object, app_version: str = "") -> (
-    DeviceRegistration | None
-):  # fmt: skip
+def app_device_register(
+    *, registration_token: str, name: object, sim_cards: object, app_version: str = ""
+) -> DeviceRegistration | None:
     """Bind the app's device to the gateway whose token it presents (None: no such app
     gateway). Registering again (a reinstalled app) replaces the earlier device, whose token
     stops working and whose event stream closes."""
@@ -103,8 +103,9 @@ def app_device_register(*, registration_token: str, name: object, sim_cards: obj
     gateway.device_id = secrets.token_hex(10)
     gateway.device_token_prefix, gateway.device_token_hash = token.lookup, token.hash
     gateway.device_model, gateway.sims, gateway.app_version = device_name, sims, app_version[:50]
-    gateway.save(update_fields=["device_id", "device_token_prefix", "device_token_hash", "device_model", "sims",
-                                "app_version"])  # fmt: skip
+    gateway.save(
+        update_fields=["device_id", "device_token_prefix", "device_token_hash", "device_model", "sims", "app_version"]
+    )
     detail = f"{device_name}, app {app_version or 'unknown'}" + (" (replaces the earlier device)" if replaced else "")
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REGISTERED, detail=detail)
     if replaced:
@@ -114,8 +115,13 @@ def app_device_register(*, registration_token: str, name: object, sim_cards: obj
 
 def app_gateway_by_device_token(*, raw_token: str) -> Gateway | None:
     """The unrevoked app gateway whose device holds ``raw_token``, or None."""
-    return gateway_by_secret(raw_token, prefix=Gateway.DEVICE_TOKEN_PREFIX, purpose=DEVICE_TOKEN_PURPOSE,
-                             field="device_token", kind=GatewayKind.APP)  # fmt: skip
+    return gateway_by_secret(
+        raw_token,
+        prefix=Gateway.DEVICE_TOKEN_PREFIX,
+        purpose=DEVICE_TOKEN_PURPOSE,
+        field="device_token",
+        kind=GatewayKind.APP,
+    )
 
 
 def app_device_update(*, gateway: Gateway, device_id: object, sim_cards: object, app_version: str = "") -> None:

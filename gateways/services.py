@@ -55,9 +55,14 @@ def gateway_event_record(*, gateway_id: int, event: str, detail: str = "", at: d
 
 @transaction.atomic
 def gateway_create(
-    *, name: str, rate_per_minute: int = 10, daily_quota: int | None = None, account: Account | None = None,
-    shared: bool = False, kind: str = GatewayKind.AGENT,
-) -> GeneratedGatewayToken:  # fmt: skip
+    *,
+    name: str,
+    rate_per_minute: int = 10,
+    daily_quota: int | None = None,
+    account: Account | None = None,
+    shared: bool = False,
+    kind: str = GatewayKind.AGENT,
+) -> GeneratedGatewayToken:
     """A new phone of ``account`` (the default account if none is given), or of the shared
     pool, which sends for every account, when ``shared``. ``kind``: our agent, or the SMS
     Gateway for Android app (whose registration token the token is)."""

@@ -77,9 +77,11 @@ def _event(message_id: str, event: str, *, gateway_id: int | None = None, detail
 
 def _events(message_ids: list[str], event: str, *, gateway_id: int | None, now: datetime, detail: str = "") -> None:
     MessageEvent.objects.bulk_create(
-        [MessageEvent(message_id=i, gateway_id=gateway_id, event=event, detail=detail, created_at=now)
-         for i in message_ids]
-    )  # fmt: skip
+        [
+            MessageEvent(message_id=i, gateway_id=gateway_id, event=event, detail=detail, created_at=now)
+            for i in message_ids
+        ]
+    )
 
 
 def message_wake_after_commit(*, gateway_ids: set[int]) -> None:
@@ -453,9 +455,12 @@ def message_app_report(
         return bool(done)
     if state == AppState.DELIVERED:
         done = mine.filter(status__in=[MessageStatus.QUEUED, MessageStatus.SENT]).update(
-            status=MessageStatus.DELIVERED, delivered_at=at or now, sent_at=Coalesce("sent_at", Value(at or now)),
-            sealed_body=None, phone_state=state,
-        )  # fmt: skip
+            status=MessageStatus.DELIVERED,
+            delivered_at=at or now,
+            sent_at=Coalesce("sent_at", Value(at or now)),
+            sealed_body=None,
+            phone_state=state,
+        )
         if done:
             _event(message_id, MessageEventType.DELIVERED, gateway_id=gateway_id, now=now)
             webhook_message_changed(message_id=message_id, status=MessageStatus.DELIVERED)
@@ -497,29 +502,36 @@ def message_simulate_due(*, now: datetime | None = None, limit: int = 1000) -> i
     moves = [
         # (which rows, the new values, the event, the webhook's status)
         (
-            tests.filter(Q(send_at__isnull=True) | Q(send_at__lte=now), status=MessageStatus.PENDING,
-                         expires_at__gt=now),
+            tests.filter(
+                Q(send_at__isnull=True) | Q(send_at__lte=now), status=MessageStatus.PENDING, expires_at__gt=now
+            ),
             {"status": MessageStatus.QUEUED, "queued_at": now},
-            MessageEventType.QUEUED, None,
+            MessageEventType.QUEUED,
+            None,
         ),
         (
-            tests.filter(status=MessageStatus.QUEUED, queued_at__lte=now - step, expires_at__gt=now)
-            .exclude(to=NEVER_SENT_NUMBER),
+            tests.filter(status=MessageStatus.QUEUED, queued_at__lte=now - step, expires_at__gt=now).exclude(
+                to=NEVER_SENT_NUMBER
+            ),
             {"status": MessageStatus.SENT, "sent_at": now, "sealed_body": None},
-            MessageEventType.SENT, MessageStatus.SENT,
+            MessageEventType.SENT,
+            MessageStatus.SENT,
         ),
         (
-            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step)
-            .exclude(to__in=[NO_DELIVERY_REPORT_NUMBER, CARRIER_ERROR_NUMBER]),
+            tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step).exclude(
+                to__in=[NO_DELIVERY_REPORT_NUMBER, CARRIER_ERROR_NUMBER]
+            ),
             {"status": MessageStatus.DELIVERED, "delivered_at": now},
-            MessageEventType.DELIVERED, MessageStatus.DELIVERED,
+            MessageEventType.DELIVERED,
+            MessageStatus.DELIVERED,
         ),
         (
             tests.filter(status=MessageStatus.SENT, sent_at__lte=now - step, to=CARRIER_ERROR_NUMBER),
             {"status": MessageStatus.FAILED, "failed_at": now, "error_message": CARRIER_ERROR_TEXT},
-            MessageEventType.FAILED, MessageStatus.FAILED,
+            MessageEventType.FAILED,
+            MessageStatus.FAILED,
         ),
-    ]  # fmt: skip
+    ]
     moved = 0
     for due, values, event, webhook_status in moves:
         for message_id in due.values_list("pk", flat=True)[:limit]:

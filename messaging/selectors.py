@@ -29,8 +29,9 @@ class MessageState:
 
     @classmethod
     def of(cls, message: Message) -> MessageState:
-        return cls(message.pk, message.status, message.sent_at, message.delivered_at, message.failed_at,
-                   message.error_message)  # fmt: skip
+        return cls(
+            message.pk, message.status, message.sent_at, message.delivered_at, message.failed_at, message.error_message
+        )
 
     def body(self) -> dict[str, Any]:
         """The status's JSON, as ``GET /sms/status`` answers it (the list and webhooks too)."""
@@ -105,10 +106,16 @@ def inbound_sms_page(
 
 
 def message_page(
-    *, account_id: int, limit: int, status: str | None = None, to: str | None = None,
-    since: datetime | None = None, until: datetime | None = None, before: tuple[datetime, str] | None = None,
+    *,
+    account_id: int,
+    limit: int,
+    status: str | None = None,
+    to: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before: tuple[datetime, str] | None = None,
     is_test: bool = False,
-) -> list[Message]:  # fmt: skip
+) -> list[Message]:
     """The account's messages (live ones, or ``is_test`` ones), newest first, filtered;
     ``before`` is the (created_at, id) of the last item of the previous page. Walks the
     (account, created_at DESC) index."""

@@ -82,11 +82,18 @@ def _otp_verify(api_key: ApiKey, data: dict | None, path: dict[str, str], enviro
 # The patterns match those of clientapi/urls.py (a trailing slash optional).
 EDGE_ROUTES = [
     EdgeRoute("POST", re.compile(r"^/api/v1/sms/send/?$"), "sms-send", Permission.SEND_SMS, _sms_send, "POST, OPTIONS"),
-    EdgeRoute("GET", re.compile(r"^/api/v1/sms/status/(?P<message_id>[^/]+)/?$"), "sms-status",
-              Permission.SEND_SMS, _sms_status, "GET, HEAD, OPTIONS"),
-    EdgeRoute("POST", re.compile(r"^/api/v1/otp/verify/?$"), "otp-verify",
-              Permission.VERIFY_OTP, _otp_verify, "POST, OPTIONS"),
-]  # fmt: skip
+    EdgeRoute(
+        "GET",
+        re.compile(r"^/api/v1/sms/status/(?P<message_id>[^/]+)/?$"),
+        "sms-status",
+        Permission.SEND_SMS,
+        _sms_status,
+        "GET, HEAD, OPTIONS",
+    ),
+    EdgeRoute(
+        "POST", re.compile(r"^/api/v1/otp/verify/?$"), "otp-verify", Permission.VERIFY_OTP, _otp_verify, "POST, OPTIONS"
+    ),
+]
 
 
 class _FallThrough(Exception):
@@ -206,8 +213,13 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         level = logging.ERROR if status >= 500 else logging.WARNING
         request_logger.log(level, "%s: %s", HTTPStatus(status).phrase, path)
     request_observe(
-        method=route.method, path=path, route=route.name, status=status, elapsed=time.perf_counter() - started,
-        api_key=api_key, client_ip=environ.get("REMOTE_ADDR"),
-    )  # fmt: skip
+        method=route.method,
+        path=path,
+        route=route.name,
+        status=status,
+        elapsed=time.perf_counter() - started,
+        api_key=api_key,
+        client_ip=environ.get("REMOTE_ADDR"),
+    )
     start_response(f"{status} {HTTPStatus(status).phrase}", header_list)
     return [content]

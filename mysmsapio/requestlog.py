@@ -84,8 +84,18 @@ def request_log_flush() -> int:
     return len(lines)
 
 
-_COLUMNS = ["created_at", "account_id", "api_key_id", "key_name", "key_prefix", "method", "path", "status",
-            "latency_ms", "client_ip"]  # fmt: skip
+_COLUMNS = [
+    "created_at",
+    "account_id",
+    "api_key_id",
+    "key_name",
+    "key_prefix",
+    "method",
+    "path",
+    "status",
+    "latency_ms",
+    "client_ip",
+]
 
 
 # COPY's text format: a tab between columns, \N for NULL, and these escaped in text.
@@ -183,8 +193,9 @@ def _ensure_flusher() -> None:
             atexit.register(request_log_flush)
 
 
-def _entry(*, api_key: ApiKey | None, method: str, path: str, status: int, latency_ms: float,
-           client_ip: str | None) -> dict[str, Any]:  # fmt: skip
+def _entry(
+    *, api_key: ApiKey | None, method: str, path: str, status: int, latency_ms: float, client_ip: str | None
+) -> dict[str, Any]:
     return {
         "created_at": timezone.now(),
         "account_id": api_key.account_id if api_key else None,
@@ -249,8 +260,9 @@ class RequestLogMiddleware(HybridMiddleware):
         )
 
 
-def request_observe(*, method: str, path: str, route: str, status: int, elapsed: float, api_key: ApiKey | None,
-                    client_ip: str | None) -> None:  # fmt: skip
+def request_observe(
+    *, method: str, path: str, route: str, status: int, elapsed: float, api_key: ApiKey | None, client_ip: str | None
+) -> None:
     """What every answered request leaves behind: the access log line, the latency histogram
     and, for the API, a line in the operators' request log. Called by the middleware and by
     the API's lean edge (mysmsapio/edge.py)."""
@@ -260,10 +272,21 @@ def request_observe(*, method: str, path: str, route: str, status: int, elapsed:
     method = method if method in HTTP_METHODS else "other"
     if settings.ACCESS_LOG:
         access_logger.info(
-            "%s %s %s %.1fms", method, path, status, latency_ms,
-            extra={"http": {"method": method, "path": path, "status": status, "latency_ms": latency_ms,
-                            "client_ip": client_ip}},
-        )  # fmt: skip
+            "%s %s %s %.1fms",
+            method,
+            path,
+            status,
+            latency_ms,
+            extra={
+                "http": {
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "latency_ms": latency_ms,
+                    "client_ip": client_ip,
+                }
+            },
+        )
     if path.startswith(METRIC_PATHS):
         _latency_series(method, route, status).observe(elapsed)
     if settings.REQUEST_LOG_ENABLED and path.startswith("/api/"):

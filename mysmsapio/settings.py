@@ -228,9 +228,11 @@ else:
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         # The worker heartbeat must be visible to other processes (manage.py check_worker) on
         # this machine: a file, since embedded mode is one machine.
-        "heartbeat": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                      "LOCATION": str(VAR_DIR / "heartbeat")},
-    }  # fmt: skip
+        "heartbeat": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "heartbeat"),
+        },
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # Rate limits are atomic counters: Redis (Lua) when there is one, else a database upsert.

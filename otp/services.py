@@ -45,8 +45,9 @@ def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
     for key, limit, whose in limits:
         result = ratelimit.hit(key, limit=limit, window_seconds=3600)
         if not result.allowed:
-            raise RateLimited(f"Rate limit exceeded. Maximum {limit} OTP per hour for {whose}",
-                              retry_after=result.retry_after)  # fmt: skip
+            raise RateLimited(
+                f"Rate limit exceeded. Maximum {limit} OTP per hour for {whose}", retry_after=result.retry_after
+            )
 
 
 class NoGatewayOnline(ServiceUnavailable):

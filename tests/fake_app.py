@@ -38,12 +38,14 @@ def django_transport(client) -> Transport:
     """Django's test client as the app's HTTP client."""
 
     def send(method: str, path: str, body: bytes | None, headers: dict[str, str]) -> Answer:
-        response = client.generic(method, path, body or b"", content_type=headers.pop("Content-Type", ""),
-                                  headers=headers)  # fmt: skip
+        response = client.generic(
+            method, path, body or b"", content_type=headers.pop("Content-Type", ""), headers=headers
+        )
         raw = response.content
         content_type = response.get("Content-Type", "")
-        return Answer(response.status_code, json.loads(raw) if raw and "json" in content_type else None,
-                      content_type, raw)  # fmt: skip
+        return Answer(
+            response.status_code, json.loads(raw) if raw and "json" in content_type else None, content_type, raw
+        )
 
     return send
 
@@ -58,8 +60,9 @@ def http_transport(base_url: str, *, verify: str | bool = True) -> Transport:
         response = session.request(method, base_url + path, data=body, headers=headers, timeout=10, verify=verify)
         content_type = response.headers.get("Content-Type", "")
         raw = response.content
-        return Answer(response.status_code, json.loads(raw) if raw and "json" in content_type else None,
-                      content_type, raw)  # fmt: skip
+        return Answer(
+            response.status_code, json.loads(raw) if raw and "json" in content_type else None, content_type, raw
+        )
 
     return send
 
@@ -68,23 +71,42 @@ PREFIX = "/api/mobile/v1"
 
 
 class FakeApp:
-    def __init__(self, transport: Transport, *, version: str = APP_VERSION, name: str = "samsung/a52q",
-                 sims: list[dict] | None = None, verify: str | bool = True) -> None:  # fmt: skip
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        version: str = APP_VERSION,
+        name: str = "samsung/a52q",
+        sims: list[dict] | None = None,
+        verify: str | bool = True,
+    ) -> None:
         self.transport = transport
         self.verify = verify  # for the event stream, as for the transport
         self.user_agent = f"me.capcom.smsgateway/{version}"
         self.name = name
-        self.sims = sims if sims is not None else [
-            {"slotIndex": 0, "simNumber": 1, "phoneNumber": "*******6789", "carrierName": "***edoo", "iccid": None},
-        ]  # fmt: skip
+        self.sims = (
+            sims
+            if sims is not None
+            else [
+                {"slotIndex": 0, "simNumber": 1, "phoneNumber": "*******6789", "carrierName": "***edoo", "iccid": None},
+            ]
+        )
         self.device_id = ""
         self.token = ""
         self.signing_key = ""
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._stream: requests.Response | None = None
 
-    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, raw: bytes | None = None,
-             headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
         sent = {"User-Agent": self.user_agent, **(headers or {})}
         token = self.token if token is None else token
         if token:
@@ -98,8 +120,9 @@ class FakeApp:
     # --- What the app does ---------------------------------------------------------------------
 
     def register(self, registration_token: str) -> Answer:
-        answer = self.call("POST", "/device", {"name": self.name, "pushToken": None, "simCards": self.sims},
-                           token=registration_token)  # fmt: skip
+        answer = self.call(
+            "POST", "/device", {"name": self.name, "pushToken": None, "simCards": self.sims}, token=registration_token
+        )
         if answer.status == 201:
             self.device_id, self.token = answer.body["id"], answer.body["token"]
         return answer
@@ -134,18 +157,33 @@ class FakeApp:
         assert answer.status == 200, answer
         return answer.body
 
-    def forward_sms(self, url: str, *, text: str, sender: str, event_id: str | None = None,
-                    timestamp: int | None = None, key: str | None = None,
-                    event: str = "sms:received") -> Answer:  # fmt: skip
+    def forward_sms(
+        self,
+        url: str,
+        *,
+        text: str,
+        sender: str,
+        event_id: str | None = None,
+        timestamp: int | None = None,
+        key: str | None = None,
+        event: str = "sms:received",
+    ) -> Answer:
         """The app's webhook for a received SMS: body + X-Timestamp, signed with HMAC-SHA256."""
         envelope = {
             "id": event_id or uuid.uuid4().hex[:21],
             "webhookId": "mysmsapio-sms-received",
             "event": event,
             "deviceId": self.device_id,
-            "payload": {"messageId": "a1b2c3", "message": text, "sender": sender, "recipient": None,
-                        "simNumber": 1, "phoneNumber": sender, "receivedAt": "2026-11-25T14:30:00.123+07:00"},
-        }  # fmt: skip
+            "payload": {
+                "messageId": "a1b2c3",
+                "message": text,
+                "sender": sender,
+                "recipient": None,
+                "simNumber": 1,
+                "phoneNumber": sender,
+                "receivedAt": "2026-11-25T14:30:00.123+07:00",
+            },
+        }
         body = json.dumps(envelope).encode()
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         signature = hmac.new((key or self.signing_key).encode(), body + stamp.encode(), hashlib.sha256).hexdigest()
@@ -157,8 +195,9 @@ class FakeApp:
     def open_events(self, base_url: str) -> requests.Response:
         """Open GET /events and read it in a thread: (event, data) pairs land in ``events``."""
         headers = {"Authorization": f"Bearer {self.token}", "User-Agent": self.user_agent}
-        response = requests.get(f"{base_url}{PREFIX}/events", stream=True, timeout=(5, 60), headers=headers,
-                                verify=self.verify)  # fmt: skip
+        response = requests.get(
+            f"{base_url}{PREFIX}/events", stream=True, timeout=(5, 60), headers=headers, verify=self.verify
+        )
         if response.status_code != 200:
             return response
         self._stream = response

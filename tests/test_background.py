@@ -51,9 +51,11 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
     ran.clear()
     run_due_tasks(last_run, now=1010.0)
     assert sorted(ran) == [
-        "gateways.tasks.dispatch_pending", "gateways.tasks.release_ack_timeouts",
-        "messaging.tasks.simulate_test_messages", "webhooks.tasks.deliver_due_webhooks",
-    ]  # fmt: skip
+        "gateways.tasks.dispatch_pending",
+        "gateways.tasks.release_ack_timeouts",
+        "messaging.tasks.simulate_test_messages",
+        "webhooks.tasks.deliver_due_webhooks",
+    ]
 
 
 def test_the_channel_layer_is_redis_pub_sub_and_carries_a_message():

@@ -177,8 +177,9 @@ def test_verify_validation_errors_are_djangos(api_key, django_app, body):
 
 
 def send_env(key: str, body: dict, **extra) -> dict:
-    return environ("POST", "/api/v1/sms/send", key=key, body=json.dumps(body).encode(),
-                   content_type="application/json", **extra)  # fmt: skip
+    return environ(
+        "POST", "/api/v1/sms/send", key=key, body=json.dumps(body).encode(), content_type="application/json", **extra
+    )
 
 
 def test_a_send_through_the_edge_is_answered_and_stored_as_through_django(api_key, online_gateway, django_app):

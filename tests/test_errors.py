@@ -81,8 +81,12 @@ def test_cors_headers_only_for_the_origins_the_setting_allows(client, api_client
     other = client.options("/api/v1/sms/send", HTTP_ORIGIN="https://evil.example.test")
     assert "Access-Control-Allow-Origin" not in other
 
-    answer = api_client.post("/api/v1/sms/send", {"to": "+959123456789", "message": "hi"}, format="json",
-                             HTTP_ORIGIN="https://app.example.test")  # fmt: skip
+    answer = api_client.post(
+        "/api/v1/sms/send",
+        {"to": "+959123456789", "message": "hi"},
+        format="json",
+        HTTP_ORIGIN="https://app.example.test",
+    )
     assert answer.status_code == 202
     assert answer["Access-Control-Allow-Origin"] == "https://app.example.test"
     assert "X-RateLimit-Remaining" in answer["Access-Control-Expose-Headers"]
@@ -172,8 +176,9 @@ def test_daphne_names_every_status_the_api_answers():
 
 def test_a_host_not_allowed_is_a_json_400_on_the_api(api_client, settings):
     settings.ALLOWED_HOSTS = ["sms.example.test", "testserver"]
-    response = api_client.post("/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json",
-                               HTTP_HOST="evil.example.test")  # fmt: skip
+    response = api_client.post(
+        "/api/v1/sms/send", {"to": GUIDE_NUMBER, "message": "hi"}, format="json", HTTP_HOST="evil.example.test"
+    )
     assert response.status_code == 400
     assert response.json() == {"error": "Invalid Host header", "code": "invalid_host"}
     assert not Message.objects.exists()
@@ -187,10 +192,21 @@ def test_a_host_not_allowed_is_a_json_400_on_the_api(api_client, settings):
 )
 def test_production_refuses_any_host_unless_told_so(extra, starts):
     env = {key: value for key, value in os.environ.items() if key not in ("ALLOWED_HOSTS", "ALLOW_ANY_HOST")}
-    env.update(DJANGO_SETTINGS_MODULE="mysmsapio.settings", DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
-               SECRET_KEY="k" * 50, HASH_SECRET="h" * 50, **extra)  # fmt: skip
-    result = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
-                            env=env, capture_output=True, text=True, timeout=60, cwd=settings.BASE_DIR)  # fmt: skip
+    env.update(
+        DJANGO_SETTINGS_MODULE="mysmsapio.settings",
+        DATABASE_URL="postgres://nobody@127.0.0.1:9/none",
+        SECRET_KEY="k" * 50,
+        HASH_SECRET="h" * 50,
+        **extra,
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=settings.BASE_DIR,
+    )
     assert (result.returncode == 0) is starts, result.stderr[-500:]
     if not starts:
         assert "ALLOWED_HOSTS=* in production mode" in result.stderr

@@ -40,8 +40,10 @@ def test_the_admin_note_names_the_page_and_button_the_admin_shows(operator):
 def test_the_permission_note_is_true_for_otp(make_api_key, client_for, online_gateway):
     assert "answer `403`" in note_about("verify_otp` as well")
     sms_only = client_for(make_api_key(permissions=["send_sms", "receive_sms"]).raw_key)
-    for path, body in [("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}),
-                       ("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": "123456"})]:  # fmt: skip
+    for path, body in [
+        ("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}),
+        ("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": "123456"}),
+    ]:
         assert sms_only.post(path, body, format="json").status_code == 403
 
 

@@ -47,9 +47,16 @@ def test_bodies_built_to_break_the_server_get_a_json_4xx(api_client, online_gate
 
 @pytest.mark.parametrize(
     "query",
-    ["since=2025-13-01T00:00:00Z", "since=0000-01-01T00:00:00Z", "since=2025-01-01T00:00:00%2B99:00",
-     "limit=%C2%B2", "limit=%D9%A3", "cursor=%00", "since=%00"],
-)  # fmt: skip
+    [
+        "since=2025-13-01T00:00:00Z",
+        "since=0000-01-01T00:00:00Z",
+        "since=2025-01-01T00:00:00%2B99:00",
+        "limit=%C2%B2",
+        "limit=%D9%A3",
+        "cursor=%00",
+        "since=%00",
+    ],
+)
 def test_inbox_parameters_built_to_break_it_get_a_422(api_client, query):
     body = assert_json_4xx(api_client.get(f"/api/v1/sms/inbox?{query}"), 422)
     assert body["code"] in {"invalid_since", "invalid_limit", "invalid_cursor"}

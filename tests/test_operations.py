@@ -65,9 +65,14 @@ def test_check_worker_in_another_process_sees_the_heartbeat_this_one_recorded():
     in both modes it sees what the process running the periodic tasks recorded."""
 
     def check_worker_command() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "manage.py", "check_worker"], cwd=settings.BASE_DIR,
-                              env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "manage.py", "check_worker"],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     before = check_worker_command()
     assert before.returncode == 1 and before.stdout.startswith("worker: no worker seen yet")
@@ -122,8 +127,7 @@ def test_metrics_report_the_database_figures_and_the_api_latency(client, api_cli
     assert _sample(text, "mysmsapio_messages", status="queued") == 1
     assert _sample(text, "mysmsapio_queue_depth", status="pending") == 1
     assert _sample(text, "mysmsapio_phones_online") == 1
-    sends = _sample(text, "mysmsapio_api_request_duration_seconds_count", method="POST",
-                    route="sms-send", status="202")  # fmt: skip
+    sends = _sample(text, "mysmsapio_api_request_duration_seconds_count", method="POST", route="sms-send", status="202")
     assert sends is not None and sends >= 1
     after = metrics.DISPATCH_LATENCY.collect()[0].samples
     count = {s.name: s.value for s in after}["mysmsapio_dispatch_latency_seconds_count"]
@@ -182,8 +186,13 @@ def test_the_access_log_line_is_json_with_the_request_id_of_the_response(client,
         access.removeHandler(handler)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["request_id"] == response["X-Request-ID"] == "trace-abcdef-42"
-    assert first["http"] == {"method": "GET", "path": "/up", "status": 200, "latency_ms": first["http"]["latency_ms"],
-                             "client_ip": "127.0.0.1"}  # fmt: skip
+    assert first["http"] == {
+        "method": "GET",
+        "path": "/up",
+        "status": 200,
+        "latency_ms": first["http"]["latency_ms"],
+        "client_ip": "127.0.0.1",
+    }
     assert (first["level"], first["logger"]) == ("INFO", "mysmsapio.access")
     assert second["http"]["status"] == 401 and "api_live_Q" not in stream.getvalue()
 
@@ -218,18 +227,28 @@ def test_hsts_is_sent_on_api_answers_over_https(client, settings):
 
 def _production_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "HASH_SECRET", "DJANGO_SETTINGS_MODULE")}
-    return {**env, "DJANGO_SETTINGS_MODULE": "mysmsapio.settings", "DATABASE_URL": "postgres://u@127.0.0.1:1/db",
-            "REDIS_URL": "redis://127.0.0.1:1/0", **extra}  # fmt: skip
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
+        "DATABASE_URL": "postgres://u@127.0.0.1:1/db",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        **extra,
+    }
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_check_deploy_passes_with_https_production_settings():
-    env = _production_env(SECRET_KEY="k" * 10 + "S3cr3t-Key-For-Deploy-Check-0123456789abcdefghij",
-                          HASH_SECRET="h" * 60, HTTPS="true", SECURE_HSTS_PRELOAD="true")  # fmt: skip
+    env = _production_env(
+        SECRET_KEY="k" * 10 + "S3cr3t-Key-For-Deploy-Check-0123456789abcdefghij",
+        HASH_SECRET="h" * 60,
+        HTTPS="true",
+        SECURE_HSTS_PRELOAD="true",
+    )
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -36,13 +36,15 @@ EXAMPLES = settings(
 any_text = st.text(st.characters(exclude_categories=()))
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
     max_leaves=12,
-)  # fmt: skip
+)
 # Bodies shaped like the endpoints' own: each known field valid or arbitrary, so that hostile
 # values reach the code past the first check (a text with a surrogate, to a valid number).
-field_names = st.sampled_from(["to", "message", "phone_number", "code", "id", "from", "text", "send_at", "validity",
-                               "priority"])  # fmt: skip
+field_names = st.sampled_from(
+    ["to", "message", "phone_number", "code", "id", "from", "text", "send_at", "validity", "priority"]
+)
 numbers = st.sampled_from([GUIDE_NUMBER, "+959451234567", "+447911123456"])
 fields = {
     "to": numbers | json_values,
@@ -74,8 +76,14 @@ def world(client_for, make_gateway):
     message_create(account=other, to=GUIDE_NUMBER, text="theirs", gateway_id=other_phone.pk)
     other_key = api_key_generate(name="theirs", permissions=ALL_PERMISSIONS, account=other).raw_key
     client_for(other_key).post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json")
-    InboundSms.objects.create(account=other, gateway=other_phone, device_sms_id="1", sender="+1", body="x",
-                              received_at=Message.objects.first().created_at)  # fmt: skip
+    InboundSms.objects.create(
+        account=other,
+        gateway=other_phone,
+        device_sms_id="1",
+        sender="+1",
+        body="x",
+        received_at=Message.objects.first().created_at,
+    )
     make_gateway(name="our-phone")
     return other
 
@@ -88,8 +96,10 @@ def assert_sane(response) -> None:
 
 
 @EXAMPLES
-@given(path=st.sampled_from(["/api/v1/sms/send", "/api/v1/sms/bulk", "/api/v1/otp/send", "/api/v1/otp/verify"]),
-       body=bodies)  # fmt: skip
+@given(
+    path=st.sampled_from(["/api/v1/sms/send", "/api/v1/sms/bulk", "/api/v1/otp/send", "/api/v1/otp/verify"]),
+    body=bodies,
+)
 # Known breakers, always tried besides the random ones (each answered 500 once).
 @example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "\ud83d hi"})
 @example(path="/api/v1/sms/send", body={"to": GUIDE_NUMBER, "message": "nul \x00"})
@@ -118,9 +128,13 @@ def test_any_status_path_or_inbox_query_gets_a_json_answer_below_500(api_client,
 
 
 frame_types = st.sampled_from(["hello", "heartbeat", "accept", "sent", "delivered", "failed", "inbound", "dance"])
-frames = st.builds(lambda kind, fields: {**fields, "type": kind}, frame_types,
-                   st.dictionaries(field_names | st.sampled_from(["message_id", "received_at", "at", "error"]),
-                                   json_values, max_size=5))  # fmt: skip
+frames = st.builds(
+    lambda kind, fields: {**fields, "type": kind},
+    frame_types,
+    st.dictionaries(
+        field_names | st.sampled_from(["message_id", "received_at", "at", "error"]), json_values, max_size=5
+    ),
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -163,21 +177,31 @@ sim_card = st.fixed_dictionaries(
 sim_cards = maybe(st.lists(sim_card, max_size=3))
 payload = st.fixed_dictionaries(
     {},
-    optional={"message": maybe(any_text), "sender": maybe(any_text), "simNumber": json_values,
-              "receivedAt": maybe(any_text)},
-)  # fmt: skip
+    optional={
+        "message": maybe(any_text),
+        "sender": maybe(any_text),
+        "simNumber": json_values,
+        "receivedAt": maybe(any_text),
+    },
+)
 event = st.fixed_dictionaries(
     {"id": maybe(any_text), "event": maybe(st.sampled_from(["sms:received", "system:ping"]))},
     optional={"payload": maybe(payload)},
 )
 app_requests = st.one_of(
     st.tuples(st.just("PATCH"), st.just("/message"), maybe(st.lists(patch_items, max_size=4))),
-    st.tuples(st.just("POST"), st.just("/device"),
-              st.fixed_dictionaries({}, optional={"name": maybe(any_text), "simCards": sim_cards})),
-    st.tuples(st.just("PATCH"), st.just("/device"),
-              st.fixed_dictionaries({}, optional={"id": json_values, "simCards": sim_cards})),
+    st.tuples(
+        st.just("POST"),
+        st.just("/device"),
+        st.fixed_dictionaries({}, optional={"name": maybe(any_text), "simCards": sim_cards}),
+    ),
+    st.tuples(
+        st.just("PATCH"),
+        st.just("/device"),
+        st.fixed_dictionaries({}, optional={"id": json_values, "simCards": sim_cards}),
+    ),
     st.tuples(st.just("POST"), st.just("/inbound"), event),
-)  # fmt: skip
+)
 BAD_TIME = [{"id": "msg_" + "0" * 32, "state": "Sent", "states": {"Sent": "\ud83d"}}]
 BAD_SMS = {"id": "e", "event": "sms:received", "payload": {"message": "\x00", "sender": "+1\ud83d", "simNumber": True}}
 HUGE_SIM = {"id": "e", "event": "sms:received", "payload": {"message": "x", "sender": "+1", "simNumber": 2**40}}

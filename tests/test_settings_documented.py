@@ -36,8 +36,12 @@ def test_every_variable_is_in_the_readme_table():
 
 def settings_error(**env: str) -> str:
     """What loading the settings in a fresh interpreter says about ``env`` (empty: loaded)."""
-    production = {"DATABASE_URL": "postgres://u:p@127.0.0.1:9/x", "REDIS_URL": "redis://127.0.0.1:9/0",
-                  "SECRET_KEY": "k", "HASH_SECRET": "h"}  # fmt: skip
+    production = {
+        "DATABASE_URL": "postgres://u:p@127.0.0.1:9/x",
+        "REDIS_URL": "redis://127.0.0.1:9/0",
+        "SECRET_KEY": "k",
+        "HASH_SECRET": "h",
+    }
     script = "import django; django.setup()"
     environ = {"PATH": os.environ["PATH"], "DJANGO_SETTINGS_MODULE": "mysmsapio.settings", **production, **env}
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=environ, capture_output=True, text=True)

@@ -183,10 +183,16 @@ def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any], *, test: b
     now = timezone.now()
     payload = {"type": event, "timestamp": api_time(now), "test": test, "data": data}
     rows = [
-        WebhookEvent(id=f"evt_{uuid.uuid4().hex}", endpoint_id=pk, event=event, payload=payload, created_at=now,
-                     next_attempt_at=now)
+        WebhookEvent(
+            id=f"evt_{uuid.uuid4().hex}",
+            endpoint_id=pk,
+            event=event,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+        )
         for pk in endpoint_ids
-    ]  # fmt: skip
+    ]
     WebhookEvent.objects.bulk_create(rows)
     transaction.on_commit(functools.partial(_deliver_soon, [row.id for row in rows]))
     return len(rows)
@@ -262,8 +268,9 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> t
     try:
         parts = _http_parts(endpoint.url)  # resolved and checked once, below, for this very try
         connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
-        connection = connection_class(parts.hostname, parts.port, address=_vetted_address(parts),
-                                      timeout=settings.WEBHOOK_TIMEOUT_SECONDS)  # fmt: skip
+        connection = connection_class(
+            parts.hostname, parts.port, address=_vetted_address(parts), timeout=settings.WEBHOOK_TIMEOUT_SECONDS
+        )
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", target, body=body.encode(), headers=headers)
         response = connection.getresponse()
@@ -305,8 +312,14 @@ def webhook_deliver(*, event_id: str, now: datetime | None = None) -> bool | Non
     ok = status is not None and 200 <= status < 300
     done_at = timezone.now()
     with transaction.atomic():
-        WebhookAttempt.objects.create(delivery_id=event_id, at=done_at, status_code=status, latency_ms=latency,
-                                      response_excerpt=excerpt[:500], error=error)  # fmt: skip
+        WebhookAttempt.objects.create(
+            delivery_id=event_id,
+            at=done_at,
+            status_code=status,
+            latency_ms=latency,
+            response_excerpt=excerpt[:500],
+            error=error,
+        )
         if ok:
             WebhookEvent.objects.filter(pk=event_id).update(status=WebhookEventStatus.DELIVERED, delivered_at=done_at)
             WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=False).update(failing_since=None)

@@ -29,10 +29,11 @@ class ApiKeyCreateForm(forms.ModelForm):
         choices=Permission.choices, widget=forms.CheckboxSelectMultiple, label="Permissions", required=False
     )
     test_mode = forms.BooleanField(
-        label="Test mode", required=False,
+        label="Test mode",
+        required=False,
         help_text="An api_test_ key: every endpoint works, but its messages never reach a phone "
         "(they move queued → sent → delivered by themselves) and it sees only test data.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = ApiKey
@@ -41,8 +42,16 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(AddThroughServiceAdmin):
-    list_display = ["name", "account", "mode", "display_prefix", "permissions", "created_at", "last_used_at",
-                    "key_state"]  # fmt: skip
+    list_display = [
+        "name",
+        "account",
+        "mode",
+        "display_prefix",
+        "permissions",
+        "created_at",
+        "last_used_at",
+        "key_state",
+    ]
     list_filter = ["account", "is_test"]
     search_fields = ["name", "prefix"]
     actions = ["revoke", "roll_with_grace", "roll_now"]

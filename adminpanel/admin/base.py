@@ -11,11 +11,26 @@ from django.template.response import TemplateResponse
 
 
 def show_secret_once(
-    request: HttpRequest, *, title: str, intro: str, secret: str, back_url: str, commands: str = "", qr_svg: str = "",
+    request: HttpRequest,
+    *,
+    title: str,
+    intro: str,
+    secret: str,
+    back_url: str,
+    commands: str = "",
+    qr_svg: str = "",
     pairing: dict | None = None,
-) -> TemplateResponse:  # fmt: skip
-    context = {**admin.site.each_context(request), "title": title, "intro": intro, "secret": secret,
-               "back_url": back_url, "commands": commands, "qr_svg": qr_svg, "pairing": pairing}  # fmt: skip
+) -> TemplateResponse:
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "intro": intro,
+        "secret": secret,
+        "back_url": back_url,
+        "commands": commands,
+        "qr_svg": qr_svg,
+        "pairing": pairing,
+    }
     response = TemplateResponse(request, "adminpanel/secret_once.html", context)
     response["Cache-Control"] = "no-store"
     return response

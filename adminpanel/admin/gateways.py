@@ -43,14 +43,40 @@ class GatewayCreateForm(forms.ModelForm):
 
 @admin.register(Gateway)
 class GatewayAdmin(GatewayPairingMixin, AddThroughServiceAdmin):
-    list_display = ["name", "kind", "owner", "online", "last_seen_at", "app_version", "battery", "charging", "signal",
-                    "carriers", "rate_per_minute", "sent_today", "enabled"]  # fmt: skip
+    list_display = [
+        "name",
+        "kind",
+        "owner",
+        "online",
+        "last_seen_at",
+        "app_version",
+        "battery",
+        "charging",
+        "signal",
+        "carriers",
+        "rate_per_minute",
+        "sent_today",
+        "enabled",
+    ]
     list_filter = ["kind", "enabled", "is_connected", "account"]
     search_fields = ["name"]
     actions = ["enable", "disable", "revoke", "roll_token"]
-    readonly_fields = ["is_connected", "last_seen_at", "connected_at", "device_model", "app_version",
-                       "protocol_version", "battery", "charging", "signal", "sims", "revoked_at",
-                       "created_at", "kind", "device_id"]  # fmt: skip
+    readonly_fields = [
+        "is_connected",
+        "last_seen_at",
+        "connected_at",
+        "device_model",
+        "app_version",
+        "protocol_version",
+        "battery",
+        "charging",
+        "signal",
+        "sims",
+        "revoked_at",
+        "created_at",
+        "kind",
+        "device_id",
+    ]
     exclude = ["token_prefix", "token_hash", "connection_id", "device_token_prefix", "device_token_hash"]
 
     def get_queryset(self, request):

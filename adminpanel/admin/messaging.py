@@ -31,8 +31,18 @@ class MessageEventInline(admin.TabularInline):
 
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
-    list_display = ["id", "account", "to", "status", "gateway", "segments", "created_at", "sent_at", "delivered_at",
-                    "is_test"]  # fmt: skip
+    list_display = [
+        "id",
+        "account",
+        "to",
+        "status",
+        "gateway",
+        "segments",
+        "created_at",
+        "sent_at",
+        "delivered_at",
+        "is_test",
+    ]
     list_filter = ["status", "gateway", "account", "priority", "is_test", "created_at"]
     search_fields = ["id", "to"]
     date_hierarchy = "created_at"

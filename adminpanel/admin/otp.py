@@ -11,8 +11,16 @@ from .base import ReadOnlyAdmin
 
 @admin.register(Otp)
 class OtpAdmin(ReadOnlyAdmin):
-    list_display = ["phone_number", "account", "status", "attempts", "created_at", "expires_at", "verified_at",
-                    "is_test"]  # fmt: skip
+    list_display = [
+        "phone_number",
+        "account",
+        "status",
+        "attempts",
+        "created_at",
+        "expires_at",
+        "verified_at",
+        "is_test",
+    ]
     list_filter = ["status", "account", "is_test"]
     search_fields = ["phone_number"]
     exclude = ["code_hash"]  # never the code, not even its hash

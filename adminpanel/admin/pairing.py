@@ -103,8 +103,9 @@ class GatewayPairingMixin:
         )
 
     def get_urls(self):
-        pairing = path("<int:gateway_id>/pairing/", self.admin_site.admin_view(self.pairing_view),
-                       name="gateways_gateway_pairing")  # fmt: skip
+        pairing = path(
+            "<int:gateway_id>/pairing/", self.admin_site.admin_view(self.pairing_view), name="gateways_gateway_pairing"
+        )
         return [pairing, *super().get_urls()]
 
     def pairing_view(self, request: HttpRequest, gateway_id: int) -> HttpResponse:

@@ -82,17 +82,19 @@ class WebhookEndpointAdmin(AddThroughServiceAdmin):
     def changelist_view(self, request, extra_context=None):
         # Operators are told here (and on the index) that an endpoint gave up.
         for endpoint in WebhookEndpoint.objects.filter(enabled=False).exclude(disabled_reason=""):
-            self.message_user(request, f"Webhook {endpoint.url} is disabled: {endpoint.disabled_reason}",
-                              messages.WARNING)  # fmt: skip
+            self.message_user(
+                request, f"Webhook {endpoint.url} is disabled: {endpoint.disabled_reason}", messages.WARNING
+            )
         return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         if change:
             return super().save_model(request, obj, form, change)
         created = webhook_endpoint_create(
-            account_id=form.cleaned_data["account"].pk, url=form.cleaned_data["url"],
+            account_id=form.cleaned_data["account"].pk,
+            url=form.cleaned_data["url"],
             events=form.cleaned_data["event_names"],
-        )  # fmt: skip
+        )
         obj.pk = created.endpoint.pk
         request._new_secret = created.raw_secret
         return None

@@ -148,9 +148,13 @@ def test_last_used_is_written_at_most_once_a_minute(api_key, api_client):
 def test_create_api_key_prints_the_raw_key_alone_on_the_last_line():
     out = StringIO()
     call_command(
-        "create_api_key", "--name", "My SaaS App", "--permissions", "send_sms,receive_sms,send_otp,verify_otp",
+        "create_api_key",
+        "--name",
+        "My SaaS App",
+        "--permissions",
+        "send_sms,receive_sms,send_otp,verify_otp",
         stdout=out,
-    )  # fmt: skip
+    )
     raw_key = out.getvalue().strip().splitlines()[-1]
     key = api_key_get_by_raw(raw_key=raw_key)
     assert key is not None

@@ -122,14 +122,17 @@ def test_a_new_app_gateway_shows_the_apps_server_url_and_registration_token_once
 def qr_texts(monkeypatch) -> list[str]:
     """What each pairing QR code drawn holds."""
     drawn, make = [], segno.make
-    monkeypatch.setattr("adminpanel.admin.pairing.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw))
+    monkeypatch.setattr(
+        "adminpanel.admin.pairing.segno.make", lambda text, **kw: drawn.append(text) or make(text, **kw)
+    )
     return drawn
 
 
 def test_pairing_on_localhost_warns_and_takes_the_address_the_phone_can_reach(operator, qr_texts, settings):
     settings.PUBLIC_URL = settings.PHONE_SERVER_URL = ""
-    page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10},
-                         HTTP_HOST="localhost:3005").content.decode()  # fmt: skip
+    page = operator.post(
+        "/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10}, HTTP_HOST="localhost:3005"
+    ).content.decode()
     token = re.search(r"gw_live_[A-Za-z0-9]{40}", page).group(0)
     assert 'id="pairing-warning"' in page and "cannot reach <code>http://localhost:3005</code>" in page
     assert qr_texts[-1] == gateway_pairing_uri(server="http://localhost:3005", token=token)
@@ -147,8 +150,9 @@ def test_pairing_on_localhost_warns_and_takes_the_address_the_phone_can_reach(op
 
 def test_public_url_is_the_pairing_default(operator, qr_texts, settings):
     settings.PUBLIC_URL, settings.PHONE_SERVER_URL = "https://sms.example.test", ""
-    page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10},
-                         HTTP_HOST="localhost:3005").content.decode()  # fmt: skip
+    page = operator.post(
+        "/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10}, HTTP_HOST="localhost:3005"
+    ).content.decode()
     assert 'id="pairing-warning"' not in page
     assert "python agent.py --server https://sms.example.test --token gw_live_" in page
     assert qr_texts[-1].startswith("mysmsapio://pair?server=https%3A%2F%2Fsms.example.test&token=gw_live_")
@@ -157,8 +161,9 @@ def test_public_url_is_the_pairing_default(operator, qr_texts, settings):
 @pytest.mark.parametrize("token", ["gw_live_" + "x" * 40, "", "api_live_nope"])
 def test_the_pairing_page_is_shown_again_only_for_the_gateways_current_token(operator, make_gateway, token):
     gateway = make_gateway()
-    response = operator.post(f"/admin/gateways/gateway/{gateway.pk}/pairing/",
-                             {"token": token, "server": "http://192.168.1.20:3005"})  # fmt: skip
+    response = operator.post(
+        f"/admin/gateways/gateway/{gateway.pk}/pairing/", {"token": token, "server": "http://192.168.1.20:3005"}
+    )
     assert response.status_code == 302
     assert "gw_live_" not in response.content.decode()
     assert operator.get(f"/admin/gateways/gateway/{gateway.pk}/pairing/").status_code == 405
@@ -169,8 +174,9 @@ def test_a_malformed_address_keeps_the_default_and_says_why(operator, settings):
     page = operator.post("/admin/gateways/gateway/add/", {"name": "pixel", "rate_per_minute": 10}).content.decode()
     token = re.search(r"gw_live_[A-Za-z0-9]{40}", page).group(0)
     gateway = gateway_get_by_token(raw_token=token)
-    again = operator.post(f"/admin/gateways/gateway/{gateway.pk}/pairing/", {"token": token, "server": "javascript:x"},
-                          follow=True)  # fmt: skip
+    again = operator.post(
+        f"/admin/gateways/gateway/{gateway.pk}/pairing/", {"token": token, "server": "javascript:x"}, follow=True
+    )
     body = again.content.decode()
     assert "Type the address as http://HOST:PORT" in body
     assert "javascript:x" not in body.split('id="phone-commands"')[1]
@@ -213,8 +219,9 @@ def test_login_attempts_are_limited_per_user_name_from_any_address(client, setti
     for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3"]:
         wrong = client.post("/admin/login/", {"username": "Operator ", "password": "wrong"}, REMOTE_ADDR=address)
         assert wrong.status_code == 200
-    blocked = client.post("/admin/login/", {"username": "operator", "password": "a-long-test-password"},
-                          REMOTE_ADDR="192.0.2.4")  # fmt: skip
+    blocked = client.post(
+        "/admin/login/", {"username": "operator", "password": "a-long-test-password"}, REMOTE_ADDR="192.0.2.4"
+    )
     assert blocked.status_code == 429
     other_user = client.post("/admin/login/", {"username": "someone", "password": "x"}, REMOTE_ADDR="192.0.2.4")
     assert other_user.status_code == 200

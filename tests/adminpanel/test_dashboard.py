@@ -25,9 +25,12 @@ def _message(account, *, status: str, gateway=None, hours_ago: float = 0) -> Mes
 
 def _otp(account, status: str) -> None:
     Otp.objects.create(
-        account=account, phone_number=GUIDE_NUMBER, code_hash="x" * 64, status=status,
+        account=account,
+        phone_number=GUIDE_NUMBER,
+        code_hash="x" * 64,
+        status=status,
         expires_at=timezone.now() + timedelta(minutes=5),
-    )  # fmt: skip
+    )
 
 
 def test_the_dashboard_counts_phones_queue_hourly_traffic_delivery_and_otp_conversion(account, make_gateway, settings):
@@ -51,8 +54,12 @@ def test_the_dashboard_counts_phones_queue_hourly_traffic_delivery_and_otp_conve
     assert (dashboard.pending, dashboard.queued) == (1, 1)
     assert len(dashboard.hourly) == 24
     assert {k: v for k, v in dashboard.hourly[-1].items() if k != "hour"} == {
-        "delivered": 3, "failed": 1, "queued": 1, "pending": 1, "sent": 0,
-    }  # fmt: skip
+        "delivered": 3,
+        "failed": 1,
+        "queued": 1,
+        "pending": 1,
+        "sent": 0,
+    }
     assert dashboard.hourly[-3]["sent"] == 1
     assert sum(sum(v for k, v in bucket.items() if k != "hour") for bucket in dashboard.hourly) == 7
     rates = {p.name: (p.delivered, p.handed, p.failed) for p in dashboard.delivery}

@@ -122,9 +122,11 @@ def test_a_message_a_phone_already_took_cannot_be_cancelled(account, online_gate
 def test_retrying_a_failed_message_sends_it_again_on_an_online_phone(account, make_gateway):
     message = message_create(account=account, to=GUIDE_NUMBER, text="hi")  # no phone: pending
     Message.objects.filter(pk=message.pk).update(
-        status=MessageStatus.FAILED, failed_at=timezone.now(), error_message="Expired: no gateway available",
+        status=MessageStatus.FAILED,
+        failed_at=timezone.now(),
+        error_message="Expired: no gateway available",
         expires_at=timezone.now(),
-    )  # fmt: skip
+    )
     phone = make_gateway()
 
     assert messages_retry(message_ids=[message.pk]) == (1, [])
@@ -145,8 +147,9 @@ def test_only_failed_messages_can_be_retried(account, status):
 
 
 def test_an_otp_message_is_never_retried(account):
-    message = message_create(account=account, to=GUIDE_NUMBER, text="Code 123456", display_text="Code ••••••",
-                             priority=MessagePriority.OTP)  # fmt: skip
+    message = message_create(
+        account=account, to=GUIDE_NUMBER, text="Code 123456", display_text="Code ••••••", priority=MessagePriority.OTP
+    )
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED)
     with pytest.raises(MessageActionRefused, match="OTP"):
         message_retry(message_id=message.pk)

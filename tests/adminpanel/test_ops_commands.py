@@ -27,9 +27,11 @@ def run(*args) -> str:
 
 def _message(account, *, status: str, age: timedelta = timedelta(0), otp: bool = False, **fields) -> Message:
     message = message_create(
-        account=account, to=GUIDE_NUMBER, text="hi",
+        account=account,
+        to=GUIDE_NUMBER,
+        text="hi",
         priority=MessagePriority.OTP if otp else MessagePriority.NORMAL,
-    )  # fmt: skip
+    )
     Message.objects.filter(pk=message.pk).update(status=status, created_at=timezone.now() - age, **fields)
     return message
 
@@ -60,16 +62,28 @@ def test_stats_reports_queue_phones_and_throughput(account, make_gateway):
     make_gateway(online=False)
     _message(account, status=MessageStatus.PENDING)
     _message(account, status=MessageStatus.SENT, sent_at=timezone.now())
-    _message(account, status=MessageStatus.DELIVERED, sent_at=timezone.now() - timedelta(minutes=5),
-             delivered_at=timezone.now(), gateway=phone)  # fmt: skip
+    _message(
+        account,
+        status=MessageStatus.DELIVERED,
+        sent_at=timezone.now() - timedelta(minutes=5),
+        delivered_at=timezone.now(),
+        gateway=phone,
+    )
     _message(account, status=MessageStatus.FAILED, failed_at=timezone.now() - timedelta(hours=2))
 
     stats = json.loads(run("stats", "--json"))
 
     assert stats == {
-        "pending": 1, "queued": 0, "phones_online": 1, "phones_total": 2, "accepted_last_hour": 4,
-        "sent_last_minute": 1, "sent_last_hour": 2, "delivered_last_hour": 1, "failed_last_hour": 0,
-    }  # fmt: skip
+        "pending": 1,
+        "queued": 0,
+        "phones_online": 1,
+        "phones_total": 2,
+        "accepted_last_hour": 4,
+        "sent_last_minute": 1,
+        "sent_last_hour": 2,
+        "delivered_last_hour": 1,
+        "failed_last_hour": 0,
+    }
     assert "phones_online" in run("stats")
 
 
@@ -93,10 +107,17 @@ def test_purge_deletes_old_finished_rows_and_keeps_live_ones(account, online_gat
     pending = _message(account, status=MessageStatus.PENDING, age=old)
     fresh = _message(account, status=MessageStatus.DELIVERED)
     long_ago = timezone.now() - old
-    InboundSms.objects.create(account=account, gateway=online_gateway, device_sms_id="1", sender="+1", body="x",
-                              received_at=long_ago)  # fmt: skip
-    Otp.objects.create(account=account, phone_number=GUIDE_NUMBER, code_hash="h", status=OtpStatus.VERIFIED,
-                       expires_at=long_ago, created_at=long_ago)  # fmt: skip
+    InboundSms.objects.create(
+        account=account, gateway=online_gateway, device_sms_id="1", sender="+1", body="x", received_at=long_ago
+    )
+    Otp.objects.create(
+        account=account,
+        phone_number=GUIDE_NUMBER,
+        code_hash="h",
+        status=OtpStatus.VERIFIED,
+        expires_at=long_ago,
+        created_at=long_ago,
+    )
     ApiRequest.objects.create(method="GET", path="/up", status=200, latency_ms=1, created_at=long_ago)
     GatewayEvent.objects.create(gateway=online_gateway, event="connected", created_at=long_ago)
     for event in ("queued", "sent", "delivered"):  # deleted with their message, not counted as messages

@@ -69,8 +69,9 @@ def test_a_revoked_or_expired_key_is_not_rolled(make_api_key, state, client):
     with pytest.raises(ApiKeyNotRollable, match=state):
         api_key_roll(api_key=key, grace=timedelta(hours=1))
     operator = staff_with(client, "view_apikey", "change_apikey")
-    response = operator.post("/admin/accounts/apikey/", {"action": "roll_now", "_selected_action": [key.pk]},
-                             follow=True)  # fmt: skip
+    response = operator.post(
+        "/admin/accounts/apikey/", {"action": "roll_now", "_selected_action": [key.pk]}, follow=True
+    )
     assert f"{state}: create a new key instead of rolling it" in response.content.decode()
     assert ApiKey.objects.count() == 1
 

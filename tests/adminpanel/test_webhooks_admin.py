@@ -43,8 +43,10 @@ def test_a_private_url_is_refused_on_the_form(operator, account, settings):
 
 
 def test_test_event_attempts_replay_and_a_disabled_endpoint(operator, account, receiver):
-    operator.post("/admin/webhooks/webhookendpoint/add/",
-                  {"account": account.pk, "url": receiver.url, "event_names": ["sms.received"]})  # fmt: skip
+    operator.post(
+        "/admin/webhooks/webhookendpoint/add/",
+        {"account": account.pk, "url": receiver.url, "event_names": ["sms.received"]},
+    )
     endpoint = WebhookEndpoint.objects.get()
     operator.post("/admin/webhooks/webhookendpoint/", {"action": "send_test_event", "_selected_action": [endpoint.pk]})
     test_event = WebhookEvent.objects.get(event="webhook.test")

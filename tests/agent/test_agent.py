@@ -17,9 +17,20 @@ from agent import agent
 
 def make_agent(tmp_path: Path, *extra: str) -> agent.Agent:
     args = agent.build_parser().parse_args(
-        ["--server", "http://127.0.0.1:9", "--token", "gw_live_x", "--driver", "simulator",
-         "--journal", str(tmp_path / "journal.sqlite3"), "--outbox", str(tmp_path / "outbox.jsonl"), *extra]
-    )  # fmt: skip
+        [
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "gw_live_x",
+            "--driver",
+            "simulator",
+            "--journal",
+            str(tmp_path / "journal.sqlite3"),
+            "--outbox",
+            str(tmp_path / "outbox.jsonl"),
+            *extra,
+        ]
+    )
     return agent.Agent(args)
 
 
@@ -259,11 +270,14 @@ def test_the_agent_refuses_a_recipient_that_is_not_e164_before_the_radio(tmp_pat
 
 def test_sms_received_before_the_phone_was_first_paired_are_never_uploaded(tmp_path, monkeypatch, utc_zone):
     sender = "+959987654321"
-    inbox = [{"_id": 1, "number": sender, "body": "the owner's old SMS", "received": "2020-01-01 10:00:00"},
-             {"_id": 2, "number": sender, "body": "for the gateway", "received": "2099-01-01 10:00:00"}]  # fmt: skip
+    inbox = [
+        {"_id": 1, "number": sender, "body": "the owner's old SMS", "received": "2020-01-01 10:00:00"},
+        {"_id": 2, "number": sender, "body": "for the gateway", "received": "2099-01-01 10:00:00"},
+    ]
     fake_termux(tmp_path, monkeypatch, inbox)
-    args = agent.build_parser().parse_args(["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux",
-                                            "--home", str(tmp_path)])  # fmt: skip
+    args = agent.build_parser().parse_args(
+        ["--server", "http://127.0.0.1:9", "--token", "t", "--driver", "termux", "--home", str(tmp_path)]
+    )
     gateway_agent = agent.Agent(args)
     first_paired = gateway_agent.journal.first_paired_at()
     assert [sms["text"] for sms in asyncio.run(gateway_agent.driver.poll_inbound())] == ["for the gateway"]
@@ -285,7 +299,9 @@ def test_a_final_jobs_text_leaves_the_journal(tmp_path):
     assert b"482913" not in on_disk
 
 
-@pytest.mark.parametrize(("asked", "kept"), [(30, 30.0), (5, 5.0), (12.5, 12.5), (4.9, 30.0), (0, 30.0), (-1, 30.0),
-                                             ("1", 30.0), (None, 30.0), (True, 30.0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("asked", "kept"),
+    [(30, 30.0), (5, 5.0), (12.5, 12.5), (4.9, 30.0), (0, 30.0), (-1, 30.0), ("1", 30.0), (None, 30.0), (True, 30.0)],
+)
 def test_a_heartbeat_interval_below_5_s_is_ignored(asked, kept):
     assert agent.heartbeat_interval(asked) == kept

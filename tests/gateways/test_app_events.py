@@ -24,9 +24,18 @@ pytestmark = pytest.mark.django_db(transaction=True)
 class Stream:
     def __init__(self, token: str | None, method: str = "GET") -> None:
         headers = [(b"authorization", f"Bearer {token}".encode())] if token else []
-        scope = {"type": "http", "http_version": "1.1", "method": method, "path": "/api/mobile/v1/events",
-                 "raw_path": b"/api/mobile/v1/events", "query_string": b"", "headers": headers,
-                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 3005), "scheme": "http"}  # fmt: skip
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": method,
+            "path": "/api/mobile/v1/events",
+            "raw_path": b"/api/mobile/v1/events",
+            "query_string": b"",
+            "headers": headers,
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 3005),
+            "scheme": "http",
+        }
         self.communicator = ApplicationCommunicator(application, scope)
 
     async def open(self) -> dict:

@@ -199,10 +199,16 @@ def test_connect_hello_and_heartbeat_make_the_phone_online_with_its_device_facts
             {
                 "type": "hello",
                 "protocol": 1,
-                "device": {"model": "Pixel 7", "app_version": "1.0", "battery": 80, "charging": False, "signal": 3,
-                           "sims": [{"slot": 0, "carrier": "MPT", "number": "+959450000000"}]},
+                "device": {
+                    "model": "Pixel 7",
+                    "app_version": "1.0",
+                    "battery": 80,
+                    "charging": False,
+                    "signal": 3,
+                    "sims": [{"slot": 0, "carrier": "MPT", "number": "+959450000000"}],
+                },
             }
-        )  # fmt: skip
+        )
         await socket.send({"type": "heartbeat", "battery": 79, "charging": True, "signal": 4})
         await settle(0.2)
         gateway = await database_sync_to_async(Gateway.objects.get)(pk=phone.gateway.pk)
@@ -424,8 +430,14 @@ def test_inbound_sms_are_stored_once(run, make_phone):
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        frame = {"type": "inbound", "id": "sms-7", "from": "+959987654321", "text": "STOP ✋", "sim_slot": 1,
-                 "received_at": "2025-10-22T10:30:00Z"}  # fmt: skip
+        frame = {
+            "type": "inbound",
+            "id": "sms-7",
+            "from": "+959987654321",
+            "text": "STOP ✋",
+            "sim_slot": 1,
+            "received_at": "2025-10-22T10:30:00Z",
+        }
         for _ in range(2):
             await socket.send(frame)
             assert await socket.recv_type("ack") == {"type": "ack", "id": "sms-7"}
@@ -443,8 +455,9 @@ def test_an_inbound_time_without_a_zone_is_refused_and_nothing_is_stored(run, ma
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        await socket.send({"type": "inbound", "id": "sms-8", "from": "+959987654321", "text": "hi",
-                           "received_at": received_at})  # fmt: skip
+        await socket.send(
+            {"type": "inbound", "id": "sms-8", "from": "+959987654321", "text": "hi", "received_at": received_at}
+        )
         ack = await socket.recv_type("ack")
         await socket.close()
         return ack
@@ -500,8 +513,15 @@ def test_an_inbound_time_with_an_offset_is_stored_in_utc(run, make_phone):
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        await socket.send({"type": "inbound", "id": "sms-9", "from": "+959987654321", "text": "hi",
-                           "received_at": "2026-11-25T19:30:00+06:30"})  # fmt: skip
+        await socket.send(
+            {
+                "type": "inbound",
+                "id": "sms-9",
+                "from": "+959987654321",
+                "text": "hi",
+                "received_at": "2026-11-25T19:30:00+06:30",
+            }
+        )
         await socket.recv_type("ack")
         await socket.close()
 
@@ -588,8 +608,9 @@ def test_a_new_message_is_pushed_from_its_wake_before_any_database_read_within_t
         otp = await create_sms(text="Your code is 123456", display_text="Your code is ••••••", priority=10)
         jobs = await socket.jobs(2)
         assert [(j["message_id"], j["text"], j["priority"]) for j in jobs] == [
-            (first.pk, "one", "normal"), (otp.pk, "Your code is 123456", "otp")
-        ]  # fmt: skip
+            (first.pk, "one", "normal"),
+            (otp.pk, "Your code is 123456", "otp"),
+        ]
         assert looks.count == looked  # no database read before those frames
         third = await create_sms(text="three")
         (job,) = await socket.jobs(1)

@@ -139,11 +139,19 @@ def test_1000_messages_for_3_phones_at_10_per_minute_go_out_at_30_per_minute(acc
     start = timezone.now()
     Message.objects.bulk_create(
         [
-            Message(account=account, to=GUIDE_NUMBER, body=f"#{i}", encoding="gsm7", segments=1, status="pending",
-                    created_at=start + timedelta(microseconds=i), expires_at=start + timedelta(days=1))
+            Message(
+                account=account,
+                to=GUIDE_NUMBER,
+                body=f"#{i}",
+                encoding="gsm7",
+                segments=1,
+                status="pending",
+                created_at=start + timedelta(microseconds=i),
+                expires_at=start + timedelta(days=1),
+            )
             for i in range(1000)
         ]
-    )  # fmt: skip
+    )
     assert sum(dispatch.dispatch_assign_pending(now=start, limit=1000).values()) == 1000
 
     pushes: dict[int, list] = {phone.pk: [] for phone in phones}

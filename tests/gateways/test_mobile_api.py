@@ -88,10 +88,16 @@ def test_an_agent_gateways_token_does_not_register_an_app(fake_app):
 
 @pytest.mark.parametrize(
     "body",
-    [{"simCards": []}, {"name": "", "simCards": []}, {"name": "x", "simCards": "two"},
-     {"name": "x", "simCards": [{"slotIndex": "0"}]}, {"name": "x", "simCards": [{}] * 9}, [1, 2]],
+    [
+        {"simCards": []},
+        {"name": "", "simCards": []},
+        {"name": "x", "simCards": "two"},
+        {"name": "x", "simCards": [{"slotIndex": "0"}]},
+        {"name": "x", "simCards": [{}] * 9},
+        [1, 2],
+    ],
     ids=["no name", "empty name", "sims not a list", "slot not a number", "too many sims", "array"],
-)  # fmt: skip
+)
 def test_a_registration_the_server_cannot_use_is_400(app_gateway, fake_app, body):
     answer = fake_app().call("POST", "/device", body, token=app_gateway.raw_token)
     assert answer.status == 400
@@ -128,8 +134,14 @@ def test_get_device_answers_the_external_ip(app):
     assert answer.body["externalIp"] == "127.0.0.1"
 
 
-ENDPOINTS = [("PATCH", "/device"), ("GET", "/message"), ("PATCH", "/message"), ("GET", "/settings"),
-             ("GET", "/webhooks"), ("PATCH", "/user/password")]  # fmt: skip
+ENDPOINTS = [
+    ("PATCH", "/device"),
+    ("GET", "/message"),
+    ("PATCH", "/message"),
+    ("GET", "/settings"),
+    ("GET", "/webhooks"),
+    ("PATCH", "/user/password"),
+]
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -155,8 +167,17 @@ def test_user_code_and_password_are_not_used(app):
 def test_a_fetched_job_has_the_shape_the_app_reads(app, account):
     message = _send(account)
     [item] = app.fetch()
-    assert set(item) == {"id", "textMessage", "phoneNumbers", "withDeliveryReport", "isEncrypted", "validUntil",
-                         "state", "createdAt", "simNumber"}  # fmt: skip
+    assert set(item) == {
+        "id",
+        "textMessage",
+        "phoneNumbers",
+        "withDeliveryReport",
+        "isEncrypted",
+        "validUntil",
+        "state",
+        "createdAt",
+        "simNumber",
+    }
     assert item["id"] == message.pk
     assert item["textMessage"] == {"text": "Hello"}
     assert item["phoneNumbers"] == [OOREDOO_NUMBER]
@@ -217,8 +238,11 @@ def test_states_map_onto_ours_and_never_go_back(app, account):
 def test_the_app_times_are_read_with_their_offset(app, account):
     message = _send(account)
     app.fetch()
-    answer = app.call("PATCH", "/message", [{"id": message.pk, "state": "Sent", "recipients": [],
-                                             "states": {"Sent": "2026-11-25T14:30:00.123+7:00"}}])  # fmt: skip
+    answer = app.call(
+        "PATCH",
+        "/message",
+        [{"id": message.pk, "state": "Sent", "recipients": [], "states": {"Sent": "2026-11-25T14:30:00.123+7:00"}}],
+    )
     assert answer.status == 204
     message.refresh_from_db()
     assert message.sent_at.isoformat() == "2026-11-25T07:30:00.123000+00:00"
@@ -253,10 +277,15 @@ def test_unknown_ids_and_other_phones_messages_are_ignored(app, account, fake_ap
 
 @pytest.mark.parametrize(
     "body",
-    [{"id": "x"}, [{"id": "x", "state": "Exploded"}], [{"id": 1, "state": "Sent"}], ["Sent"],
-     [{"id": "x", "state": "Sent"}] * 101],
+    [
+        {"id": "x"},
+        [{"id": "x", "state": "Exploded"}],
+        [{"id": 1, "state": "Sent"}],
+        ["Sent"],
+        [{"id": "x", "state": "Sent"}] * 101,
+    ],
     ids=["not an array", "unknown state", "id not a string", "item not an object", "huge array"],
-)  # fmt: skip
+)
 def test_a_patch_the_server_cannot_use_is_400(app, body):
     answer = app.call("PATCH", "/message", body)
     assert answer.status in (400, 413)

@@ -85,8 +85,16 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
             roles.append(("http", http_server_args(http_port), {"PHONE_SERVER_URL": ws_url}))
         for name, args, extra in roles:
             log_path = logs / f"{name}-{index}.log"
-            procs.append(subprocess.Popen(args, cwd=BASE_DIR, env={**env, **extra}, stdout=log_path.open("ab"),
-                                          stderr=subprocess.STDOUT, start_new_session=True))  # fmt: skip
+            procs.append(
+                subprocess.Popen(
+                    args,
+                    cwd=BASE_DIR,
+                    env={**env, **extra},
+                    stdout=log_path.open("ab"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
             log_paths.append(log_path)
         servers.append(LiveServer(f"http://127.0.0.1:{http_port}", ws_url, procs, log_paths))
     try:
@@ -170,8 +178,14 @@ def app_phones():
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 # Root in CI needs --no-sandbox; the rest keeps Chromium from calling home.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture

@@ -82,10 +82,27 @@ class Agent:
         self.journal = tmp_path / f"{name}-journal.sqlite3"
         self.log = tmp_path / f"{name}.log"
         # A home of its own: where it saves its credentials (never the repository's var/agent).
-        self.args = [sys.executable, "-m", "agent.agent", "--home", str(tmp_path / f"{name}-home"),
-                     "--token", token, "--driver", "simulator",
-                     "--outbox", str(self.outbox), "--journal", str(self.journal), "--inbound", str(self.inbound),
-                     "--inbound-interval", "0.2", "--deliver-delay", "0.05"]  # fmt: skip
+        self.args = [
+            sys.executable,
+            "-m",
+            "agent.agent",
+            "--home",
+            str(tmp_path / f"{name}-home"),
+            "--token",
+            token,
+            "--driver",
+            "simulator",
+            "--outbox",
+            str(self.outbox),
+            "--journal",
+            str(self.journal),
+            "--inbound",
+            str(self.inbound),
+            "--inbound-interval",
+            "0.2",
+            "--deliver-delay",
+            "0.05",
+        ]
         for server in servers:
             self.args += ["--server", server]
         for key, value in options.items():

@@ -111,8 +111,9 @@ def test_a_new_key_is_shown_once_then_sends_an_sms_from_the_api_tester_and_shows
     page.wait_for_selector("#tester-status:has-text('401')")
     assert '"error": "Invalid or expired API key"' in page.inner_text("#tester-response")
 
-    logs.wait_for_function("document.querySelector('#request-log').innerText.includes('/api/v1/sms/status/')",
-                           timeout=20_000)  # fmt: skip
+    logs.wait_for_function(
+        "document.querySelector('#request-log').innerText.includes('/api/v1/sms/status/')", timeout=20_000
+    )
     rows = [row.split("\t") for row in logs.inner_text("#request-log tbody").splitlines()]
     assert sorted((cells[3], cells[4].split("/msg_")[0], cells[5]) for cells in rows) == [
         ("GET", "/api/v1/sms/status", "200"),
@@ -169,8 +170,11 @@ def test_a_phone_paired_from_its_qr_code_goes_online_delivers_and_goes_offline(
     agent = Agent(tmp_path, "pixel-7", "", [], pair=pairing).start()
     try:
         wait_for(lambda: "● online" in _row(page, "pixel-7"), timeout=30, what="pixel-7 online in the gateway list")
-        wait_for(lambda: Message.objects.get(pk=message_id).status == MessageStatus.DELIVERED, timeout=30,
-                 what="the waiting message delivered")  # fmt: skip
+        wait_for(
+            lambda: Message.objects.get(pk=message_id).status == MessageStatus.DELIVERED,
+            timeout=30,
+            what="the waiting message delivered",
+        )
         assert [job["body"] for job in agent.sent()] == ["Waiting for a phone"]
         page.reload()
         page.screenshot(path=screenshots / "gateways.png")

@@ -26,8 +26,9 @@ OOREDOO_NUMBER = "+959971234567"
 
 
 def status_of(server, raw_key: str, message_id: str) -> dict:
-    response = requests.get(f"{server.url}/api/v1/sms/status/{message_id}",
-                            headers={"Authorization": f"Bearer {raw_key}"}, timeout=10)  # fmt: skip
+    response = requests.get(
+        f"{server.url}/api/v1/sms/status/{message_id}", headers={"Authorization": f"Bearer {raw_key}"}, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -45,8 +46,7 @@ def test_an_app_phone_sends_and_reports_delivery(web_server, app_phones, raw_key
     phone = app_phones(created.raw_token, web_server)
     wait_for(lambda: Gateway.objects.get(pk=created.gateway.pk).is_online, what="the app phone online")
     message_id = post_sms(web_server, raw_key, OOREDOO_NUMBER, "Hello from the app ✓")
-    wait_for(lambda: status_of(web_server, raw_key, message_id)["status"] == "delivered", timeout=20,
-             what="delivered")  # fmt: skip
+    wait_for(lambda: status_of(web_server, raw_key, message_id)["status"] == "delivered", timeout=20, what="delivered")
     assert phone.sent == [{"id": message_id, "body": "Hello from the app ✓", "to": OOREDOO_NUMBER}]
     assert phone.errors == []
     answer = status_of(web_server, raw_key, message_id)
@@ -97,8 +97,9 @@ def test_inbound_sms_from_the_app_reach_the_inbox(web_server, raw_key):
     assert app.forward_sms(hook["url"], text="Reply YES", sender="+959441234567", event_id="e1").status == 204
     assert app.forward_sms(hook["url"], text="forged", sender="+1", key="guess").status == 401
     assert app.forward_sms(hook["url"], text="replayed", sender="+1", timestamp=int(time.time()) - 3600).status == 401
-    inbox = requests.get(f"{web_server.url}/api/v1/sms/inbox", headers={"Authorization": f"Bearer {raw_key}"},
-                         timeout=10).json()  # fmt: skip
+    inbox = requests.get(
+        f"{web_server.url}/api/v1/sms/inbox", headers={"Authorization": f"Bearer {raw_key}"}, timeout=10
+    ).json()
     assert [(m["from"], m["text"], m["gateway"]) for m in inbox["messages"]] == [
         ("+959441234567", "Reply YES", "app-phone")
     ]
@@ -115,10 +116,14 @@ def test_messages_over_app_phones_and_agents_on_two_nodes_are_delivered_exactly_
         texts[post_sms(servers[i % len(servers)], keys[0], OOREDOO_NUMBER, f"early #{i}")] = f"early #{i}"
     running_apps = [app_phones(apps[i].raw_token, servers[i % len(servers)]) for i in range(2)]
     urls = [s.ws_url for s in servers]
-    running_agents = [agents(f"agent-{i}", socket_phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)])
-                      .start() for i in range(2)]  # fmt: skip
-    wait_for(lambda: Gateway.objects.filter(is_connected=True).count() == 4,
-             what=lambda: phones_report(running_agents, servers))  # fmt: skip
+    running_agents = [
+        agents(f"agent-{i}", socket_phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)]).start()
+        for i in range(2)
+    ]
+    wait_for(
+        lambda: Gateway.objects.filter(is_connected=True).count() == 4,
+        what=lambda: phones_report(running_agents, servers),
+    )
     for i in range(110):
         text = f"message #{i} မင်္ဂလာပါ"
         texts[post_sms(servers[i % len(servers)], keys[i % 2], OOREDOO_NUMBER, text)] = text
@@ -126,8 +131,11 @@ def test_messages_over_app_phones_and_agents_on_two_nodes_are_delivered_exactly_
             running_agents[0].kill_between_sends()
         if i == 80:
             running_agents[0].start()
-    wait_for(lambda: Message.objects.filter(status="delivered").count() == 120, timeout=90,
-             what=lambda: f"120 delivered; now {message_states()}")  # fmt: skip
+    wait_for(
+        lambda: Message.objects.filter(status="delivered").count() == 120,
+        timeout=90,
+        what=lambda: f"120 delivered; now {message_states()}",
+    )
     sent = [line for agent in running_agents for line in agent.sent()] + [s for p in running_apps for s in p.sent]
     counts = Counter(line["id"] for line in sent)
     assert set(counts) == set(texts)

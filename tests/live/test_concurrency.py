@@ -62,9 +62,12 @@ def test_parallel_verifies_of_the_right_code_give_exactly_one_200(web_servers, a
 
 def test_ten_retries_at_once_with_one_idempotency_key_make_one_message(web_servers, api_key, transactional_db):
     def retry(server):
-        return requests.post(f"{server.url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": "once"},
-                             headers={"Authorization": f"Bearer {api_key.raw_key}", "Idempotency-Key": "retry-me"},
-                             timeout=60)  # fmt: skip
+        return requests.post(
+            f"{server.url}/api/v1/sms/send",
+            json={"to": GUIDE_NUMBER, "message": "once"},
+            headers={"Authorization": f"Bearer {api_key.raw_key}", "Idempotency-Key": "retry-me"},
+            timeout=60,
+        )
 
     responses = all_at_once([functools.partial(retry, web_servers[i % 2]) for i in range(10)])
 

@@ -55,8 +55,10 @@ def test_200_messages_over_3_phones_survive_a_killed_phone_delivered_exactly_onc
     assert set(Message.objects.values_list("status", flat=True)) == {"pending"}
 
     urls = [s.ws_url for s in servers]
-    running = [agents(f"phone-{i}", phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)]).start()
-               for i in range(3)]  # fmt: skip
+    running = [
+        agents(f"phone-{i}", phones[i].raw_token, urls[i % len(urls) :] + urls[: i % len(urls)]).start()
+        for i in range(3)
+    ]
     wait_for(lambda: Gateway.objects.filter(is_connected=True).count() == 3, what="3 phones online")
 
     for i in range(180):

@@ -61,8 +61,14 @@ def fake_termux(home: Path) -> tuple[Path, Path]:
 
 
 def run_shell(script: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(["sh", "-c", script], env=env, cwd=env["HOME"], stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        ["sh", "-c", script],
+        env=env,
+        cwd=env["HOME"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -109,8 +115,12 @@ def test_a_phone_paired_once_comes_back_after_a_reboot_from_the_boot_script(web_
     try:
         wait_for(lambda: online("rebooting-phone"), timeout=30, what="the phone online after the boot script")
         key = api_key_generate(name="boot test", permissions=["send_sms"]).raw_key
-        response = requests.post(f"{web_server.url}/api/v1/sms/send", json={"to": "+959123456789", "message": "back"},
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=30)  # fmt: skip
+        response = requests.post(
+            f"{web_server.url}/api/v1/sms/send",
+            json={"to": "+959123456789", "message": "back"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         assert response.status_code == 202
         wait_for(lambda: sends.exists() and "+959123456789" in sends.read_text(), timeout=30, what="the phone to send")
     finally:

@@ -43,8 +43,11 @@ def node_modules(tmp_path_factory):
     folder = tmp_path_factory.mktemp("node")
     result = subprocess.run(
         ["npm", "install", "--no-audit", "--no-fund", f"axios@{AXIOS_VERSION}"],
-        cwd=folder, capture_output=True, text=True, timeout=180,
-    )  # fmt: skip
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     if result.returncode != 0:
         missing_tool(f"npm could not install axios: {result.stderr[-300:]}")
     return folder / "node_modules"
@@ -66,9 +69,13 @@ def test_the_guides_javascript_examples(web_server, raw_key, online_gateway, nod
     script = tmp_path / "client.js"
     script.write_text(substitute(guide_javascript(), web_server.url, raw_key) + DRIVER)
     proc = subprocess.Popen(
-        ["node", str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ["node", str(script)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "NODE_PATH": str(node_modules)},
-    )  # fmt: skip
+    )
     deadline = time.monotonic() + 20
     while not Otp.objects.exists() and time.monotonic() < deadline:
         time.sleep(0.05)

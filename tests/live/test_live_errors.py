@@ -73,8 +73,9 @@ def test_status_lines_name_every_code_the_api_answers(web_server, api_key):
     """No ``422 Unknown Status``: daphne (embedded mode) writes RFC 9110's phrase; granian
     (production's HTTP server) writes its fixed table's, the older name of the same code."""
     headers = {"Authorization": f"Bearer {api_key.raw_key}"}
-    invalid = requests.post(f"{web_server.url}/api/v1/sms/send", json={"to": "123", "message": "hi"},
-                            headers=headers, timeout=10)  # fmt: skip
+    invalid = requests.post(
+        f"{web_server.url}/api/v1/sms/send", json={"to": "123", "message": "hi"}, headers=headers, timeout=10
+    )
     assert invalid.status_code == 422
     assert invalid.reason == ("Unprocessable Entity" if settings.REDIS_URL else "Unprocessable Content")
     wrong_method = requests.post(f"{web_server.url}/up", timeout=10)
@@ -94,8 +95,10 @@ def test_a_50_mb_body_is_refused_without_being_held_in_memory(web_server, api_ke
     pid = web_server.procs[0].pid
     before = _rss_kb(pid)
     length = b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % (50 * 1024 * 1024)
-    head = (b"POST /api/v1/sms/send HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%s\r\n"
-            b"Authorization: Bearer %s\r\n\r\n") % (host.encode(), length, api_key.raw_key.encode())  # fmt: skip
+    head = (
+        b"POST /api/v1/sms/send HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n%s\r\n"
+        b"Authorization: Bearer %s\r\n\r\n"
+    ) % (host.encode(), length, api_key.raw_key.encode())
     chunk = b"a" * (1024 * 1024)
     answer = b""
     with socket.create_connection((host, port), timeout=30) as conn:

@@ -27,8 +27,9 @@ def status(server, key: str) -> int:
 
 def send(server, key: str) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
-    response = requests.post(f"{server.url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": "hi"},
-                             headers=headers, timeout=10)  # fmt: skip
+    response = requests.post(
+        f"{server.url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": "hi"}, headers=headers, timeout=10
+    )
     assert response.status_code == 202, response.text
     return response.json()
 

@@ -23,8 +23,9 @@ pytestmark = [
 SEMANTIC = [schemathesis.checks.positive_data_acceptance]
 # The same examples on every run, so that CI is repeatable; FUZZ_RANDOM=1 explores new ones.
 RANDOM = bool(os.environ.get("FUZZ_RANDOM"))
-EXAMPLES = hypothesis_settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
-                               derandomize=not RANDOM)  # fmt: skip
+EXAMPLES = hypothesis_settings(
+    max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=not RANDOM
+)
 
 
 @pytest.fixture

@@ -38,17 +38,28 @@ def proxy(web_server, tmp_path):
     port = free_port()
     web, phones = web_server.url.rsplit(":", 1)[1], web_server.ws_url.rsplit(":", 1)[1]
     text = CADDYFILE.read_text()
-    text = text.replace("dynamic a phones 8001", f"to 127.0.0.1:{phones}").replace("dynamic a web 8000",
-                                                                                     f"to 127.0.0.1:{web}")  # fmt: skip
+    text = text.replace("dynamic a phones 8001", f"to 127.0.0.1:{phones}").replace(
+        "dynamic a web 8000", f"to 127.0.0.1:{web}"
+    )
     assert "dynamic" not in text
     # No admin endpoint, no change to this machine's trust store, no redirect server on :80.
     config = tmp_path / "Caddyfile"
     config.write_text("{\n\tadmin off\n\tskip_install_trust\n\tauto_https disable_redirects\n}\n" + text)
-    env = {"SITE_ADDRESS": f"127.0.0.1:{port}", "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}  # fmt: skip
+    env = {
+        "SITE_ADDRESS": f"127.0.0.1:{port}",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
     log = (tmp_path / "caddy.log").open("wb")
-    process = subprocess.Popen([caddy, "run", "--config", str(config), "--adapter", "caddyfile"], env=env,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(config), "--adapter", "caddyfile"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         wait_for_port(port, proc=process)
         ca = tmp_path / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
@@ -77,8 +88,9 @@ def test_an_app_phone_works_through_the_proxy_over_https(web_server, proxy, raw_
         wait_for(lambda: Gateway.objects.get(pk=created.gateway.pk).is_online, what="online through the proxy")
         started = time.monotonic()
         message_id = post_sms(web_server, raw_key, OOREDOO_NUMBER, "over TLS")
-        wait_for(lambda: status_of(web_server, raw_key, message_id)["status"] == "delivered", timeout=20,
-                 what="delivered")  # fmt: skip
+        wait_for(
+            lambda: status_of(web_server, raw_key, message_id)["status"] == "delivered", timeout=20, what="delivered"
+        )
         # Woken by the stream, not by its 15-minute polling: the proxy passed the event at once.
         assert time.monotonic() - started < 10
         assert phone.sent == [{"id": message_id, "body": "over TLS", "to": OOREDOO_NUMBER}]

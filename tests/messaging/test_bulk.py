@@ -12,8 +12,13 @@ BULK = "/api/v1/sms/bulk"
 
 
 def test_each_item_gets_its_own_result_in_one_transaction(api_client, online_gateway):
-    items = [{"to": "+959441234567", "message": "one"}, {"to": "12", "message": "bad number"},
-             {"to": "+959971234567", "message": "two"}, "not an object", {"to": "+959651234567"}]  # fmt: skip
+    items = [
+        {"to": "+959441234567", "message": "one"},
+        {"to": "12", "message": "bad number"},
+        {"to": "+959971234567", "message": "two"},
+        "not an object",
+        {"to": "+959651234567"},
+    ]
     answer = api_client.post(BULK, {"messages": items}, format="json")
     assert answer.status_code == 202
     body = answer.json()
@@ -62,9 +67,13 @@ def test_a_thousand_long_messages_fit_and_each_phone_is_woken_once(
 
 @pytest.mark.parametrize(
     ("body", "code"),
-    [({}, "invalid_messages"), ({"messages": []}, "invalid_messages"), ({"messages": "x"}, "invalid_messages"),
-     ({"messages": [{"to": "+959441234567", "message": "x"}] * 1001}, "too_many_messages")],
-)  # fmt: skip
+    [
+        ({}, "invalid_messages"),
+        ({"messages": []}, "invalid_messages"),
+        ({"messages": "x"}, "invalid_messages"),
+        ({"messages": [{"to": "+959441234567", "message": "x"}] * 1001}, "too_many_messages"),
+    ],
+)
 def test_a_batch_the_server_cannot_use_is_a_json_422(api_client, body, code):
     answer = api_client.post(BULK, body, format="json")
     assert (answer.status_code, answer.json()["code"]) == (422, code)

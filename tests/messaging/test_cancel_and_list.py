@@ -78,8 +78,16 @@ def test_the_list_is_newest_first_filtered_and_paged(api_client, account, other_
 
     first = api_client.get("/api/v1/sms", {"limit": 2}).json()
     assert [m["message_id"] for m in first["messages"]] == [made[4], made[3]]
-    assert set(first["messages"][0]) == {"message_id", "to", "status", "created_at", "sent_at", "delivered_at",
-                                         "failed_at", "error_message"}  # fmt: skip
+    assert set(first["messages"][0]) == {
+        "message_id",
+        "to",
+        "status",
+        "created_at",
+        "sent_at",
+        "delivered_at",
+        "failed_at",
+        "error_message",
+    }
     second = api_client.get("/api/v1/sms", {"limit": 2, "cursor": first["next_cursor"]}).json()
     third = api_client.get("/api/v1/sms", {"limit": 2, "cursor": second["next_cursor"]}).json()
     assert [m["message_id"] for m in second["messages"] + third["messages"]] == [made[2], made[1], made[0]]
@@ -89,17 +97,24 @@ def test_the_list_is_newest_first_filtered_and_paged(api_client, account, other_
     assert [m["message_id"] for m in failed] == [made[1]]
     to = api_client.get("/api/v1/sms", {"to": "+959441234563"}).json()["messages"]
     assert [m["message_id"] for m in to] == [made[3]]
-    window = {"since": (now - timedelta(minutes=8, seconds=30)).isoformat(),
-              "until": (now - timedelta(minutes=6, seconds=30)).isoformat()}  # fmt: skip
+    window = {
+        "since": (now - timedelta(minutes=8, seconds=30)).isoformat(),
+        "until": (now - timedelta(minutes=6, seconds=30)).isoformat(),
+    }
     assert [m["message_id"] for m in api_client.get("/api/v1/sms", window).json()["messages"]] == [made[3], made[2]]
 
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [({"status": "lost"}, "invalid_status"), ({"limit": "0"}, "invalid_limit"), ({"limit": "201"}, "invalid_limit"),
-     ({"cursor": "garbage"}, "invalid_cursor"), ({"since": "yesterday"}, "invalid_since"),
-     ({"until": "2026-11-25T10:00:00"}, "invalid_until")],
-)  # fmt: skip
+    [
+        ({"status": "lost"}, "invalid_status"),
+        ({"limit": "0"}, "invalid_limit"),
+        ({"limit": "201"}, "invalid_limit"),
+        ({"cursor": "garbage"}, "invalid_cursor"),
+        ({"since": "yesterday"}, "invalid_since"),
+        ({"until": "2026-11-25T10:00:00"}, "invalid_until"),
+    ],
+)
 def test_a_bad_query_is_a_json_422(api_client, query, code):
     answer = api_client.get("/api/v1/sms", query)
     assert (answer.status_code, answer.json()["code"]) == (422, code)

@@ -16,9 +16,13 @@ def inbox(make_gateway, account):
     gateway = make_gateway(name="pixel", account=account)
     for i in range(5):
         gateway_inbound_sms(
-            gateway_id=gateway.pk, device_sms_id=str(i), sender=f"+95900000000{i}", text=f"reply {i}",
-            sim_slot=0, received_at=BASE + timedelta(minutes=i),
-        )  # fmt: skip
+            gateway_id=gateway.pk,
+            device_sms_id=str(i),
+            sender=f"+95900000000{i}",
+            text=f"reply {i}",
+            sim_slot=0,
+            received_at=BASE + timedelta(minutes=i),
+        )
     return gateway
 
 
@@ -54,13 +58,19 @@ def test_the_inbox_filters_by_since(api_client, inbox):
 
 @pytest.mark.parametrize(
     ("query", "code"),
-    [("limit=0", "invalid_limit"), ("limit=201", "invalid_limit"), ("limit=x", "invalid_limit"),
-     ("since=yesterday", "invalid_since"), ("since=2025-10-22T10:00:00", "invalid_since"),
-     ("cursor=%25%25", "invalid_cursor"), ("cursor=bm9wZQ", "invalid_cursor"),
-     # An id past a bigint (it overflowed SQLite: a 500), and one that is no id at all.
-     (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), 10**22)}", "invalid_cursor"),
-     (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), '-1')}", "invalid_cursor")],
-)  # fmt: skip
+    [
+        ("limit=0", "invalid_limit"),
+        ("limit=201", "invalid_limit"),
+        ("limit=x", "invalid_limit"),
+        ("since=yesterday", "invalid_since"),
+        ("since=2025-10-22T10:00:00", "invalid_since"),
+        ("cursor=%25%25", "invalid_cursor"),
+        ("cursor=bm9wZQ", "invalid_cursor"),
+        # An id past a bigint (it overflowed SQLite: a 500), and one that is no id at all.
+        (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), 10**22)}", "invalid_cursor"),
+        (f"cursor={cursor_encode(datetime(2026, 1, 1, tzinfo=UTC), '-1')}", "invalid_cursor"),
+    ],
+)
 def test_the_inbox_rejects_bad_parameters(api_client, inbox, query, code):
     response = api_client.get(f"/api/v1/sms/inbox?{query}")
     assert response.status_code == 422

@@ -53,21 +53,27 @@ def test_high_priority_goes_before_normal_and_otps_before_both(api_client, accou
     normal = message_create(account=account, to=TO, text="normal", gateway_id=online_gateway.pk)
     send(api_client, priority="high")
     high = Message.objects.get(priority=MessagePriority.HIGH)
-    otp = message_create(account=account, to=TO, text="code", priority=MessagePriority.OTP,
-                         gateway_id=online_gateway.pk)  # fmt: skip
+    otp = message_create(
+        account=account, to=TO, text="code", priority=MessagePriority.OTP, gateway_id=online_gateway.pk
+    )
     jobs, *_ = dispatch_take_jobs(gateway_id=online_gateway.pk, token_hash="")
     assert [job.message_id for job in jobs] == [otp.pk, high.pk, normal.pk]
 
 
 @pytest.mark.parametrize(
     ("fields", "code"),
-    [({"send_at": "tomorrow"}, "invalid_send_at"), ({"send_at": "2026-11-25T10:00:00"}, "invalid_send_at"),
-     ({"send_at": (timezone.now() + timedelta(days=31)).isoformat()}, "invalid_send_at"),
-     ({"send_at": 5}, "invalid_send_at"),
-     ({"validity": 59}, "invalid_validity"), ({"validity": "600"}, "invalid_validity"),
-     ({"validity": True}, "invalid_validity"), ({"priority": "urgent"}, "invalid_priority"),
-     ({"priority": ["high"]}, "invalid_priority")],
-)  # fmt: skip
+    [
+        ({"send_at": "tomorrow"}, "invalid_send_at"),
+        ({"send_at": "2026-11-25T10:00:00"}, "invalid_send_at"),
+        ({"send_at": (timezone.now() + timedelta(days=31)).isoformat()}, "invalid_send_at"),
+        ({"send_at": 5}, "invalid_send_at"),
+        ({"validity": 59}, "invalid_validity"),
+        ({"validity": "600"}, "invalid_validity"),
+        ({"validity": True}, "invalid_validity"),
+        ({"priority": "urgent"}, "invalid_priority"),
+        ({"priority": ["high"]}, "invalid_priority"),
+    ],
+)
 def test_a_bad_option_is_a_json_422(api_client, fields, code):
     answer = send(api_client, **fields)
     assert (answer.status_code, answer.json()["code"]) == (422, code)
@@ -76,8 +82,11 @@ def test_a_bad_option_is_a_json_422(api_client, fields, code):
 
 def test_bulk_items_take_the_same_options(api_client, online_gateway):
     at = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
-    items = [{"to": TO, "message": "later", "send_at": at.isoformat()},
-             {"to": TO, "message": "now", "priority": "high"}, {"to": TO, "message": "bad", "validity": 1}]  # fmt: skip
+    items = [
+        {"to": TO, "message": "later", "send_at": at.isoformat()},
+        {"to": TO, "message": "now", "priority": "high"},
+        {"to": TO, "message": "bad", "validity": 1},
+    ]
     results = api_client.post("/api/v1/sms/bulk", {"messages": items}, format="json").json()["results"]
     assert [r.get("status") or r["code"] for r in results] == ["pending", "queued", "invalid_validity"]
     later = Message.objects.get(pk=results[0]["message_id"])

@@ -156,8 +156,9 @@ def test_test_and_live_data_never_mix(test_client, api_client, account, make_gat
     make_gateway()
     live_id = send(api_client, text="live")["message_id"]
     test_id = send(test_client, text="test")["message_id"]
-    InboundSms.objects.create(account=account, device_sms_id="1", sender="+959441234567", body="hi",
-                              received_at=timezone.now())  # fmt: skip
+    InboundSms.objects.create(
+        account=account, device_sms_id="1", sender="+959441234567", body="hi", received_at=timezone.now()
+    )
     # Each mode's status, list and cancel know only that mode's messages.
     assert test_client.get(f"/api/v1/sms/status/{live_id}").status_code == 404
     assert api_client.get(f"/api/v1/sms/status/{test_id}").status_code == 404
@@ -214,8 +215,9 @@ def test_test_otps_do_not_use_the_accounts_live_quota(test_client, api_client, o
 
 def test_webhooks_fire_for_test_messages_marked_as_test(test_client, api_client, account, online_gateway, settings):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-    webhook_endpoint_create(account_id=account.pk, url="http://127.0.0.1:9/hooks",
-                            events=["message.sent", "message.delivered"])  # fmt: skip
+    webhook_endpoint_create(
+        account_id=account.pk, url="http://127.0.0.1:9/hooks", events=["message.sent", "message.delivered"]
+    )
     test_id = send(test_client)["message_id"]
     later = timezone.now() + timedelta(seconds=1.5)
     message_simulate_due(now=later)
@@ -224,8 +226,10 @@ def test_webhooks_fire_for_test_messages_marked_as_test(test_client, api_client,
     message_claim(gateway_id=online_gateway.pk, message_id=live_id)
     payloads = [event.payload for event in WebhookEvent.objects.order_by("created_at")]
     assert [(p["type"], p["test"], p["data"]["message_id"]) for p in payloads] == [
-        ("message.sent", True, test_id), ("message.delivered", True, test_id), ("message.sent", False, live_id)
-    ]  # fmt: skip
+        ("message.sent", True, test_id),
+        ("message.delivered", True, test_id),
+        ("message.sent", False, live_id),
+    ]
 
 
 def test_with_no_test_message_moving_the_simulator_reads_once(api_client, online_gateway, django_assert_num_queries):

@@ -336,8 +336,10 @@ def test_one_key_cannot_pump_codes_to_many_numbers(api_client, gateway, settings
     numbers = [f"+9591234567{i:02d}" for i in range(5)]
     answers = [send_otp(api_client, phone=number) for number in numbers]
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
-    assert answers[3].json() == {"error": "Rate limit exceeded. Maximum 3 OTP per hour for this API key",
-                                 "code": "rate_limited"}  # fmt: skip
+    assert answers[3].json() == {
+        "error": "Rate limit exceeded. Maximum 3 OTP per hour for this API key",
+        "code": "rate_limited",
+    }
     assert int(answers[3]["Retry-After"]) >= 1
     assert Otp.objects.count() == 3
 
@@ -358,8 +360,10 @@ def test_an_account_may_allow_only_some_countries(api_client, gateway, account):
     assert send_otp(api_client, phone=GUIDE_NUMBER).status_code == 200  # Myanmar
     refused = send_otp(api_client, phone="+447911123456")  # United Kingdom
     assert refused.status_code == 422
-    assert refused.json() == {"error": "OTP codes may not be sent to this country for this account",
-                              "code": "country_not_allowed"}  # fmt: skip
+    assert refused.json() == {
+        "error": "OTP codes may not be sent to this country for this account",
+        "code": "country_not_allowed",
+    }
     assert not Otp.objects.filter(phone_number="+447911123456").exists()
 
 

@@ -107,8 +107,9 @@ class Clients:
         for attempt in range(40):
             url = urls[attempt % len(urls)]
             try:
-                response = requests.post(f"{url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": text},
-                                         headers=headers, timeout=10)  # fmt: skip
+                response = requests.post(
+                    f"{url}/api/v1/sms/send", json={"to": GUIDE_NUMBER, "message": text}, headers=headers, timeout=10
+                )
             except requests.RequestException:
                 continue  # no answer (the node is down, or died mid-request): the other one
             body = response.json()  # every answer is JSON, faults included
@@ -135,8 +136,12 @@ class Clients:
 
 def assert_delivered_exactly_once(clients: Clients, phones: list[Agent], *, timeout: float = 90) -> None:
     """Every accepted message delivered, and no message sent twice by any phone."""
-    wait_for(lambda: all(clients.status(m) == "delivered" for m in clients.accepted), timeout=timeout,
-             interval=0.5, what=lambda: _undelivered(clients))  # fmt: skip
+    wait_for(
+        lambda: all(clients.status(m) == "delivered" for m in clients.accepted),
+        timeout=timeout,
+        interval=0.5,
+        what=lambda: _undelivered(clients),
+    )
     jobs = [job for phone in phones for job in phone.sent()]
     sent = [job["id"] for job in jobs]
     assert len(sent) == len(set(sent)), "a message was sent twice"

@@ -27,9 +27,13 @@ def _listening(port: int) -> bool:
 def test_prod_local_serves_two_ready_nodes_and_ctrl_c_stops_everything():
     ports = [free_port(), free_port()]
     root = new_workdir("mysmsapio-prod-local-")
-    proc = subprocess.Popen([sys.executable, "-m", "devtools.prod_local", "--ports", *map(str, ports),
-                             "--root", str(root)], cwd=BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "devtools.prod_local", "--ports", *map(str, ports), "--root", str(root)],
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for port in ports:
             wait_for(lambda port=port: node_ready(f"http://127.0.0.1:{port}"), timeout=90, what=f"node :{port} ready")
@@ -132,8 +136,12 @@ def test_a_stopped_database_gives_json_503s_and_recovery_is_automatic(topology, 
 
 
 def _post_once(url: str, api_key: str, text: str) -> tuple[int, dict]:
-    response = requests.post(f"{url}/api/v1/sms/send", json={"to": "+959123456789", "message": text},
-                             headers={"Authorization": f"Bearer {api_key}"}, timeout=30)  # fmt: skip
+    response = requests.post(
+        f"{url}/api/v1/sms/send",
+        json={"to": "+959123456789", "message": text},
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=30,
+    )
     return response.status_code, response.json()  # JSON whatever happened
 
 
@@ -146,23 +154,31 @@ def test_a_worker_killed_mid_task_runs_it_again_harmlessly(topology):
 
     # An account with no phone: its message stays pending whatever an earlier test's phones
     # (the default account's, perhaps not yet marked offline) are doing.
-    lonely = topology.manage("create_api_key", "--name", "lonely", "--permissions", "send_sms", "--account",
-                             f"lonely-{time.time_ns()}").stdout.split()[-1]  # fmt: skip
+    lonely = topology.manage(
+        "create_api_key", "--name", "lonely", "--permissions", "send_sms", "--account", f"lonely-{time.time_ns()}"
+    ).stdout.split()[-1]
     clients = Clients(topology, lonely)
     assert clients.send("nobody will take this one") == 202  # no phone of its account: pending
     message_id = clients.accepted[-1]
     database = topology.postgres.url()
     with psycopg.connect(database, autocommit=True) as db:
-        db.execute("UPDATE messaging_message SET expires_at = now() - interval '1 second' WHERE id = %s",
-                   [message_id])  # fmt: skip
+        db.execute("UPDATE messaging_message SET expires_at = now() - interval '1 second' WHERE id = %s", [message_id])
     with psycopg.connect(database) as lock:
         # Hold the row, so that the expiry task blocks mid-way on its conditional UPDATE.
         lock.execute("SELECT 1 FROM messaging_message WHERE id = %s FOR UPDATE", [message_id])
         task_id = Celery(broker=topology.redis.url()).send_task("messaging.tasks.expire_messages").id
         with psycopg.connect(database, autocommit=True) as db:
-            wait_for(lambda: db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                                        " AND query LIKE 'UPDATE %%messaging_message%%'").fetchone()[0] == 1,
-                     timeout=30, what="the expiry task blocked on the row")  # fmt: skip
+            wait_for(
+                lambda: (
+                    db.execute(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND query LIKE 'UPDATE %%messaging_message%%'"
+                    ).fetchone()[0]
+                    == 1
+                ),
+                timeout=30,
+                what="the expiry task blocked on the row",
+            )
         children = [c for w in topology.worker_procs for c in psutil.Process(w.proc.pid).children()]
         for child in children:
             child.kill()  # the pool process running the task dies mid-task
@@ -174,8 +190,9 @@ def test_a_worker_killed_mid_task_runs_it_again_harmlessly(topology):
 
     wait_for(ran_again, timeout=60, what="the killed task run again")
     with psycopg.connect(database) as db:
-        status, error = db.execute("SELECT status, error_message FROM messaging_message WHERE id = %s",
-                                   [message_id]).fetchone()  # fmt: skip
+        status, error = db.execute(
+            "SELECT status, error_message FROM messaging_message WHERE id = %s", [message_id]
+        ).fetchone()
         events = db.execute("SELECT event FROM messaging_messageevent WHERE message_id = %s", [message_id]).fetchall()
     assert (status, error) == ("failed", "Expired: no gateway available")
     assert events == [("expired",)]  # once, though the task ran twice
@@ -207,11 +224,17 @@ def test_webhooks_arrive_at_least_once_across_a_killed_web_node_and_a_failing_re
                     (Webhook(secret).verify(body, headers), headers, status)
                     for (headers, body), status in zip(receiver.received, receiver.answered, strict=False)
                 ]
-                return [(p["data"]["message_id"], h["webhook-id"]) for p, h, status in tries
-                        if p["data"]["message_id"] in mine and (status == 200 or not answered_ok)]  # fmt: skip
+                return [
+                    (p["data"]["message_id"], h["webhook-id"])
+                    for p, h, status in tries
+                    if p["data"]["message_id"] in mine and (status == 200 or not answered_ok)
+                ]
 
-            wait_for(lambda: {message for message, _ in told(answered_ok=True)} == mine, timeout=60,
-                     what="every delivery told")  # fmt: skip
+            wait_for(
+                lambda: {message for message, _ in told(answered_ok=True)} == mine,
+                timeout=60,
+                what="every delivery told",
+            )
             webhook_ids = {message: set() for message in mine}
             for message, webhook_id in told():
                 webhook_ids[message].add(webhook_id)
@@ -233,8 +256,11 @@ def test_a_test_mode_key_is_served_by_the_workers_and_never_by_a_phone(topology,
     for index in range(4):
         clients.send(f"test mode {index}", prefer=index % 2)
     assert len(clients.accepted) == 4  # else the waits below would hold for no message at all
-    wait_for(lambda: all(clients.status(m) == "delivered" for m in clients.accepted), timeout=60,
-             what=lambda: f"test messages delivered; now {[clients.status(m) for m in clients.accepted]}")  # fmt: skip
+    wait_for(
+        lambda: all(clients.status(m) == "delivered" for m in clients.accepted),
+        timeout=60,
+        what=lambda: f"test messages delivered; now {[clients.status(m) for m in clients.accepted]}",
+    )
     sent_by_phones = {line["id"] for phone in phones for line in phone.sent()}
     assert sent_by_phones.isdisjoint(clients.accepted)
 

@@ -81,9 +81,10 @@ def receiver(settings) -> Iterator[Receiver]:
 @pytest.fixture
 def endpoint(receiver, account):
     return webhook_endpoint_create(
-        account_id=account.pk, url=receiver.url, events=["message.sent", "message.delivered", "sms.received",
-                                                          "gateway.online", "gateway.offline"],
-    )  # fmt: skip
+        account_id=account.pk,
+        url=receiver.url,
+        events=["message.sent", "message.delivered", "sms.received", "gateway.online", "gateway.offline"],
+    )
 
 
 def deliver_all(now=None) -> list[bool | None]:
@@ -95,8 +96,9 @@ def test_a_delivered_message_is_posted_signed_per_standard_webhooks(receiver, en
     message_claim(gateway_id=online_gateway.pk, message_id=message.pk)
     message_mark_delivered(gateway_id=online_gateway.pk, message_id=message.pk)
     assert list(WebhookEvent.objects.order_by("created_at").values_list("event", flat=True)) == [
-        "message.sent", "message.delivered"
-    ]  # fmt: skip
+        "message.sent",
+        "message.delivered",
+    ]
     assert deliver_all() == [True, True]
     events = []
     for headers, body in receiver.received:
@@ -173,8 +175,17 @@ def test_only_the_start_of_a_huge_answer_is_kept(receiver, endpoint, account):
     assert WebhookEvent.objects.get().attempt_log.get().response_excerpt == "x" * 500
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://10.1.2.3/x", "http://169.254.169.254/latest",
-                                 "http://[::1]/x", "ftp://example.com/x", "http:///nohost"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://10.1.2.3/x",
+        "http://169.254.169.254/latest",
+        "http://[::1]/x",
+        "ftp://example.com/x",
+        "http:///nohost",
+    ],
+)
 def test_private_loopback_and_link_local_addresses_are_refused(settings, account, url):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     with pytest.raises(WebhookRefused):
@@ -208,8 +219,9 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_the_grace(receiver, endpo
 
 def test_an_inbound_sms_reported_twice_is_told_once(receiver, endpoint, account):
     for _ in range(2):
-        inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="7", sender="+959441234567",
-                          text="STOP")  # fmt: skip
+        inbound_sms_store(
+            account_id=account.pk, gateway_id=None, device_sms_id="7", sender="+959441234567", text="STOP"
+        )
     assert InboundSms.objects.count() == 1
     [event] = WebhookEvent.objects.all()
     assert event.payload["data"]["from"] == "+959441234567" and event.payload["data"]["text"] == "STOP"
@@ -281,8 +293,9 @@ def test_a_delivery_connects_to_the_address_that_was_checked(receiver, account, 
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     port = receiver.server.server_port
-    webhook_endpoint_create(account_id=account.pk, url=f"http://hooks.example.test:{port}/hooks?x=1",
-                            events=["sms.received"])  # fmt: skip
+    webhook_endpoint_create(
+        account_id=account.pk, url=f"http://hooks.example.test:{port}/hooks?x=1", events=["sms.received"]
+    )
     inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
     assert deliver_all() == [True]
     assert receiver.received[0][0]["host"] == f"hooks.example.test:{port}"  # the name, at the vetted address

@@ -22,9 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--account", default=Account.DEFAULT_NAME)
         parser.add_argument("--expires-in-days", type=int, default=None)
         parser.add_argument(
-            "--test", action="store_true",
+            "--test",
+            action="store_true",
             help="A test-mode key (api_test_...): its messages never reach a phone (docs/test-mode.md)",
-        )  # fmt: skip
+        )
 
     def handle(self, *args, name: str, permissions: str, account: str, expires_in_days, test: bool, **options):
         names = [p.strip() for p in permissions.split(",") if p.strip()]

@@ -25,14 +25,29 @@ class Command(BaseCommand):
             help="a phone running the SMS Gateway for Android app (the token is its registration token)",
         )
 
-    def handle(self, *args, name: str, rate: int, daily_quota: int | None, account: str | None, shared: bool,
-               app: bool, **options) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args,
+        name: str,
+        rate: int,
+        daily_quota: int | None,
+        account: str | None,
+        shared: bool,
+        app: bool,
+        **options,
+    ) -> None:
         if not 1 <= rate <= 30:
             raise CommandError("--rate must be between 1 and 30 (Android allows 30 SMS parts per minute)")
         owner = account_get_or_create(name=account) if account is not None else None  # as create_api_key does
         try:
-            result = gateway_create(name=name, rate_per_minute=rate, daily_quota=daily_quota, account=owner,
-                                    shared=shared, kind=GatewayKind.APP if app else GatewayKind.AGENT)  # fmt: skip
+            result = gateway_create(
+                name=name,
+                rate_per_minute=rate,
+                daily_quota=daily_quota,
+                account=owner,
+                shared=shared,
+                kind=GatewayKind.APP if app else GatewayKind.AGENT,
+            )
         except IntegrityError as exc:
             raise CommandError(f"A gateway named {name!r} already exists") from exc
         whose = "the shared pool" if shared else f"account '{result.gateway.account.name}'"
