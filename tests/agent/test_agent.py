@@ -158,7 +158,7 @@ def test_the_termux_driver_sends_with_the_sim_slot_and_reads_the_inbox(tmp_path,
             "sim_slot": None,
             "received_at": "2025-10-22T10:30:00Z",
         }
-    ]  # fmt: skip (this test runs in UTC)
+    ]  # the agent wrote the phone's local time in UTC (this test runs in UTC)
     assert again == []  # each SMS is forwarded once
 
 
