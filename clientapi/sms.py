@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 
 from django.conf import settings
 from rest_framework.request import Request
@@ -14,11 +13,10 @@ from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
 from core.api import ApiAnswer, ApiView, api_time, json_object
 from core.errors import NotFound, RateLimited, ValidationFailed
-from core.pagination import InvalidCursor, cursor_decode, page_of
+from core.pagination import page_of
 from core.ratelimit import RateLimitResult
-from core.times import parse_zoned_time
 from gateways.selectors import gateway_names, gateway_pick_for_message
-from messaging.models import MessageStatus, is_message_id
+from messaging.models import is_message_id
 from messaging.selectors import (
     MessageState,
     inbound_sms_page,
@@ -27,7 +25,6 @@ from messaging.selectors import (
     message_state_get,
 )
 from messaging.services import (
-    MAX_BULK_ITEMS,
     ValidatedSms,
     idempotency_key_validate,
     message_cancel_by_client,
@@ -35,8 +32,22 @@ from messaging.services import (
     message_send,
     message_send_bulk,
     sms_budget_take,
-    sms_validate,
     sms_wants_phone,
+)
+
+from .operations import MESSAGE_ID, MESSAGE_LINKS, RATE_LIMIT_HEADERS, operation
+from .schemas import (
+    InboxItem,
+    InboxPage,
+    SmsAccepted,
+    SmsBulkAccepted,
+    SmsBulkInput,
+    SmsInboxQuery,
+    SmsListItem,
+    SmsListQuery,
+    SmsPage,
+    SmsSendInput,
+    SmsStatus,
 )
 
 
@@ -82,8 +93,7 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
         _refuse_over_budget(budget, f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key")
         headers = budget.headers()
     with _answers_carry(headers):
-        data = read_body()
-        sms = sms_validate(to=data.get("to"), text=data.get("message"), options=data)
+        sms = ValidatedSms.of(**SmsSendInput.check(read_body()))
     if earlier is not None:
         message, created = message_replay(message=earlier, to=sms.to, text=sms.text), False
     else:
@@ -92,12 +102,25 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
         )
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return ApiAnswer({"success": True, "message_id": message.pk, "status": message.status}, 202, headers)
+    return ApiAnswer(SmsAccepted.answer(success=True, message_id=message.pk, status=message.status), 202, headers)
+
+
+IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[\x21-\x7e]+$"}
 
 
 class SmsSendApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
+    @operation(
+        operation_id="smsSend",
+        summary="Send an SMS",
+        body=SmsSendInput,
+        answers={202: SmsAccepted},
+        errors=(400, 401, 403, 413, 415, 422, 429, 503),
+        headers={"Idempotency-Key": IDEMPOTENCY_KEY},
+        answer_headers=RATE_LIMIT_HEADERS,
+        links=MESSAGE_LINKS,
+    )
     def post(self, request: Request) -> Response:
         return sms_send_answer(
             request.auth, lambda: json_object(request), idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY")
@@ -111,12 +134,19 @@ def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
         message = message_state_get(account_id=api_key.account_id, message_id=message_id, is_test=api_key.is_test)
     if message is None:
         raise NotFound("Message not found", code="message_not_found")
-    return message.body()
+    return SmsStatus.answer(**message.body())
 
 
 class SmsStatusApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
+    @operation(
+        operation_id="smsStatus",
+        summary="A message's status",
+        path=MESSAGE_ID,
+        answers={200: SmsStatus},
+        errors=(401, 403, 404, 503),
+    )
     def get(self, request: Request, message_id: str) -> Response:
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
@@ -128,15 +158,17 @@ class SmsBulkApi(ApiView):
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
+    @operation(
+        operation_id="smsBulk",
+        summary="Beyond the guide: up to 1,000 messages at once, a result for each",
+        body=SmsBulkInput,
+        answers={202: SmsBulkAccepted},
+        errors=(400, 401, 403, 413, 415, 422, 429, 503),
+        answer_headers=RATE_LIMIT_HEADERS,
+    )
     def post(self, request: Request) -> Response:
         api_key: ApiKey = request.auth
-        items = json_object(request).get("messages")
-        if not isinstance(items, list) or not items:
-            raise ValidationFailed(
-                "messages must be a non-empty list of {to, message} objects", code="invalid_messages"
-            )
-        if len(items) > MAX_BULK_ITEMS:
-            raise ValidationFailed(f"At most {MAX_BULK_ITEMS} messages per request", code="too_many_messages")
+        items = SmsBulkInput.check(json_object(request))["messages"]
         checked = [_bulk_item(item) for item in items]
         budget = sms_budget_take(api_key=api_key, cost=len(items))
         limit = settings.SMS_RATE_LIMIT_PER_MINUTE
@@ -150,7 +182,9 @@ class SmsBulkApi(ApiView):
             items=[sms if isinstance(sms, ValidationFailed) else (sms, _phone_for(api_key, sms)) for sms in checked],
         )
         accepted = sum(1 for result in results if "message_id" in result)
-        body = {"success": accepted > 0, "accepted": accepted, "rejected": len(results) - accepted, "results": results}
+        body = SmsBulkAccepted.answer(
+            success=accepted > 0, accepted=accepted, rejected=len(results) - accepted, results=results
+        )
         return Response(body, status=202, headers=budget.headers())
 
 
@@ -158,7 +192,7 @@ def _bulk_item(item: object) -> ValidatedSms | ValidationFailed:
     try:
         if not isinstance(item, dict):
             raise ValidationFailed("Each item must be an object with to and message", code="invalid_item")
-        return sms_validate(to=item.get("to"), text=item.get("message"), options=item)
+        return ValidatedSms.of(**SmsSendInput.check(item))
     except ValidationFailed as exc:
         return exc
 
@@ -168,6 +202,13 @@ class SmsCancelApi(ApiView):
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
+    @operation(
+        operation_id="smsCancel",
+        summary="Beyond the guide: cancel a message no phone has taken yet",
+        path=MESSAGE_ID,
+        answers={200: SmsStatus},
+        errors=(401, 403, 404, 409, 503),
+    )
     def post(self, request: Request, message_id: str) -> Response:
         message_cancel_by_client(api_key=request.auth, message_id=message_id)
         return Response(sms_status_answer(request.auth, message_id=message_id))
@@ -177,93 +218,71 @@ class SmsListApi(ApiView):
     """Beyond the guide: the account's messages, newest first, filtered, in pages."""
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
-    MAX_LIMIT = 200
 
+    @operation(
+        operation_id="smsList",
+        summary="Beyond the guide: the account's messages, newest first",
+        query=SmsListQuery,
+        answers={200: SmsPage},
+        errors=(401, 403, 422, 503),
+    )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        limit = _limit(params.get("limit", "50"), self.MAX_LIMIT)
-        status = params.get("status") or None
-        if status is not None and status not in MessageStatus.values:
-            raise ValidationFailed(f"status must be one of {', '.join(MessageStatus.values)}", code="invalid_status")
-        times = {name: _time(params[name], name) for name in ("since", "until") if params.get(name)}
-        before = _cursor(params["cursor"], parse_id=_message_id) if params.get("cursor") else None
+        query = SmsListQuery.check(request.query_params)
+        limit = query.get("limit", 50)
         rows = message_page(
             account_id=request.auth.account_id,
             limit=limit + 1,
-            status=status,
-            to=params.get("to") or None,
-            before=before,
+            status=query.get("status"),
+            to=query.get("to"),
+            before=query.get("cursor"),
             is_test=request.auth.is_test,
-            **times,
+            since=query.get("since"),
+            until=query.get("until"),
         )
         items, next_cursor = page_of(rows, limit=limit, key=lambda m: (m.created_at, m.pk))
-        messages = [{**MessageState.of(m).body(), "to": m.to, "created_at": api_time(m.created_at)} for m in items]
-        return Response({"messages": messages, "next_cursor": next_cursor})
+        messages = [
+            SmsListItem.answer(**MessageState.of(m).body(), to=m.to, created_at=api_time(m.created_at)) for m in items
+        ]
+        return Response(SmsPage.answer(messages=messages, next_cursor=next_cursor))
 
 
 class SmsInboxApi(ApiView):
     """SMS received by the account's gateway phones, newest first, in pages."""
 
     permission_classes = [HasApiPermission.for_(Permission.RECEIVE_SMS)]
-    MAX_LIMIT = 200
 
+    @operation(
+        operation_id="smsInbox",
+        summary="SMS the account's phones received, newest first",
+        query=SmsInboxQuery,
+        answers={200: InboxPage},
+        errors=(401, 403, 422, 503),
+    )
     def get(self, request: Request) -> Response:
-        params = request.query_params
-        limit = _limit(params.get("limit", "50"), self.MAX_LIMIT)
-        since = _time(params["since"], "since") if params.get("since") else None
-        before = _cursor(params["cursor"], parse_id=_row_id) if params.get("cursor") else None
+        query = SmsInboxQuery.check(request.query_params)
+        limit = query.get("limit", 50)
         # SMS that phones received are live data: a test-mode key's inbox is empty.
         rows = []
         if not request.auth.is_test:
-            rows = inbound_sms_page(account_id=request.auth.account_id, limit=limit + 1, since=since, before=before)
+            rows = inbound_sms_page(
+                account_id=request.auth.account_id,
+                limit=limit + 1,
+                since=query.get("since"),
+                before=query.get("cursor"),
+            )
         items, next_cursor = page_of(rows, limit=limit, key=lambda sms: (sms.received_at, sms.id))
         names = gateway_names(gateway_ids={sms.gateway_id for sms in items if sms.gateway_id is not None})
         messages = [
-            {
-                "id": sms.id,
-                "from": sms.sender,
-                "text": sms.body,
-                "received_at": api_time(sms.received_at),
-                "gateway": names.get(sms.gateway_id),
-                "sim_slot": sms.sim_slot,
-            }
+            InboxItem.answer(
+                **{
+                    "id": sms.id,
+                    "from": sms.sender,
+                    "text": sms.body,
+                    "received_at": api_time(sms.received_at),
+                    "gateway": names.get(sms.gateway_id),
+                    "sim_slot": sms.sim_slot,
+                }
+            )
             for sms in items
         ]
-        return Response({"messages": messages, "next_cursor": next_cursor})
-
-
-def _limit(value: str, maximum: int) -> int:
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:
-        raise ValidationFailed(f"limit must be an integer from 1 to {maximum}", code="invalid_limit")
-    return int(value)
-
-
-def _time(value: str, name: str) -> datetime:
-    parsed = parse_zoned_time(value)
-    if parsed is None:
-        raise ValidationFailed(
-            f"{name} must be an ISO 8601 time with a zone, e.g. 2025-10-22T10:30:00Z", code=f"invalid_{name}"
-        )
-    return parsed
-
-
-def _cursor(value: str, *, parse_id: Callable[[str], object]) -> tuple:
-    try:
-        return cursor_decode(value, parse_id=parse_id)
-    except InvalidCursor:
-        raise ValidationFailed("Invalid cursor", code="invalid_cursor") from None
-
-
-def _message_id(text: str) -> str:
-    if not is_message_id(text):
-        raise ValueError(text)
-    return text
-
-
-MAX_ROW_ID = 2**63 - 1  # a bigint: a larger number is no row's, and SQLite overflows on it
-
-
-def _row_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= MAX_ROW_ID:
-        raise ValueError(text)
-    return int(text)
+        return Response(InboxPage.answer(messages=messages, next_cursor=next_cursor))

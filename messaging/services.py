@@ -33,8 +33,51 @@ from .selectors import message_get_by_idempotency_key
 INVALID_PHONE = "Invalid phone number format"
 
 
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
+MIN_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS = 60, 30 * 24 * 3600
+PRIORITIES = {"normal": MessagePriority.NORMAL, "high": MessagePriority.HIGH}
+
+# The checks of one value each, with the guide's texts; the client API declares which of its
+# inputs each one checks (clientapi/schemas.py).
+
+
+def phone_number_check(value: object) -> str:
+    """The E.164 form of a recipient as a client wrote it."""
+    normalized = normalize_phone_number(value)
+    if normalized is None:
+        raise ValidationFailed(INVALID_PHONE, code="invalid_phone_number")
+    return normalized
+
+
+def sms_text_check(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationFailed("Message must be a string", code="invalid_message")
+    if not value.strip():
+        raise ValidationFailed("Message must not be empty", code="invalid_message")
+    if not is_storable_text(value):
+        raise ValidationFailed(
+            "Message must be Unicode text without NUL characters or unpaired surrogates", code="invalid_message"
+        )
+    if len(value) > settings.SMS_MAX_LENGTH:
+        raise ValidationFailed(
+            f"Message is too long (maximum {settings.SMS_MAX_LENGTH} characters)", code="message_too_long"
+        )
+    return value
+
+
+def send_at_check(value: object) -> datetime:
+    parsed = parse_zoned_time(value)
+    if parsed is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
+        raise ValidationFailed(
+            "send_at must be an ISO 8601 time with a zone, at most 30 days ahead", code="invalid_send_at"
+        )
+    return parsed
+
+
 @dataclass(frozen=True)
 class ValidatedSms:
+    """A message as a client asked for it, every value checked."""
+
     to: str
     text: str
     carrier: str  # the recipient's, for the choice of phone
@@ -43,70 +86,19 @@ class ValidatedSms:
     validity: int | None = None
     priority: int = MessagePriority.NORMAL
 
-
-MAX_SCHEDULE_AHEAD = timedelta(days=30)
-MIN_VALIDITY_SECONDS, MAX_VALIDITY_SECONDS = 60, 30 * 24 * 3600
-PRIORITIES = {"normal": MessagePriority.NORMAL, "high": MessagePriority.HIGH}
-
-
-def sms_options_validate(options: dict[str, Any]) -> dict[str, Any]:
-    """The optional ``send_at``, ``validity`` and ``priority`` of a send or a bulk item."""
-    checked: dict[str, Any] = {}
-    send_at = options.get("send_at")
-    if send_at is not None:
-        parsed = parse_zoned_time(send_at)
-        if parsed is None or parsed > timezone.now() + MAX_SCHEDULE_AHEAD:
-            raise ValidationFailed(
-                "send_at must be an ISO 8601 time with a zone, at most 30 days ahead", code="invalid_send_at"
-            )
-        checked["send_at"] = parsed
-    validity = options.get("validity")
-    if validity is not None:
-        if (
-            not isinstance(validity, int)
-            or isinstance(validity, bool)
-            or not (MIN_VALIDITY_SECONDS <= validity <= MAX_VALIDITY_SECONDS)
-        ):
-            raise ValidationFailed(
-                f"validity must be a number of seconds from {MIN_VALIDITY_SECONDS} to {MAX_VALIDITY_SECONDS}",
-                code="invalid_validity",
-            )
-        checked["validity"] = validity
-    priority = options.get("priority")
-    if priority is not None:
-        if not isinstance(priority, str) or priority not in PRIORITIES:
-            raise ValidationFailed("priority must be normal or high", code="invalid_priority")
-        checked["priority"] = PRIORITIES[priority]
-    return checked
-
-
-def sms_validate(
-    *, to: object, text: object, to_field: str = "to", options: dict[str, Any] | None = None
-) -> ValidatedSms:
-    """Check a recipient and a text as the API receives them, and ``options`` (the request's
-    body, for its optional fields); raises ``ValidationFailed``."""
-    if to is None:
-        raise ValidationFailed(f"Missing required field: {to_field}", code="missing_field")
-    normalized = normalize_phone_number(to)
-    if normalized is None:
-        raise ValidationFailed(INVALID_PHONE, code="invalid_phone_number")
-    if text is None:
-        raise ValidationFailed("Missing required field: message", code="missing_field")
-    if not isinstance(text, str):
-        raise ValidationFailed("Message must be a string", code="invalid_message")
-    if not text.strip():
-        raise ValidationFailed("Message must not be empty", code="invalid_message")
-    if not is_storable_text(text):
-        raise ValidationFailed(
-            "Message must be Unicode text without NUL characters or unpaired surrogates", code="invalid_message"
-        )
-    if len(text) > settings.SMS_MAX_LENGTH:
-        raise ValidationFailed(
-            f"Message is too long (maximum {settings.SMS_MAX_LENGTH} characters)",
-            code="message_too_long",
-        )
-    checked = sms_options_validate(options) if options else {}
-    return ValidatedSms(to=normalized, text=text, carrier=carrier_for_number(normalized), **checked)
+    @classmethod
+    def of(
+        cls,
+        *,
+        to: str,
+        message: str,
+        send_at: datetime | None = None,
+        validity: int | None = None,
+        priority: str | None = None,
+    ) -> ValidatedSms:
+        """From checked values (``phone_number_check``, ``sms_text_check``...)."""
+        level = PRIORITIES[priority] if priority else MessagePriority.NORMAL
+        return cls(to, message, carrier_for_number(to), send_at, validity, level)
 
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")

@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",  # generates the client API's OpenAPI document
     "drf_spectacular_sidecar",  # Swagger UI's static files for /api/docs/
     "channels",
     "core",
@@ -269,6 +270,20 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_SCHEMA_CLASS": "mysmsapio.openapi.ApiAutoSchema",
+}
+# The client API's OpenAPI document, generated from the views' declarations (mysmsapio/openapi.py).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MySMSAPio",
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "DESCRIPTION": "Send SMS and OTPs through your own Android phones. The integration guide's endpoints exactly, "
+    "and what is marked 'beyond the guide'. Authenticate with `Authorization: Bearer api_live_...`; a test-mode key "
+    "(`api_test_...`) works on every endpoint, and its messages never reach a phone (docs/test-mode.md).",
+    "PREPROCESSING_HOOKS": ["mysmsapio.openapi.only_the_client_api"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 
 # Browsers on these origins may call the API (CORS); empty (the default): no CORS headers at
@@ -296,6 +311,7 @@ MEMO_CACHES = env.bool("MEMO_CACHES", default=True)
 # https://sms.example.com): the pairing page's default, since the admin may be open on
 # localhost, which no phone can reach. Empty: the address the admin was opened on.
 PUBLIC_URL = env.str("PUBLIC_URL", default="").rstrip("/")
+SPECTACULAR_SETTINGS["SERVERS"] = [{"url": PUBLIC_URL or "/"}]
 # Where phones connect when that is not PUBLIC_URL (make prod-local gives each node's phone
 # server its own port); empty: PUBLIC_URL's rule.
 PHONE_SERVER_URL = env.str("PHONE_SERVER_URL", default="").rstrip("/")
