@@ -18,6 +18,8 @@ its one implementation there. Errors raised by the answer itself (404 message no
 ``core.errors.api_error_answer``, the function DRF's exception handler uses. What a
 request leaves behind (request id, access log, latency histogram, request log, headers) is
 what the middleware leaves; tests/test_edge.py compares the two paths answer for answer.
+Host validation, the scheme and the security headers are Django's own (``WSGIRequest.get_host``
+and ``is_secure``, ``SecurityMiddleware.process_response``): about 6 us a request.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections
-from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
@@ -46,7 +49,7 @@ from core.errors import api_error_answer, error_body
 from core.logs import new_request_id, request_id_var
 from mysmsapio.requestlog import request_observe
 
-from .middleware import hsts_header_value
+from .middleware import security_headers
 
 logger = logging.getLogger("core.api")
 request_logger = logging.getLogger("django.request")
@@ -135,24 +138,6 @@ def _no_constant(name: str) -> None:
     raise ValueError(name)
 
 
-def _host_allowed(environ: dict[str, Any]) -> bool:
-    if settings.ALLOWED_HOSTS == ["*"]:
-        return True
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-    domain, _port = split_domain_port(host)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
-
-
-def _is_secure(environ: dict[str, Any]) -> bool:
-    # Django's HttpRequest.is_secure, on the WSGI environ.
-    if settings.SECURE_PROXY_SSL_HEADER:
-        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
-        value = environ.get(header)
-        if value is not None:
-            return value.split(",", 1)[0].strip() == secure_value
-    return environ.get("wsgi.url_scheme") == "https"
-
-
 def _answer(route: EdgeRoute, api_key: ApiKey, data: dict | None, path: dict[str, str], environ: dict) -> tuple:
     try:
         body, status, headers = route.answer(api_key, data, path, environ)
@@ -171,7 +156,12 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     found = _route(environ)
     if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
         return None  # browsers' cross-origin calls get their CORS headers from Django's path
-    if not _host_allowed(environ):
+    # Django's own host and scheme rules. On a copy: WSGIRequest rewrites PATH_INFO in the
+    # environ it gets (decoded), which the handler a request falls through to must not see.
+    request = WSGIRequest(dict(environ))
+    try:
+        request.get_host()
+    except DisallowedHost:
         return None  # Django's answer: 400 invalid_host
     route, kwargs = found
     started = time.perf_counter()
@@ -202,11 +192,9 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         ("Allow", route.allow),
         *headers.items(),
         ("Content-Length", str(len(content))),
-        ("X-Content-Type-Options", "nosniff"),
+        *security_headers(secure=request.is_secure()),
+        ("X-Request-ID", request_id_var.get()),
     ]
-    if settings.SECURE_HSTS_SECONDS and _is_secure(environ):
-        header_list.append(("Strict-Transport-Security", hsts_header_value()))
-    header_list.append(("X-Request-ID", request_id_var.get()))
     path = environ["PATH_INFO"]
     if status >= 400 and not settings.ACCESS_LOG:
         # Django's own line for an error answer (with the access log on, the access log says it).

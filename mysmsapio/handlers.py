@@ -22,19 +22,18 @@ API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
 API_URLCONF = "mysmsapio.api_root_urls"
 
 
-class ApiASGIHandler(ASGIHandler):
-    async def get_response_async(self, request):
-        request.urlconf = API_URLCONF
-        return await super().get_response_async(request)
+class ApiMiddlewareLoader:
+    """Django's ``BaseHandler.load_middleware`` for ``API_MIDDLEWARE`` instead of ``MIDDLEWARE``,
+    in either mode (the one loader of both handlers below)."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
-        handler = convert_exception_to_response(self._get_response_async)
+        handler = convert_exception_to_response(self._get_response_async if is_async else self._get_response)
         for path in reversed(settings.API_MIDDLEWARE):
             middleware = import_string(path)
-            if not getattr(middleware, "async_capable", False):
+            if is_async and not getattr(middleware, "async_capable", False):
                 raise RuntimeError(f"API middleware {path} must be async-capable")
             instance = middleware(handler)
             if hasattr(instance, "process_exception"):
@@ -44,19 +43,13 @@ class ApiASGIHandler(ASGIHandler):
         self._middleware_chain = handler
 
 
-class ApiWSGIHandler(WSGIHandler):
+class ApiASGIHandler(ApiMiddlewareLoader, ASGIHandler):
+    async def get_response_async(self, request):
+        request.urlconf = API_URLCONF
+        return await super().get_response_async(request)
+
+
+class ApiWSGIHandler(ApiMiddlewareLoader, WSGIHandler):
     def get_response(self, request):
         request.urlconf = API_URLCONF
         return super().get_response(request)
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        handler = convert_exception_to_response(self._get_response)
-        for path in reversed(settings.API_MIDDLEWARE):
-            instance = import_string(path)(handler)
-            if hasattr(instance, "process_exception"):
-                self._exception_middleware.append(instance.process_exception)
-            handler = convert_exception_to_response(instance)
-        self._middleware_chain = handler

@@ -7,6 +7,7 @@ request, and this one sits on the send path.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -14,7 +15,10 @@ from collections.abc import Callable
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
 
 from core.errors import json_error
 
@@ -46,13 +50,11 @@ def _finish(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     # A length lets clients reuse the connection without chunked decoding.
     if not response.streaming and not response.has_header("Content-Length"):
         response["Content-Length"] = str(len(response.content))
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if settings.API_CORS_ALLOWED_ORIGINS and is_api_path(request.path):
         _cors(request, response)
-    if settings.SECURE_HSTS_SECONDS and request.is_secure():
-        # What SecurityMiddleware sends for the admin; the lean API handler runs without it.
-        response.headers.setdefault("Strict-Transport-Security", hsts_header_value())
-    return response
+    # What SecurityMiddleware sends for the admin (the API's chain runs without it): HSTS over
+    # https, nosniff, Referrer-Policy, Cross-Origin-Opener-Policy.
+    return django_security().process_response(request, response)
 
 
 # What a browser may send and read across origins, when API_CORS_ALLOWED_ORIGINS allows it.
@@ -76,11 +78,36 @@ def _cors(request: HttpRequest, response: HttpResponse) -> None:
         response["Access-Control-Max-Age"] = "600"
 
 
-def hsts_header_value() -> str:
-    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
-    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
-        value += "; includeSubDomains"
-    return value
+@functools.cache
+def django_security() -> SecurityMiddleware:
+    """Django's own security middleware, for its ``process_response`` (it reads the SECURE_*
+    settings when made: made again when a test changes one)."""
+    return SecurityMiddleware(lambda request: None)
+
+
+class _SchemeProbe(HttpRequest):
+    def __init__(self, secure: bool) -> None:
+        super().__init__()
+        self._secure = secure
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+
+@functools.cache
+def security_headers(*, secure: bool) -> tuple[tuple[str, str], ...]:
+    """The headers ``django_security`` adds to an answer, over https or not: for the lean edge,
+    which writes its headers itself."""
+    response = HttpResponse()
+    django_security().process_response(_SchemeProbe(secure), response)
+    return tuple((name, value) for name, value in response.items() if name != "Content-Type")
+
+
+@receiver(setting_changed)
+def _security_settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith("SECURE_"):
+        django_security.cache_clear()
+        security_headers.cache_clear()
 
 
 class HybridMiddleware:

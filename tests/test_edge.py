@@ -362,3 +362,15 @@ def test_a_failing_key_lookup_is_left_to_django_which_answers_503(api_key, messa
     assert answered_by_edge(environ("GET", path, key=api_key.raw_key)) is None
     answer = call(application, environ("GET", path, key=api_key.raw_key))
     assert (answer.status, answer.json()["code"]) == (503, "database_unavailable")
+
+
+def test_a_non_ascii_path_the_edge_leaves_to_django_is_a_404_not_a_500(make_api_key):
+    """The edge reads the request through Django's WSGIRequest, which rewrites PATH_INFO in the
+    environ it is given: the handler the request falls through to must still get PEP 3333's
+    bytes (found by Schemathesis: a 500 with no body, through granian)."""
+    no_send = make_api_key(permissions=[Permission.SEND_OTP])  # the edge leaves it to Django (403)
+    path = "/api/v1/sms/status/" + "\U000df3ca BM".encode().decode("iso-8859-1")
+    answer = call(application, environ("GET", path, key=no_send.raw_key))
+    assert (answer.status, answer.json()["code"]) == (403, "permission_denied")
+    answer = call(application, environ("GET", path, key=None))
+    assert answer.status == 401
