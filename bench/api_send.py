@@ -187,23 +187,9 @@ def start_reference(stack: Stack) -> Server:
     port = free_port()
     env = {**stack.topology.env, "PYTHONPATH": str(BASE_DIR)}
     log = (stack.topology.root / "reference.log").open("ab")
+    options = "-m granian --interface asgi --host 127.0.0.1 --workers 1 --log-level warning"
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "bench.reference_app:app",
-        ],
+        [sys.executable, *options.split(), "--port", str(port), "bench.reference_app:app"],
         cwd=BASE_DIR,
         env=env,
         stdout=log,
@@ -223,36 +209,11 @@ def start_baseline(stack: Stack, checkout: Path, nodes: int) -> Server:
     for index in range(nodes):
         port = free_port()
         if has_wsgi:
-            args = [
-                sys.executable,
-                "-m",
-                "granian",
-                "--interface",
-                "wsgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--blocking-threads",
-                "4",
-                "--no-ws",
-                "mysmsapio.wsgi:application",
-            ]
+            options = "-m granian --interface wsgi --host 127.0.0.1 --workers 1 --blocking-threads 4 --no-ws"
+            args = [sys.executable, *options.split(), "--port", str(port), "mysmsapio.wsgi:application"]
         else:
-            args = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--access-log",
-                os.devnull,
-                "mysmsapio.asgi:application",
-            ]
+            args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull]
+            args.append("mysmsapio.asgi:application")
         log = (stack.topology.root / f"baseline-{index}.log").open("ab")
         procs.append(
             subprocess.Popen(

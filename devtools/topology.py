@@ -86,25 +86,9 @@ WSGI_THREADS = 4
 
 def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1) -> list[str]:
     """granian serving the HTTP side (mysmsapio.wsgi) on 127.0.0.1:``port``."""
-    return [
-        sys.executable,
-        "-m",
-        "granian",
-        "--interface",
-        "wsgi",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--blocking-threads",
-        str(threads),
-        "--no-ws",
-        "--log-level",
-        "warning",
-        "mysmsapio.wsgi:application",
-    ]
+    options = "-m granian --interface wsgi --host 127.0.0.1 --no-ws --log-level warning"
+    sizes = ["--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads)]
+    return [sys.executable, *options.split(), *sizes, "mysmsapio.wsgi:application"]
 
 
 def phone_server_args(port: int, *, access_log: bool = False) -> list[str]:
@@ -215,34 +199,13 @@ class Topology:
             ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)
             self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
-            args = [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "mysmsapio",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-                "-n",
-                f"worker{index + 1}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ]
+            options = "-m celery -A mysmsapio worker --loglevel=INFO --concurrency=2 --without-mingle --without-gossip"
+            args = [python, *options.split(), "-n", f"worker{index + 1}@%h"]
             name = f"worker-{index + 1}"
             self.worker_procs.append(Process(name, args, self.root / f"{name}.log").start(self.env))
         if self.beat:
-            args = [
-                python,
-                "-m",
-                "celery",
-                "-A",
-                "mysmsapio",
-                "beat",
-                "--loglevel=INFO",
-                "--schedule",
-                str(self.root / "celerybeat-schedule"),
-            ]
+            options = "-m celery -A mysmsapio beat --loglevel=INFO"
+            args = [python, *options.split(), "--schedule", str(self.root / "celerybeat-schedule")]
             self.beat_proc = Process("beat", args, self.root / "beat.log").start(self.env)
         for node in self.web:
             node.wait_until_listening()

@@ -24,6 +24,7 @@ from messaging.lifecycle import (
     message_mark_failed,
     message_mark_radio_sent,
 )
+from messaging.services import ReceivedSms
 
 from . import dispatch
 from .db import phone_db
@@ -215,14 +216,14 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         text = content.get("text")
         if not isinstance(text, str):
             raise ProtocolError("'text' must be a string")
-        stored = await phone_db(gateway_inbound_sms)(
-            gateway_id=self.gateway_id,
+        received = ReceivedSms(
             device_sms_id=_text(content, "id"),
             sender=_text(content, "from", max_length=32),
             text=text,
             sim_slot=_optional_int(content, "sim_slot"),
             received_at=_time(content, "received_at"),
         )
+        stored = await phone_db(gateway_inbound_sms)(gateway_id=self.gateway_id, received=received)
         if not stored:
             raise ProtocolError("this gateway is disabled: its inbound SMS are not accepted")
         await self._ack(content)

@@ -28,6 +28,7 @@ from core.times import parse_zoned_time
 from messaging.jobs import Job
 from messaging.lifecycle import message_app_report
 from messaging.models import AppState, Message, MessageStatus
+from messaging.services import ReceivedSms
 
 from . import dispatch
 from .models import Gateway, GatewayEventType, GatewayKind
@@ -287,11 +288,11 @@ def app_webhook_receive(*, gateway: Gateway, envelope: object) -> bool:
         raise DeviceError("sms:received needs the sender's phoneNumber")
     sim_number = payload.get("simNumber")
     received_at = payload.get("receivedAt")
-    return gateway_inbound_sms(
-        gateway_id=gateway.pk,
+    received = ReceivedSms(
         device_sms_id=envelope["id"][:64],
         sender=sender[:32],
         text=payload["message"],
         sim_slot=sim_number - 1 if isinstance(sim_number, int) and 1 <= sim_number <= 8 else None,
         received_at=parse_app_time(received_at) if isinstance(received_at, str) else None,
     )
+    return gateway_inbound_sms(gateway_id=gateway.pk, received=received)

@@ -16,7 +16,7 @@ from accounts.services import account_get_or_create
 from core.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 from core.phone_signals import CLOSE, SETTINGS, gateway_signal
 from messaging.selectors import message_last_sender_account
-from messaging.services import inbound_sms_store
+from messaging.services import ReceivedSms, inbound_sms_store
 from webhooks.models import WebhookEventType
 from webhooks.services import webhook_gateway_changed, webhook_wanted
 
@@ -289,15 +289,7 @@ def gateway_set_enabled(*, gateway_ids: list[int], enabled: bool) -> int:
     return changed
 
 
-def gateway_inbound_sms(
-    *,
-    gateway_id: int,
-    device_sms_id: str,
-    sender: str,
-    text: str,
-    sim_slot: int | None = None,
-    received_at: datetime | None = None,
-) -> bool:
+def gateway_inbound_sms(*, gateway_id: int, received: ReceivedSms) -> bool:
     """An SMS the phone received, filed under the phone's account; False (nothing stored) for
     a disabled or revoked phone. A shared-pool phone sends for every account: a reply belongs
     to the account that last sent to that number from that phone, else to the default account."""
@@ -306,16 +298,8 @@ def gateway_inbound_sms(
         return False
     (account_id,) = row
     if account_id is None:
-        account_id = message_last_sender_account(gateway_id=gateway_id, to=sender)
-    inbound_sms_store(
-        account_id=account_id or account_get_or_create().pk,
-        gateway_id=gateway_id,
-        device_sms_id=device_sms_id,
-        sender=sender,
-        text=text,
-        sim_slot=sim_slot,
-        received_at=received_at,
-    )
+        account_id = message_last_sender_account(gateway_id=gateway_id, to=received.sender)
+    inbound_sms_store(account_id=account_id or account_get_or_create().pk, gateway_id=gateway_id, received=received)
     return True
 
 

@@ -192,26 +192,29 @@ def message_prune(*, now: datetime | None = None, older_than: timedelta | None =
     return per_model.get(Message._meta.label, 0), inbound
 
 
-def inbound_sms_store(
-    *,
-    account_id: int,
-    gateway_id: int,
-    device_sms_id: str,
-    sender: str,
-    text: str,
-    sim_slot: int | None = None,
-    received_at: datetime | None = None,
-) -> None:
+@dataclass(frozen=True)
+class ReceivedSms:
+    """An SMS a phone received, as the phone reported it."""
+
+    device_sms_id: str  # the phone's own id of it: a report sent twice is stored once
+    sender: str
+    text: str
+    sim_slot: int | None = None
+    received_at: datetime | None = None
+
+
+def inbound_sms_store(*, account_id: int, gateway_id: int | None, received: ReceivedSms) -> None:
     """Store an SMS a phone received; the same report twice is stored once (and told to the
     account's webhooks once, but for a race of two copies of one report)."""
+    sim_slot = received.sim_slot
     sms = InboundSms(
         account_id=account_id,
         gateway_id=gateway_id,
-        device_sms_id=storable_text(device_sms_id[:64]),
+        device_sms_id=storable_text(received.device_sms_id[:64]),
         sim_slot=sim_slot,
-        sender=storable_text(sender[:32]),
-        body=storable_text(text),
-        received_at=received_at or timezone.now(),
+        sender=storable_text(received.sender[:32]),
+        body=storable_text(received.text),
+        received_at=received.received_at or timezone.now(),
     )
     with transaction.atomic():
         if InboundSms.objects.filter(gateway_id=gateway_id, device_sms_id=sms.device_sms_id).exists():

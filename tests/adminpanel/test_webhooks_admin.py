@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from messaging.services import inbound_sms_store
-from tests.webhooks.test_webhooks import Receiver
+from tests.webhooks.test_webhooks import Receiver, sms_received
 from webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventStatus
 from webhooks.services import webhook_deliver
 
@@ -65,7 +64,7 @@ def test_test_event_attempts_replay_and_a_disabled_endpoint(operator, account, r
     WebhookEndpoint.objects.update(enabled=False, disabled_reason="Every delivery failed for 3 days (last: 500)")
     listing = operator.get("/admin/webhooks/webhookendpoint/", follow=True).content.decode()
     assert "is disabled: Every delivery failed for 3 days" in listing
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     operator.post("/admin/webhooks/webhookendpoint/", {"action": "enable", "_selected_action": [endpoint.pk]})
     assert WebhookEndpoint.objects.get().enabled
 

@@ -16,6 +16,7 @@ from gateways.services import gateway_create, gateway_inbound_sms
 from gateways.tasks import dispatch_pending
 from messaging.lifecycle import message_create
 from messaging.models import InboundSms, Message
+from messaging.services import ReceivedSms
 from otp.models import Otp
 from tests.conftest import GUIDE_NUMBER
 
@@ -56,7 +57,7 @@ def test_an_otp_never_goes_out_on_another_tenants_phone(make_api_key, other_acco
 
 def test_a_reply_to_an_owned_phone_belongs_to_its_account(other_account, make_gateway):
     phone = make_gateway(account=other_account)
-    gateway_inbound_sms(gateway_id=phone.pk, device_sms_id="1", sender=GUIDE_NUMBER, text="hi")
+    gateway_inbound_sms(gateway_id=phone.pk, received=ReceivedSms(device_sms_id="1", sender=GUIDE_NUMBER, text="hi"))
     assert InboundSms.objects.get().account == other_account
 
 
@@ -66,8 +67,10 @@ def test_a_reply_to_a_pool_phone_belongs_to_the_account_that_last_wrote_to_that_
     pool = make_gateway()
     message_create(account=account, to=GUIDE_NUMBER, text="first", gateway_id=pool.pk)
     message_create(account=other_account, to=GUIDE_NUMBER, text="last", gateway_id=pool.pk)
-    gateway_inbound_sms(gateway_id=pool.pk, device_sms_id="1", sender=GUIDE_NUMBER, text="reply")
-    gateway_inbound_sms(gateway_id=pool.pk, device_sms_id="2", sender="+959987654321", text="stranger")
+    gateway_inbound_sms(gateway_id=pool.pk, received=ReceivedSms(device_sms_id="1", sender=GUIDE_NUMBER, text="reply"))
+    gateway_inbound_sms(
+        gateway_id=pool.pk, received=ReceivedSms(device_sms_id="2", sender="+959987654321", text="stranger")
+    )
     filed = dict(InboundSms.objects.values_list("body", "account__name"))
     assert filed == {"reply": other_account.name, "stranger": Account.DEFAULT_NAME}
 

@@ -6,6 +6,7 @@ import pytest
 
 from core.pagination import cursor_encode
 from gateways.services import gateway_inbound_sms
+from messaging.services import ReceivedSms
 
 pytestmark = pytest.mark.django_db
 BASE = datetime(2025, 10, 22, 10, 0, tzinfo=UTC)
@@ -17,11 +18,13 @@ def inbox(make_gateway, account):
     for i in range(5):
         gateway_inbound_sms(
             gateway_id=gateway.pk,
-            device_sms_id=str(i),
-            sender=f"+95900000000{i}",
-            text=f"reply {i}",
-            sim_slot=0,
-            received_at=BASE + timedelta(minutes=i),
+            received=ReceivedSms(
+                device_sms_id=str(i),
+                sender=f"+95900000000{i}",
+                text=f"reply {i}",
+                sim_slot=0,
+                received_at=BASE + timedelta(minutes=i),
+            ),
         )
     return gateway
 

@@ -23,7 +23,7 @@ from gateways.services import gateway_connected, gateway_disconnected
 from messaging.jobs import Job
 from messaging.lifecycle import message_claim, message_create, message_mark_delivered
 from messaging.models import InboundSms, Message
-from messaging.services import inbound_sms_store
+from messaging.services import ReceivedSms, inbound_sms_store
 from mysmsapio.celery import app as celery_app
 from tests.conftest import GUIDE_NUMBER
 from webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventStatus
@@ -37,6 +37,12 @@ from webhooks.services import (
 from webhooks.tasks import deliver_due_webhooks
 
 pytestmark = pytest.mark.django_db
+
+
+def sms_received(account, device_sms_id: str, text: str, sender: str = "+1") -> None:
+    """A phone of no account's reported an SMS for ``account``."""
+    received = ReceivedSms(device_sms_id=device_sms_id, sender=sender, text=text)
+    inbound_sms_store(account_id=account.pk, gateway_id=None, received=received)
 
 
 class Receiver:
@@ -149,20 +155,20 @@ def test_after_three_days_the_event_is_given_up_and_the_endpoint_disabled(
     receiver.script = [500] * 5
     three_days_ago = timezone.now() - timedelta(days=3, seconds=1)
     WebhookEndpoint.objects.filter(pk=endpoint.endpoint.pk).update(failing_since=three_days_ago)
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     WebhookEvent.objects.update(created_at=three_days_ago)
     with django_capture_on_commit_callbacks(execute=True):  # every process forgets the endpoint
         assert deliver_all() == [False]
     assert WebhookEvent.objects.get().status == WebhookEventStatus.FAILED
     disabled = WebhookEndpoint.objects.get()
     assert not disabled.enabled and "failed for 3 days" in disabled.disabled_reason
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="2", sender="+1", text="y")
+    sms_received(account, "2", "y")
     assert WebhookEvent.objects.count() == 1  # a disabled endpoint is told nothing more
 
 
 def test_a_redirect_is_not_followed(receiver, endpoint, account):
     receiver.script = [(302, {"Location": receiver.url + "/elsewhere"}, b"")]
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     assert deliver_all() == [False]
     assert len(receiver.received) == 1  # never at /elsewhere
     assert WebhookEvent.objects.get().attempt_log.get().status_code == 302
@@ -170,7 +176,7 @@ def test_a_redirect_is_not_followed(receiver, endpoint, account):
 
 def test_only_the_start_of_a_huge_answer_is_kept(receiver, endpoint, account):
     receiver.script = [(200, {}, b"x" * 1_000_000)]
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     assert deliver_all() == [True]
     assert WebhookEvent.objects.get().attempt_log.get().response_excerpt == "x" * 500
 
@@ -193,7 +199,7 @@ def test_private_loopback_and_link_local_addresses_are_refused(settings, account
 
 
 def test_an_endpoint_made_private_later_is_refused_at_delivery(receiver, endpoint, account, settings):
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     assert deliver_all() == [False]
     assert receiver.received == []
@@ -202,14 +208,14 @@ def test_an_endpoint_made_private_later_is_refused_at_delivery(receiver, endpoin
 
 def test_a_rotated_secret_signs_beside_the_new_one_for_the_grace(receiver, endpoint, account, settings):
     new = webhook_endpoint_rotate_secret(endpoint=endpoint.endpoint)
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     deliver_all()
     headers, body = receiver.received[-1]
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(new).verify(body, headers)
     Webhook(endpoint.raw_secret).verify(body, headers)  # receivers not yet updated still verify
     WebhookEndpoint.objects.update(previous_secret_until=timezone.now() - timedelta(seconds=1))
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="2", sender="+1", text="y")
+    sms_received(account, "2", "y")
     deliver_all()
     headers, body = receiver.received[-1]
     Webhook(new).verify(body, headers)
@@ -219,9 +225,7 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_the_grace(receiver, endpo
 
 def test_an_inbound_sms_reported_twice_is_told_once(receiver, endpoint, account):
     for _ in range(2):
-        inbound_sms_store(
-            account_id=account.pk, gateway_id=None, device_sms_id="7", sender="+959441234567", text="STOP"
-        )
+        sms_received(account, "7", "STOP", sender="+959441234567")
     assert InboundSms.objects.count() == 1
     [event] = WebhookEvent.objects.all()
     assert event.payload["data"]["from"] == "+959441234567" and event.payload["data"]["text"] == "STOP"
@@ -239,7 +243,7 @@ def test_phones_going_online_and_offline_are_told(receiver, endpoint, make_gatew
 
 def test_the_periodic_task_delivers_what_is_due_and_a_replay_sends_again(receiver, endpoint, account, monkeypatch):
     monkeypatch.setitem(celery_app.conf, "task_always_eager", True)  # a worker's work, here, inline
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     assert deliver_due_webhooks() == 1
     assert len(receiver.received) == 1
     assert deliver_due_webhooks() == 0
@@ -296,7 +300,7 @@ def test_a_delivery_connects_to_the_address_that_was_checked(receiver, account, 
     webhook_endpoint_create(
         account_id=account.pk, url=f"http://hooks.example.test:{port}/hooks?x=1", events=["sms.received"]
     )
-    inbound_sms_store(account_id=account.pk, gateway_id=None, device_sms_id="1", sender="+1", text="x")
+    sms_received(account, "1", "x")
     assert deliver_all() == [True]
     assert receiver.received[0][0]["host"] == f"hooks.example.test:{port}"  # the name, at the vetted address
     assert answers == ["hooks.example.test"]  # resolved once: the connection used that answer
