@@ -1,11 +1,12 @@
-"""Fixed statements of the hot paths, prepared once per connection on PostgreSQL.
+"""Fixed statements of the hot paths (each app's queries.py), run without the ORM.
 
 The ORM compiles a query anew on every call: for the send path's INSERT that compilation cost
 more CPU than PostgreSQL spent executing it (bench/api_send.py). Statements that never change
-are written here in SQL that both backends accept (``%s`` placeholders, quoted names) and run
-through Django's cursor wrapper (so query logging, test query budgets and error translation
-work as for the ORM), on a psycopg cursor that binds on the server and prepares the statement
-on first use. SQLite runs the same text through its usual cursor.
+are written in SQL that both backends accept (``%s`` placeholders, quoted names) and run
+through Django's cursor (so query logging, test query budgets and error translation work as
+for the ORM). On PostgreSQL, Django's ``server_side_binding`` (settings) has psycopg prepare
+a statement from its sixth run on each connection: measured against our own prepared cursor
+(Django's private ``_prepare_cursor``), no slower on ``bench/api_send.py`` (bench/results.md).
 """
 
 from __future__ import annotations
@@ -19,26 +20,10 @@ from django.db import connection, migrations, models
 
 M = TypeVar("M", bound=models.Model)
 
-try:
-    import psycopg
-except ImportError:  # embedded mode may run without the PostgreSQL driver
-    psycopg = None
-
-
-if psycopg is not None:
-
-    class _PreparedCursor(psycopg.Cursor):
-        """Server-side binding, and every statement prepared (Django leaves preparing off)."""
-
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=True, **kwargs)
-
-
 def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> list[tuple[Any, ...]]:
     """Run ``sql`` with ``params``; returns its rows when ``fetch`` (a SELECT, or RETURNING)."""
     if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        with connection._prepare_cursor(_PreparedCursor(connection.connection)) as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall() if fetch else []
     # Times stored as the ORM stores them (naive UTC text): SQLite compares text, and a zone

@@ -135,11 +135,11 @@ class Schema:
 
     @classmethod
     def answer(cls, **values: Any) -> dict[str, Any]:
-        """An answer's body: exactly the declared fields, in their order (a missing one is a
-        KeyError, an undeclared one a TypeError: the code cannot drift from the document)."""
-        if len(values) != len(cls.fields):
+        """An answer's body: exactly the declared fields (a missing or an undeclared one is a
+        TypeError: the code cannot drift from the document), in the order they are given."""
+        if values.keys() != cls.fields.keys():
             raise TypeError(f"{cls.__name__} answers {list(cls.fields)}, not {list(values)}")
-        return {name: values[name] for name in cls.fields}
+        return values
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:

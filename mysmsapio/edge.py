@@ -38,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections
+from django.http import HttpRequest
 from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
@@ -99,6 +100,18 @@ EDGE_ROUTES = [
 ]
 
 
+class _EdgeRequest(HttpRequest):
+    """Django's own host and scheme rules (``get_host``, ``is_secure``) on the WSGI environ,
+    without the rest of a WSGIRequest: that one decodes the path, parses the query string and
+    writes PATH_INFO back into the environ, which the handler a request falls through to must
+    get as it came (a non-ASCII path then crashed it: a 500)."""
+
+    _get_scheme = WSGIRequest._get_scheme
+
+    def __init__(self, environ: dict[str, Any]) -> None:  # no HttpRequest.__init__: nothing else is read
+        self.environ = self.META = environ
+
+
 class _FallThrough(Exception):
     """Not a request the edge is sure of: Django answers it."""
 
@@ -156,9 +169,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     found = _route(environ)
     if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
         return None  # browsers' cross-origin calls get their CORS headers from Django's path
-    # Django's own host and scheme rules. On a copy: WSGIRequest rewrites PATH_INFO in the
-    # environ it gets (decoded), which the handler a request falls through to must not see.
-    request = WSGIRequest(dict(environ))
+    request = _EdgeRequest(environ)
     try:
         request.get_host()
     except DisallowedHost:
@@ -192,7 +203,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         ("Allow", route.allow),
         *headers.items(),
         ("Content-Length", str(len(content))),
-        *security_headers(secure=request.is_secure()),
+        *security_headers(request.is_secure()),
         ("X-Request-ID", request_id_var.get()),
     ]
     path = environ["PATH_INFO"]

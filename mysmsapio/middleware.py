@@ -95,7 +95,7 @@ class _SchemeProbe(HttpRequest):
 
 
 @functools.cache
-def security_headers(*, secure: bool) -> tuple[tuple[str, str], ...]:
+def security_headers(secure: bool) -> tuple[tuple[str, str], ...]:
     """The headers ``django_security`` adds to an answer, over https or not: for the lean edge,
     which writes its headers itself."""
     response = HttpResponse()

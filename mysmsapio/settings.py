@@ -167,7 +167,12 @@ if DATABASE_URL:
         # nothing per request, where a pool charges a checkout and a return to every request.
         # https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections
         DATABASES["default"]["CONN_MAX_AGE"] = None
-    elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Bound on the server, so that psycopg prepares a statement after its fifth run on a
+        # connection: the hot paths' fixed statements (core/db.py) skip PostgreSQL's planner.
+        # https://docs.djangoproject.com/en/5.2/ref/databases/#server-side-parameters-binding
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    if DATABASES["default"]["ENGINE"].endswith("postgresql") and DB_CONNECTIONS != "persistent":
         # Under ASGI every request runs in its own thread context, so persistent per-thread
         # connections pile up (and each new one costs a PostgreSQL backend start): use
         # psycopg's pool instead. https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
