@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from django.conf import settings
 from rest_framework.request import Request
@@ -65,16 +64,6 @@ def _refuse_over_budget(budget: RateLimitResult, message: str) -> None:
         raise exc
 
 
-@contextmanager
-def _answers_carry(headers: dict[str, str]) -> Iterator[None]:
-    """A counted request carries its budget's headers, whatever its answer."""
-    try:
-        yield
-    except Exception as exc:
-        exc.response_headers = headers
-        raise
-
-
 def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempotency_key: str | None) -> ApiAnswer:
     """``POST sms/send``'s answer; also served by the lean edge (mysmsapio/edge.py).
 
@@ -92,8 +81,11 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
         limit = settings.SMS_RATE_LIMIT_PER_MINUTE
         _refuse_over_budget(budget, f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key")
         headers = budget.headers()
-    with _answers_carry(headers):
+    try:
         sms = ValidatedSms.of(**SmsSendInput.check(read_body()))
+    except Exception as exc:
+        exc.response_headers = headers  # a counted request carries its budget's headers, whatever its answer
+        raise
     if earlier is not None:
         message, created = message_replay(message=earlier, to=sms.to, text=sms.text), False
     else:
