@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.utils import timezone
 
 from messaging.lifecycle import MessageActionRefused, message_cancel
 from messaging.models import InboundSms, Message, MessageEvent
 
 from ..services import messages_retry
-from .base import ReadOnlyAdmin
+from .base import ActionsNeedPermissionAdmin, ReadOnlyAdmin
 
 
 class MessageEventInline(admin.TabularInline):
@@ -30,7 +31,7 @@ class MessageEventInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
+class MessageAdmin(ReadOnlyAdmin, ActionsNeedPermissionAdmin):
     list_display = [
         "id",
         "account",
@@ -56,12 +57,17 @@ class MessageAdmin(ReadOnlyAdmin):
         for text in refusals:
             self.message_user(request, text, messages.WARNING)
 
-    @admin.action(description="Retry selected failed messages")
+    def has_operate_permission(self, request) -> bool:
+        """Cancel and retry change a message's fate: they need the model's change permission,
+        though its pages stay read-only for everyone (docs/security.md)."""
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    @admin.action(description="Retry selected failed messages", permissions=["operate"])
     def retry(self, request, queryset):
         done, refusals = messages_retry(message_ids=list(queryset.values_list("pk", flat=True)))
         self._report(request, done, refusals, "sent again")
 
-    @admin.action(description="Cancel selected pending or queued messages")
+    @admin.action(description="Cancel selected pending or queued messages", permissions=["operate"])
     def cancel(self, request, queryset):
         done, refusals = 0, []
         for message_id in queryset.values_list("pk", flat=True):

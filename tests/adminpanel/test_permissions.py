@@ -91,3 +91,57 @@ def test_the_operators_pages_need_their_own_permission(client, path, codename):
     staff.force_login(User.objects.get(username="viewer"))
     assert staff.get(path).status_code == 200
     assert f'href="{path}"' in staff.get("/admin/").content.decode()
+
+
+def test_every_action_of_every_model_is_refused_to_a_view_only_operator(
+    client, api_key, make_gateway, account, settings
+):
+    """Each admin action, posted by a staff user who may only view that model, is a 403 and
+    changes nothing (a view-only operator cancelled and re-sent messages before)."""
+    from django.contrib import admin
+    from django.contrib.auth import get_permission_codename
+    from django.forms.models import model_to_dict
+
+    from messaging.lifecycle import message_create
+    from tests.conftest import GUIDE_NUMBER
+    from webhooks.services import webhook_endpoint_create
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # an endpoint to act on; nothing is delivered
+    make_gateway()
+    message_create(account=account, to=GUIDE_NUMBER, text="pending, cancellable")
+    webhook_endpoint_create(account_id=account.pk, url="http://127.0.0.1:9/hook", events=["message.sent"])
+    walked = []
+    for model, model_admin in admin.site._registry.items():
+        actions = [a if isinstance(a, str) else a.__name__ for a in model_admin.actions or []]
+        rows = list(model._default_manager.all()[:5])
+        if not actions or not rows:
+            continue
+        codename = get_permission_codename("view", model._meta)
+        User.objects.filter(username="viewer").delete()
+        viewer = staff_with(client, codename)
+        before = [model_to_dict(row) for row in model._default_manager.order_by("pk")]
+        changelist = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        assert viewer.get(changelist).status_code == 200
+        for action in actions:
+            response = viewer.post(changelist, {"action": action, "_selected_action": [r.pk for r in rows]})
+            assert response.status_code == 403, (changelist, action)
+            walked.append(f"{model._meta.label}.{action}")
+        assert [model_to_dict(row) for row in model._default_manager.order_by("pk")] == before
+    assert {"messaging.Message.cancel", "messaging.Message.retry", "gateways.Gateway.revoke"} <= set(walked)
+    assert {"accounts.ApiKey.roll_now", "webhooks.WebhookEndpoint.rotate_secret"} <= set(walked)
+
+
+def test_an_operator_who_may_change_messages_may_cancel_one(client, account):
+    from django.contrib.admin.utils import quote
+
+    from messaging.lifecycle import message_create
+    from messaging.models import Message
+    from tests.conftest import GUIDE_NUMBER
+
+    message = message_create(account=account, to=GUIDE_NUMBER, text="pending")
+    operator = staff_with(client, "view_message", "change_message")
+    response = operator.post("/admin/messaging/message/", {"action": "cancel", "_selected_action": [message.pk]})
+    assert response.status_code == 302
+    assert Message.objects.get(pk=message.pk).status == "failed"
+    page = operator.get(f"/admin/messaging/message/{quote(message.pk)}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # still read-only
