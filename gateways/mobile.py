@@ -259,8 +259,12 @@ def parse_app_time(value: str) -> datetime | None:
 
 
 def app_webhook_verify(*, gateway: Gateway, body: bytes, timestamp: str, signature: str) -> bool:
-    """The app signs ``body + timestamp`` with HMAC-SHA256 under our signing key (hex)."""
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS:
+    """The app signs ``body + timestamp`` with HMAC-SHA256 under our signing key (hex). Headers
+    are anyone's to send: a timestamp is 1 to 12 ASCII digits ("²" passes ``isdigit`` and fails
+    ``int``), a signature is ASCII (``compare_digest`` refuses other text with a TypeError)."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12) or not signature.isascii():
+        return False
+    if abs(time.time() - int(timestamp)) > WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS:
         return False
     expected = hmac.new(app_signing_key(gateway).encode(), body + timestamp.encode(), "sha256").hexdigest()
     return hmac.compare_digest(expected, signature.strip().lower())

@@ -11,6 +11,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.crypto import keyed_hash
 from gateways.dispatch import dispatch_release, dispatch_release_ack_timeouts
@@ -439,6 +441,24 @@ def test_a_bad_signature_or_an_old_timestamp_is_401(app):
     unknown = hook["url"].replace(app.device_id, "nobody")
     assert app.forward_sms(unknown, text="x", sender="+1").status == 401
     assert not InboundSms.objects.exists()
+
+
+header_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40) | st.from_regex(r"\A[0-9]{13,400}\Z")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(timestamp=header_text | st.sampled_from(["²", "٣٤", "1" * 400]), signature=header_text | st.just("é" * 64))
+def test_any_timestamp_and_signature_headers_are_a_json_401_never_a_500(app, timestamp, signature):
+    """The device id in the URL is no secret: these headers are anyone's to send."""
+    [hook] = app.webhooks()
+    response = Client().post(
+        hook["url"].removeprefix("http://testserver"),
+        b'{"event": "sms:received"}',
+        content_type="application/json",
+        headers={"X-Timestamp": timestamp, "X-Signature": signature},
+    )
+    assert response.status_code == 401, response.content
+    assert response.json()["code"] == "invalid_signature"
 
 
 def test_a_disabled_phones_inbound_sms_is_refused(app_gateway, app):

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.pagination import cursor_encode
 from gateways.services import gateway_inbound_sms
@@ -90,3 +92,19 @@ def test_the_inbox_needs_receive_sms(inbox, make_api_key, client_for):
     response = client.get("/api/v1/sms/inbox")
     assert response.status_code == 403
     assert response.json()["error"] == "This API key does not have the receive_sms permission"
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cursor=st.text(max_size=60)
+    | st.builds(
+        lambda at, pk: cursor_encode(at, pk),
+        st.datetimes(timezones=st.just(UTC)),
+        st.integers() | st.text(max_size=30),
+    )
+)
+def test_any_inbox_cursor_is_a_page_or_a_422_never_a_500(api_client, inbox, cursor):
+    response = api_client.get("/api/v1/sms/inbox", {"cursor": cursor})
+    assert response.status_code in (200, 422), response.content
+    if response.status_code == 422:
+        assert response.json()["code"] == "invalid_cursor"
