@@ -152,6 +152,22 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             # and its jobs go to other phones with it (mark_silent_gateways_offline).
             logger.warning("gateway %s: goodbye not recorded: %s", self.gateway_id, type(exc).__name__)
 
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs) -> None:
+        """Channels' JSON decoding, except that a frame which is not a JSON text (binary, empty,
+        not JSON, nested past the parser's depth) gets an error frame: raised inside the
+        consumer, it crashed the connection (1011) without a goodbye, so the phone stayed
+        online and its jobs waited for the silence sweep."""
+        if self.gateway_id is None:
+            return
+        try:
+            if text_data is None:
+                raise ValueError("binary frame")
+            content = await self.decode_json(text_data)
+        except (ValueError, RecursionError):  # json.JSONDecodeError is a ValueError
+            await self.send_json({"type": "error", "error": "a frame must be one JSON object, as text"})
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content: Any, **kwargs) -> None:
         if self.gateway_id is None:
             return

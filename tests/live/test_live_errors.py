@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import select
 import socket
 from urllib.parse import urlsplit
@@ -12,6 +13,8 @@ import requests
 from django.conf import settings
 
 from core.redis_clients import redis_client
+
+from .helpers import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -138,3 +141,26 @@ def test_ready_probes_leave_no_subscription_behind_on_a_long_running_server(web_
     for _ in range(5):
         probe()
     assert len(redis_client().pubsub_channels()) == before
+
+
+def test_a_phone_frame_that_is_not_json_gets_an_error_frame_and_the_socket_lives_on(web_server):
+    """Through daphne: not JSON, a truncated object, an empty text, a binary frame. Each was an
+    exception inside the consumer (1011, the phone left online until the silence sweep)."""
+    from websockets.sync.client import connect
+
+    from gateways.models import Gateway
+    from gateways.services import gateway_create
+
+    phone = gateway_create(name="garbled")
+    url = web_server.ws_url.replace("http://", "ws://") + "/ws/gateway/"
+    with connect(url, additional_headers={"Authorization": f"Bearer {phone.raw_token}"}) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+        for frame in ["not json", '{"type":', "", b"\x00\x01binary", "[" * 100_000]:
+            ws.send(frame)
+            error = json.loads(ws.recv(timeout=10))
+            assert error == {"type": "error", "error": "a frame must be one JSON object, as text"}, frame
+        ws.send(json.dumps({"type": "heartbeat"}))  # still served
+        ws.send(json.dumps({"type": "nonsense"}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "error"
+    wait_for(lambda: not Gateway.objects.get(pk=phone.gateway.pk).is_connected, what="the goodbye recorded")
+    assert "Exception inside application" not in web_server.log()
