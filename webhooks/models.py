@@ -36,6 +36,11 @@ class WebhookEndpoint(models.Model):
     sealed_previous_secret = models.TextField(blank=True, editable=False)
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
+    # Events caused by test-mode keys (api_test_) reach only endpoints that ask for them, and
+    # then as "test.<type>": a receiver acting on "otp.verified" never acts on a test one.
+    receive_test_events = models.BooleanField(
+        default=False, help_text="Also send events caused by test-mode keys, as test.<type> (docs/test-mode.md)."
+    )
     # Since when every delivery has failed (None: the last one succeeded); past the retry
     # window the endpoint is disabled and ``disabled_reason`` tells the operators why.
     failing_since = models.DateTimeField(null=True, blank=True)

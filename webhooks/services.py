@@ -122,11 +122,17 @@ def _events(events: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def webhook_endpoint_create(*, account_id: int, url: str, events: list[str]) -> CreatedEndpoint:
+def webhook_endpoint_create(
+    *, account_id: int, url: str, events: list[str], receive_test_events: bool = False
+) -> CreatedEndpoint:
     webhook_check_url(url)
     raw = _new_secret()
     endpoint = WebhookEndpoint.objects.create(
-        account_id=account_id, url=url, events=_events(events), sealed_secret=seal(raw, context="webhook")
+        account_id=account_id,
+        url=url,
+        events=_events(events),
+        sealed_secret=seal(raw, context="webhook"),
+        receive_test_events=receive_test_events,
     )  # every process forgets its subscriptions (post_save: webhook_endpoints_changed)
     return CreatedEndpoint(endpoint, raw)
 
@@ -148,11 +154,12 @@ def webhook_endpoints_changed(sender: type = WebhookEndpoint, **kwargs: object) 
     invalidate(ENDPOINTS_TOPIC)
 
 
-def _load_subscriptions(_key: object) -> dict[int, list[tuple[int, frozenset[str]]]]:
-    subscriptions: dict[int, list[tuple[int, frozenset[str]]]] = {}
+def _load_subscriptions(_key: object) -> dict[int, list[tuple[int, frozenset[str], bool]]]:
+    """Per account: its enabled endpoints (id, events asked for, whether test events too)."""
+    subscriptions: dict[int, list[tuple[int, frozenset[str], bool]]] = {}
     enabled = WebhookEndpoint.objects.filter(enabled=True)
-    for pk, account_id, events in enabled.values_list("pk", "account_id", "events"):
-        subscriptions.setdefault(account_id, []).append((pk, frozenset(events)))
+    for pk, account_id, events, tests in enabled.values_list("pk", "account_id", "events", "receive_test_events"):
+        subscriptions.setdefault(account_id, []).append((pk, frozenset(events), tests))
     return subscriptions
 
 
@@ -165,15 +172,18 @@ _subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
 
 def webhook_wanted(event: str) -> bool:
     """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not."""
-    return any(event in events for endpoints in _subscriptions.get().values() for _, events in endpoints)
+    return any(event in events for endpoints in _subscriptions.get().values() for _, events, _tests in endpoints)
 
 
 def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: bool = False) -> int:
     """Queue ``event`` for every enabled endpoint of the account that asked for it, in the
-    caller's transaction; ``test``: caused by a test-mode key (the payload says so). Returns
-    how many were queued."""
-    endpoints = [pk for pk, events in _subscriptions.get().get(account_id, []) if event in events]
-    return _queue(endpoints, event, data, test=test)
+    caller's transaction. ``test``: caused by a test-mode key: only for endpoints that asked
+    for test events, and as ``test.<event>`` (with ``"test": true``), so that no receiver
+    takes it for a live one. Returns how many were queued."""
+    endpoints = [
+        pk for pk, events, tests in _subscriptions.get().get(account_id, []) if event in events and (tests or not test)
+    ]
+    return _queue(endpoints, f"test.{event}" if test else event, data, test=test)
 
 
 def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any], *, test: bool = False) -> int:

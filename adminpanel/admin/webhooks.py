@@ -29,7 +29,7 @@ class WebhookEndpointCreateForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["account", "url"]
+        fields = ["account", "url", "receive_test_events"]
 
     def clean(self):
         cleaned = super().clean()
@@ -67,14 +67,23 @@ class WebhookDeliveryInline(admin.TabularInline):
 
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(AddThroughServiceAdmin):
-    list_display = ["url", "account", "events", "enabled", "failing_since", "disabled_reason", "created_at"]
+    list_display = [
+        "url",
+        "account",
+        "events",
+        "enabled",
+        "receive_test_events",
+        "failing_since",
+        "disabled_reason",
+        "created_at",
+    ]
     list_filter = ["enabled", "account"]
     actions = ["send_test_event", "rotate_secret", "enable"]
     readonly_fields = ["events", "failing_since", "disabled_reason", "created_at", "previous_secret_until"]
     inlines = [WebhookDeliveryInline]
     formfield_overrides = {URLField: {"assume_scheme": "https"}}
     add_form = WebhookEndpointCreateForm
-    add_fields = ["account", "url", "event_names"]
+    add_fields = ["account", "url", "event_names", "receive_test_events"]
 
     def get_inlines(self, request, obj=None):
         return self.inlines if obj is not None else []  # nothing delivered before it exists
@@ -94,6 +103,7 @@ class WebhookEndpointAdmin(AddThroughServiceAdmin):
             account_id=form.cleaned_data["account"].pk,
             url=form.cleaned_data["url"],
             events=form.cleaned_data["event_names"],
+            receive_test_events=form.cleaned_data.get("receive_test_events", False),
         )
         obj.pk = created.endpoint.pk
         request._new_secret = created.raw_secret

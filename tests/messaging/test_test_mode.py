@@ -213,23 +213,44 @@ def test_test_otps_do_not_use_the_accounts_live_quota(test_client, api_client, o
     assert test_client.post("/api/v1/otp/send", {"phone_number": "+959441234567"}, format="json").status_code == 429
 
 
-def test_webhooks_fire_for_test_messages_marked_as_test(test_client, api_client, account, online_gateway, settings):
+def test_test_events_reach_only_endpoints_that_ask_and_as_test_types(
+    test_client, api_client, account, online_gateway, settings
+):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-    webhook_endpoint_create(
-        account_id=account.pk, url="http://127.0.0.1:9/hooks", events=["message.sent", "message.delivered"]
-    )
+    events = ["message.sent", "message.delivered"]
+    live = webhook_endpoint_create(account_id=account.pk, url="http://127.0.0.1:9/live", events=events).endpoint
+    tests = webhook_endpoint_create(
+        account_id=account.pk, url="http://127.0.0.1:9/staging", events=events, receive_test_events=True
+    ).endpoint
     test_id = send(test_client)["message_id"]
     later = timezone.now() + timedelta(seconds=1.5)
     message_simulate_due(now=later)
     message_simulate_due(now=later + timedelta(seconds=1.5))
     live_id = send(api_client)["message_id"]
     message_claim(gateway_id=online_gateway.pk, message_id=live_id)
-    payloads = [event.payload for event in WebhookEvent.objects.order_by("created_at")]
-    assert [(p["type"], p["test"], p["data"]["message_id"]) for p in payloads] == [
-        ("message.sent", True, test_id),
-        ("message.delivered", True, test_id),
-        ("message.sent", False, live_id),
+
+    def told(endpoint):
+        rows = WebhookEvent.objects.filter(endpoint=endpoint).order_by("created_at")
+        return [
+            (row.event, row.payload["type"], row.payload["test"], row.payload["data"]["message_id"]) for row in rows
+        ]
+
+    assert told(live) == [("message.sent", "message.sent", False, live_id)]
+    assert told(tests) == [
+        ("test.message.sent", "test.message.sent", True, test_id),
+        ("test.message.delivered", "test.message.delivered", True, test_id),
+        ("message.sent", "message.sent", False, live_id),
     ]
+
+
+def test_a_live_endpoint_hears_nothing_of_a_test_keys_otp_verification(test_client, account, settings):
+    """A test key's code is always 000000: a receiver trusting otp.verified must never get one."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    webhook_endpoint_create(account_id=account.pk, url="http://127.0.0.1:9/live", events=["otp.verified"])
+    assert test_client.post("/api/v1/otp/send", {"phone_number": GUIDE_NUMBER}, format="json").status_code == 200
+    verified = test_client.post("/api/v1/otp/verify", {"phone_number": GUIDE_NUMBER, "code": "000000"}, format="json")
+    assert verified.status_code == 200
+    assert not WebhookEvent.objects.exists()
 
 
 def test_with_no_test_message_moving_the_simulator_reads_once(api_client, online_gateway, django_assert_num_queries):

@@ -16,11 +16,19 @@ class Command(BaseCommand):
         choices = ", ".join(WebhookEventType.values)
         parser.add_argument("--events", required=True, help=f"Comma-separated, from: {choices}")
         parser.add_argument("--account", default=Account.DEFAULT_NAME)
+        parser.add_argument(
+            "--test-events", action="store_true", help="also send events of test-mode keys, as test.<type>"
+        )
 
-    def handle(self, *args, url: str, events: str, account: str, **options) -> None:
+    def handle(self, *args, url: str, events: str, account: str, test_events: bool, **options) -> None:
         names = [name.strip() for name in events.split(",") if name.strip()]
         try:
-            created = webhook_endpoint_create(account_id=account_get_or_create(name=account).pk, url=url, events=names)
+            created = webhook_endpoint_create(
+                account_id=account_get_or_create(name=account).pk,
+                url=url,
+                events=names,
+                receive_test_events=test_events,
+            )
         except WebhookRefused as exc:
             raise CommandError(str(exc)) from exc
         endpoint = created.endpoint
