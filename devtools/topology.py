@@ -199,7 +199,9 @@ class Topology:
             ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)
             self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
-            options = "-m celery -A mysmsapio worker --loglevel=INFO --concurrency=2 --without-mingle --without-gossip"
+            # Both queues here (docker-compose.yml gives webhooks a worker of their own).
+            options = "-m celery -A mysmsapio worker -Q celery,webhooks --loglevel=INFO --concurrency=2 --without-mingle"
+            options += " --without-gossip"
             args = [python, *options.split(), "-n", f"worker{index + 1}@%h"]
             name = f"worker-{index + 1}"
             self.worker_procs.append(Process(name, args, self.root / f"{name}.log").start(self.env))

@@ -406,6 +406,11 @@ WEBHOOK_RETRY_SECONDS = env.int("WEBHOOK_RETRY_SECONDS", default=3 * 24 * 3600)
 WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 2.0}
+# Deliveries wait on receivers anyone can point us at: their own queue (and worker), never
+# between dispatch and the phones (webhooks/tasks.py).
+CELERY_TASK_ROUTES = {"webhooks.tasks.deliver_webhook": {"queue": "webhooks"}}
+# Embedded mode: how many deliveries run at once, on threads of their own.
+WEBHOOK_EMBEDDED_THREADS = env.int("WEBHOOK_EMBEDDED_THREADS", default=4)
 CELERY_BEAT_SCHEDULE["simulate-test-messages"] = {"task": "messaging.tasks.simulate_test_messages", "schedule": 1.0}
 # Embedded mode runs CELERY_BEAT_SCHEDULE on a thread inside the web process.
 EMBEDDED_SCHEDULER = env.bool("EMBEDDED_SCHEDULER", default=not REDIS_URL)

@@ -15,7 +15,7 @@ from tests.test_settings_documented import variables_read_by_settings
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
-APP_SERVICES = ["migrate", "web", "phones", "worker", "beat"]
+APP_SERVICES = ["migrate", "web", "phones", "worker", "webhook-worker", "beat"]
 
 
 def _command(service: str) -> str:
@@ -24,10 +24,20 @@ def _command(service: str) -> str:
 
 
 def test_the_topology_has_its_services():
-    assert set(SERVICES) == {"proxy", "postgres", "redis", "migrate", "web", "phones", "worker", "beat"}
+    assert set(SERVICES) == {
+        "proxy",
+        "postgres",
+        "redis",
+        "migrate",
+        "web",
+        "phones",
+        "worker",
+        "webhook-worker",
+        "beat",
+    }
 
 
-@pytest.mark.parametrize("service", ["postgres", "redis", "web", "phones", "worker", "beat"])
+@pytest.mark.parametrize("service", ["postgres", "redis", "web", "phones", "worker", "webhook-worker", "beat"])
 def test_every_long_running_service_has_a_health_check(service):
     check = SERVICES[service]["healthcheck"]
     assert check["test"] and check["interval"] and check["retries"]
@@ -36,7 +46,9 @@ def test_every_long_running_service_has_a_health_check(service):
 def test_each_service_runs_what_its_name_says():
     assert "granian --interface wsgi" in _command("web") and "mysmsapio.wsgi:application" in _command("web")
     assert "daphne" in _command("phones") and "mysmsapio.asgi:application" in _command("phones")
-    assert re.search(r"celery -A mysmsapio worker\b", _command("worker"))
+    assert re.search(r"celery -A mysmsapio worker\b.* -Q celery$", _command("worker"))
+    # Webhook deliveries have their queue and worker: a slow receiver never holds up dispatch.
+    assert re.search(r"celery -A mysmsapio worker\b.* -Q webhooks$", _command("webhook-worker"))
     assert re.search(r"celery -A mysmsapio beat\b", _command("beat"))
     assert _command("migrate") == "python manage.py migrate --noinput"
     assert (
@@ -61,7 +73,7 @@ def test_the_proxy_terminates_tls_for_the_site_address_it_is_given():
 
 
 def test_app_services_wait_for_healthy_data_stores_and_for_migrations():
-    for service in ["web", "phones", "worker", "beat"]:
+    for service in ["web", "phones", "worker", "webhook-worker", "beat"]:
         depends = SERVICES[service]["depends_on"]
         assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy"
         assert depends["migrate"]["condition"] == "service_completed_successfully"

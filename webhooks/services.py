@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.client
 import ipaddress
@@ -31,6 +32,7 @@ import random
 import secrets
 import socket
 import ssl
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -275,23 +277,61 @@ def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> t
         "webhook-signature": _signature(endpoint, delivery.id, body, now),
     }
     connection = None
+    deadline = _Deadline(settings.WEBHOOK_TIMEOUT_SECONDS)
     try:
         parts = _http_parts(endpoint.url)  # resolved and checked once, below, for this very try
         connection_class = _PinnedHTTPSConnection if parts.scheme == "https" else _PinnedHTTPConnection
         connection = connection_class(
             parts.hostname, parts.port, address=_vetted_address(parts), timeout=settings.WEBHOOK_TIMEOUT_SECONDS
         )
+        deadline.watch(connection)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", target, body=body.encode(), headers=headers)
         response = connection.getresponse()
-        return response.status, response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace"), ""
+        excerpt = response.read(RESPONSE_READ_LIMIT).decode("utf-8", "replace")
+        if deadline.passed:
+            return None, "", deadline.error()
+        return response.status, excerpt, ""
     except WebhookRefused as exc:
         return None, "", str(exc)
     except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timed out, TLS, bad answer
-        return None, "", f"{type(exc).__name__}: {exc}"[:300]
+        # A read that timed out waited the whole deadline too (its timeout is the same).
+        timed_out = deadline.passed or isinstance(exc, TimeoutError)
+        return None, "", deadline.error() if timed_out else f"{type(exc).__name__}: {exc}"[:300]
     finally:
+        deadline.cancel()
         if connection is not None:
             connection.close()
+
+
+class _Deadline:
+    """One try's whole time, connect to last byte: a socket timeout bounds each read only, so a
+    receiver sending a byte every few seconds held a try (and the worker running it) for
+    minutes. At the deadline the socket is shut down, which ends any read under way."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.passed = False
+        self._timer: threading.Timer | None = None
+
+    def watch(self, connection: http.client.HTTPConnection) -> None:
+        def cut() -> None:
+            self.passed = True
+            sock = connection.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        self._timer = threading.Timer(self.seconds, cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def error(self) -> str:
+        return f"Timeout: no complete answer within {self.seconds:g} s"
 
 
 def _backoff(attempts: int) -> timedelta:

@@ -3,10 +3,12 @@ signature with the same ``standardwebhooks`` library a client would use."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +28,7 @@ from messaging.models import InboundSms, Message
 from messaging.services import ReceivedSms, inbound_sms_store
 from mysmsapio.celery import app as celery_app
 from tests.conftest import GUIDE_NUMBER
-from webhooks.models import WebhookEndpoint, WebhookEvent, WebhookEventStatus
+from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookEventStatus
 from webhooks.services import (
     WebhookRefused,
     webhook_deliver,
@@ -309,3 +311,102 @@ def test_a_delivery_connects_to_the_address_that_was_checked(receiver, account, 
     WebhookEvent.objects.update(status=WebhookEventStatus.PENDING, next_attempt_at=timezone.now())
     assert deliver_all() == [False]
     assert len(receiver.received) == 1
+
+
+class SlowReceiver:
+    """Receivers that accept a connection, then answer ``HTTP/1.1 200 OK`` and one more byte
+    every ``drip`` seconds (a drip feed), or nothing at all (``drip=None``)."""
+
+    def __init__(self, drip: float | None) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hooks"
+        self.stop = threading.Event()
+        self.drip = drip
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return  # closed
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):  # the client gave up: that is the point
+            conn.recv(65536)
+            if self.drip is not None:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            while not self.stop.wait(self.drip or 0.2):
+                if self.drip is not None:
+                    conn.sendall(b"X")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+def test_a_drip_feeding_receiver_is_cut_at_the_deadline(account, settings):
+    """A socket timeout bounds each read only: a byte every 0.5 s held one try for 79 s."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1.5
+    slow = SlowReceiver(drip=0.5)
+    try:
+        webhook_endpoint_create(account_id=account.pk, url=slow.url, events=["sms.received"])
+        sms_received(account, "1", "x")
+        started = time.monotonic()
+        assert deliver_all() == [False]
+        assert time.monotonic() - started < 4
+        attempt = WebhookEvent.objects.get().attempt_log.get()
+        assert attempt.error == "Timeout: no complete answer within 1.5 s"
+    finally:
+        slow.close()
+
+
+@pytest.mark.django_db(transaction=True)  # the delivery threads read what this test committed
+def test_in_embedded_mode_deliveries_never_hold_up_the_scheduler(account, settings, make_gateway):
+    """20 receivers that never answer: the scheduler's round (dispatch, expiry, timeouts) still
+    finishes at once, and the deliveries go on, a few at a time, on threads of their own."""
+    from mysmsapio.celery import app as celery_app
+    from mysmsapio.scheduler import run_due_tasks
+    from webhooks import tasks as webhook_tasks
+
+    celery_app.loader.import_default_modules()  # every app's tasks, as the scheduler loads them
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 2
+    settings.EMBEDDED_SCHEDULER = True
+    silent = [SlowReceiver(drip=None) for _ in range(20)]
+    try:
+        for receiver in silent:
+            webhook_endpoint_create(account_id=account.pk, url=receiver.url, events=["sms.received"])
+        sms_received(account, "1", "x")
+        waiting = message_create(account=account, to=GUIDE_NUMBER, text="waits for a phone")
+        phone = make_gateway()
+        started = time.monotonic()
+        run_due_tasks({}, time.monotonic())  # every periodic task once, as the scheduler thread
+        assert time.monotonic() - started < 1.5
+        assert Message.objects.get(pk=waiting.pk).gateway_id == phone.pk  # dispatch ran meanwhile
+        deadline = time.monotonic() + 30
+        while WebhookAttempt.objects.count() < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        errors = set(WebhookAttempt.objects.values_list("error", flat=True))
+        assert WebhookAttempt.objects.count() == 20 and errors == {"Timeout: no complete answer within 2 s"}
+        assert webhook_tasks._in_flight == set()
+    finally:
+        for receiver in silent:
+            receiver.close()
+
+
+def test_deliveries_have_their_own_celery_queue_and_a_time_limit():
+    from celery import current_app
+
+    from webhooks.tasks import deliver_webhook
+
+    route = current_app.amqp.router.route({}, "webhooks.tasks.deliver_webhook")
+    assert route["queue"].name == "webhooks"
+    assert current_app.amqp.router.route({}, "gateways.tasks.dispatch_pending")["queue"].name == "celery"
+    assert deliver_webhook.time_limit and deliver_webhook.soft_time_limit
