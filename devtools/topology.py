@@ -200,8 +200,8 @@ class Topology:
             self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
             # Both queues here (docker-compose.yml gives webhooks a worker of their own).
-            options = "-m celery -A mysmsapio worker -Q celery,webhooks --loglevel=INFO --concurrency=2 --without-mingle"
-            options += " --without-gossip"
+            options = "-m celery -A mysmsapio worker -Q celery,webhooks --loglevel=INFO --concurrency=2"
+            options += " --without-mingle --without-gossip"
             args = [python, *options.split(), "-n", f"worker{index + 1}@%h"]
             name = f"worker-{index + 1}"
             self.worker_procs.append(Process(name, args, self.root / f"{name}.log").start(self.env))
