@@ -20,6 +20,7 @@ from django.db import connection, migrations, models
 
 M = TypeVar("M", bound=models.Model)
 
+
 def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> list[tuple[Any, ...]]:
     """Run ``sql`` with ``params``; returns its rows when ``fetch`` (a SELECT, or RETURNING)."""
     if connection.vendor == "postgresql":
