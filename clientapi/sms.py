@@ -161,7 +161,7 @@ class SmsBulkApi(ApiView):
     def post(self, request: Request) -> Response:
         api_key: ApiKey = request.auth
         items = SmsBulkInput.check(json_object(request))["messages"]
-        checked = [_bulk_item(item) for item in items]
+        # Counted before the items are checked: a batch that does not fit costs no more work.
         budget = sms_budget_take(api_key=api_key, cost=len(items))
         limit = settings.SMS_RATE_LIMIT_PER_MINUTE
         _refuse_over_budget(
@@ -169,6 +169,7 @@ class SmsBulkApi(ApiView):
             f"Rate limit exceeded: this batch needs {len(items)} of the {limit} SMS per minute for this API key, "
             f"{budget.remaining} remain",
         )
+        checked = [_bulk_item(item) for item in items]
         results = message_send_bulk(
             api_key=api_key,
             items=[sms if isinstance(sms, ValidationFailed) else (sms, _phone_for(api_key, sms)) for sms in checked],

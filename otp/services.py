@@ -41,7 +41,8 @@ def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
     mode = ":test" if api_key is not None and api_key.is_test else ""
     limits = [(f"otp-account:{account.pk}{mode}", settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR, "this account")]
     if api_key is not None:
-        limits.insert(0, (f"otp-key:{api_key.pk}", settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR, "this API key"))
+        # Per key and its line of rolls: a rolled key and its successor share one budget.
+        limits.insert(0, (f"otp-key:{api_key.budget_id}", settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR, "this API key"))
     for key, limit, whose in limits:
         result = ratelimit.hit(key, limit=limit, window_seconds=3600)
         if not result.allowed:

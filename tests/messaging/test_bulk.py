@@ -83,3 +83,13 @@ def test_a_batch_the_server_cannot_use_is_a_json_422(api_client, body, code):
 def test_bulk_needs_send_sms(client_for, make_api_key):
     reader = client_for(make_api_key(permissions=["receive_sms"]).raw_key)
     assert reader.post(BULK, {"messages": [{"to": "+959441234567", "message": "x"}]}, format="json").status_code == 403
+
+
+def test_a_batch_over_the_limit_is_refused_before_its_items_are_checked(api_client, settings, monkeypatch):
+    """1,000 items of work for a request that will be refused anyway is a cheap way to load us."""
+    checked = []
+    monkeypatch.setattr("clientapi.sms._bulk_item", lambda item: checked.append(item))
+    settings.SMS_RATE_LIMIT_PER_MINUTE = 10
+    items = [{"to": "+959441234567", "message": f"#{n}"} for n in range(11)]
+    assert api_client.post(BULK, {"messages": items}, format="json").status_code == 429
+    assert checked == []

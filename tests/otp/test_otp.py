@@ -344,6 +344,21 @@ def test_one_key_cannot_pump_codes_to_many_numbers(api_client, gateway, settings
     assert Otp.objects.count() == 3
 
 
+def test_a_rolled_key_and_its_successor_share_the_keys_hourly_volume(api_key, client_for, gateway, settings):
+    """During a roll's grace both keys work: they must not get twice the key's codes."""
+    from datetime import timedelta as grace
+
+    from accounts.services import api_key_roll
+
+    settings.OTP_MAX_SENDS_PER_KEY_PER_HOUR = 2
+    old = client_for(api_key.raw_key)
+    new = client_for(api_key_roll(api_key=api_key.api_key, grace=grace(hours=1)).raw_key)
+    assert send_otp(old, phone="+959123456701").status_code == 200
+    assert send_otp(new, phone="+959123456702").status_code == 200
+    assert send_otp(old, phone="+959123456703").status_code == 429
+    assert send_otp(new, phone="+959123456704").status_code == 429
+
+
 def test_the_accounts_keys_share_the_accounts_hourly_volume(make_api_key, client_for, gateway, settings):
     settings.OTP_MAX_SENDS_PER_ACCOUNT_PER_HOUR = 2
     first, second = client_for(make_api_key().raw_key), client_for(make_api_key(name="other").raw_key)
