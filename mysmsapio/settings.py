@@ -406,6 +406,7 @@ WEBHOOK_RETRY_SECONDS = env.int("WEBHOOK_RETRY_SECONDS", default=3 * 24 * 3600)
 WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_SECONDS", default=24 * 3600)
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 2.0}
+CELERY_BEAT_SCHEDULE["prune-webhook-events"] = {"task": "webhooks.tasks.prune_webhook_events", "schedule": 3600.0}
 # Deliveries wait on receivers anyone can point us at: their own queue (and worker), never
 # between dispatch and the phones (webhooks/tasks.py).
 CELERY_TASK_ROUTES = {"webhooks.tasks.deliver_webhook": {"queue": "webhooks"}}

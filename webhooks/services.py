@@ -407,3 +407,14 @@ def webhook_replay(*, event_id: str) -> bool:
 def webhook_send_test(*, endpoint: WebhookEndpoint) -> None:
     """A ``webhook.test`` event for one endpoint (the admin's "send test event")."""
     _queue([endpoint.pk], "webhook.test", {"endpoint_id": endpoint.pk}, test=True)
+
+
+def webhook_events_prune(*, now: datetime | None = None, older_than: timedelta | None = None) -> int:
+    """Delete finished events (delivered, or given up) and their attempts past the retention
+    of messages (``MESSAGE_RETENTION_SECONDS``): they hold phone numbers and received texts.
+    Returns how many events were deleted."""
+    now = now or timezone.now()
+    cutoff = now - (older_than or timedelta(seconds=settings.MESSAGE_RETENTION_SECONDS))
+    finished = [WebhookEventStatus.DELIVERED, WebhookEventStatus.FAILED]
+    _, per_model = WebhookEvent.objects.filter(created_at__lt=cutoff, status__in=finished).delete()
+    return per_model.get(WebhookEvent._meta.label, 0)

@@ -14,7 +14,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connections
 
-from .services import webhook_deliver, webhook_due
+from .services import webhook_deliver, webhook_due, webhook_events_prune
 
 WEBHOOK_QUEUE = "webhooks"
 # A try's deadline (WEBHOOK_TIMEOUT_SECONDS) bounds it already; the limits catch the rest.
@@ -62,3 +62,8 @@ def deliver_due_webhooks() -> int:
         else:
             deliver_webhook.delay(event_id)
     return len(due)
+
+
+@shared_task(name="webhooks.tasks.prune_webhook_events")
+def prune_webhook_events() -> int:
+    return webhook_events_prune()

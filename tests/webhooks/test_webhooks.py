@@ -410,3 +410,16 @@ def test_deliveries_have_their_own_celery_queue_and_a_time_limit():
     assert route["queue"].name == "webhooks"
     assert current_app.amqp.router.route({}, "gateways.tasks.dispatch_pending")["queue"].name == "celery"
     assert deliver_webhook.time_limit and deliver_webhook.soft_time_limit
+
+
+def test_finished_events_and_their_attempts_are_pruned_with_the_messages_retention(receiver, endpoint, account):
+    from webhooks.tasks import prune_webhook_events
+
+    sms_received(account, "1", "x")
+    sms_received(account, "2", "y")
+    assert deliver_all() == [True, True]
+    sms_received(account, "3", "z")  # pending: kept whatever its age
+    WebhookEvent.objects.update(created_at=timezone.now() - timedelta(days=91))
+    assert prune_webhook_events() == 2
+    assert list(WebhookEvent.objects.values_list("status", flat=True)) == [WebhookEventStatus.PENDING]
+    assert not WebhookAttempt.objects.exists()
