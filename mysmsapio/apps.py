@@ -1,6 +1,28 @@
+from __future__ import annotations
+
+import contextlib
+import os
+
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _sqlite_files_private(sender: object, connection: object, **kwargs: object) -> None:
+    """Embedded mode's database (phone numbers, message texts) and its WAL and shared-memory
+    files: for this user alone, whatever the umask made them (they were readable by all)."""
+    if getattr(connection, "vendor", "") != "sqlite":
+        return
+    name = str(connection.settings_dict["NAME"])
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    for path in (name, f"{name}-wal", f"{name}-shm"):
+        with contextlib.suppress(OSError):  # not there (yet), or someone else's
+            os.chmod(path, 0o600)
 
 
 class MysmsapioConfig(AppConfig):
     name = "mysmsapio"
     verbose_name = "MySMSAPio"
+
+    def ready(self) -> None:
+        connection_created.connect(_sqlite_files_private, dispatch_uid="sqlite-files-private")

@@ -110,3 +110,11 @@ def test_the_image_installs_the_runtime_requirements_and_serves_http_and_phones(
     for package in packages:
         assert package in runtime
     assert "pytest" not in runtime and "playwright" not in runtime
+
+
+def test_compose_has_no_default_database_password():
+    """A known password (it fell back to "mysmsapio") is no password: compose refuses to start
+    without one from .env."""
+    text = (ROOT / "docker-compose.yml").read_text()
+    uses = re.findall(r"\$\{POSTGRES_PASSWORD([^}]*)\}", text)
+    assert uses and all(use.startswith(":?") for use in uses)

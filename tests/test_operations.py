@@ -272,3 +272,19 @@ def test_made_up_http_methods_share_one_metrics_label(client, api_client):
     methods = set(re.findall(r'^mysmsapio_api_request_duration_seconds_count\{method="([^"]*)"', text, re.M))
     assert "other" in methods
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+
+
+def test_the_embedded_database_files_are_for_their_user_alone(settings):
+    """They hold phone numbers and message texts: not for every user of the machine."""
+    import stat
+    from pathlib import Path
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("embedded mode's database")
+    connection.close()
+    connection.ensure_connection()  # a new connection: connection_created
+    name = Path(connection.settings_dict["NAME"])
+    files = [path for path in (name, Path(f"{name}-wal"), Path(f"{name}-shm")) if path.exists()]
+    assert files and all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in files)

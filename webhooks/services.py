@@ -98,6 +98,31 @@ def _http_parts(url: str) -> SplitResult:
     return parts
 
 
+# IPv6 forms that carry an IPv4 address a router may deliver to: NAT64 (64:ff9b::/96 and the
+# local-use 64:ff9b:1::/48), 6to4 (2002::/16), and the deprecated IPv4-compatible ::a.b.c.d.
+_NAT64 = [ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48")]
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if any(address in network for network in _NAT64) or (int(address) >> 32 == 0 and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def is_public_address(text: str) -> bool:
+    """Whether a delivery may connect to this address: globally routable, and so is any IPv4
+    address an IPv6 form carries (::ffff:10.0.0.1, ::10.0.0.1, 64:ff9b::a00:1, 2002:a00:1::)."""
+    address = ipaddress.ip_address(text.split("%")[0])
+    if not address.is_global:
+        return False
+    embedded = _embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+    return embedded is None or embedded.is_global
+
+
 def _vetted_address(parts: SplitResult) -> str:
     """The host resolved once, every address it has checked: the address a delivery connects
     to, so that a name cannot pass the check and then lead the connection elsewhere."""
@@ -108,7 +133,7 @@ def _vetted_address(parts: SplitResult) -> str:
         raise WebhookRefused(f"{parts.hostname} does not resolve") from None
     if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         for address in addresses:
-            if not ipaddress.ip_address(address.split("%")[0]).is_global:
+            if not is_public_address(address):
                 raise WebhookRefused(
                     f"{parts.hostname} is a private, loopback or link-local address ({address}); "
                     "set WEBHOOK_ALLOW_PRIVATE_URLS=true to allow it"

@@ -31,6 +31,7 @@ from tests.conftest import GUIDE_NUMBER
 from webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookEventStatus
 from webhooks.services import (
     WebhookRefused,
+    webhook_check_url,
     webhook_deliver,
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
@@ -423,3 +424,25 @@ def test_finished_events_and_their_attempts_are_pruned_with_the_messages_retenti
     assert prune_webhook_events() == 2
     assert list(WebhookEvent.objects.values_list("status", flat=True)) == [WebhookEventStatus.PENDING]
     assert not WebhookAttempt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::ffff:10.0.0.1]/hooks",  # IPv4-mapped
+        "http://[::10.0.0.1]/hooks",  # IPv4-compatible (deprecated, still routed by some stacks)
+        "http://[64:ff9b::a00:1]/hooks",  # NAT64 to 10.0.0.1
+        "http://[64:ff9b::7f00:1]:8080/hooks",  # NAT64 to 127.0.0.1
+        "http://[2002:a00:1::1]/hooks",  # 6to4 of 10.0.0.1
+    ],
+)
+def test_ipv6_forms_of_private_ipv4_addresses_are_refused(url, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(WebhookRefused, match="private"):
+        webhook_check_url(url)
+
+
+def test_ipv6_forms_of_public_ipv4_addresses_pass(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    webhook_check_url("http://[64:ff9b::808:808]/hooks")  # NAT64 to 8.8.8.8
+    webhook_check_url("https://[2001:4860:4860::8888]/hooks")
