@@ -23,7 +23,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.crypto import keyed_hash, new_prefixed_secret
-from core.phone_signals import CLOSE, gateway_signal
 from core.times import parse_zoned_time
 from messaging.jobs import Job
 from messaging.lifecycle import message_app_report
@@ -51,6 +50,10 @@ _USER_AGENT = re.compile(r"me\.capcom\.smsgateway/(\d+)\.(\d+)")
 
 class DeviceError(ValueError):
     """A request the app sent that we cannot use; the text says why."""
+
+
+class RegistrationSpent(PermissionError):
+    """The registration token already paired a device: pairing another needs a new token."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +95,17 @@ def app_device_register(
     *, registration_token: str, name: object, sim_cards: object, app_version: str = ""
 ) -> DeviceRegistration | None:
     """Bind the app's device to the gateway whose token it presents (None: no such app
-    gateway). Registering again (a reinstalled app) replaces the earlier device, whose token
-    stops working and whose event stream closes."""
+    gateway). A registration token pairs one device: whoever saw it (the pairing page, a
+    screenshot) could otherwise register later and take the phone's jobs, OTP texts included.
+    Another device (a reinstalled app) needs a new token: "Roll the token" in the admin,
+    which also ends the earlier device's token and event stream. Raises ``RegistrationSpent``."""
     gateway = gateway_get_by_token(raw_token=registration_token)
     if gateway is None or gateway.kind != GatewayKind.APP:
         return None
     device_name, sims = _device_name(name), app_sims_from_report(sim_cards)
     gateway = Gateway.objects.select_for_update().get(pk=gateway.pk)
-    replaced = bool(gateway.device_id)
+    if gateway.device_id:
+        raise RegistrationSpent()
     token = new_prefixed_secret(prefix=Gateway.DEVICE_TOKEN_PREFIX, purpose=DEVICE_TOKEN_PURPOSE)
     gateway.device_id = secrets.token_hex(10)
     gateway.device_token_prefix, gateway.device_token_hash = token.lookup, token.hash
@@ -107,10 +113,8 @@ def app_device_register(
     gateway.save(
         update_fields=["device_id", "device_token_prefix", "device_token_hash", "device_model", "sims", "app_version"]
     )
-    detail = f"{device_name}, app {app_version or 'unknown'}" + (" (replaces the earlier device)" if replaced else "")
+    detail = f"{device_name}, app {app_version or 'unknown'}"
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REGISTERED, detail=detail)
-    if replaced:
-        transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return DeviceRegistration(gateway=gateway, device_id=gateway.device_id, raw_token=token.raw)
 
 
@@ -154,9 +158,12 @@ def app_device_polled(*, gateway_id: int) -> None:
 
 def app_stream_alive(*, gateway_id: int, connection_id: str, device_token_hash: str) -> bool:
     """An app phone's event stream at its keepalive: seen (it stays online) while the device's
-    token is still the one it opened the stream with; False once rolled, revoked or replaced
-    (the stream then closes, even where no signal reached it)."""
-    valid = Gateway.objects.filter(pk=gateway_id, device_token_hash=device_token_hash, revoked_at__isnull=True)
+    token is still the one it opened the stream with and the stream is the phone's latest;
+    False once rolled, revoked or replaced, or superseded by a newer stream (the stream then
+    closes, even where no signal reached it: a token holder cannot keep any number open)."""
+    valid = Gateway.objects.filter(
+        pk=gateway_id, device_token_hash=device_token_hash, revoked_at__isnull=True, connection_id=connection_id
+    )
     if not device_token_hash or not valid.exists():
         return False
     gateway_seen(gateway_id=gateway_id, connection_id=connection_id)

@@ -32,6 +32,12 @@ class DeviceUnauthorized(ApiError):
     default_message = "Invalid or missing device token"
 
 
+class RegistrationRefused(ApiError):
+    status_code = 409
+    code = "registration_token_spent"
+    default_message = "This token already paired a device: roll the gateway's token in the admin to pair another"
+
+
 class DeviceForbidden(ApiError):
     status_code = 403
     code = "wrong_device"
@@ -93,12 +99,15 @@ class DeviceApi(MobileApiView):
 
     def post(self, request: Request) -> Response:
         body = json_object(request)
-        registration = mobile.app_device_register(
-            registration_token=_bearer(request),
-            name=body.get("name"),
-            sim_cards=body.get("simCards"),
-            app_version=_user_agent_version(request),
-        )
+        try:
+            registration = mobile.app_device_register(
+                registration_token=_bearer(request),
+                name=body.get("name"),
+                sim_cards=body.get("simCards"),
+                app_version=_user_agent_version(request),
+            )
+        except mobile.RegistrationSpent:
+            raise RegistrationRefused() from None
         if registration is None:
             raise DeviceUnauthorized("Invalid registration token: create an app gateway and use its token")
         mobile.app_device_polled(gateway_id=registration.gateway.pk)

@@ -167,3 +167,28 @@ def test_a_new_rate_tells_the_app_to_fetch_its_settings_again(run, registered):
         await stream.close()
 
     run(scenario)
+
+
+def test_a_stream_superseded_by_a_newer_one_closes_at_its_keepalive(run, registered, settings):
+    """A device token holder cannot keep any number of streams open: the phone's latest is the
+    one that lives."""
+    settings.GATEWAY_APP_KEEPALIVE_SECONDS = 0.3
+    _gateway, app = registered
+
+    async def scenario():
+        first = Stream(app.token)
+        await first.open()
+        await first.chunk()  # ": connected"
+        second = Stream(app.token)
+        await second.open()
+        await second.chunk()
+        for _ in range(5):  # at most a keepalive sent before the newer stream took over, then the end
+            chunk = await first.chunk(timeout=5)
+            if not chunk["more_body"]:
+                break
+        assert chunk["more_body"] is False
+        keepalive = await second.chunk(timeout=5)
+        assert keepalive["more_body"] is True  # the newer one lives on
+        await second.close()
+
+    run(scenario)

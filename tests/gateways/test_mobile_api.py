@@ -112,11 +112,18 @@ def test_malformed_json_is_a_json_400(app):
     assert answer.body["code"] == "malformed_json"
 
 
-def test_registering_again_replaces_the_earlier_device(app_gateway, app, fake_app):
-    again = fake_app()
-    assert again.register(app_gateway.raw_token).status == 201
+def test_a_registration_token_pairs_one_device_and_another_needs_a_roll(app_gateway, app, fake_app):
+    """Whoever saw the pairing page could register later and take the phone's jobs."""
+    intruder = fake_app()
+    answer = intruder.register(app_gateway.raw_token)
+    assert (answer.status, answer.body["code"]) == (409, "registration_token_spent")
+    assert app.call("GET", "/message").status == 200  # the paired device keeps working
+
+    rolled = gateway_roll_token(gateway=Gateway.objects.get(pk=app_gateway.gateway.pk))
+    reinstalled = fake_app()
+    assert reinstalled.register(rolled.raw_token).status == 201
     assert app.call("GET", "/message").status == 401  # the earlier device's token is gone
-    assert again.call("GET", "/message").status == 200
+    assert reinstalled.call("GET", "/message").status == 200
 
 
 def test_patch_device_on_every_start_updates_sims(app):
