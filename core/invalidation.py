@@ -129,20 +129,24 @@ def caching_enabled() -> bool:
 
 
 class Memo(Generic[T]):
-    """Values loaded from the database by key, dropped whenever ``topic`` is invalidated."""
+    """Values loaded from the database by key, dropped whenever ``topic`` is invalidated, and
+    in any case after ``MEMO_MAX_AGE_SECONDS``: a backstop should a change's publish be lost
+    while the channel itself stayed up (a Redis failover, a publish that timed out)."""
 
     def __init__(self, topic: str, loader: Callable[[object], T]) -> None:
         self.topic = topic
         self.loader = loader
         self._values: dict[object, T] = {}
         self._generation = -1
+        self._since = 0.0  # time.monotonic() of the oldest value kept
 
     def get(self, key: object = None) -> T:
         if not caching_enabled():
             return self.loader(key)
         current = generation(self.topic)
-        if self._generation != current:
-            self._values, self._generation = {}, current
+        now = time.monotonic()
+        if self._generation != current or now - self._since > settings.MEMO_MAX_AGE_SECONDS:
+            self._values, self._generation, self._since = {}, current, now
         try:
             return self._values[key]
         except KeyError:

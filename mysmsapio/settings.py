@@ -311,6 +311,8 @@ ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 # API keys and the phones that can take a message are kept in each process's memory, exact
 # by invalidation over Redis (core/invalidation.py); off: read from the database always.
 MEMO_CACHES = env.bool("MEMO_CACHES", default=True)
+# ...and, should an invalidation be lost, forgotten after this long anyway (a backstop).
+MEMO_MAX_AGE_SECONDS = env.float("MEMO_MAX_AGE_SECONDS", default=60.0)
 
 # The address clients and phones reach this server at (http://192.168.1.20:3005, or
 # https://sms.example.com): the pairing page's default, since the admin may be open on

@@ -58,3 +58,17 @@ def test_an_invalidation_inside_a_transaction_bumps_now_and_again_at_commit(
         invalidation.invalidate("tx-topic")
         assert invalidation.generation("tx-topic") == before + 1
     assert invalidation.generation("tx-topic") == before + 2
+
+
+def test_a_lost_invalidation_is_outlived_by_the_max_age(caching_on, settings, monkeypatch):
+    """Should a change's publish be lost, a value is still read again after MEMO_MAX_AGE_SECONDS."""
+    settings.MEMO_MAX_AGE_SECONDS = 60
+    clock = [1000.0]
+    monkeypatch.setattr(invalidation.time, "monotonic", lambda: clock[0])
+    memo, loads = counting_memo("lost-topic")
+    assert memo.get("k") == memo.get("k") == 1
+    clock[0] += 59
+    assert memo.get("k") == 1
+    clock[0] += 2  # no invalidation came
+    assert memo.get("k") == 2
+    assert loads == ["k", "k"]
