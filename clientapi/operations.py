@@ -40,10 +40,14 @@ MESSAGE_LINKS = {
 }
 
 
+# The errors of an operation that takes a JSON body, and of one that reads with a query.
+WRITE_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
+READ_ERRORS = (401, 403, 422, 503)
+
+
 def operation(
-    *,
     operation_id: str,
-    summary: str,
+    *,
     answers: dict[int, type[Schema]],
     errors: tuple[int, ...],
     body: type[Schema] | None = None,
@@ -54,7 +58,8 @@ def operation(
     links: dict[str, dict[str, Any]] | None = None,
 ) -> Callable:
     """Declare a view method's operation (``extend_schema`` plus what drf-spectacular cannot
-    say: the answer's headers and links, read by mysmsapio/openapi.py)."""
+    say: the answer's headers and links, read by mysmsapio/openapi.py). Its summary is the
+    first sentence of the view's docstring."""
     parameters = [
         OpenApiParameter(name, type=spec["schema"], location=OpenApiParameter.QUERY, required=spec["required"])
         for spec in (query.parameters() if query else [])
@@ -70,13 +75,7 @@ def operation(
     ]
     responses: dict[int, Any] = {code: schema for code, schema in answers.items()}
     responses.update({code: OpenApiResponse(Error, description=ERRORS[code]) for code in errors})
-    declare = extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        request=body,
-        responses=responses,
-        parameters=parameters,
-    )
+    declare = extend_schema(operation_id=operation_id, request=body, responses=responses, parameters=parameters)
 
     def decorate(method: Callable) -> Callable:
         method.answer_headers = answer_headers or {}

@@ -13,20 +13,16 @@ from core.api import ApiView, json_object
 from core.errors import ValidationFailed
 from otp.services import otp_issue, otp_verify
 
-from .operations import operation
+from .operations import WRITE_ERRORS, operation
 from .schemas import INVALID_OTP, OtpSendInput, OtpSent, OtpVerified, OtpVerifyInput
 
 
 class OtpSendApi(ApiView):
+    """Send a one-time code."""
+
     permission_classes = [HasApiPermission.for_(Permission.SEND_OTP)]
 
-    @operation(
-        operation_id="otpSend",
-        summary="Send a one-time code",
-        body=OtpSendInput,
-        answers={200: OtpSent},
-        errors=(400, 401, 403, 413, 415, 422, 429, 503),
-    )
+    @operation("otpSend", body=OtpSendInput, answers={200: OtpSent}, errors=WRITE_ERRORS)
     def post(self, request: Request) -> Response:
         phone_number = OtpSendInput.check(json_object(request))["phone_number"]
         api_key = request.auth
@@ -53,14 +49,10 @@ def otp_verify_answer(api_key: ApiKey, data: dict) -> dict:
 
 
 class OtpVerifyApi(ApiView):
+    """Verify a one-time code."""
+
     permission_classes = [HasApiPermission.for_(Permission.VERIFY_OTP)]
 
-    @operation(
-        operation_id="otpVerify",
-        summary="Verify a one-time code",
-        body=OtpVerifyInput,
-        answers={200: OtpVerified},
-        errors=(400, 401, 403, 413, 415, 422, 429, 503),
-    )
+    @operation("otpVerify", body=OtpVerifyInput, answers={200: OtpVerified}, errors=WRITE_ERRORS)
     def post(self, request: Request) -> Response:
         return Response(otp_verify_answer(request.auth, json_object(request)))

@@ -34,7 +34,7 @@ from messaging.services import (
     sms_wants_phone,
 )
 
-from .operations import MESSAGE_ID, MESSAGE_LINKS, RATE_LIMIT_HEADERS, operation
+from .operations import MESSAGE_ID, MESSAGE_LINKS, RATE_LIMIT_HEADERS, READ_ERRORS, WRITE_ERRORS, operation
 from .schemas import (
     InboxItem,
     InboxPage,
@@ -101,14 +101,15 @@ IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern"
 
 
 class SmsSendApi(ApiView):
+    """Send an SMS."""
+
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation(
-        operation_id="smsSend",
-        summary="Send an SMS",
+        "smsSend",
         body=SmsSendInput,
         answers={202: SmsAccepted},
-        errors=(400, 401, 403, 413, 415, 422, 429, 503),
+        errors=WRITE_ERRORS,
         headers={"Idempotency-Key": IDEMPOTENCY_KEY},
         answer_headers=RATE_LIMIT_HEADERS,
         links=MESSAGE_LINKS,
@@ -130,15 +131,11 @@ def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
 
 
 class SmsStatusApi(ApiView):
+    """A message's status."""
+
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
-    @operation(
-        operation_id="smsStatus",
-        summary="A message's status",
-        path=MESSAGE_ID,
-        answers={200: SmsStatus},
-        errors=(401, 403, 404, 503),
-    )
+    @operation("smsStatus", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 503))
     def get(self, request: Request, message_id: str) -> Response:
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
@@ -151,11 +148,10 @@ class SmsBulkApi(ApiView):
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation(
-        operation_id="smsBulk",
-        summary="Beyond the guide: up to 1,000 messages at once, a result for each",
+        "smsBulk",
         body=SmsBulkInput,
         answers={202: SmsBulkAccepted},
-        errors=(400, 401, 403, 413, 415, 422, 429, 503),
+        errors=WRITE_ERRORS,
         answer_headers=RATE_LIMIT_HEADERS,
     )
     def post(self, request: Request) -> Response:
@@ -195,13 +191,7 @@ class SmsCancelApi(ApiView):
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
-    @operation(
-        operation_id="smsCancel",
-        summary="Beyond the guide: cancel a message no phone has taken yet",
-        path=MESSAGE_ID,
-        answers={200: SmsStatus},
-        errors=(401, 403, 404, 409, 503),
-    )
+    @operation("smsCancel", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 409, 503))
     def post(self, request: Request, message_id: str) -> Response:
         message_cancel_by_client(api_key=request.auth, message_id=message_id)
         return Response(sms_status_answer(request.auth, message_id=message_id))
@@ -212,13 +202,7 @@ class SmsListApi(ApiView):
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
-    @operation(
-        operation_id="smsList",
-        summary="Beyond the guide: the account's messages, newest first",
-        query=SmsListQuery,
-        answers={200: SmsPage},
-        errors=(401, 403, 422, 503),
-    )
+    @operation("smsList", query=SmsListQuery, answers={200: SmsPage}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
         query = SmsListQuery.check(request.query_params)
         limit = query.get("limit", 50)
@@ -244,13 +228,7 @@ class SmsInboxApi(ApiView):
 
     permission_classes = [HasApiPermission.for_(Permission.RECEIVE_SMS)]
 
-    @operation(
-        operation_id="smsInbox",
-        summary="SMS the account's phones received, newest first",
-        query=SmsInboxQuery,
-        answers={200: InboxPage},
-        errors=(401, 403, 422, 503),
-    )
+    @operation("smsInbox", query=SmsInboxQuery, answers={200: InboxPage}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
         query = SmsInboxQuery.check(request.query_params)
         limit = query.get("limit", 50)

@@ -51,6 +51,11 @@ class ApiAutoSchema(AutoSchema):
     """drf-spectacular's, plus the answer's headers and links a view method declares, and
     Retry-After on the answers that carry it."""
 
+    def get_summary(self) -> str | None:
+        """The first sentence of the view's docstring."""
+        text = " ".join((self.view.__class__.__doc__ or "").split())
+        return text.split(". ", 1)[0].rstrip(".") or None
+
     def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
