@@ -11,9 +11,10 @@ admin's "sent today"), whatever ``TIME_ZONE`` says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from .models import sim_carrier_matches
 
@@ -34,8 +35,14 @@ class PhoneCandidate:
         return self.room is None or self.room > 0
 
 
+class Load(Protocol):
+    """How busy each phone is (a dict of phone id to a count will do)."""
+
+    def get(self, pk: int, default: int, /) -> int: ...
+
+
 def gateway_choose(
-    phones: Iterable[PhoneCandidate], *, account_id: int, carrier: str = "", load: Mapping[int, int]
+    phones: Iterable[PhoneCandidate], *, account_id: int, carrier: str = "", load: Load
 ) -> PhoneCandidate | None:
     """The phone for one message of ``account_id`` to a number on ``carrier``, or ``None``
     when none can take it. ``load``: how busy each phone is, as the caller measures it (its

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import itertools
 import time
 from collections import Counter
@@ -61,8 +62,36 @@ class _Phones:
     # This process's picks when loaded: a phone's room shrinks by the picks since.
     picks_at_load: dict[int, int]
 
+    @functools.cached_property
     def has_quotas(self) -> bool:
         return any(phone.candidate.room is not None for phone in self.phones)
+
+    @functools.cached_property
+    def oldest_seen(self) -> datetime | None:
+        return min((phone.last_seen_at for phone in self.phones), default=None)
+
+    @functools.cached_property
+    def candidates(self) -> list[PhoneCandidate]:
+        """Every phone as loaded: what the send path chooses from while none has gone silent
+        and none has a quota (the common case, so worked out once per load)."""
+        return [phone.candidate for phone in self.phones]
+
+    @functools.cached_property
+    def places(self) -> dict[int, int]:
+        return {phone.candidate.pk: place for place, phone in enumerate(self.phones)}
+
+
+class _Turns:
+    """The send path's load: each phone's place in the rotation, counted from this pick's
+    turn, worked out only for the phones the choice compares."""
+
+    __slots__ = ("count", "places", "turn")
+
+    def __init__(self, places: dict[int, int], turn: int) -> None:
+        self.places, self.count, self.turn = places, max(1, len(places)), turn
+
+    def get(self, pk: int, default: int = 0) -> int:
+        return (self.places.get(pk, default) - self.turn) % self.count
 
 
 def gateway_quota_rooms(gateway_quotas: dict[int, int], *, now: datetime) -> dict[int, int]:
@@ -103,18 +132,20 @@ def gateway_row_changed(sender: type, **kwargs: object) -> None:
     gateway_phones_changed()
 
 
-def _online_phones(now: datetime) -> list[PhoneCandidate]:
+def _online_phones(now: datetime) -> tuple[_Phones, list[PhoneCandidate]]:
     since = Gateway.online_since(now)
     day = quota_day_start(now)
     loaded = _phones.get(day)
     age = time.monotonic() - loaded.loaded_at
-    looks_silent = any(phone.last_seen_at < since for phone in loaded.phones)
-    if (looks_silent and age > 1) or (loaded.has_quotas() and age > QUOTA_REFRESH_SECONDS):
+    looks_silent = loaded.oldest_seen is not None and loaded.oldest_seen < since
+    if (looks_silent and age > 1) or (loaded.has_quotas and age > QUOTA_REFRESH_SECONDS):
         # A phone looks silent in memory (its heartbeats may have moved last_seen_at since), or
         # quotas must count other processes' picks: read again, at most so often. A silent
         # phone is never chosen either way, nor one this process filled.
         _phones.drop(day)
         loaded = _phones.get(day)
+    if not loaded.has_quotas and (loaded.oldest_seen is None or loaded.oldest_seen >= since):
+        return loaded, loaded.candidates
     candidates = []
     for phone in loaded.phones:
         if phone.last_seen_at < since:
@@ -124,7 +155,7 @@ def _online_phones(now: datetime) -> list[PhoneCandidate]:
             picked_since = _picks[candidate.pk] - loaded.picks_at_load.get(candidate.pk, 0)
             candidate = replace(candidate, room=candidate.room - picked_since)
         candidates.append(candidate)
-    return candidates
+    return loaded, candidates
 
 
 def gateway_pick_for_message(*, account_id: int, carrier: str = "", now: datetime | None = None) -> int | None:
@@ -132,10 +163,8 @@ def gateway_pick_for_message(*, account_id: int, carrier: str = "", now: datetim
     ``None`` when no phone can take it now (the message then waits as pending). Served from
     memory (this is the send path): new messages take turns; pacing happens when jobs are
     pushed."""
-    phones = _online_phones(now or timezone.now())
-    turn = next(_rotation)
-    turns = {phone.pk: (place - turn) % len(phones) for place, phone in enumerate(phones)}
-    chosen = gateway_choose(phones, account_id=account_id, carrier=carrier, load=turns)
+    loaded, phones = _online_phones(now or timezone.now())
+    chosen = gateway_choose(phones, account_id=account_id, carrier=carrier, load=_Turns(loaded.places, next(_rotation)))
     if chosen is None:
         return None
     _picks[chosen.pk] += 1
