@@ -28,6 +28,7 @@ from messaging.services import ReceivedSms
 
 from . import dispatch
 from .db import phone_db
+from .selectors import gateway_token_current, gateway_token_known
 from .services import gateway_connected, gateway_inbound_sms, gateway_seen
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class ProtocolError(Exception):
 
 # Frames a phone keeps in its journal until acknowledged.
 REPORT_TYPES = frozenset({"sent", "delivered", "failed", "inbound"})
+# Frames that act on messages: taken only from a socket whose token is still the phone's.
+CREDENTIAL_CHECKED = REPORT_TYPES | {"accept"}
 
 
 def _text(content: dict[str, Any], key: str, *, max_length: int = 64) -> str:
@@ -176,6 +179,11 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         if handler is None:
             await self.send_json({"type": "error", "error": f"unknown frame type: {kind!r}"})
             return
+        if kind in CREDENTIAL_CHECKED and not await self._token_current():
+            # Rolled or revoked, and the close signal did not come (a roll in another process
+            # of embedded mode, a lost publish): refused at this frame, not at the heartbeat.
+            await self.close(code=CLOSE_REVOKED)
+            return
         try:
             await handler(self, content)
         except (ProtocolError, DataError, IntegrityError) as exc:
@@ -253,6 +261,12 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         "failed": on_failed,
         "inbound": on_inbound,
     }
+
+    async def _token_current(self) -> bool:
+        known = gateway_token_known(gateway_id=self.gateway_id, token_hash=self.token_hash)
+        if known is None:
+            known = await phone_db(gateway_token_current)(gateway_id=self.gateway_id, token_hash=self.token_hash)
+        return known
 
     async def _ack(self, content: dict[str, Any]) -> None:
         # Reports are idempotent on the server, so a repeat is acked like the first.

@@ -10,7 +10,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.invalidation import Memo, invalidate
+from core.invalidation import MISSING, Memo, invalidate
 from messaging.selectors import message_count_toward_quota
 
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
@@ -119,6 +119,25 @@ def _load_phones(day: datetime) -> _Phones:
 
 
 _phones = Memo(PHONES_TOPIC, _load_phones)
+
+
+def _load_credential(gateway_id: object) -> str | None:
+    return Gateway.objects.filter(pk=gateway_id, revoked_at__isnull=True).values_list("token_hash", flat=True).first()
+
+
+# Each phone's current token, by the same topic: a roll or a revoke saves the row.
+_credentials = Memo(PHONES_TOPIC, _load_credential)
+
+
+def gateway_token_current(*, gateway_id: int, token_hash: str) -> bool:
+    """Whether ``token_hash`` is still the phone's token (not rolled, the phone not revoked)."""
+    return bool(token_hash) and _credentials.get(gateway_id) == token_hash
+
+
+def gateway_token_known(*, gateway_id: int, token_hash: str) -> bool | None:
+    """``gateway_token_current`` from this process's memory alone; None: read the database."""
+    held = _credentials.peek(gateway_id)
+    return None if held is MISSING else bool(token_hash) and held == token_hash
 
 
 def gateway_phones_changed() -> None:

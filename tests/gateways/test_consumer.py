@@ -132,6 +132,30 @@ def test_a_socket_opened_with_a_rolled_token_gets_no_more_jobs_even_if_the_close
     assert list(went_offline.values_list("detail", flat=True)) == ["token rolled"]
 
 
+@pytest.mark.parametrize("frame", ["accept", "sent", "delivered", "failed", "inbound"])
+def test_a_rolled_tokens_socket_is_refused_at_its_next_frame_if_the_close_is_lost(
+    run, make_phone, create_sms, monkeypatch, frame
+):
+    """Not at its next heartbeat: meanwhile it claimed pushed jobs and stored inbound SMS."""
+    phone = make_phone()
+    monkeypatch.setattr("gateways.services.gateway_signal", lambda **kwargs: None)  # the close signal is lost
+
+    async def scenario():
+        socket = await connect_phone(phone.raw_token)
+        message = await create_sms(gateway_id=phone.gateway.pk)
+        await database_sync_to_async(gateway_roll_token)(gateway=phone.gateway)
+        content = {"type": frame, "id": "r1", "message_id": message.pk, "from": "+959441234567", "text": "hi"}
+        await socket.send(content)
+        closed = await socket.ws.receive_output(timeout=3)
+        while closed.get("type") != "websocket.close":  # the job frame pushed before the roll
+            closed = await socket.ws.receive_output(timeout=3)
+        assert closed == {"type": "websocket.close", "code": 4403}
+        assert (await refresh(message)).status == "queued"
+
+    run(scenario)
+    assert not InboundSms.objects.exists()
+
+
 def test_a_revoked_phone_whose_close_is_lost_is_closed_at_its_next_heartbeat(run, make_phone, monkeypatch):
     phone = make_phone()
     monkeypatch.setattr("gateways.services.gateway_signal", lambda **kwargs: None)

@@ -164,3 +164,30 @@ def test_a_phone_frame_that_is_not_json_gets_an_error_frame_and_the_socket_lives
         assert json.loads(ws.recv(timeout=10))["type"] == "error"
     wait_for(lambda: not Gateway.objects.get(pk=phone.gateway.pk).is_connected, what="the goodbye recorded")
     assert "Exception inside application" not in web_server.log()
+
+
+def test_a_token_rolled_in_another_process_refuses_the_sockets_next_claim(web_server):
+    """Through daphne. The roll happens here, in the test's process: in embedded mode its close
+    signal reaches no server (an operator's `manage.py` does the same), so the socket lives on
+    until it speaks; its next claim must be refused, not accepted until its next heartbeat."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from accounts.services import account_get_or_create
+    from gateways.models import Gateway
+    from gateways.services import gateway_create, gateway_roll_token
+    from messaging.lifecycle import message_create
+    from messaging.models import Message
+
+    phone = gateway_create(name="rolled-elsewhere")
+    message = message_create(account=account_get_or_create(), to="+959123456789", text="x", gateway_id=phone.gateway.pk)
+    url = web_server.ws_url.replace("http://", "ws://") + "/ws/gateway/"
+    with connect(url, additional_headers={"Authorization": f"Bearer {phone.raw_token}"}) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "welcome"
+        gateway_roll_token(gateway=Gateway.objects.get(pk=phone.gateway.pk))
+        ws.send(json.dumps({"type": "accept", "message_id": message.pk}))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                assert json.loads(ws.recv(timeout=10)).get("type") != "claim"
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    assert Message.objects.get(pk=message.pk).status == "queued"
