@@ -128,9 +128,6 @@ def caching_enabled() -> bool:
     return _listening.is_set()
 
 
-MISSING = object()  # Memo.peek: not held, read the database
-
-
 class Memo(Generic[T]):
     """Values loaded from the database by key, dropped whenever ``topic`` is invalidated, and
     in any case after ``MEMO_MAX_AGE_SECONDS``: a backstop should a change's publish be lost
@@ -159,15 +156,6 @@ class Memo(Generic[T]):
         if generation(self.topic) == current == self._generation and _listening.is_set():
             self._values[key] = value
         return value
-
-    def peek(self, key: object = None) -> T | object:
-        """The value if this process holds it and it is current, else ``MISSING``: for async
-        code, which may not read the database on its own thread."""
-        if not caching_enabled() or self._generation != generation(self.topic):
-            return MISSING
-        if time.monotonic() - self._since > settings.MEMO_MAX_AGE_SECONDS:
-            return MISSING
-        return self._values.get(key, MISSING)
 
     def drop(self, key: object = None) -> None:
         self._values.pop(key, None)

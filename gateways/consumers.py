@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -28,10 +29,11 @@ from messaging.services import ReceivedSms
 
 from . import dispatch
 from .db import phone_db
-from .selectors import gateway_token_current, gateway_token_known
+from .selectors import gateway_pace
 from .services import gateway_connected, gateway_inbound_sms, gateway_seen
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PROTOCOL_VERSION = 1
 CLOSE_UNAUTHORIZED = 4401
@@ -45,10 +47,18 @@ class ProtocolError(Exception):
     pass
 
 
+class TokenGone(Exception):
+    """The socket's token is no longer the phone's: rolled, or the phone revoked."""
+
+
+def _if_token_current(gateway_id: int, token_hash: str, service: Callable[..., T], kwargs: dict[str, Any]) -> T:
+    if gateway_pace(gateway_id=gateway_id, token_hash=token_hash) is None:
+        raise TokenGone
+    return service(**kwargs)
+
+
 # Frames a phone keeps in its journal until acknowledged.
 REPORT_TYPES = frozenset({"sent", "delivered", "failed", "inbound"})
-# Frames that act on messages: taken only from a socket whose token is still the phone's.
-CREDENTIAL_CHECKED = REPORT_TYPES | {"accept"}
 
 
 def _text(content: dict[str, Any], key: str, *, max_length: int = 64) -> str:
@@ -179,13 +189,12 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         if handler is None:
             await self.send_json({"type": "error", "error": f"unknown frame type: {kind!r}"})
             return
-        if kind in CREDENTIAL_CHECKED and not await self._token_current():
+        try:
+            await handler(self, content)
+        except TokenGone:
             # Rolled or revoked, and the close signal did not come (a roll in another process
             # of embedded mode, a lost publish): refused at this frame, not at the heartbeat.
             await self.close(code=CLOSE_REVOKED)
-            return
-        try:
-            await handler(self, content)
         except (ProtocolError, DataError, IntegrityError) as exc:
             # Never acceptable as sent. A report (it has an id) is acknowledged as rejected, so
             # that the phone drops it instead of resending it forever; anything else gets an error.
@@ -213,22 +222,26 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
 
     async def on_accept(self, content: dict[str, Any]) -> None:
         message_id = _text(content, "message_id")
-        ok = await phone_db(message_claim)(gateway_id=self.gateway_id, message_id=message_id)
+        ok = await self._act(message_claim, gateway_id=self.gateway_id, message_id=message_id)
         await self.send_json({"type": "claim", "message_id": message_id, "ok": ok})
 
     async def on_sent(self, content: dict[str, Any]) -> None:
-        await phone_db(message_mark_radio_sent)(gateway_id=self.gateway_id, message_id=_text(content, "message_id"))
+        await self._act(message_mark_radio_sent, gateway_id=self.gateway_id, message_id=_text(content, "message_id"))
         await self._ack(content)
 
     async def on_delivered(self, content: dict[str, Any]) -> None:
-        await phone_db(message_mark_delivered)(
-            gateway_id=self.gateway_id, message_id=_text(content, "message_id"), at=_time(content, "at")
+        await self._act(
+            message_mark_delivered,
+            gateway_id=self.gateway_id,
+            message_id=_text(content, "message_id"),
+            at=_time(content, "at"),
         )
         await self._ack(content)
 
     async def on_failed(self, content: dict[str, Any]) -> None:
         error = content.get("error") if isinstance(content.get("error"), str) else "Send failed"
-        await phone_db(message_mark_failed)(
+        await self._act(
+            message_mark_failed,
             gateway_id=self.gateway_id,
             message_id=_text(content, "message_id"),
             error=error,
@@ -247,7 +260,7 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
             sim_slot=_optional_int(content, "sim_slot"),
             received_at=_time(content, "received_at"),
         )
-        stored = await phone_db(gateway_inbound_sms)(gateway_id=self.gateway_id, received=received)
+        stored = await self._act(gateway_inbound_sms, gateway_id=self.gateway_id, received=received)
         if not stored:
             raise ProtocolError("this gateway is disabled: its inbound SMS are not accepted")
         await self._ack(content)
@@ -262,11 +275,10 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         "inbound": on_inbound,
     }
 
-    async def _token_current(self) -> bool:
-        known = gateway_token_known(gateway_id=self.gateway_id, token_hash=self.token_hash)
-        if known is None:
-            known = await phone_db(gateway_token_current)(gateway_id=self.gateway_id, token_hash=self.token_hash)
-        return known
+    async def _act(self, service: Callable[..., T], **kwargs: Any) -> T:
+        """``service`` on the phone's database threads, if this socket's token is still the
+        phone's (one hop: the check is from memory where the caches run); else ``TokenGone``."""
+        return await phone_db(_if_token_current)(self.gateway_id, self.token_hash, service, kwargs)
 
     async def _ack(self, content: dict[str, Any]) -> None:
         # Reports are idempotent on the server, so a repeat is acked like the first.

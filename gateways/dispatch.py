@@ -9,7 +9,6 @@ never loses it (the periodic tasks find every pending or unpushed row again).
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,7 +20,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import metrics
-from core.db import execute_prepared
 from core.phone_signals import WAKE, gateway_signal
 from messaging.jobs import Job
 from messaging.lifecycle import message_push, message_queue, message_release
@@ -34,10 +32,9 @@ from messaging.selectors import (
     message_waiting_for_push,
 )
 
-from . import queries
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, GatewayEventType, sim_carrier_matches
-from .selectors import gateway_list_online, gateway_phones_changed, gateway_quota_rooms
+from .selectors import gateway_list_online, gateway_pace, gateway_phones_changed, gateway_quota_rooms
 from .services import gateway_disconnected, gateway_event_record
 
 
@@ -93,10 +90,6 @@ def dispatch_assign_pending(
     return {gateway: message_queue(gateway_id=gateway, message_ids=ids, now=now) for gateway, ids in chosen.items()}
 
 
-def _json(value: object) -> object:
-    return json.loads(value) if isinstance(value, str) else value  # SQLite hands JSON back as text
-
-
 def _pushed_today(gateway_id: int, now: datetime) -> int:
     return message_count_pushed_since(gateway_id=gateway_id, since=quota_day_start(now))
 
@@ -126,11 +119,10 @@ def dispatch_take_jobs(
     seconds = settings.GATEWAY_RATE_WINDOW_SECONDS
     window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
     since = now - window
-    rows = execute_prepared(queries.PHONE_PACE, [gateway_id, token_hash])
-    if not rows:
+    pace = gateway_pace(gateway_id=gateway_id, token_hash=token_hash)
+    if pace is None or not pace.enabled:
         return TakenJobs([], None)  # disabled, revoked, or its token rolled
-    rate, daily_quota, sims = rows[0]
-    sims = _json(sims)
+    rate, daily_quota, sims = pace.rate_per_minute, pace.daily_quota, pace.sims
     used, oldest = message_push_window(gateway_id=gateway_id, since=since)
     limit = rate
     if daily_quota is not None:

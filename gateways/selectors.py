@@ -2,17 +2,21 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.invalidation import MISSING, Memo, invalidate
+from core.db import execute_prepared
+from core.invalidation import Memo, invalidate
 from messaging.selectors import message_count_toward_quota
 
+from . import queries
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
 from .models import Gateway, sim_carriers
 
@@ -121,23 +125,34 @@ def _load_phones(day: datetime) -> _Phones:
 _phones = Memo(PHONES_TOPIC, _load_phones)
 
 
-def _load_credential(gateway_id: object) -> str | None:
-    return Gateway.objects.filter(pk=gateway_id, revoked_at__isnull=True).values_list("token_hash", flat=True).first()
+@dataclass(frozen=True)
+class PhonePace:
+    """What a phone's sockets act on: its token, and what paces its jobs."""
+
+    token_hash: str
+    enabled: bool
+    rate_per_minute: int
+    daily_quota: int | None
+    sims: Any  # its own SIM report (JSON)
 
 
-# Each phone's current token, by the same topic: a roll or a revoke saves the row.
-_credentials = Memo(PHONES_TOPIC, _load_credential)
+def _load_pace(gateway_id: object) -> PhonePace | None:
+    rows = execute_prepared(queries.PHONE_PACE, [gateway_id])
+    if not rows:
+        return None  # revoked, or gone
+    token_hash, enabled, rate, daily_quota, sims = rows[0]
+    return PhonePace(token_hash, bool(enabled), rate, daily_quota, json.loads(sims) if isinstance(sims, str) else sims)
 
 
-def gateway_token_current(*, gateway_id: int, token_hash: str) -> bool:
-    """Whether ``token_hash`` is still the phone's token (not rolled, the phone not revoked)."""
-    return bool(token_hash) and _credentials.get(gateway_id) == token_hash
+# Every change to these columns saves the row or calls gateway_phones_changed: one topic.
+_paces = Memo(PHONES_TOPIC, _load_pace)
 
 
-def gateway_token_known(*, gateway_id: int, token_hash: str) -> bool | None:
-    """``gateway_token_current`` from this process's memory alone; None: read the database."""
-    held = _credentials.peek(gateway_id)
-    return None if held is MISSING else bool(token_hash) and held == token_hash
+def gateway_pace(*, gateway_id: int, token_hash: str) -> PhonePace | None:
+    """The phone's pace while ``token_hash`` is still its token; None once it was rolled or the
+    phone revoked. From memory where the caches run (every push and every frame asks)."""
+    pace = _paces.get(gateway_id)
+    return pace if pace is not None and pace.token_hash == token_hash else None
 
 
 def gateway_phones_changed() -> None:
