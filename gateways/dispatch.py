@@ -27,6 +27,7 @@ from messaging.models import Message, MessageStatus
 from messaging.selectors import (
     message_count_pushed_since,
     message_count_queued,
+    message_count_toward_quota,
     message_jobs_waiting,
     message_push_window,
     message_waiting_for_push,
@@ -193,13 +194,15 @@ def dispatch_release_over_quota(*, now: datetime | None = None) -> dict[int, lis
     quotas = dict(
         Gateway.objects.filter(daily_quota__isnull=False, revoked_at__isnull=True).values_list("pk", "daily_quota")
     )
+    used = message_count_toward_quota(gateway_ids=list(quotas), day_start=quota_day_start(now)) if quotas else {}
     released = {}
-    for gateway_id, room in gateway_quota_rooms(quotas, now=now).items():
-        if room > 0:
+    for gateway_id, quota in quotas.items():
+        if used.get(gateway_id, 0) <= quota:
             continue  # what waits for it fits in its quota
         waiting = message_waiting_for_push(gateway_id=gateway_id)
-        over = waiting[max(0, quotas[gateway_id] - _pushed_today(gateway_id, now)) :]
-        if over:
+        # ``used`` is what was pushed today and what waits: the quota keeps room for the rest.
+        keep = quota - (used[gateway_id] - len(waiting))
+        if over := waiting[max(0, keep) :]:
             released[gateway_id] = dispatch_release(
                 gateway_id=gateway_id, reason="daily quota reached", message_ids=over, now=now
             )
