@@ -37,10 +37,6 @@ TEXT = {"type": "string", "pattern": rf"^{_STORABLE}*[^\s\u0000\ud800-\udfff]{_S
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 
 
-def _message_text() -> dict[str, Any]:
-    return {**TEXT, "maxLength": settings.SMS_MAX_LENGTH}
-
-
 # --- Inputs --------------------------------------------------------------------------------
 
 
@@ -48,7 +44,7 @@ class SmsSendInput(Schema):
     """``POST sms/send``: the guide's two fields, and three beyond it."""
 
     to = Field(PHONE, check=phone_number_check, required=True, description="The recipient, E.164")
-    message = Field(_message_text(), check=sms_text_check, required=True)
+    message = Field({**TEXT, "maxLength": settings.SMS_MAX_LENGTH}, check=sms_text_check, required=True)
     send_at = Field(
         {"type": "string", "format": "date-time"},
         check=send_at_check,

@@ -15,6 +15,7 @@ from core.errors import NotFound, RateLimited, ValidationFailed
 from core.pagination import page_of
 from core.ratelimit import RateLimitResult
 from gateways.selectors import gateway_names, gateway_pick_for_message
+from messaging.lifecycle import message_wants_phone
 from messaging.models import is_message_id
 from messaging.selectors import (
     MessageState,
@@ -31,7 +32,6 @@ from messaging.services import (
     message_send,
     message_send_bulk,
     sms_budget_take,
-    sms_wants_phone,
 )
 
 from .operations import MESSAGE_ID, MESSAGE_LINKS, RATE_LIMIT_HEADERS, READ_ERRORS, WRITE_ERRORS, operation
@@ -52,7 +52,7 @@ from .schemas import (
 
 def _phone_for(api_key: ApiKey, sms: ValidatedSms) -> int | None:
     """The phone a new message goes to now, or None: it waits as pending."""
-    if not sms_wants_phone(sms=sms, is_test=api_key.is_test):
+    if not message_wants_phone(send_at=sms.send_at, is_test=api_key.is_test):
         return None
     return gateway_pick_for_message(account_id=api_key.account_id, carrier=sms.carrier)
 

@@ -131,6 +131,13 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
 _MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
 
 
+def message_wants_phone(*, send_at: datetime | None, is_test: bool, now: datetime | None = None) -> bool:
+    """Whether a new message goes to a phone now: not a test key's (never a phone), nor one
+    scheduled later (``dispatch_assign_pending`` hands it out when due). Callers that choose
+    the phone ask first, so that no choice is spent on it."""
+    return not is_test and (send_at is None or send_at <= (now or timezone.now()))
+
+
 def message_create(
     *,
     account: Account,
@@ -165,7 +172,7 @@ def message_create(
     scheduled = send_at is not None and send_at > now
     if not scheduled:
         send_at = None
-    if scheduled or is_test:
+    if not message_wants_phone(send_at=send_at, is_test=is_test, now=now):
         gateway_id = None
     # A test message is queued at once, as if a phone had taken it (messaging/testmode.py).
     queued = gateway_id is not None or (is_test and not scheduled)

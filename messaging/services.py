@@ -121,12 +121,6 @@ def sms_budget_take(*, api_key: ApiKey, cost: int = 1) -> ratelimit.RateLimitRes
     return ratelimit.take(f"sms:{api_key.budget_id}", cost=cost, limit=limit, window_seconds=60)
 
 
-def sms_wants_phone(*, sms: ValidatedSms, is_test: bool, now: datetime | None = None) -> bool:
-    """Whether a phone should be chosen for this message now: not for a test key's, nor for
-    one scheduled later (``dispatch_assign_pending`` hands those out when due)."""
-    return not is_test and (sms.send_at is None or sms.send_at <= (now or timezone.now()))
-
-
 def message_send(
     *, api_key: ApiKey, sms: ValidatedSms, gateway_id: int | None, idempotency_key: str | None = None
 ) -> tuple[Message, bool]:
@@ -148,6 +142,7 @@ def _message_create_from(api_key: ApiKey, sms: ValidatedSms, **kwargs: Any) -> M
         validity=sms.validity,
         priority=sms.priority,
         is_test=api_key.is_test,
+        carrier=sms.carrier,
         **kwargs,
     )
 
