@@ -19,7 +19,8 @@ its one implementation there. Errors raised by the answer itself (404 message no
 request leaves behind (request id, access log, latency histogram, request log, headers) is
 what the middleware leaves; tests/test_edge.py compares the two paths answer for answer.
 Host validation, the scheme and the security headers are Django's own (``WSGIRequest.get_host``
-and ``is_secure``, ``SecurityMiddleware.process_response``): about 6 us a request.
+and ``is_secure``, ``SecurityMiddleware.process_response``): 3.5 us a request for host and
+scheme, against 6.1 us through a whole WSGIRequest, in one microbenchmark (2026-12-06).
 """
 
 from __future__ import annotations
