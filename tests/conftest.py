@@ -12,7 +12,7 @@ from accounts.services import GeneratedApiKey, account_get_or_create, api_key_ge
 from core.invalidation import forget_everything, wait_until_listening
 from gateways.models import Gateway
 from gateways.selectors import gateway_pick_for_message
-from messaging.lifecycle import message_create
+from messaging.lifecycle import message_create, message_wants_phone
 from messaging.models import Message
 from messaging.phone import carrier_for_number
 
@@ -22,7 +22,8 @@ ALL_PERMISSIONS = list(Permission.values)
 def message_send_now(*, account: Account, to: str, text: str, **kwargs) -> Message:
     """A message stored as the client API stores one: on the phone the send path chooses (or
     ``gateway_id``), else pending."""
-    if "gateway_id" not in kwargs and not kwargs.get("is_test"):
+    wants_phone = message_wants_phone(send_at=kwargs.get("send_at"), is_test=kwargs.get("is_test", False))
+    if "gateway_id" not in kwargs and wants_phone:
         kwargs["gateway_id"] = gateway_pick_for_message(account_id=account.pk, carrier=carrier_for_number(to))
     return message_create(account=account, to=to, text=text, **kwargs)
 

@@ -360,7 +360,8 @@ def test_a_drip_feeding_receiver_is_cut_at_the_deadline(account, settings):
         sms_received(account, "1", "x")
         started = time.monotonic()
         assert deliver_all() == [False]
-        assert time.monotonic() - started < 4
+        # Not a speed figure: without the deadline this try never ends (the drip goes on).
+        assert time.monotonic() - started < 10
         attempt = WebhookEvent.objects.get().attempt_log.get()
         assert attempt.error == "Timeout: no complete answer within 1.5 s"
     finally:
@@ -387,9 +388,9 @@ def test_in_embedded_mode_deliveries_never_hold_up_the_scheduler(account, settin
         sms_received(account, "1", "x")
         waiting = message_create(account=account, to=GUIDE_NUMBER, text="waits for a phone")
         phone = make_gateway()
-        started = time.monotonic()
         run_due_tasks({}, time.monotonic())  # every periodic task once, as the scheduler thread
-        assert time.monotonic() - started < 1.5
+        # The round did not wait on a receiver: no try can end before its 2 s deadline.
+        assert WebhookAttempt.objects.count() == 0
         assert Message.objects.get(pk=waiting.pk).gateway_id == phone.pk  # dispatch ran meanwhile
         deadline = time.monotonic() + 30
         while WebhookAttempt.objects.count() < 20 and time.monotonic() < deadline:
