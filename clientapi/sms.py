@@ -25,6 +25,7 @@ from messaging.selectors import (
     message_state_get,
 )
 from messaging.services import (
+    IDEMPOTENCY_KEY_PATTERN,
     ValidatedSms,
     idempotency_key_validate,
     message_cancel_by_client,
@@ -97,7 +98,7 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
     return ApiAnswer(SmsAccepted.answer(success=True, message_id=message.pk, status=message.status), 202, headers)
 
 
-IDEMPOTENCY_KEY = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[\x21-\x7e]+$"}
+IDEMPOTENCY_KEY = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
 
 
 class SmsSendApi(ApiView):

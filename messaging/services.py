@@ -101,7 +101,9 @@ class ValidatedSms:
         return cls(to, message, carrier_for_number(to), send_at, validity, level)
 
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")
+# 1 to 100 visible ASCII characters (the client API declares the same pattern).
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,100}$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def idempotency_key_validate(value: str | None) -> str | None:
