@@ -1,12 +1,18 @@
-"""Operators' housekeeping: log retention and the ops commands (purge, retry_failed)."""
+"""Operators' housekeeping: log retention, the ops commands (purge, retry_failed) and the
+admin login's brute-force guard."""
 
 from __future__ import annotations
 
+import hashlib
+import math
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
+from core import ratelimit
 from gateways.dispatch import dispatch_assign_pending
 from gateways.services import gateway_events_prune
 from messaging.lifecycle import MessageActionRefused, message_retry
@@ -72,3 +78,39 @@ def messages_retry(*, message_ids: list[str]) -> tuple[int, list[str]]:
     if retried:
         dispatch_assign_pending()
     return retried, refusals
+
+
+# How long a key keeps its record of past lock-outs: a day without one and it starts afresh.
+_STRIKES_TTL_SECONDS = 24 * 3600
+
+
+def admin_login_throttle(*, username: str, address: str, now: float | None = None) -> int:
+    """Count one login try; answer 0 if it may go on, else the seconds to wait.
+
+    Counted per client address (the real one, behind our proxy: mysmsapio/proxies.py) and per
+    user name tried from anywhere, each with its own limit per ADMIN_LOGIN_WINDOW_SECONDS. A key
+    over its limit is locked for a window, then for twice as long each time it comes back over
+    it, up to ADMIN_LOGIN_MAX_LOCK_SECONDS. So one address can lock out only itself, and
+    guessing one operator's password from many addresses is slowed for that name alone, not
+    for the other operators. The user name is hashed: the counter's key is no place for a
+    password typed into the wrong field.
+    """
+    now = time.time() if now is None else now
+    name = hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()[:32]
+    limits = {
+        f"admin-login:{address}": settings.ADMIN_LOGIN_ATTEMPTS,
+        f"admin-login-user:{name}": settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME,
+    }
+    locked = [until for until in cache.get_many([f"{key}:locked" for key in limits]).values() if until > now]
+    if locked:
+        return math.ceil(max(locked) - now)
+    window = settings.ADMIN_LOGIN_WINDOW_SECONDS
+    wait = 0
+    for key, limit in limits.items():
+        if not ratelimit.hit(key, limit=limit, window_seconds=window, now=now).allowed:
+            strikes = cache.get(f"{key}:strikes", 0) + 1
+            cache.set(f"{key}:strikes", strikes, timeout=_STRIKES_TTL_SECONDS)
+            lock = min(window * 2 ** (strikes - 1), settings.ADMIN_LOGIN_MAX_LOCK_SECONDS)
+            cache.set(f"{key}:locked", now + lock, timeout=math.ceil(lock))
+            wait = max(wait, math.ceil(lock))
+    return wait

@@ -18,6 +18,7 @@ from django.conf import settings  # noqa: E402
 from gateways.routing import APP_EVENTS_PATHS, app_events_asgi, websocket_urlpatterns  # noqa: E402
 from mysmsapio.daphne_limits import tune_daphne  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiASGIHandler  # noqa: E402
+from mysmsapio.proxies import asgi_client  # noqa: E402
 
 tune_daphne()
 
@@ -36,12 +37,18 @@ async def http_application(scope, receive, send) -> None:
     await app(scope, receive, send)
 
 
-application = ProtocolTypeRouter(
+protocol_router = ProtocolTypeRouter(
     {
         "http": http_application,
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+
+async def application(scope, receive, send) -> None:
+    """Every connection, HTTP or WebSocket, with the client's real address (mysmsapio/proxies.py)."""
+    await protocol_router(asgi_client(scope), receive, send)
+
 
 if settings.EMBEDDED_SCHEDULER:
     from mysmsapio.scheduler import start_embedded_scheduler

@@ -20,6 +20,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from core.clientaddr import parse_networks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -85,6 +87,11 @@ HTTPS = env.bool("HTTPS", default=False)
 TRUST_X_FORWARDED_PROTO = env.bool("TRUST_X_FORWARDED_PROTO", default=False)
 if TRUST_X_FORWARDED_PROTO:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Our own proxies (Caddy in docker-compose): from these networks, and only from them,
+# X-Forwarded-For names the client (core/clientaddr.py), for the admin's login limiter, the
+# logs and METRICS_ALLOWED_IPS; and only they may say X-Forwarded-Proto once this is set.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
 SECURE_SSL_REDIRECT = HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^up$", r"^ready$", r"^metrics$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
@@ -307,6 +314,8 @@ ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)
 # many addresses is limited too.
 ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = env.int("ADMIN_LOGIN_ATTEMPTS_PER_USERNAME", default=10)
 ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
+# Past either limit the key is locked for a window, doubling at each lock-out, up to this.
+ADMIN_LOGIN_MAX_LOCK_SECONDS = env.int("ADMIN_LOGIN_MAX_LOCK_SECONDS", default=3600)
 
 # API keys and the phones that can take a message are kept in each process's memory, exact
 # by invalidation over Redis (core/invalidation.py); off: read from the database always.

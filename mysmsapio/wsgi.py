@@ -23,6 +23,7 @@ django_wsgi_app = get_wsgi_application()
 
 from mysmsapio.edge import edge_serve  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiWSGIHandler  # noqa: E402
+from mysmsapio.proxies import wsgi_client  # noqa: E402
 
 api_wsgi_app = ApiWSGIHandler()
 
@@ -34,6 +35,7 @@ gc.freeze()
 def application(environ, start_response):
     """The API's hottest calls get the edge (mysmsapio/edge.py), the rest of the API the lean
     handler; the admin and static files the full Django stack."""
+    wsgi_client(environ)
     answered = edge_serve(environ, start_response)
     if answered is not None:
         return answered

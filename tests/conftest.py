@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -33,11 +34,14 @@ GUIDE_NUMBER = "+959123456789"  # the integration guide's example recipient
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Rate-limit counters live in Redis in production mode: start every test from zero."""
+    """Rate-limit counters and lock-outs live in Redis in production mode, lock-outs in the
+    local cache otherwise: start every test from zero."""
     if settings.REDIS_URL:
         import redis
 
         redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    else:
+        cache.clear()
     yield
 
 

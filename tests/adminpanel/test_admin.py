@@ -11,6 +11,7 @@ from django.test import Client
 
 from accounts.models import ApiKey
 from accounts.selectors import api_key_get_by_raw
+from adminpanel.services import admin_login_throttle
 from core.models import RateLimitCounter
 from core.ratelimit import COUNTER_RETENTION_SECONDS
 from core.tasks import prune_rate_limit_counters
@@ -225,6 +226,31 @@ def test_login_attempts_are_limited_per_user_name_from_any_address(client, setti
     assert blocked.status_code == 429
     other_user = client.post("/admin/login/", {"username": "someone", "password": "x"}, REMOTE_ADDR="192.0.2.4")
     assert other_user.status_code == 200
+
+
+def test_a_login_lock_out_doubles_each_time_and_stays_with_its_address(settings):
+    settings.ADMIN_LOGIN_ATTEMPTS, settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = 3, 100
+    settings.ADMIN_LOGIN_WINDOW_SECONDS, settings.ADMIN_LOGIN_MAX_LOCK_SECONDS = 60, 200
+    now = 1_000_040.0  # 20 s into a window
+    waits = [admin_login_throttle(username=f"u{n}", address="192.0.2.9", now=now) for n in range(4)]
+    assert waits == [0, 0, 0, 60]  # locked for a whole window, not just the rest of this one
+    # Another address is not locked, and nothing counts while the lock holds.
+    assert admin_login_throttle(username="u9", address="192.0.2.10", now=now) == 0
+    assert admin_login_throttle(username="u0", address="192.0.2.9", now=now + 59) == 1
+    # Back over the limit after the lock: twice as long, then capped.
+    later = now + 61
+    assert [admin_login_throttle(username="x", address="192.0.2.9", now=later) for _ in range(4)] == [0, 0, 0, 120]
+    later += 121
+    assert [admin_login_throttle(username="y", address="192.0.2.9", now=later) for _ in range(4)] == [0, 0, 0, 200]
+
+
+def test_a_guessed_user_name_is_locked_alone(settings):
+    settings.ADMIN_LOGIN_ATTEMPTS, settings.ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = 100, 2
+    now = 2_000_000.0
+    for n in range(3):
+        admin_login_throttle(username="operator", address=f"198.51.100.{n}", now=now)
+    assert admin_login_throttle(username="Operator", address="198.51.100.50", now=now) > 0
+    assert admin_login_throttle(username="other-operator", address="198.51.100.50", now=now) == 0
 
 
 def test_idle_rate_limit_counters_are_pruned(settings, client):

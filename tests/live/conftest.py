@@ -68,6 +68,8 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
             "GATEWAY_APP_KEEPALIVE_SECONDS": "2",
             # Behind the proxy (tests/live/test_proxy.py), as docker-compose's .env says.
             "TRUST_X_FORWARDED_PROTO": "true",
+            # ... whose address is Caddy's: X-Forwarded-For is believed from it alone.
+            "TRUSTED_PROXIES": "127.0.0.1/32",
             "LOG_LEVEL": "DEBUG",
             "PYTHONUNBUFFERED": "1",
         }

@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.contrib.auth.models import User
 
+from adminpanel.models import ApiRequest
 from devtools.services import free_port, wait_for_port
 from gateways.models import Gateway, GatewayKind
 from gateways.services import gateway_create
@@ -101,3 +104,76 @@ def test_an_app_phone_works_through_the_proxy_over_https(web_server, proxy, raw_
     finally:
         phone.stop()
         wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), what="offline")
+
+
+class _FromAddress(requests.adapters.HTTPAdapter):
+    """Connections from one loopback address: two clients on one machine, apart to Caddy."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _client_at(address: str, ca: Path) -> requests.Session:
+    session = requests.Session()
+    session.mount("https://", _FromAddress(address))
+    session.verify = str(ca)
+    session.trust_env = False  # else a CA bundle named in the environment wins over ``verify``
+    return session
+
+
+def test_clients_behind_the_proxy_are_counted_apart(web_server, proxy, raw_key):
+    base, ca = proxy
+    guesser, operator = _client_at("127.0.0.2", ca), _client_at("127.0.0.3", ca)
+    attempts = settings.ADMIN_LOGIN_ATTEMPTS  # the servers run with the default
+    # The guesser tries a new user name each time (so that only its address is counted), and
+    # claims to be someone else: Caddy replaces that header with the address it saw.
+    answers = [
+        guesser.post(
+            f"{base}/admin/login/",
+            data={"username": f"guess-{n}", "password": "x"},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            timeout=10,
+        ).status_code
+        for n in range(attempts + 1)
+    ]
+    assert 429 not in answers[:attempts] and answers[attempts] == 429, answers
+    # The operator behind the same proxy is not locked out (its login form, then a real login).
+    form = operator.get(f"{base}/admin/login/", timeout=10)
+    assert form.status_code == 200
+    # Hashed as the servers hash (the test settings' fast hasher is not in their list).
+    hasher = PBKDF2PasswordHasher()
+    User.objects.create_superuser("operator", "op@example.test", None)
+    User.objects.filter(username="operator").update(password=hasher.encode("a-long-test-password", hasher.salt()))
+    login = operator.post(
+        f"{base}/admin/login/",
+        data={
+            "username": "operator",
+            "password": "a-long-test-password",
+            "csrfmiddlewaretoken": operator.cookies["csrftoken"],
+            "next": "/admin/",
+        },
+        headers={"Referer": f"{base}/admin/login/"},
+        timeout=10,
+    )
+    assert login.status_code == 200 and login.url == f"{base}/admin/", (login.status_code, login.url)
+
+    # The request log records each client's own address.
+    sent = operator.post(
+        f"{base}/api/v1/sms/send",
+        json={"to": OOREDOO_NUMBER, "message": "from the operator's address"},
+        headers={"Authorization": f"Bearer {raw_key}"},
+        timeout=10,
+    )
+    assert sent.status_code == 202
+    wait_for(lambda: ApiRequest.objects.filter(path="/api/v1/sms/send").exists(), what="the request logged")
+    assert ApiRequest.objects.get(path="/api/v1/sms/send").client_ip == "127.0.0.3"
+
+    # /metrics is not routed from outside, even from an address METRICS_ALLOWED_IPS would allow.
+    outside = operator.get(f"{base}/metrics", timeout=10)
+    assert outside.status_code == 404 and outside.json() == {"error": "Not found", "code": "not_found"}
+    assert requests.get(f"{web_server.url}/metrics", timeout=10).status_code == 200
