@@ -26,7 +26,7 @@ from . import dispatch
 from .consumers import DirectDispatchMixin
 from .db import phone_db
 from .middleware import bearer_from_scope
-from .mobile import app_gateway_by_device_token, app_stream_alive
+from .mobile import app_gateway_by_device_token, app_stream_alive, app_stream_current
 from .services import gateway_connected
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,14 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
         await self._write(sse_event("SettingsUpdated"))
 
     async def gateway_close(self, event: dict[str, Any]) -> None:
-        # The device's token was rolled or revoked, or a new device registered.
-        await self.send({"type": "http.response.body", "body": b"", "more_body": False})
-        await self._close()
+        # The device's token was rolled or revoked, or a new device registered: the end of
+        # this stream, unless it is a newer one than the signal (the sweep repeats it).
+        current = await phone_db(app_stream_current)(
+            gateway_id=self.gateway_id, connection_id=self.connection_id, device_token_hash=self.device_token_hash
+        )
+        if not current:
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+            await self._close()
 
     # --- Helpers ------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from messaging.services import ReceivedSms
 
 from . import dispatch
 from .db import phone_db
-from .selectors import gateway_pace
+from .selectors import gateway_pace, gateway_token_current
 from .services import gateway_connected, gateway_inbound_sms, gateway_seen
 
 logger = logging.getLogger(__name__)
@@ -307,7 +307,10 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         self.room = 0
 
     async def gateway_close(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_REVOKED)
+        # The token was rolled or the phone revoked: the end of this socket, unless it connected
+        # with the new token (the sweep repeats the signal for a while).
+        if not await phone_db(gateway_token_current)(gateway_id=self.gateway_id, token_hash=self.token_hash):
+            await self.close(code=CLOSE_REVOKED)
 
     async def push_jobs(self) -> None:
         """Push what the phone may take now; come back when its rate allows more."""

@@ -161,13 +161,18 @@ def app_stream_alive(*, gateway_id: int, connection_id: str, device_token_hash: 
     token is still the one it opened the stream with and the stream is the phone's latest;
     False once rolled, revoked or replaced, or superseded by a newer stream (the stream then
     closes, even where no signal reached it: a token holder cannot keep any number open)."""
-    valid = Gateway.objects.filter(
-        pk=gateway_id, device_token_hash=device_token_hash, revoked_at__isnull=True, connection_id=connection_id
-    )
-    if not device_token_hash or not valid.exists():
+    if not app_stream_current(gateway_id=gateway_id, connection_id=connection_id, device_token_hash=device_token_hash):
         return False
     gateway_seen(gateway_id=gateway_id, connection_id=connection_id)
     return True
+
+
+def app_stream_current(*, gateway_id: int, connection_id: str, device_token_hash: str) -> bool:
+    """Whether a stream opened with ``device_token_hash`` is still the phone's, untouched."""
+    valid = Gateway.objects.filter(
+        pk=gateway_id, device_token_hash=device_token_hash, revoked_at__isnull=True, connection_id=connection_id
+    )
+    return bool(device_token_hash) and valid.exists()
 
 
 def app_knows_cancelling(user_agent: str) -> bool:

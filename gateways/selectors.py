@@ -18,7 +18,7 @@ from messaging.selectors import message_count_toward_quota
 
 from . import queries
 from .choice import PhoneCandidate, gateway_choose, quota_day_start
-from .models import Gateway, sim_carriers
+from .models import Gateway, GatewayEvent, GatewayEventType, sim_carriers
 
 # The send path takes the online phones in turns: its load is each phone's place in the
 # rotation. Per process, which is enough: the choice only decides which phone is woken first,
@@ -153,6 +153,21 @@ def gateway_pace(*, gateway_id: int, token_hash: str) -> PhonePace | None:
     phone revoked. From memory where the caches run (every push and every frame asks)."""
     pace = _paces.get(gateway_id)
     return pace if pace is not None and pace.token_hash == token_hash else None
+
+
+def gateway_token_current(*, gateway_id: int, token_hash: str) -> bool:
+    """Whether a socket that connected with ``token_hash`` still holds the phone's token
+    (read from the database: a roll or a revoke in another process is seen at once)."""
+    return Gateway.objects.filter(pk=gateway_id, token_hash=token_hash, revoked_at__isnull=True).exists()
+
+
+def gateway_credentials_ended(*, since: datetime) -> list[int]:
+    """Phones whose token was rolled or revoked, or whose app registered a new device, since ``since``."""
+    ended = GatewayEvent.objects.filter(
+        created_at__gte=since,
+        event__in=[GatewayEventType.REVOKED, GatewayEventType.TOKEN_ROLLED, GatewayEventType.REGISTERED],
+    )
+    return sorted(set(ended.values_list("gateway_id", flat=True)))
 
 
 def gateway_phones_changed() -> None:

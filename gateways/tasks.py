@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
+
+from core.phone_signals import CLOSE, gateway_signal
 
 from . import dispatch
+from .selectors import gateway_credentials_ended, gateway_phones_changed
 from .services import gateway_mark_silent_offline
+
+# How far back the sweep looks: several of its runs, so that a late or skipped run loses nothing.
+CLOSE_SWEEP_LOOKBACK = timedelta(seconds=30)
 
 
 @shared_task(name="gateways.tasks.dispatch_pending")
@@ -31,3 +40,17 @@ def mark_silent_gateways_offline() -> list[int]:
     for gateway_id in set(marked) | set(dispatch.dispatch_stale_gateways()):
         dispatch.dispatch_release(gateway_id=gateway_id, reason="gateway offline")
     return marked
+
+
+@shared_task(name="gateways.tasks.close_ended_connections")
+def close_ended_connections() -> list[int]:
+    """A roll or revoke made where its close signal cannot reach the connections (embedded
+    mode's ``manage.py``, whose channel layer is its own memory; a publish lost on its way)
+    still ends them within this task's interval: the signal is sent again from here, and each
+    connection closes only if the credential it holds is the one that ended."""
+    gateway_ids = gateway_credentials_ended(since=timezone.now() - CLOSE_SWEEP_LOOKBACK)
+    if gateway_ids:
+        gateway_phones_changed()  # this process's memos too: no message queued on the phone
+    for gateway_id in gateway_ids:
+        gateway_signal(gateway_id=gateway_id, event=CLOSE)
+    return gateway_ids

@@ -96,6 +96,7 @@ class FakeApp:
         self.signing_key = ""
         self.events: queue.Queue[tuple[str, str]] = queue.Queue()
         self._stream: requests.Response | None = None
+        self._dropped: set[int] = set()  # ids of the streams this side closed
 
     def call(
         self,
@@ -205,6 +206,10 @@ class FakeApp:
         return response
 
     def _read_events(self, response: requests.Response) -> None:
+        """Ends with one of: ``closed`` (the server ended the response cleanly, its last chunk
+        sent), ``broken`` (reset, cut mid-chunk, a crash: the exception as data) or
+        ``stopped`` (this side closed it, ``close_events``). A test that wants the server to
+        close the stream cannot mistake a crash for it."""
         name = None
         try:
             for line in response.iter_lines(chunk_size=1, decode_unicode=True):
@@ -213,9 +218,10 @@ class FakeApp:
                 elif line.startswith("data: "):
                     self.events.put((name or "message", line[len("data: ") :]))
                     name = None
-        except (requests.RequestException, AttributeError, ValueError):
-            pass
-        self.events.put(("closed", ""))
+        except (requests.RequestException, AttributeError, ValueError) as exc:
+            self.events.put(("stopped" if id(response) in self._dropped else "broken", repr(exc)))
+            return
+        self.events.put(("stopped", "") if id(response) in self._dropped else ("closed", ""))
 
     def wait_event(self, name: str, timeout: float = 10) -> str:
         deadline = time.monotonic() + timeout
@@ -223,11 +229,14 @@ class FakeApp:
             got, data = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
             if got == name:
                 return data
+            if got in ("closed", "broken", "stopped"):
+                raise AssertionError(f"the event stream ended ({got} {data}) while waiting for {name}")
 
     def close_events(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            self._dropped.add(id(stream))  # first: the reader tells this end from the server's by it
+            stream.close()
 
 
 class AppPhone:
@@ -261,10 +270,12 @@ class AppPhone:
         self._sync()
         while not self._stop.is_set():
             try:
-                name, _ = self.app.events.get(timeout=0.2)
+                name, data = self.app.events.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if name == "closed":
+            if name in ("closed", "broken", "stopped"):
+                if name == "broken":
+                    self.errors.append(f"event stream broken: {data}")
                 return
             if name == "MessageEnqueued":
                 self._sync()

@@ -29,10 +29,14 @@ class Phone:
         return await self.ws.receive_json_from(timeout=timeout)
 
     async def recv_type(self, kind: str, timeout: float = 3) -> dict:
+        """The next frame of type ``kind``, past others the server sends unasked (welcome,
+        cancel, ...), but never past an error: a test waiting for a job must not pass over
+        the server's refusal of what it sent."""
         while True:
             frame = await self.recv(timeout)
             if frame["type"] == kind:
                 return frame
+            assert frame["type"] != "error", f"an error frame while waiting for {kind!r}: {frame}"
 
     async def send(self, frame: dict) -> None:
         await self.ws.send_json_to(frame)

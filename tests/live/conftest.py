@@ -54,25 +54,30 @@ def _database_env() -> dict[str, str]:
     return {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"}
 
 
+def server_env() -> dict[str, str]:
+    """What the test servers run with: the test database, and the settings below."""
+    return {
+        **os.environ,
+        **_database_env(),
+        "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
+        "EMBEDDED_SCHEDULER": "false",
+        # Pacing windows of 2 s instead of 60 s, so that end-to-end runs take seconds.
+        "GATEWAY_RATE_WINDOW_SECONDS": "2",
+        # App phones' streams re-check their token every 2 s instead of 15 s.
+        "GATEWAY_APP_KEEPALIVE_SECONDS": "2",
+        # Behind the proxy (tests/live/test_proxy.py), as docker-compose's .env says.
+        "TRUST_X_FORWARDED_PROTO": "true",
+        # ... whose address is Caddy's: X-Forwarded-For is believed from it alone.
+        "TRUSTED_PROXIES": "127.0.0.1/32",
+        "LOG_LEVEL": "DEBUG",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 @pytest.fixture(scope="session")
 def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[list[LiveServer]]:
     with django_db_blocker.unblock():
-        env = {
-            **os.environ,
-            **_database_env(),
-            "DJANGO_SETTINGS_MODULE": "mysmsapio.settings",
-            "EMBEDDED_SCHEDULER": "false",
-            # Pacing windows of 2 s instead of 60 s, so that end-to-end runs take seconds.
-            "GATEWAY_RATE_WINDOW_SECONDS": "2",
-            # App phones' streams re-check their token every 2 s instead of 15 s.
-            "GATEWAY_APP_KEEPALIVE_SECONDS": "2",
-            # Behind the proxy (tests/live/test_proxy.py), as docker-compose's .env says.
-            "TRUST_X_FORWARDED_PROTO": "true",
-            # ... whose address is Caddy's: X-Forwarded-For is believed from it alone.
-            "TRUSTED_PROXIES": "127.0.0.1/32",
-            "LOG_LEVEL": "DEBUG",
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = server_env()
     logs = tmp_path_factory.mktemp("servers")
     servers = []
     for index in range(2):

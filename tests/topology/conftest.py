@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from django.conf import settings
@@ -81,14 +82,31 @@ def api_key(topology) -> str:
 def phones(topology, tmp_path) -> Iterator[list[Agent]]:
     """Three phones: two prefer node 1, one node 2; each falls back to the other node."""
     a, b = (node.ws_url for node in topology.web)
-    agents = []
+    agents, names = [], []
     for index, servers in enumerate([[a, b], [a, b], [b, a]]):
         name = f"phone-{tmp_path.name[-12:]}-{index}"
         token = topology.manage("create_gateway", "--name", name, "--rate", "30").stdout.split()[-1]
         agents.append(Agent(tmp_path, name, token, servers).start())
+        names.append(name)
+    wait_for_phones_connected(topology, names)
     yield agents
     for agent in agents:
         agent.stop()
+
+
+def wait_for_phones_connected(topology: Topology, names: list[str], *, timeout: float = 30) -> None:
+    """Until the server has every named phone's socket (it could take work): not a sleep."""
+    with psycopg.connect(topology.postgres.url(), autocommit=True) as db:
+
+        def connected() -> int:
+            query = "SELECT count(*) FROM gateways_gateway WHERE name = ANY(%s) AND is_connected"
+            return db.execute(query, [names]).fetchone()[0]
+
+        wait_for(
+            lambda: connected() == len(names),
+            timeout=timeout,
+            what=lambda: f"{connected()}/{len(names)} phones connected",
+        )
 
 
 class Clients:
