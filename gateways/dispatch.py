@@ -73,7 +73,7 @@ def dispatch_assign_pending(
     )
     if not pending:
         return {}
-    phones = [g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id]
+    phones = [g for g in gateway_list_online(now=now) if g.pk != exclude_gateway_id and not g.serves_nobody]
     if not phones:
         return {}
     rooms = gateway_quota_rooms({g.pk: g.daily_quota for g in phones if g.daily_quota is not None}, now=now)
@@ -121,8 +121,8 @@ def dispatch_take_jobs(
     window = timedelta(seconds=seconds + min(1.0, 0.1 * seconds))
     since = now - window
     pace = gateway_pace(gateway_id=gateway_id, token_hash=token_hash)
-    if pace is None or not pace.enabled:
-        return TakenJobs([], None)  # disabled, revoked, or its token rolled
+    if pace is None or not pace.enabled or pace.serves_nobody:
+        return TakenJobs([], None)  # disabled, revoked, its token rolled, or nobody's phone
     rate, daily_quota, sims = pace.rate_per_minute, pace.daily_quota, pace.sims
     used, oldest = message_push_window(gateway_id=gateway_id, since=since)
     limit = rate
@@ -205,6 +205,19 @@ def dispatch_release_over_quota(*, now: datetime | None = None) -> dict[int, lis
         if over := waiting[max(0, keep) :]:
             released[gateway_id] = dispatch_release(
                 gateway_id=gateway_id, reason="daily quota reached", message_ids=over, now=now
+            )
+    return released
+
+
+def dispatch_release_from_nobodys_phones(*, now: datetime | None = None) -> dict[int, list[str]]:
+    """Jobs waiting for a phone that now serves nobody (its account deleted or blanked) go
+    back to be chosen again. Returns what each phone gave back."""
+    nobodys = Gateway.objects.filter(account__isnull=True, shared=False, revoked_at__isnull=True)
+    released = {}
+    for gateway_id in nobodys.values_list("pk", flat=True):
+        if waiting := message_waiting_for_push(gateway_id=gateway_id):
+            released[gateway_id] = dispatch_release(
+                gateway_id=gateway_id, reason="phone of no account", message_ids=waiting, now=now
             )
     return released
 

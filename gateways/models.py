@@ -49,9 +49,15 @@ class Gateway(models.Model):
     # Android lets an app send 30 SMS parts per 60 s; pace well below it by default.
     rate_per_minute = models.PositiveSmallIntegerField(default=10)
     daily_quota = models.PositiveIntegerField(null=True, blank=True)
-    # Inbound SMS received by this phone belong to this account (the default one if unset).
+    # The account whose messages it sends and whose its replies are. None: the shared pool
+    # when ``shared`` (it sends for every account), else nobody's until an operator chooses.
     account = models.ForeignKey(
         "accounts.Account", null=True, blank=True, on_delete=models.SET_NULL, related_name="gateways"
+    )
+    shared = models.BooleanField(
+        default=False,
+        verbose_name="Shared pool",
+        help_text="Sends for every account (it then has no account of its own).",
     )
     # Presence is a database fact: the socket is open and the phone spoke recently.
     is_connected = models.BooleanField(default=False)
@@ -80,11 +86,22 @@ class Gateway(models.Model):
             models.CheckConstraint(
                 condition=models.Q(rate_per_minute__gte=1, rate_per_minute__lte=30),
                 name="gateway_rate_between_1_and_30",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(shared=False) | models.Q(account__isnull=True),
+                name="gateway_shared_has_no_account",
+                violation_error_message="A shared-pool phone has no account of its own: choose one or the other.",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def serves_nobody(self) -> bool:
+        """No account and not shared (an account deleted, or blanked, or from before accounts):
+        it sends nothing and its replies are no tenant's until an operator chooses."""
+        return self.account_id is None and not self.shared
 
     @staticmethod
     def online_since(now=None):

@@ -113,6 +113,7 @@ def _load_phones(day: datetime) -> _Phones:
     # Connected, enabled, unrevoked: whether each is *still* online (heard from within the
     # window) is decided per pick, from last_seen_at, which heartbeats move without telling.
     rows = Gateway.objects.filter(enabled=True, revoked_at__isnull=True, is_connected=True).order_by("pk")
+    rows = rows.exclude(account__isnull=True, shared=False)  # it serves nobody (Gateway.serves_nobody)
     rows = [row for row in rows.values_list("pk", "sims", "last_seen_at", "account_id", "daily_quota") if row[2]]
     rooms = gateway_quota_rooms({pk: quota for pk, *_, quota in rows if quota is not None}, now=day)
     phones = [
@@ -134,14 +135,16 @@ class PhonePace:
     rate_per_minute: int
     daily_quota: int | None
     sims: Any  # its own SIM report (JSON)
+    serves_nobody: bool  # no account and not shared: it is given nothing (Gateway.serves_nobody)
 
 
 def _load_pace(gateway_id: object) -> PhonePace | None:
     rows = execute_prepared(queries.PHONE_PACE, [gateway_id])
     if not rows:
         return None  # revoked, or gone
-    token_hash, enabled, rate, daily_quota, sims = rows[0]
-    return PhonePace(token_hash, bool(enabled), rate, daily_quota, json.loads(sims) if isinstance(sims, str) else sims)
+    token_hash, enabled, rate, daily_quota, sims, account_id, shared = rows[0]
+    sims = json.loads(sims) if isinstance(sims, str) else sims
+    return PhonePace(token_hash, bool(enabled), rate, daily_quota, sims, account_id is None and not shared)
 
 
 # Every change to these columns saves the row or calls gateway_phones_changed: one topic.

@@ -77,6 +77,7 @@ def gateway_create(
         rate_per_minute=rate_per_minute,
         daily_quota=daily_quota,
         account=None if shared else account or account_get_or_create(),
+        shared=shared,
     )
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
@@ -91,8 +92,8 @@ def gateway_settings_changed(*, gateway: Gateway) -> None:
 def gateway_set_account(*, gateway: Gateway, account: Account | None) -> Gateway:
     """Give the phone to ``account``, or to the shared pool (None); every process's list of
     phones is refreshed (post_save)."""
-    gateway.account = account
-    gateway.save(update_fields=["account"])
+    gateway.account, gateway.shared = account, account is None
+    gateway.save(update_fields=["account", "shared"])
     return gateway
 
 
@@ -292,14 +293,17 @@ def gateway_set_enabled(*, gateway_ids: list[int], enabled: bool) -> int:
 def gateway_inbound_sms(*, gateway_id: int, received: ReceivedSms) -> bool:
     """An SMS the phone received, filed under the phone's account; False (nothing stored) for
     a disabled or revoked phone. A shared-pool phone sends for every account: a reply belongs
-    to the account that last sent to that number from that phone, else to the default account."""
-    row = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True).values_list("account_id").first()
+    to the account that last sent to that number from that phone. One that belongs to no
+    account (that sender never written to, or a phone of nobody's) is kept for the operators
+    (the admin) and shown to no tenant: guessing would hand one tenant's reply to another."""
+    row = Gateway.objects.filter(pk=gateway_id, enabled=True, revoked_at__isnull=True)
+    row = row.values_list("account_id", "shared").first()
     if row is None:
         return False
-    (account_id,) = row
-    if account_id is None:
+    account_id, shared = row
+    if account_id is None and shared:
         account_id = message_last_sender_account(gateway_id=gateway_id, to=received.sender)
-    inbound_sms_store(account_id=account_id or account_get_or_create().pk, gateway_id=gateway_id, received=received)
+    inbound_sms_store(account_id=account_id, gateway_id=gateway_id, received=received)
     return True
 
 

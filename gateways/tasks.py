@@ -19,9 +19,10 @@ CLOSE_SWEEP_LOOKBACK = timedelta(seconds=30)
 
 @shared_task(name="gateways.tasks.dispatch_pending")
 def dispatch_pending() -> dict[int, int]:
-    """Pending messages go to whichever phones are online now (with those a spent quota gave
-    back), and phones sitting on jobs they were never told about are woken."""
+    """Pending messages go to whichever phones are online now (with those a spent quota or a
+    phone of no account gave back), and phones sitting on jobs they were never told about are woken."""
     dispatch.dispatch_release_over_quota()
+    dispatch.dispatch_release_from_nobodys_phones()
     assigned = dispatch.dispatch_assign_pending()
     dispatch.dispatch_wake_idle_queues()
     return assigned

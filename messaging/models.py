@@ -158,7 +158,10 @@ class MessageEvent(models.Model):
 class InboundSms(models.Model):
     """An SMS a gateway phone received."""
 
-    account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="inbound_sms")
+    # None: no tenant's (a reply a shared phone cannot attribute): the operators see it, in the admin.
+    account = models.ForeignKey(
+        "accounts.Account", null=True, blank=True, on_delete=models.CASCADE, related_name="inbound_sms"
+    )
     gateway = models.ForeignKey("gateways.Gateway", null=True, on_delete=models.SET_NULL, related_name="inbound_sms")
     # The phone's own id for the SMS: a report sent twice is stored once.
     device_sms_id = models.CharField(max_length=64)

@@ -200,9 +200,10 @@ class ReceivedSms:
     received_at: datetime | None = None
 
 
-def inbound_sms_store(*, account_id: int, gateway_id: int | None, received: ReceivedSms) -> None:
+def inbound_sms_store(*, account_id: int | None, gateway_id: int | None, received: ReceivedSms) -> None:
     """Store an SMS a phone received; the same report twice is stored once (and told to the
-    account's webhooks once, but for a race of two copies of one report)."""
+    account's webhooks once, but for a race of two copies of one report). With no account it
+    is the operators' alone (the admin): no tenant's inbox or webhook."""
     sim_slot = received.sim_slot
     sms = InboundSms(
         account_id=account_id,
@@ -219,7 +220,8 @@ def inbound_sms_store(*, account_id: int, gateway_id: int | None, received: Rece
         InboundSms.objects.bulk_create([sms], ignore_conflicts=True)
         at = api_time(sms.received_at)
         data = {"from": sms.sender, "text": sms.body, "received_at": at, "gateway_id": gateway_id, "sim_slot": sim_slot}
-        webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)
+        if account_id is not None:
+            webhook_emit(account_id=account_id, event=WebhookEventType.SMS_RECEIVED, data=data)
 
 
 def message_cancel_by_client(*, api_key: ApiKey, message_id: str) -> None:

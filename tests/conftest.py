@@ -113,6 +113,8 @@ def make_gateway(db) -> Callable[..., Gateway]:
 
     def make(*, online: bool = True, **fields) -> Gateway:
         fields.setdefault("name", f"phone-{next(counter)}")
+        if "account" not in fields and "account_id" not in fields:
+            fields.setdefault("shared", True)  # serves every account; a phone of nobody's serves none
         if online:
             fields.setdefault("is_connected", True)
             fields.setdefault("last_seen_at", timezone.now())

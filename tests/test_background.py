@@ -47,10 +47,15 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
     assert ran == ["messaging.tasks.simulate_test_messages"]  # every second
     ran.clear()
     run_due_tasks(last_run, now=1005.0)
-    assert sorted(ran) == ["messaging.tasks.simulate_test_messages", "webhooks.tasks.deliver_due_webhooks"]  # 2 s
+    assert sorted(ran) == [  # every 2 s
+        "gateways.tasks.close_ended_connections",
+        "messaging.tasks.simulate_test_messages",
+        "webhooks.tasks.deliver_due_webhooks",
+    ]
     ran.clear()
     run_due_tasks(last_run, now=1010.0)
     assert sorted(ran) == [
+        "gateways.tasks.close_ended_connections",
         "gateways.tasks.dispatch_pending",
         "gateways.tasks.release_ack_timeouts",
         "messaging.tasks.simulate_test_messages",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
@@ -37,8 +38,20 @@ class GatewayCreateForm(forms.ModelForm):
             "kind": "Our agent (Termux, WebSocket), or the SMS Gateway for Android app (delivery reports, "
             "no Termux; see docs/gateway-phone.md).",
             "account": "The account whose messages and replies this phone handles. Empty: the shared pool, "
-            "which sends for every account (a reply goes to the account that last wrote to that number).",
+            "which sends for every account (a reply goes to the account that last wrote to that number, "
+            "else to no tenant).",
         }
+
+
+def _warn_of_nobodys_phones(request: HttpRequest, phones) -> None:
+    names = sorted(phones.values_list("name", flat=True)[:11])
+    if names:
+        listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        messages.warning(
+            request,
+            f"No account, not shared: {listed}. Such a phone sends nothing and its replies are no tenant's "
+            "until you choose its Account or tick Shared pool.",
+        )
 
 
 @admin.register(Gateway)
@@ -89,7 +102,18 @@ class GatewayAdmin(GatewayPairingMixin, AddThroughServiceAdmin):
 
     @admin.display(description="Account", ordering="account__name")
     def owner(self, gateway: Gateway) -> str:
+        if gateway.serves_nobody:
+            return mark_safe('<span class="mysms-offline">⚠ none: sends nothing</span>')
         return gateway.account.name if gateway.account_id else "shared pool"
+
+    def changelist_view(self, request, extra_context=None):
+        _warn_of_nobodys_phones(request, Gateway.objects.filter(account__isnull=True, shared=False))
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "GET":
+            _warn_of_nobodys_phones(request, Gateway.objects.filter(pk=object_id, account__isnull=True, shared=False))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     list_select_related = ["account"]
 

@@ -46,7 +46,7 @@ def test_a_revoked_key_is_refused_by_every_node_within_a_second(web_servers, raw
 
 
 def test_a_disabled_phone_is_never_chosen_by_any_node(web_servers, raw_key):
-    phone = Gateway.objects.create(name="pixel", is_connected=True, last_seen_at=timezone.now())
+    phone = Gateway.objects.create(name="pixel", shared=True, is_connected=True, last_seen_at=timezone.now())
     assert [send(server, raw_key)["status"] for server in web_servers] == ["queued", "queued"]
     gateway_set_enabled(gateway_ids=[phone.pk], enabled=False)
     # The change reaches the other processes over Redis in about a millisecond; allow a second.
