@@ -87,7 +87,7 @@ _STRIKES_TTL_SECONDS = 24 * 3600
 def admin_login_throttle(*, username: str, address: str, now: float | None = None) -> int:
     """Count one login try; answer 0 if it may go on, else the seconds to wait.
 
-    Counted per client address (the real one, behind our proxy: mysmsapio/proxies.py) and per
+    Counted per client address (the real one, behind our proxy: mysmsapio/door.py) and per
     user name tried from anywhere, each with its own limit per ADMIN_LOGIN_WINDOW_SECONDS. A key
     over its limit is locked for a window, then for twice as long each time it comes back over
     it, up to ADMIN_LOGIN_MAX_LOCK_SECONDS. So one address can lock out only itself, and

@@ -17,8 +17,8 @@ from django.conf import settings  # noqa: E402
 
 from gateways.routing import APP_EVENTS_PATHS, app_events_asgi, websocket_urlpatterns  # noqa: E402
 from mysmsapio.daphne_limits import tune_daphne  # noqa: E402
+from mysmsapio.door import asgi_client, asgi_plain_http_refused  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiASGIHandler  # noqa: E402
-from mysmsapio.proxies import asgi_client  # noqa: E402
 
 tune_daphne()
 
@@ -46,8 +46,10 @@ protocol_router = ProtocolTypeRouter(
 
 
 async def application(scope, receive, send) -> None:
-    """Every connection, HTTP or WebSocket, with the client's real address (mysmsapio/proxies.py)."""
-    await protocol_router(asgi_client(scope), receive, send)
+    """Every connection, HTTP or WebSocket, through the door first (mysmsapio/door.py)."""
+    scope = asgi_client(scope)
+    if not await asgi_plain_http_refused(scope, receive, send):
+        await protocol_router(scope, receive, send)
 
 
 if settings.EMBEDDED_SCHEDULER:

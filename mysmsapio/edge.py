@@ -37,9 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections
-from django.http import HttpRequest
 from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
@@ -51,6 +49,7 @@ from core.errors import api_error_answer, error_body
 from core.logs import new_request_id, request_id_var
 from mysmsapio.requestlog import request_observe
 
+from .door import EnvironRequest
 from .middleware import security_headers
 
 logger = logging.getLogger("core.api")
@@ -99,18 +98,6 @@ EDGE_ROUTES = [
         "POST", re.compile(r"^/api/v1/otp/verify/?$"), "otp-verify", Permission.VERIFY_OTP, _otp_verify, "POST, OPTIONS"
     ),
 ]
-
-
-class _EdgeRequest(HttpRequest):
-    """Django's own host and scheme rules (``get_host``, ``is_secure``) on the WSGI environ,
-    without the rest of a WSGIRequest: that one decodes the path, parses the query string and
-    writes PATH_INFO back into the environ, which the handler a request falls through to must
-    get as it came (a non-ASCII path then crashed it: a 500)."""
-
-    _get_scheme = WSGIRequest._get_scheme
-
-    def __init__(self, environ: dict[str, Any]) -> None:  # no HttpRequest.__init__: nothing else is read
-        self.environ = self.META = environ
 
 
 class _FallThrough(Exception):
@@ -170,7 +157,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     found = _route(environ)
     if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
         return None  # browsers' cross-origin calls get their CORS headers from Django's path
-    request = _EdgeRequest(environ)
+    request = EnvironRequest(environ)
     try:
         request.get_host()
     except DisallowedHost:

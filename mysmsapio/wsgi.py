@@ -21,9 +21,9 @@ os.environ.setdefault("DB_CONNECTIONS", "persistent")
 
 django_wsgi_app = get_wsgi_application()
 
+from mysmsapio.door import wsgi_client, wsgi_plain_http_refused  # noqa: E402
 from mysmsapio.edge import edge_serve  # noqa: E402
 from mysmsapio.handlers import API_PATH_PREFIXES, ApiWSGIHandler  # noqa: E402
-from mysmsapio.proxies import wsgi_client  # noqa: E402
 
 api_wsgi_app = ApiWSGIHandler()
 
@@ -36,6 +36,9 @@ def application(environ, start_response):
     """The API's hottest calls get the edge (mysmsapio/edge.py), the rest of the API the lean
     handler; the admin and static files the full Django stack."""
     wsgi_client(environ)
+    refused = wsgi_plain_http_refused(environ, start_response)
+    if refused is not None:
+        return refused
     answered = edge_serve(environ, start_response)
     if answered is not None:
         return answered

@@ -1,5 +1,5 @@
 """Whose address a request comes from: the socket's, or, from our own proxies only, the one
-they forward (core/clientaddr.py, applied at the door by mysmsapio/proxies.py)."""
+they forward (core/clientaddr.py, applied at the door by mysmsapio/door.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.clientaddr import client_address, parse_networks
-from mysmsapio.proxies import asgi_client, wsgi_client
+from mysmsapio.door import asgi_client, wsgi_client
 
 PROXIES = parse_networks(["10.0.0.0/8", "fd00::/8"])
 

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -72,6 +73,23 @@ def server_env() -> dict[str, str]:
         "LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+@contextmanager
+def serving(args: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """One server process of a test's own (its settings differ from the shared servers')."""
+    process = subprocess.Popen(
+        args, cwd=BASE_DIR, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_for_port(port, proc=process)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

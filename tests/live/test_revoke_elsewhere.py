@@ -11,8 +11,6 @@ beat), so the test fails if that signal is lost.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,13 +18,13 @@ import time
 import pytest
 from django.conf import settings
 
-from devtools.services import free_port, wait_for_port
+from devtools.services import free_port
 from devtools.topology import phone_server_args
 from gateways.models import Gateway, GatewayKind
 from gateways.services import gateway_create
 from tests.fake_app import FakeApp, http_transport
 
-from .conftest import BASE_DIR, server_env
+from .conftest import BASE_DIR, server_env, serving
 from .helpers import wait_for
 
 pytestmark = pytest.mark.live
@@ -43,23 +41,8 @@ def shipped_phone_server(transactional_db, tmp_path):
         "EMBEDDED_SCHEDULER": "false" if settings.REDIS_URL else "true",
     }
     log = tmp_path / "daphne.log"
-    process = subprocess.Popen(
-        phone_server_args(port),
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, proc=process)
+    with serving(phone_server_args(port), port, env, log):
         yield f"http://127.0.0.1:{port}", log
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _revoke_elsewhere(gateway_id: int) -> None:
