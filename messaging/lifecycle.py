@@ -196,6 +196,7 @@ def message_create(
         "queued_at": now if queued else None,
         "expires_at": expires_at or (send_at or now) + timedelta(seconds=validity),
         "idempotency_key": idempotency_key,
+        "idempotency_scope": api_key.budget_id if api_key and idempotency_key else None,
         "send_at": send_at,
         "is_test": is_test,
     }

@@ -109,8 +109,11 @@ class Message(models.Model):
     expires_at = models.DateTimeField()
     # A client's "send_at": no phone is given the message before then (it waits as pending).
     send_at = models.DateTimeField(null=True, blank=True)
-    # The client's Idempotency-Key header, unique per API key: a retried POST finds this row.
+    # The client's Idempotency-Key header, unique per line of API keys (a key and the keys it
+    # was rolled into share one scope, ApiKey.budget_id): a retried POST finds this row, with
+    # either key of a roll's grace period.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
+    idempotency_scope = models.BigIntegerField(null=True, blank=True, editable=False)
     # Sent with a test-mode key (api_test_...): never given to a phone; messaging/testmode.py
     # moves it on by itself, and only test keys see it (docs/test-mode.md).
     is_test = models.BooleanField("test", default=False, db_default=False, editable=False)
@@ -118,9 +121,9 @@ class Message(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["api_key", "idempotency_key"],
+                fields=["idempotency_scope", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
-                name="one_message_per_idempotency_key",
+                name="one_message_per_idempotency_key_scope",
             )
         ]
         indexes = [

@@ -45,6 +45,7 @@ MESSAGE_INSERT_COLUMNS = [
     "queued_at",
     "expires_at",
     "idempotency_key",
+    "idempotency_scope",
     "send_at",
     "is_test",
 ]

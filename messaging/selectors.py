@@ -73,9 +73,7 @@ def message_last_sender_account(*, gateway_id: int, to: str) -> int | None:
 
 def message_get_by_idempotency_key(*, api_key: ApiKey, idempotency_key: str) -> Message | None:
     """The message sent with ``idempotency_key`` by this key or another of its line of rolls."""
-    budget = api_key.budget_id
-    line = ApiKey.objects.filter(Q(pk=budget) | Q(lineage_id=budget)).values("pk")  # one query, a subquery
-    return Message.objects.filter(idempotency_key=idempotency_key, api_key_id__in=line).order_by("created_at").first()
+    return Message.objects.filter(idempotency_scope=api_key.budget_id, idempotency_key=idempotency_key).first()
 
 
 @dataclass(frozen=True)

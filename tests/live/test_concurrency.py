@@ -75,3 +75,26 @@ def test_ten_retries_at_once_with_one_idempotency_key_make_one_message(web_serve
     assert len({r.json()["message_id"] for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == 9
     assert Message.objects.count() == 1
+
+
+def test_retries_at_once_on_both_keys_of_a_roll_make_one_message(web_servers, api_key, transactional_db):
+    """During a roll's grace, old and new key are one client: retries of one request, some
+    with each key, on both nodes at once, send the SMS once."""
+    from datetime import timedelta
+
+    from accounts.services import api_key_roll
+
+    keys = [api_key.raw_key, api_key_roll(api_key=api_key.api_key, grace=timedelta(hours=1)).raw_key]
+
+    def retry(index: int):
+        return requests.post(
+            f"{web_servers[index % 2].url}/api/v1/sms/send",
+            json={"to": GUIDE_NUMBER, "message": "once"},
+            headers={"Authorization": f"Bearer {keys[index // 2 % 2]}", "Idempotency-Key": "rolled-retry"},
+            timeout=60,
+        )
+
+    responses = all_at_once([functools.partial(retry, index) for index in range(12)])
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["message_id"] for r in responses}) == 1
+    assert Message.objects.count() == 1

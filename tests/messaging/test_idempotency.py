@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import api_key_roll
 from messaging.models import Message
+from messaging.services import ValidatedSms, _message_create_once
 from tests.conftest import GUIDE_NUMBER
 from tests.live.helpers import wait_for_fresh_minute
 
@@ -97,6 +99,17 @@ def test_a_retry_sent_with_the_rolled_key_does_not_send_twice(api_key, client_fo
     assert Message.objects.count() == 1
 
 
+def test_twins_on_the_old_and_the_new_key_at_once_make_one_message(api_key, online_gateway):
+    """The race the lookup cannot see (both requests looked before either stored): the
+    database's unique constraint covers the line of keys, as the lookup does."""
+    rolled = api_key_roll(api_key=api_key.api_key, grace=timedelta(hours=1)).api_key
+    sms = ValidatedSms(to=GUIDE_NUMBER, text="twins", carrier="")
+    first, created = _message_create_once(api_key=api_key.api_key, sms=sms, idempotency_key="twin", gateway_id=None)
+    twin, twin_created = _message_create_once(api_key=rolled, sms=sms, idempotency_key="twin", gateway_id=None)
+    assert (created, twin_created) == (True, False) and twin.pk == first.pk
+    assert Message.objects.count() == 1
+
+
 def test_the_old_and_the_new_key_share_one_rate_limit_budget(api_key, client_for, settings):
     settings.SMS_RATE_LIMIT_PER_MINUTE = 3
     wait_for_fresh_minute()
@@ -110,3 +123,42 @@ def test_the_old_and_the_new_key_share_one_rate_limit_budget(api_key, client_for
 def test_unrelated_keys_keep_their_own_scope(make_api_key, client_for):
     first, second = client_for(make_api_key().raw_key), client_for(make_api_key(name="other").raw_key)
     assert send(first).json()["message_id"] != send(second).json()["message_id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_upgrade_scopes_existing_keys_and_keeps_the_first_of_old_twins():
+    from django.utils import timezone
+
+    from accounts.models import Account, ApiKey
+
+    executor = MigrationExecutor(connection)
+    before = [("messaging", "0012_inbound_of_no_account")]
+    executor.migrate(before)
+    old_message = executor.loader.project_state(before).apps.get_model("messaging", "Message")
+    account = Account.objects.create(name="tenant")
+    old_key = ApiKey.objects.create(name="k", account=account, prefix="a", key_hash="a")
+    new_key = ApiKey.objects.create(name="k", account=account, prefix="b", key_hash="b", lineage_id=old_key.pk)
+    now = timezone.now()
+
+    def message(pk: str, key: ApiKey, idempotency_key: str | None, minute: int):
+        at = now + timedelta(minutes=minute)
+        old_message.objects.create(
+            id=pk,
+            account_id=account.pk,
+            api_key_id=key.pk,
+            to=GUIDE_NUMBER,
+            body="x",
+            segments=1,
+            created_at=at,
+            expires_at=at + timedelta(days=1),
+            idempotency_key=idempotency_key,
+        )
+
+    message("first-twin", old_key, "same", 0)
+    message("later-twin", new_key, "same", 1)  # both sent before the constraint covered the line
+    message("other", new_key, "another", 2)
+    message("no-key", new_key, None, 3)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    scopes = dict(Message.objects.values_list("pk", "idempotency_scope"))
+    assert scopes == {"first-twin": old_key.pk, "later-twin": None, "other": old_key.pk, "no-key": None}
