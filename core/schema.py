@@ -99,6 +99,40 @@ def zoned_time(name: str, *, message: str | None = None, **kwargs: Any) -> Field
     return Field({"type": "string", "format": "date-time"}, check=check, **kwargs)
 
 
+def text(name: str, *, non_empty: bool = False, message: str | None = None, **kwargs: Any) -> Field:
+    """A string (``non_empty``: with something besides spaces)."""
+    message = message or f"{name} must be {'a non-empty' if non_empty else 'a'} string"
+
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or (non_empty and not value.strip()):
+            raise ValidationFailed(message, code=f"invalid_{name}")
+        return value
+
+    return Field({"type": "string", **({"minLength": 1} if non_empty else {})}, check=check, **kwargs)
+
+
+def nested(schema: type[Schema], name: str, *, message: str, **kwargs: Any) -> Field:
+    """A JSON object checked by ``schema``: the dict of its checked values."""
+
+    def check(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationFailed(message, code=f"invalid_{name}")
+        return schema.check(value)
+
+    return Field(schema.json_schema(), check=check, **kwargs)
+
+
+def array_of(item: Field, name: str, *, max_items: int, message: str, **kwargs: Any) -> Field:
+    """A JSON array of at most ``max_items``, each checked by ``item``."""
+
+    def check(value: Any) -> list[Any]:
+        if not isinstance(value, list) or len(value) > max_items:
+            raise ValidationFailed(message, code=f"invalid_{name}")
+        return [item.check(element) for element in value]
+
+    return Field({"type": "array", "maxItems": max_items, "items": item.json}, check=check, **kwargs)
+
+
 class Schema:
     """Fields as class attributes, checked in the order they are declared; ``description``
     comes from the docstring."""

@@ -35,21 +35,17 @@ from .selectors import gateway_phones_changed
 from .services import gateway_by_secret, gateway_event_record, gateway_get_by_token, gateway_inbound_sms, gateway_seen
 
 DEVICE_TOKEN_PURPOSE = "gateway_device_token"
+# The Go server's cap on one GET /message answer (and so on a PATCH of their states).
+MAX_MESSAGES_PER_FETCH = 100
 SIGNING_KEY_PURPOSE = "app_webhook_signing_key"
 # The presence marker of an app phone seen through its polling, with no event stream open.
 POLLING = "polling"
-# The Go server's cap on one GET /message answer; the app handles any length.
-MAX_MESSAGES_PER_FETCH = 100
 # How far an inbound webhook's X-Timestamp may be from our clock (replays older than this fail).
 WEBHOOK_TIMESTAMP_TOLERANCE_SECONDS = 300
 # Apps from this version on know the "Cancelling" state; older ones read it as Pending and
 # would send the message (docs: smsgate-mobile-api.md).
 CANCELLING_SINCE = (1, 67)
 _USER_AGENT = re.compile(r"me\.capcom\.smsgateway/(\d+)\.(\d+)")
-
-
-class DeviceError(ValueError):
-    """A request the app sent that we cannot use; the text says why."""
 
 
 class RegistrationSpent(PermissionError):
@@ -63,36 +59,22 @@ class DeviceRegistration:
     raw_token: str
 
 
-def app_sims_from_report(sim_cards: object) -> list[dict[str, Any]]:
-    """The app's ``simCards`` as our SIM report (``[{"slot", "carrier", "number"}]``, as the
-    agent reports them). The app masks carrier names and numbers but their last 4 characters."""
-    if sim_cards is None:
-        return []
-    if not isinstance(sim_cards, list) or len(sim_cards) > 8:
-        raise DeviceError("simCards must be a list of at most 8 SIM cards")
+def app_sims_from_report(sim_cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The app's checked ``simCards`` (gateways/mobile_schemas.py) as our SIM report
+    (``[{"slot", "carrier", "number"}]``, as the agent reports them)."""
     sims = []
     for card in sim_cards:
-        slot = card.get("slotIndex") if isinstance(card, dict) else None
-        if not isinstance(slot, int) or isinstance(slot, bool) or not 0 <= slot < 8:
-            raise DeviceError("each SIM card needs a slotIndex from 0 to 7")
-        sim: dict[str, Any] = {"slot": slot}
+        sim: dict[str, Any] = {"slot": card["slotIndex"]}
         for key, field in (("carrierName", "carrier"), ("phoneNumber", "number")):
-            value = card.get(key)
-            if isinstance(value, str) and value:
+            if value := card.get(key):
                 sim[field] = value[:64]
         sims.append(sim)
     return sims
 
 
-def _device_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise DeviceError("name must be a non-empty string")
-    return name.strip()[:100]
-
-
 @transaction.atomic
 def app_device_register(
-    *, registration_token: str, name: object, sim_cards: object, app_version: str = ""
+    *, registration_token: str, name: str, sim_cards: list[dict[str, Any]], app_version: str = ""
 ) -> DeviceRegistration | None:
     """Bind the app's device to the gateway whose token it presents (None: no such app
     gateway). A registration token pairs one device: whoever saw it (the pairing page, a
@@ -102,7 +84,7 @@ def app_device_register(
     gateway = gateway_get_by_token(raw_token=registration_token)
     if gateway is None or gateway.kind != GatewayKind.APP:
         return None
-    device_name, sims = _device_name(name), app_sims_from_report(sim_cards)
+    device_name, sims = name.strip()[:100], app_sims_from_report(sim_cards)
     gateway = Gateway.objects.select_for_update().get(pk=gateway.pk)
     if gateway.device_id:
         raise RegistrationSpent()
@@ -129,7 +111,9 @@ def app_gateway_by_device_token(*, raw_token: str) -> Gateway | None:
     )
 
 
-def app_device_update(*, gateway: Gateway, device_id: object, sim_cards: object, app_version: str = "") -> None:
+def app_device_update(
+    *, gateway: Gateway, device_id: str | None, sim_cards: list[dict[str, Any]] | None, app_version: str = ""
+) -> None:
     """The app's PATCH /device, sent on every start: its SIMs may have changed."""
     if device_id != gateway.device_id:
         raise PermissionError("this token belongs to another device")
@@ -223,27 +207,20 @@ def _report_time(states: object, state: str) -> datetime | None:
     return parse_app_time(value) if isinstance(value, str) else None
 
 
-def app_messages_report(*, gateway: Gateway, items: object) -> int:
-    """The app's PATCH /message: a list of ``{"id", "state", "recipients", "states"}``.
+def app_messages_report(*, gateway: Gateway, reports: list[dict[str, Any]]) -> int:
+    """The app's PATCH /message, checked (gateways/mobile_schemas.py ``MessageState``).
     Unknown ids, and messages that are not this phone's, are ignored. Returns how many changed
     something."""
-    if not isinstance(items, list):
-        raise DeviceError("the body must be a JSON array of message states")
-    if len(items) > MAX_MESSAGES_PER_FETCH:
-        raise DeviceError(f"at most {MAX_MESSAGES_PER_FETCH} message states per request")
-    reports = []
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("state"), str):
-            raise DeviceError("each message state needs a string id and state")
-        if item["state"] not in AppState.values:
-            raise DeviceError(f"unknown state {item['state'][:20]!r}")
-        recipients = item.get("recipients") if isinstance(item.get("recipients"), list) else []
-        errors = [r["error"] for r in recipients if isinstance(r, dict) and isinstance(r.get("error"), str)]
-        reports.append((item["id"][:64], item["state"], errors[0] if errors else None, item.get("states")))
     changed = 0
-    for message_id, state, error, states in reports:
+    for report in reports:
+        errors = [recipient["error"] for recipient in report.get("recipients", []) if recipient.get("error")]
+        state = report["state"]
         changed += message_app_report(
-            gateway_id=gateway.pk, message_id=message_id, state=state, error=error, at=_report_time(states, state)
+            gateway_id=gateway.pk,
+            message_id=report["id"][:64],
+            state=state,
+            error=errors[0] if errors else None,
+            at=_report_time(report.get("states"), state),
         )
     return changed
 
@@ -288,27 +265,16 @@ def app_gateway_by_device_id(device_id: str) -> Gateway | None:
     return Gateway.objects.filter(device_id=device_id, kind=GatewayKind.APP, revoked_at__isnull=True).first()
 
 
-def app_webhook_receive(*, gateway: Gateway, envelope: object) -> bool:
-    """An event the app forwarded, signature checked. ``sms:received`` is stored once (by the
-    event's id, the same on every retry); other events are acknowledged and dropped. False
-    when the phone is disabled."""
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("id"), str) or not envelope["id"]:
-        raise DeviceError("the event needs a string id")
-    if envelope.get("event") != "sms:received":
-        return True
-    payload = envelope.get("payload")
-    if not isinstance(payload, dict) or not isinstance(payload.get("message"), str):
-        raise DeviceError("sms:received needs a payload with the message text")
-    sender = payload.get("sender") or payload.get("phoneNumber")
-    if not isinstance(sender, str) or not sender:
-        raise DeviceError("sms:received needs the sender's phoneNumber")
-    sim_number = payload.get("simNumber")
-    received_at = payload.get("receivedAt")
+def app_sms_received(*, gateway: Gateway, event_id: str, sms: dict[str, Any]) -> bool:
+    """An ``sms:received`` event the app forwarded, signature and payload checked
+    (gateways/mobile_schemas.py ``SmsReceived``): stored once, by the event's id (the same on
+    every retry). False when the phone is disabled."""
+    sim_number, received_at = sms.get("simNumber"), sms.get("receivedAt")
     received = ReceivedSms(
-        device_sms_id=envelope["id"][:64],
-        sender=sender[:32],
-        text=payload["message"],
-        sim_slot=sim_number - 1 if isinstance(sim_number, int) and 1 <= sim_number <= 8 else None,
-        received_at=parse_app_time(received_at) if isinstance(received_at, str) else None,
+        device_sms_id=event_id[:64],
+        sender=(sms.get("sender") or sms["phoneNumber"])[:32],
+        text=sms["message"],
+        sim_slot=sim_number - 1 if type(sim_number) is int and 1 <= sim_number <= 8 else None,
+        received_at=parse_app_time(received_at) if received_at else None,
     )
     return gateway_inbound_sms(gateway_id=gateway.pk, received=received)

@@ -1,6 +1,7 @@
 """The SMS Gateway for Android app's private-server API, at /api/mobile/v1 (the event stream,
 ``GET /events``, is gateways/app_events.py, on the phone nodes). Thin views over
-gateways/mobile.py; shapes as the app reads them (docs/gateway-protocol.md).
+gateways/mobile.py: each checks its input against its declaration (gateways/mobile_schemas.py)
+and answers in the shapes the app reads (docs/gateway-protocol.md).
 
 The app treats any status but 2xx as a failure, and 401 alone as "register again"; errors
 are the API's JSON error shape all the same.
@@ -16,11 +17,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import ApiView, json_object
-from core.errors import ApiError, NotFound
+from core.errors import ApiError, NotFound, ValidationFailed
 from core.phone_signals import gateway_wake_later
 from messaging.models import MessagePriority
 
 from . import mobile
+from .mobile_schemas import (
+    MESSAGE_STATES,
+    AppSettings,
+    DeviceRegistration,
+    DeviceUpdate,
+    InboundEvent,
+    MessagesQuery,
+    Registered,
+    WebhookTarget,
+    sms_received_payload,
+)
 from .models import Gateway
 
 SMS_RECEIVED_WEBHOOK_ID = "mysmsapio-sms-received"
@@ -89,8 +101,8 @@ class MobileApiView(ApiView):
             mobile.app_device_polled(gateway_id=self.device.pk)
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, mobile.DeviceError):
-            exc = DeviceRequestInvalid(str(exc))
+        if type(exc) is ValidationFailed:  # a declared check failed: 400, as the app's own server
+            exc = DeviceRequestInvalid(exc.message)
         return super().handle_exception(exc)
 
 
@@ -98,12 +110,12 @@ class DeviceApi(MobileApiView):
     device_required = False  # POST registers (with the registration token); GET answers anyone
 
     def post(self, request: Request) -> Response:
-        body = json_object(request)
+        body = DeviceRegistration.check(json_object(request))
         try:
             registration = mobile.app_device_register(
                 registration_token=_bearer(request),
-                name=body.get("name"),
-                sim_cards=body.get("simCards"),
+                name=body["name"],
+                sim_cards=body.get("simCards", []),
                 app_version=_user_agent_version(request),
             )
         except mobile.RegistrationSpent:
@@ -112,13 +124,15 @@ class DeviceApi(MobileApiView):
             raise DeviceUnauthorized("Invalid registration token: create an app gateway and use its token")
         mobile.app_device_polled(gateway_id=registration.gateway.pk)
         # The app shows ``login``; it has no use here beyond naming the gateway (no password).
-        body = {"id": registration.device_id, "token": registration.raw_token, "login": registration.gateway.name}
-        return Response(body, status=201)
+        answer = Registered.answer(
+            id=registration.device_id, token=registration.raw_token, login=registration.gateway.name
+        )
+        return Response(answer, status=201)
 
     def patch(self, request: Request) -> Response:
         if self.device is None:
             raise DeviceUnauthorized()  # the only answer that makes the app register again
-        body = json_object(request)
+        body = DeviceUpdate.check(json_object(request))
         try:
             mobile.app_device_update(
                 gateway=self.device,
@@ -158,9 +172,7 @@ def _message_item(fetched: mobile.AppJob) -> dict[str, Any]:
 
 class MessagesApi(MobileApiView):
     def get(self, request: Request) -> Response:
-        order = request.query_params.get("order", "fifo")
-        if order not in ("fifo", "lifo"):
-            raise DeviceRequestInvalid("order must be fifo or lifo")
+        order = MessagesQuery.check(request.query_params).get("order", "fifo")
         knows_cancelling = mobile.app_knows_cancelling(request.META.get("HTTP_USER_AGENT", ""))
         jobs, retry_in = mobile.app_jobs_fetch(gateway=self.device, knows_cancelling=knows_cancelling)
         if retry_in is not None:
@@ -170,13 +182,13 @@ class MessagesApi(MobileApiView):
         return Response(items if order == "fifo" else items[::-1])
 
     def patch(self, request: Request) -> Response:
-        mobile.app_messages_report(gateway=self.device, items=request.data)
+        mobile.app_messages_report(gateway=self.device, reports=MESSAGE_STATES.check(request.data))
         return Response(status=204)
 
 
 class SettingsApi(MobileApiView):
     def get(self, request: Request) -> Response:
-        return Response(mobile.app_settings(self.device))
+        return Response(AppSettings.answer(**mobile.app_settings(self.device)))
 
 
 def public_base_url(request: Request) -> str:
@@ -186,8 +198,9 @@ def public_base_url(request: Request) -> str:
 class WebhooksApi(MobileApiView):
     def get(self, request: Request) -> Response:
         url = f"{public_base_url(request)}/api/mobile/v1/inbound/{self.device.device_id}"
+        device_id = self.device.device_id
         return Response(
-            [{"id": SMS_RECEIVED_WEBHOOK_ID, "deviceId": self.device.device_id, "url": url, "event": "sms:received"}]
+            [WebhookTarget.answer(id=SMS_RECEIVED_WEBHOOK_ID, deviceId=device_id, url=url, event="sms:received")]
         )
 
 
@@ -232,6 +245,10 @@ class InboundWebhookApi(MobileApiView):
         )
         if not signed:
             raise DeviceUnauthorized("Invalid signature or timestamp", code="invalid_signature")
-        if not mobile.app_webhook_receive(gateway=gateway, envelope=json_object(request)):
+        event = InboundEvent.check(json_object(request))
+        if event.get("event") != "sms:received":
+            return Response(status=204)  # acknowledged; we act on received SMS only
+        sms = sms_received_payload(event.get("payload"))
+        if not mobile.app_sms_received(gateway=gateway, event_id=event["id"], sms=sms):
             raise DeviceForbidden("This gateway is disabled: its SMS are not accepted")
         return Response(status=204)
