@@ -100,3 +100,24 @@ class ApiKey(models.Model):
     @property
     def state(self) -> str:
         return self.state_at(timezone.now())
+
+
+class SmsGateLogin(models.Model):
+    """A ``login:password`` pair for SMS Gate's client API (``/api/3rdparty/v1``, Basic auth),
+    as its official client libraries send them. The password is stored as a keyed hash, like
+    an API key; the login is not secret (it names the credential)."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="smsgate_logins")
+    name = models.CharField(max_length=100)
+    login = models.CharField(max_length=32, unique=True)
+    password_hash = models.CharField(max_length=64)
+    is_authenticated = True  # DRF's IsAuthenticated reads it off ``request.user``
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SMS Gate login"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.login})"

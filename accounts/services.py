@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,9 +8,9 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from core.crypto import keyed_hash, new_prefixed_secret
+from core.crypto import hashes_match, keyed_hash, new_prefixed_secret, random_base62
 
-from .models import Account, ApiKey, Permission
+from .models import Account, ApiKey, Permission, SmsGateLogin
 
 HASH_PURPOSE = "api_key"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -123,3 +124,41 @@ def api_key_mark_used(*, api_key: ApiKey, now: datetime | None = None) -> None:
         return
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
     api_key.last_used_at = now
+
+
+# --- SMS Gate client API logins (smsgate/) -----------------------------------------------------
+
+SMSGATE_PASSWORD_PURPOSE = "smsgate_password"
+# Upper-case letters and digits without look-alikes: a login is read out and typed by people.
+_LOGIN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class IssuedSmsGateLogin:
+    credential: SmsGateLogin
+    password: str  # shown once; only its keyed hash is kept
+
+
+def smsgate_login_issue(*, account: Account, name: str) -> IssuedSmsGateLogin:
+    """A new ``login:password`` for SMS Gate's client libraries, acting for ``account``."""
+    login = "".join(secrets.choice(_LOGIN_ALPHABET) for _ in range(8))
+    password = random_base62(24)
+    credential = SmsGateLogin.objects.create(
+        account=account, name=name, login=login, password_hash=keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
+    )
+    return IssuedSmsGateLogin(credential=credential, password=password)
+
+
+def smsgate_login_check(*, login: str, password: str) -> SmsGateLogin | None:
+    """The unrevoked credential named ``login`` whose password is ``password``, or None."""
+    credential = SmsGateLogin.objects.select_related("account").filter(login=login, revoked_at__isnull=True).first()
+    candidate = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
+    if credential is None or not hashes_match(credential.password_hash, candidate):
+        return None
+    return credential
+
+
+def smsgate_login_revoke(*, credential: SmsGateLogin, at: datetime | None = None) -> SmsGateLogin:
+    credential.revoked_at = at or timezone.now()
+    credential.save(update_fields=["revoked_at"])
+    return credential

@@ -154,6 +154,9 @@ def message_create(
     validity: int | None = None,
     is_test: bool = False,
     carrier: str | None = None,
+    message_id: str | None = None,
+    group_id: str | None = None,
+    group_position: int | None = None,
 ) -> Message:
     """Store a message, queued on the phone the caller chose (else pending), and wake that
     phone once the row is committed.
@@ -166,6 +169,9 @@ def message_create(
     (future) keeps it pending, for no phone, until then (``dispatch_assign_pending`` hands it
     out); ``validity`` (seconds, from ``send_at`` or now) replaces the default validity.
     ``is_test`` (a test-mode key's): no phone, ever; ``message_simulate_due`` moves it on.
+    ``message_id`` (a new one from ``new_message_id``) when the caller needs it in advance;
+    ``group_id``, ``group_position``: the SMS Gate client API's message this row is one
+    recipient of, and which.
     """
     now = timezone.now()
     carrier = carrier_for_number(to) if carrier is None else carrier
@@ -178,7 +184,7 @@ def message_create(
     queued = gateway_id is not None or (is_test and not scheduled)
     validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS
     encoding = sms_encoding(text)
-    message_id = new_message_id()
+    message_id = message_id or new_message_id()
     row = {
         "id": message_id,
         "account_id": account.pk,
@@ -197,6 +203,8 @@ def message_create(
         "expires_at": expires_at or (send_at or now) + timedelta(seconds=validity),
         "idempotency_key": idempotency_key,
         "idempotency_scope": api_key.budget_id if api_key and idempotency_key else None,
+        "group_id": group_id,
+        "group_position": group_position,
         "send_at": send_at,
         "is_test": is_test,
     }

@@ -114,6 +114,10 @@ class Message(models.Model):
     # either key of a roll's grace period.
     idempotency_key = models.CharField(max_length=100, null=True, blank=True, editable=False)  # noqa: DJ001
     idempotency_scope = models.BigIntegerField(null=True, blank=True, editable=False)
+    # SMS Gate's client API (smsgate/): the message id its client sees, shared by the rows of
+    # one message to several recipients (one row each).
+    group_id = models.CharField(max_length=36, null=True, blank=True, editable=False)  # noqa: DJ001
+    group_position = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)  # its recipient's place
     # Sent with a test-mode key (api_test_...): never given to a phone; messaging/testmode.py
     # moves it on by itself, and only test keys see it (docs/test-mode.md).
     is_test = models.BooleanField("test", default=False, db_default=False, editable=False)
@@ -124,7 +128,14 @@ class Message(models.Model):
                 fields=["idempotency_scope", "idempotency_key"],
                 condition=models.Q(idempotency_key__isnull=False),
                 name="one_message_per_idempotency_key_scope",
-            )
+            ),
+            # A client-chosen id used twice meets here (409), however many nodes take it at once:
+            # both tries have a first recipient.
+            models.UniqueConstraint(
+                fields=["account", "group_id", "group_position"],
+                condition=models.Q(group_id__isnull=False),
+                name="one_recipient_per_message_group",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "-priority", "created_at"], name="message_queue_idx"),

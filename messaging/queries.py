@@ -46,6 +46,8 @@ MESSAGE_INSERT_COLUMNS = [
     "expires_at",
     "idempotency_key",
     "idempotency_scope",
+    "group_id",
+    "group_position",
     "send_at",
     "is_test",
 ]

@@ -5,7 +5,8 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
+from django.db.models.functions import Coalesce
 
 from accounts.models import ApiKey
 from core.api import api_time
@@ -131,6 +132,46 @@ def message_page(
         messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
     fields = ["id", "to", "status", "created_at", "sent_at", "delivered_at", "failed_at", "error_message"]
     return list(messages.order_by("-created_at", "-pk").only(*fields)[:limit])
+
+
+def message_group_get(*, account_id: int, message_id: str) -> list[Message]:
+    """The rows of one message as SMS Gate's client API names it: those of its group (one per
+    recipient), else the single message of that id (sent through ``/api/v1``), else none."""
+    live = Message.objects.filter(account_id=account_id, is_test=False)
+    rows = list(live.filter(group_id=message_id).order_by("group_position"))
+    return rows or list(live.filter(pk=message_id, group_id__isnull=True))
+
+
+def message_group_exists(*, account_id: int, message_id: str) -> bool:
+    return Message.objects.filter(account_id=account_id, group_id=message_id).exists()
+
+
+def message_group_page(
+    *,
+    account_id: int,
+    limit: int,
+    offset: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    oldest_first: bool = False,
+) -> tuple[list[list[Message]], int]:
+    """A page of the account's messages as SMS Gate's client API lists them (a message to
+    several recipients is one item; one sent through ``/api/v1`` is its own), and how many
+    there are in all."""
+    rows = Message.objects.filter(account_id=account_id, is_test=False)
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    groups = rows.annotate(key=Coalesce("group_id", "id")).values("key").annotate(first=Min("created_at"))
+    total = groups.count()
+    ordered = groups.order_by("first" if oldest_first else "-first", "key")[offset : offset + limit]
+    keys = [group["key"] for group in ordered]
+    members: dict[str, list[Message]] = {key: [] for key in keys}
+    chosen = rows.annotate(key=Coalesce("group_id", "id")).filter(key__in=keys)
+    for message in chosen.order_by("group_position", "created_at"):
+        members[message.key].append(message)
+    return [members[key] for key in keys], total
 
 
 def message_count_toward_quota(*, gateway_ids: list[int], day_start: datetime) -> dict[int, int]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,7 +10,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import Account, ApiKey
 from core import ratelimit
 from core.api import api_time
 from core.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -28,7 +29,7 @@ from .lifecycle import (
 )
 from .models import InboundSms, Message, MessagePriority, is_message_id
 from .phone import carrier_for_number, normalize_phone_number
-from .selectors import message_get_by_idempotency_key
+from .selectors import message_get_by_idempotency_key, message_group_exists, message_group_get
 
 INVALID_PHONE = "Invalid phone number format"
 
@@ -264,3 +265,68 @@ def message_send_bulk(
             results.append({"index": index, "message_id": message.pk, "status": message.status})
         message_wake_after_commit(gateway_ids=phones)
     return results
+
+
+# --- SMS Gate's client API (smsgate/): one message to several recipients -----------------------
+
+
+@dataclass(frozen=True)
+class GroupRecipient:
+    to: str  # E.164, checked
+    carrier: str
+    gateway_id: int | None  # the phone the caller chose, else pending
+
+
+def message_group_send(
+    *,
+    account: Account,
+    group_id: str,
+    recipients: list[GroupRecipient],
+    text: str,
+    priority: int = MessagePriority.NORMAL,
+    send_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    id_from_server: bool = False,
+) -> list[Message]:
+    """One message to several recipients, as SMS Gate's client API sends it: a row each,
+    stored together or not at all, under ``group_id``. An id already used by the account is a
+    ``Conflict`` (the database says so, whichever node took the other). ``id_from_server``:
+    ``group_id`` is a ``new_message_id``, and a single recipient's row takes it as its own
+    id, so that ``/api/v1/sms/status`` finds it by the same id."""
+    try:
+        with transaction.atomic():
+            return [
+                message_create(
+                    account=account,
+                    to=recipient.to,
+                    text=text,
+                    priority=priority,
+                    send_at=send_at,
+                    expires_at=expires_at,
+                    gateway_id=recipient.gateway_id,
+                    carrier=recipient.carrier,
+                    message_id=group_id if id_from_server and len(recipients) == 1 else None,
+                    group_id=group_id,
+                    group_position=position,
+                )
+                for position, recipient in enumerate(recipients)
+            ]
+    except IntegrityError:
+        if message_group_exists(account_id=account.pk, message_id=group_id):
+            raise Conflict("message with the same ID already exists", code="duplicate_id") from None
+        raise
+
+
+def message_group_cancel(*, account_id: int, message_id: str) -> list[Message]:
+    """Cancel what no phone has taken yet of a message (every recipient's row); ``NotFound``
+    for no such message, ``Conflict`` when nothing of it could still be cancelled."""
+    rows = message_group_get(account_id=account_id, message_id=message_id)
+    if not rows:
+        raise NotFound("message not found", code="message_not_found")
+    cancelled = 0
+    for row in rows:
+        with contextlib.suppress(MessageActionRefused):  # a phone took it: that row stays
+            cancelled += message_cancel(message_id=row.pk, reason=CANCELLED_BY_CLIENT_ERROR, ask_app_phone=False)
+    if not cancelled:
+        raise Conflict("message is not pending", code="not_cancellable")
+    return message_group_get(account_id=account_id, message_id=message_id)

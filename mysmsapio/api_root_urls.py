@@ -19,6 +19,10 @@ urlpatterns = [
     path("api/docs/", views.api_docs, name="api-docs"),
     path("api/v1/", include("clientapi.urls")),
     path("api/mobile/v1/", include("gateways.mobile_urls")),
+    # SMS Gate's client API (smsgate/), where its libraries expect it on a private server, and
+    # where they reach its public cloud (docs/smsgate-clients.md).
+    path("api/3rdparty/v1/", include("smsgate.urls")),
+    path("3rdparty/v1/", include(("smsgate.urls", "smsgate"), namespace="smsgate-short")),
     # Anything else under /api/ is a JSON 404, never Django's HTML page or a slash redirect.
     re_path(r"^api/", views.api_not_found),
 ]

@@ -22,7 +22,7 @@ from django.http import HttpRequest
 from core.clientaddr import client_address, is_trusted_proxy
 
 # The routes where a key or a phone's token travels: never over plain HTTP once HTTPS is on.
-SECURE_ONLY_PREFIXES = ("/api/", "/ws/")
+SECURE_ONLY_PREFIXES = ("/api/", "/3rdparty/", "/ws/")
 HTTPS_REQUIRED = {"error": "HTTPS required: call this server at its https:// address", "code": "https_required"}
 _HTTPS_REQUIRED_BODY = json.dumps(HTTPS_REQUIRED).encode()
 

@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 
 # Served by the API handlers: JSON in, JSON out, no session, no CSRF; resolved against
 # API_URLCONF alone (the admin's URLs are never tried first).
-API_PATH_PREFIXES = ("/api/", "/up", "/ready", "/metrics")
+API_PATH_PREFIXES = ("/api/", "/3rdparty/", "/up", "/ready", "/metrics")
 API_URLCONF = "mysmsapio.api_root_urls"
 
 

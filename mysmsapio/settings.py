@@ -314,6 +314,9 @@ ADMIN_LOGIN_ATTEMPTS = env.int("ADMIN_LOGIN_ATTEMPTS", default=10)
 # many addresses is limited too.
 ADMIN_LOGIN_ATTEMPTS_PER_USERNAME = env.int("ADMIN_LOGIN_ATTEMPTS_PER_USERNAME", default=10)
 ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
+# SMS Gate's client API (smsgate/): failed Basic logins allowed per client address and per
+# login, per ADMIN_LOGIN_WINDOW_SECONDS; then 429 until the window ends.
+SMSGATE_LOGIN_FAILURES = env.int("SMSGATE_LOGIN_FAILURES", default=10)
 # Past either limit the key is locked for a window, doubling at each lock-out, up to this.
 ADMIN_LOGIN_MAX_LOCK_SECONDS = env.int("ADMIN_LOGIN_MAX_LOCK_SECONDS", default=3600)
 

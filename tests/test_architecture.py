@@ -19,7 +19,7 @@ LAYERS = [
     ["messaging"],
     ["gateways"],
     ["otp"],
-    ["clientapi"],
+    ["clientapi", "smsgate"],  # the two client APIs, side by side on the same services
     ["adminpanel"],
     ["mysmsapio"],  # the config and serving shell: settings, URLs, ASGI/WSGI, Celery, the edge
 ]

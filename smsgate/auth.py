@@ -1,0 +1,55 @@
+"""Basic ``login:password`` authentication, as the libraries send it, for the logins an
+operator issues (``manage.py create_smsgate_login``; accounts.SmsGateLogin).
+
+Failed tries are counted per client address and per login tried; past either limit the
+answer is 429 without looking at the password, so that guessing is as slow as for the admin."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.conf import settings
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.models import SmsGateLogin
+from accounts.services import smsgate_login_check
+from core import ratelimit
+from core.errors import RateLimited
+
+INVALID_CREDENTIALS = "invalid login or password"
+
+
+def _failure_keys(request: Request, login: str) -> list[str]:
+    return [f"smsgate-fail:{request.META.get('REMOTE_ADDR', '')}", f"smsgate-fail-login:{login[:64]}"]
+
+
+class SmsGateBasicAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Basic base64(login:password)``: ``request.auth`` is the SmsGateLogin."""
+
+    def authenticate(self, request: Request) -> tuple[SmsGateLogin, SmsGateLogin] | None:
+        scheme, _, value = authentication.get_authorization_header(request).partition(b" ")
+        if scheme.lower() != b"basic":
+            return None
+        try:
+            login, colon, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise exceptions.AuthenticationFailed("the Basic credentials are not base64 of login:password") from None
+        if not colon:
+            raise exceptions.AuthenticationFailed("the Basic credentials are not base64 of login:password")
+        limit, window = settings.SMSGATE_LOGIN_FAILURES, settings.ADMIN_LOGIN_WINDOW_SECONDS
+        keys = _failure_keys(request, login)
+        for key in keys:  # cost 0: a look at the count, not a try
+            seen = ratelimit.take(key, cost=0, limit=limit - 1, window_seconds=window)
+            if not seen.allowed:
+                raise RateLimited("too many failed logins: try again later", retry_after=seen.retry_after)
+        credential = smsgate_login_check(login=login, password=password)
+        if credential is None:
+            for key in keys:
+                ratelimit.hit(key, limit=limit, window_seconds=window)
+            raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS)
+        return credential, credential
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Basic realm="sms-gate"'

@@ -1,0 +1,110 @@
+"""SMS Gate's client API as its libraries speak it: each input declared once (core/schema.py),
+with the names and limits of ``smsgate-3rdparty-api.md``, and the state of a message as they
+read it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from core.errors import ValidationFailed
+from core.schema import Field, Schema, array_of, choice, integer, nested, text
+from core.times import parse_time_assuming_utc
+from messaging.services import phone_number_check, sms_text_check
+
+MAX_RECIPIENTS = 100
+# A client-chosen id travels in URL paths: letters, digits and a few marks, at most 36.
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,36}$"
+_MESSAGE_ID = re.compile(MESSAGE_ID_PATTERN)
+
+
+def _message_id(value: Any) -> str:
+    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
+        raise ValidationFailed("id must be 1 to 36 letters, digits, '.', '_', '~' or '-'", code="invalid_id")
+    return value
+
+
+def _time(label: str, **kwargs: Any) -> Field:
+    """RFC 3339; one without an offset (Python's ``isoformat()`` of a naive datetime) is UTC."""
+
+    def check(value: Any) -> datetime:
+        parsed = parse_time_assuming_utc(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise ValidationFailed(f"{label} must be an RFC 3339 time", code=f"invalid_{label}")
+        return parsed
+
+    return Field({"type": "string", "format": "date-time"}, check=check, **kwargs)
+
+
+def _boolean(name: str) -> Field:
+    def check(value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationFailed(f"{name} must be true or false", code=f"invalid_{name}")
+        return value
+
+    return Field({"type": "boolean"}, check=check)
+
+
+class TextContent(Schema):
+    text = Field({"type": "string", "minLength": 1}, check=sms_text_check, required=True)
+
+
+class SendMessage(Schema):
+    """``POST /messages``: a text to one or more numbers."""
+
+    id = Field({"type": "string", "pattern": MESSAGE_ID_PATTERN}, check=_message_id)
+    message = Field({"type": "string"}, check=sms_text_check, description="legacy: the text")
+    textMessage = nested(TextContent, "textMessage", message="textMessage must be an object with a text")
+    dataMessage = Field({"type": "object"}, description="data SMS: not offered (400)")
+    phoneNumbers = array_of(
+        Field({"type": "string"}, check=phone_number_check),
+        "phoneNumbers",
+        max_items=MAX_RECIPIENTS,
+        message=f"phoneNumbers must be a list of 1 to {MAX_RECIPIENTS} numbers",
+        required=True,
+    )
+    isEncrypted = _boolean("isEncrypted")
+    simNumber = integer("simNumber", 1, 3)
+    withDeliveryReport = _boolean("withDeliveryReport")
+    priority = integer("priority", -128, 127)
+    ttl = integer("ttl", 5, 366 * 24 * 3600)
+    validUntil = _time("validUntil")
+    scheduleAt = _time("scheduleAt")
+    deviceId = text("deviceId")
+
+
+class SendQuery(Schema):
+    skipPhoneValidation = choice("skipPhoneValidation", ["true", "false"])
+    deviceActiveWithin = integer("deviceActiveWithin", 0, 10_000, query=True)
+
+
+class ListQuery(Schema):
+    """``GET /messages``: a page of the account's messages."""
+
+    state = choice("state", ["Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelling", "Cancelled"])
+    limit = integer("limit", 1, 100, query=True)
+    offset = integer("offset", 0, 1_000_000, query=True)
+    sort = choice("sort", ["created_at", "-created_at"])
+    deviceId = text("deviceId")
+    includeContent = choice("includeContent", ["true", "false", "True", "False"])
+    since = _time("from", name="from")  # "from" and "to" in the query
+    until = _time("to", name="to")
+
+
+def recipients_unique(numbers: list[str]) -> list[str]:
+    if not numbers:
+        raise ValidationFailed(f"phoneNumbers must be a list of 1 to {MAX_RECIPIENTS} numbers", code="invalid_request")
+    if len(set(numbers)) != len(numbers):
+        raise ValidationFailed("phone numbers must be unique", code="invalid_request")
+    return numbers
+
+
+def content_text(body: dict[str, Any]) -> str:
+    """The text of a send: exactly one of ``message``, ``textMessage`` and ``dataMessage``."""
+    given = [name for name in ("message", "textMessage", "dataMessage") if name in body]
+    if len(given) != 1:
+        raise ValidationFailed("must specify exactly one of: textMessage or dataMessage", code="invalid_request")
+    if given == ["dataMessage"]:
+        raise ValidationFailed("data SMS are not offered by this server: send a textMessage", code="invalid_request")
+    return body["message"] if given == ["message"] else body["textMessage"]["text"]

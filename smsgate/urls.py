@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import re_path
+
+from .views import DevicesApi, HealthApi, MessageApi, MessagesApi
+
+# The libraries call both the plural and SMS Gate's legacy singular (JS 3.0.0 sends to /message).
+urlpatterns = [
+    re_path(r"^health(?:/(?P<probe>live|ready|startup))?/?$", HealthApi.as_view(), name="smsgate-health"),
+    re_path(r"^messages?/?$", MessagesApi.as_view(), name="smsgate-messages"),
+    re_path(r"^messages?/(?P<message_id>[^/]+)/?$", MessageApi.as_view(), name="smsgate-message"),
+    re_path(r"^devices?/?$", DevicesApi.as_view(), name="smsgate-devices"),
+]

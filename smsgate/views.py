@@ -1,0 +1,203 @@
+"""SMS Gate's client API: thin views over the same services as ``/api/v1`` (messaging's send,
+state and cancel; the phone chosen as for any send). Errors are SMS Gate's ``{"message": ...}``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import SmsGateLogin
+from core import ratelimit
+from core.api import ApiView, json_object
+from core.errors import ApiError, RateLimited, api_exception_handler
+from core.health import readiness
+from gateways.models import Gateway
+from gateways.selectors import gateway_list_online, gateway_pick_for_message
+from messaging.lifecycle import message_wants_phone
+from messaging.models import MessagePriority, new_message_id
+from messaging.phone import carrier_for_number
+from messaging.selectors import message_group_get, message_group_page
+from messaging.services import GroupRecipient, message_group_cancel, message_group_send
+
+from .auth import SmsGateBasicAuthentication
+from .schemas import ListQuery, SendMessage, SendQuery, content_text, recipients_unique
+from .states import state_body, wire_time
+
+API_VERSION = "mysmsapio"
+
+
+class NotOffered(ApiError):
+    status_code = 501
+    code = "not_implemented"
+
+
+def smsgate_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Our errors, in SMS Gate's shape: ``{"message": text}`` with the same status."""
+    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        detail = exc.detail if isinstance(exc, drf_exceptions.AuthenticationFailed) else "authentication required"
+        return Response({"message": str(detail)}, status=401, headers={"WWW-Authenticate": 'Basic realm="sms-gate"'})
+    response = api_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "error" in response.data:
+        response.data = {"message": response.data["error"]}
+        if response.status_code == 422:
+            response.status_code = 400  # SMS Gate answers any input it cannot use with 400
+    return response
+
+
+class SmsGateView(ApiView):
+    authentication_classes = [SmsGateBasicAuthentication]
+
+    def get_exception_handler(self):
+        return smsgate_exception_handler
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        if not isinstance(request.auth, SmsGateLogin):
+            raise drf_exceptions.NotAuthenticated()
+
+    @property
+    def account(self):
+        return self.request.auth.account
+
+
+def _state_url(request: Request, message_id: str) -> str:
+    return request.build_absolute_uri(f"{request.path.rstrip('/')}/{message_id}")
+
+
+class MessagesApi(SmsGateView):
+    """Send a text to one or more numbers; list the account's messages."""
+
+    def post(self, request: Request) -> Response:
+        SendQuery.check(request.query_params)
+        body = SendMessage.check(json_object(request))
+        text = content_text(body)
+        numbers = recipients_unique(body["phoneNumbers"])
+        if body.get("isEncrypted"):
+            raise NotOffered("encrypted messages are not offered by this server yet")
+        if body.get("deviceId"):
+            raise NotOffered("choosing the device (deviceId) is not offered by this server yet")
+        if "ttl" in body and "validUntil" in body:
+            raise drf_exceptions.ValidationError("ttl and validUntil cannot both be set")
+        now = timezone.now()
+        send_at = body.get("scheduleAt")
+        expires_at = body.get("validUntil") or (now + timedelta(seconds=body["ttl"]) if "ttl" in body else None)
+        if send_at is not None and (send_at <= now or (expires_at is not None and send_at > expires_at)):
+            raise drf_exceptions.ValidationError("scheduleAt must be in the future and not after validUntil")
+        budget = ratelimit.take(
+            f"sms:smsgate:{request.auth.pk}",
+            cost=len(numbers),
+            limit=settings.SMS_RATE_LIMIT_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not budget.allowed:
+            raise RateLimited(
+                f"rate limit exceeded: at most {settings.SMS_RATE_LIMIT_PER_MINUTE} SMS per minute",
+                retry_after=budget.retry_after,
+            )
+        wants_phone = message_wants_phone(send_at=send_at, is_test=False, now=now)
+        recipients = []
+        for number in numbers:
+            carrier = carrier_for_number(number)
+            phone = gateway_pick_for_message(account_id=self.account.pk, carrier=carrier) if wants_phone else None
+            recipients.append(GroupRecipient(number, carrier, phone))
+        message_id = body.get("id") or new_message_id()
+        rows = message_group_send(
+            account=self.account,
+            group_id=message_id,
+            recipients=recipients,
+            text=text,
+            priority=MessagePriority.HIGH if body.get("priority", 0) > 0 else MessagePriority.NORMAL,
+            send_at=send_at,
+            expires_at=expires_at,
+            id_from_server="id" not in body,
+        )
+        headers = {"Location": _state_url(request, message_id)}
+        return Response(state_body(message_id, rows), status=202, headers=headers)
+
+    def get(self, request: Request) -> Response:
+        query = ListQuery.check(request.query_params)
+        if "state" in query or "deviceId" in query:
+            raise NotOffered("filtering the list by state or deviceId is not offered by this server yet")
+        groups, total = message_group_page(
+            account_id=self.account.pk,
+            limit=query.get("limit", 50),
+            offset=query.get("offset", 0),
+            since=query.get("from"),
+            until=query.get("to"),
+            oldest_first=query.get("sort") == "created_at",
+        )
+        with_content = query.get("includeContent", "false").lower() == "true"
+        items = [state_body(rows[0].group_id or rows[0].pk, rows, with_content=with_content) for rows in groups]
+        return Response(items, headers={"X-Total-Count": str(total)})
+
+
+class MessageApi(SmsGateView):
+    """One message's state; cancel it (what no phone has taken yet)."""
+
+    def get(self, request: Request, message_id: str) -> Response:
+        rows = message_group_get(account_id=self.account.pk, message_id=message_id)
+        if not rows:
+            raise drf_exceptions.NotFound()
+        return Response(state_body(message_id, rows))
+
+    def delete(self, request: Request, message_id: str) -> Response:
+        rows = message_group_cancel(account_id=self.account.pk, message_id=message_id)
+        return Response(state_body(message_id, rows))
+
+
+def device_id(gateway: Gateway) -> str:
+    """An app phone's own device id; our agent phones have none: ``agent-<id>``."""
+    return gateway.device_id or f"agent-{gateway.pk}"
+
+
+class DevicesApi(SmsGateView):
+    """The account's phones (not the shared pool's: they are no one account's)."""
+
+    def get(self, request: Request) -> Response:
+        online = set(gateway_list_online().values_list("pk", flat=True))
+        phones = Gateway.objects.filter(account=self.account, revoked_at__isnull=True).order_by("pk")
+        devices = []
+        for phone in phones:
+            seen = phone.last_seen_at or phone.created_at
+            devices.append(
+                {
+                    "id": device_id(phone),
+                    "name": phone.name,
+                    "createdAt": wire_time(phone.created_at),
+                    "updatedAt": wire_time(seen),
+                    "lastSeen": wire_time(seen),
+                    "online": phone.pk in online,
+                }
+            )
+        return Response(devices)
+
+
+class HealthApi(ApiView):
+    """No credentials needed, as on SMS Gate's server: whether this node can take messages
+    (our /ready's checks, in SMS Gate's shape)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def get_exception_handler(self):
+        return smsgate_exception_handler
+
+    def get(self, request: Request, **kwargs: Any) -> Response:
+        found = readiness()
+        checks = {
+            name: {"status": "pass" if check.ok else "fail", "description": str(check.detail)}
+            for name, check in found.items()
+        }
+        # Without its database a node can take nothing: fail (503). Without Redis or a worker it
+        # still takes messages (they wait in the database): warn.
+        status = "pass" if all(check.ok for check in found.values()) else "warn"
+        if not found["database"].ok:
+            status = "fail"
+        body = {"status": status, "version": API_VERSION, "releaseId": 1, "checks": checks}
+        return Response(body, status=503 if status == "fail" else 200)

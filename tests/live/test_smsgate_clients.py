@@ -1,0 +1,129 @@
+"""SMS Gate's official Python client library (PyPI ``android-sms-gateway`` 4.3.3), unmodified,
+against our real servers: its calls land on ``/api/3rdparty/v1`` (smsgate/), on the same
+services, phones and rows as our own ``/api/v1``."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from android_sms_gateway import client, domain, errors
+from django.core.cache import caches
+
+from accounts.models import Account
+from accounts.services import account_get_or_create, smsgate_login_issue
+from core.health import HEARTBEAT_KEY, worker_heartbeat_record
+from gateways.models import Gateway, GatewayKind
+from gateways.services import gateway_create
+from messaging.models import Message
+from tests.fake_app import AppPhone, FakeApp, http_transport
+
+from .helpers import wait_for
+from .test_app_phones import OOREDOO_NUMBER, status_of
+
+pytestmark = pytest.mark.live
+TELENOR_NUMBER = "+959791234567"
+
+
+def library_client(web_server, login: str, password: str) -> client.APIClient:
+    return client.APIClient(login, password, base_url=f"{web_server.url}/api/3rdparty/v1")
+
+
+@pytest.fixture
+def login(transactional_db):
+    issued = smsgate_login_issue(account=account_get_or_create(), name="home automation")
+    return issued.credential.login, issued.password
+
+
+def test_the_library_sends_to_two_numbers_and_reads_them_delivered_by_an_app_phone(web_server, login, raw_key):
+    created = gateway_create(name="app-phone", kind=GatewayKind.APP, rate_per_minute=30)
+    app = FakeApp(http_transport(web_server.url))
+    assert app.register(created.raw_token).status == 201
+    phone = AppPhone(app, web_server.ws_url).start()
+    try:
+        wait_for(lambda: Gateway.objects.get(pk=created.gateway.pk).is_online, what="the app phone online")
+        with library_client(web_server, *login) as api:
+            sent = api.send(
+                domain.Message(
+                    phone_numbers=[OOREDOO_NUMBER, TELENOR_NUMBER], text_message=domain.TextMessage(text="Hi both")
+                )
+            )
+            assert sent.state.value == "Pending" and len(sent.recipients) == 2
+            wait_for(
+                lambda: api.get_state(sent.id).state.value == "Delivered",
+                timeout=30,
+                what=lambda: f"delivered; now {api.get_state(sent.id)}",
+            )
+            state = api.get_state(sent.id)
+            assert {(r.phone_number, r.state.value) for r in state.recipients} == {
+                (OOREDOO_NUMBER, "Delivered"),
+                (TELENOR_NUMBER, "Delivered"),
+            }
+            assert {"Pending", "Sent", "Delivered"} <= set(state.states)
+            # One recipient, no id of its own: the same id finds it through our own API.
+            single = api.send(domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("one")))
+            assert status_of(web_server, raw_key, single.id)["message_id"] == single.id
+            # Listed, newest first, with the total the library can page by.
+            listed = api.get_messages(pagination=domain.QueryPagination(limit=10))
+            assert [m.id for m in listed][:2] == [single.id, sent.id]
+            assert [d.name for d in api.list_devices()] == ["app-phone"]
+        # Each number was sent once, by the phone, with the text.
+        assert sorted(job["to"] for job in phone.sent if job["body"] == "Hi both") == sorted(
+            [OOREDOO_NUMBER, TELENOR_NUMBER]
+        )
+    finally:
+        phone.stop()
+        # The server's goodbye done before the test's rows are flushed under it.
+        wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), what="offline")
+
+
+def test_a_pending_message_is_cancelled_and_ids_are_the_clients_and_the_accounts(web_server, login):
+    with library_client(web_server, *login) as api:
+        pending = api.send(
+            domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("later"), id="order-77")
+        )
+        assert pending.id == "order-77" and pending.state.value == "Pending"  # no phone online
+        with pytest.raises(errors.APIError) as twice:
+            api.send(
+                domain.Message(phone_numbers=[TELENOR_NUMBER], text_message=domain.TextMessage("x"), id="order-77")
+            )
+        assert twice.value.status_code == 409
+        api.cancel_message("order-77")
+        assert api.get_state("order-77").state.value == "Cancelled"
+        assert Message.objects.get(group_id="order-77").status == "failed"
+
+    # Another account's login sees none of it, and cannot cancel it.
+    other = smsgate_login_issue(account=Account.objects.create(name="tenant-b"), name="b")
+    with library_client(web_server, other.credential.login, other.password) as theirs:
+        with pytest.raises(errors.NotFoundError):
+            theirs.get_state("order-77")
+        with pytest.raises(requests.HTTPError) as refused:  # 4.3.3's cancel raises requests' own error
+            theirs.cancel_message("order-77")
+        assert refused.value.response.status_code == 404
+        assert theirs.get_messages() == []
+    assert Message.objects.get(group_id="order-77").status == "failed"  # still the first account's, cancelled
+
+
+def test_credentials_are_checked_and_errors_are_smsgate_shaped(web_server, login):
+    with library_client(web_server, login[0], "wrong-password") as api, pytest.raises(errors.UnauthorizedError):
+        api.get_messages()
+    base = f"{web_server.url}/api/3rdparty/v1"
+    for header in ["Basic !!!not-base64", "Basic " + "bm8tY29sb24=", "Bearer something"]:
+        answer = requests.get(f"{base}/messages", headers={"Authorization": header}, timeout=10)
+        assert answer.status_code == 401 and set(answer.json()) == {"message"}, (header, answer.text)
+    with library_client(web_server, *login) as api:
+        with pytest.raises(errors.BadRequestError):
+            api.send(domain.Message(phone_numbers=["12345"], text_message=domain.TextMessage("bad number")))
+        with pytest.raises(errors.BadRequestError):
+            api.send(
+                domain.Message(phone_numbers=[OOREDOO_NUMBER, OOREDOO_NUMBER], text_message=domain.TextMessage("x"))
+            )
+        # No worker heard from: messages are still taken, and wait (warn, not fail); then one is.
+        caches["heartbeat"].delete(HEARTBEAT_KEY)
+        health = api.health_check()
+        assert health.status.value == "warn" and health.checks["worker"].status.value == "fail"
+        assert health.checks["database"].status.value == "pass"
+        worker_heartbeat_record()
+        assert api.health_check().status.value == "pass"
+    # The short base path (SMS Gate's cloud layout) is served too.
+    short = requests.get(f"{web_server.url}/3rdparty/v1/health", timeout=10)
+    assert short.status_code == 200 and short.json()["status"] == "pass"
