@@ -239,7 +239,7 @@ from gateways.models import Gateway
 from messaging.lifecycle import message_create
 seen = timezone.now() + timedelta(days=1)
 for i in range({gateways}):
-    Gateway.objects.create(name=f"bench-phone-{{i}}", is_connected=True, last_seen_at=seen)
+    Gateway.objects.create(name=f"bench-phone-{{i}}", shared=True, is_connected=True, last_seen_at=seen)
 generated = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms", "verify_otp"]) for i in range({keys})]
 account = generated[0].api_key.account
 ids = [message_create(account=account, to="+959123456789", text=f"status {{i}}").pk for i in range({messages})]

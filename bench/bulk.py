@@ -69,7 +69,7 @@ from accounts.services import api_key_generate
 from gateways.models import Gateway
 from django.utils import timezone
 for i in range(3):  # online for the online window (90 s), longer than a run
-    Gateway.objects.create(name=f"bench-{i}", is_connected=True, last_seen_at=timezone.now())
+    Gateway.objects.create(name=f"bench-{i}", shared=True, is_connected=True, last_seen_at=timezone.now())
 print(json.dumps(api_key_generate(name="bench", permissions=["send_sms"]).raw_key))
 """)
         url = stack.urls[0]
