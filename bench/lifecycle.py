@@ -35,7 +35,8 @@ from messaging.lifecycle import (message_claim, message_create, message_mark_del
                                  message_push)
 
 tag = time.time()
-phone = Gateway.objects.create(name=f"life-{tag}", shared=True, is_connected=True, last_seen_at=timezone.now() + timedelta(days=1))
+seen = timezone.now() + timedelta(days=1)
+phone = Gateway.objects.create(name=f"life-{tag}", shared=True, is_connected=True, last_seen_at=seen)
 key = api_key_generate(name=f"life-{tag}", permissions=["send_sms"]).api_key
 
 def life(text):

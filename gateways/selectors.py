@@ -113,12 +113,15 @@ def _load_phones(day: datetime) -> _Phones:
     # Connected, enabled, unrevoked: whether each is *still* online (heard from within the
     # window) is decided per pick, from last_seen_at, which heartbeats move without telling.
     rows = Gateway.objects.filter(enabled=True, revoked_at__isnull=True, is_connected=True).order_by("pk")
-    rows = rows.exclude(account__isnull=True, shared=False)  # it serves nobody (Gateway.serves_nobody)
-    rows = [row for row in rows.values_list("pk", "sims", "last_seen_at", "account_id", "daily_quota") if row[2]]
-    rooms = gateway_quota_rooms({pk: quota for pk, *_, quota in rows if quota is not None}, now=day)
+    columns = rows.values_list("pk", "sims", "last_seen_at", "account_id", "daily_quota", "shared")
+    # Not seen yet, or serving nobody (Gateway.serves_nobody): sorted out here, not in SQL,
+    # whose extra condition cost more to build than the rest of the load (embedded mode
+    # loads per request).
+    rows = [row for row in columns if row[2] and (row[3] is not None or row[5])]
+    rooms = gateway_quota_rooms({pk: quota for pk, _, _, _, quota, _ in rows if quota is not None}, now=day)
     phones = [
         _Phone(PhoneCandidate(pk, account_id, tuple(sim_carriers(sims)), rooms.get(pk)), seen)
-        for pk, sims, seen, account_id, _quota in rows
+        for pk, sims, seen, account_id, _quota, _shared in rows
     ]
     return _Phones(phones, time.monotonic(), dict(_picks))
 

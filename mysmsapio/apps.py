@@ -6,18 +6,24 @@ import os
 from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
+_made_private: set[str] = set()
+
 
 def _sqlite_files_private(sender: object, connection: object, **kwargs: object) -> None:
     """Embedded mode's database (phone numbers, message texts) and its WAL and shared-memory
-    files: for this user alone, whatever the umask made them (they were readable by all)."""
+    files: for this user alone, whatever the umask made them (they were readable by all).
+    Once per process: SQLite creates the WAL and shared-memory files with the database
+    file's own mode from then on (and embedded mode opens a connection per request)."""
     if getattr(connection, "vendor", "") != "sqlite":
         return
     name = str(connection.settings_dict["NAME"])
-    if name == ":memory:" or name.startswith("file:"):
+    if name in _made_private or name == ":memory:" or name.startswith("file:"):
         return
     for path in (name, f"{name}-wal", f"{name}-shm"):
         with contextlib.suppress(OSError):  # not there (yet), or someone else's
             os.chmod(path, 0o600)
+    if os.path.exists(name):
+        _made_private.add(name)
 
 
 class MysmsapioConfig(AppConfig):

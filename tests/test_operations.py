@@ -288,3 +288,26 @@ def test_the_embedded_database_files_are_for_their_user_alone(settings):
     name = Path(connection.settings_dict["NAME"])
     files = [path for path in (name, Path(f"{name}-wal"), Path(f"{name}-shm")) if path.exists()]
     assert files and all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in files)
+
+
+def test_sqlite_gives_its_wal_files_the_database_files_mode(tmp_path):
+    """What the once-per-process chmod (mysmsapio/apps.py) relies on: a WAL and shared-memory
+    file created later, under a umask that would make them readable by all, get the mode of
+    the database file."""
+    import sqlite3
+    import stat
+
+    database = tmp_path / "db.sqlite3"
+    sqlite3.connect(database).close()
+    database.chmod(0o600)
+    old_umask = os.umask(0o022)
+    try:
+        connection = sqlite3.connect(database)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x)")
+        connection.commit()
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in tmp_path.iterdir()}
+        connection.close()
+    finally:
+        os.umask(old_umask)
+    assert modes == {"db.sqlite3": 0o600, "db.sqlite3-wal": 0o600, "db.sqlite3-shm": 0o600}
