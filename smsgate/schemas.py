@@ -19,8 +19,13 @@ MESSAGE_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,36}$"
 _MESSAGE_ID = re.compile(MESSAGE_ID_PATTERN)
 
 
+def is_message_id(value: str) -> bool:
+    """Of the form a message id takes here (ours, ``msg_...``, and clients' alike)."""
+    return _MESSAGE_ID.fullmatch(value) is not None
+
+
 def _message_id(value: Any) -> str:
-    if not isinstance(value, str) or not _MESSAGE_ID.fullmatch(value):
+    if not isinstance(value, str) or not is_message_id(value):
         raise ValidationFailed("id must be 1 to 36 letters, digits, '.', '_', '~' or '-'", code="invalid_id")
     return value
 

@@ -26,7 +26,7 @@ from messaging.selectors import message_group_get, message_group_page
 from messaging.services import GroupRecipient, message_group_cancel, message_group_send
 
 from .auth import SmsGateBasicAuthentication
-from .schemas import ListQuery, SendMessage, SendQuery, content_text, recipients_unique
+from .schemas import ListQuery, SendMessage, SendQuery, content_text, is_message_id, recipients_unique
 from .states import state_body, wire_time
 
 API_VERSION = "mysmsapio"
@@ -139,6 +139,13 @@ class MessagesApi(SmsGateView):
 
 class MessageApi(SmsGateView):
     """One message's state; cancel it (what no phone has taken yet)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # An id of no form we give or take names no message (and never reaches the database:
+        # PostgreSQL refuses a NUL in a text).
+        if not is_message_id(kwargs["message_id"]):
+            raise drf_exceptions.NotFound()
 
     def get(self, request: Request, message_id: str) -> Response:
         rows = message_group_get(account_id=self.account.pk, message_id=message_id)

@@ -5,6 +5,7 @@ does not change."""
 
 from __future__ import annotations
 
+import base64
 import hmac
 import json
 import string
@@ -125,6 +126,71 @@ def test_any_status_path_or_inbox_query_gets_a_json_answer_below_500(api_client,
     assert_sane(api_client.get("/api/v1/sms", query))
     assert_sane(api_client.post(f"/api/v1/sms/{path_id or 'x'}/cancel"))
     assert other_accounts_data(world.pk) == before
+
+
+# SMS Gate's client API (smsgate/): bodies shaped like its Message, and anything.
+smsgate_fields = {
+    "id": any_text | json_values,
+    "message": any_text | json_values,
+    "textMessage": st.fixed_dictionaries({}, optional={"text": any_text | json_values}) | json_values,
+    "dataMessage": json_values,
+    "phoneNumbers": st.lists(numbers | any_text, max_size=4) | json_values,
+    "ttl": st.integers() | json_values,
+    "validUntil": any_text | json_values,
+    "scheduleAt": any_text | json_values,
+    "priority": st.integers() | json_values,
+    "simNumber": st.integers() | json_values,
+    "isEncrypted": st.booleans() | json_values,
+}
+smsgate_bodies = json_values | st.fixed_dictionaries({}, optional=smsgate_fields)
+SMSGATE_QUERY = ["limit", "offset", "from", "to", "sort", "state", "deviceId", "includeContent"]
+
+
+@pytest.fixture
+def smsgate_client(world):
+    from accounts.services import smsgate_login_issue
+
+    issued = smsgate_login_issue(account=account_get_or_create(), name="property")
+    client = Client()
+    client.defaults["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(
+        f"{issued.credential.login}:{issued.password}".encode()
+    ).decode("ascii")
+    return client
+
+
+def assert_smsgate_sane(response) -> None:
+    """Below 500, JSON, and SMS Gate's error shape for an error."""
+    assert_sane(response)
+    if response.status_code >= 400:
+        assert set(response.json()) == {"message"}, response.content[:300]
+
+
+@EXAMPLES
+@given(body=smsgate_bodies, message_id=path_text, query=st.dictionaries(st.sampled_from(SMSGATE_QUERY), path_text))
+@example(body={"phoneNumbers": [GUIDE_NUMBER], "textMessage": {"text": "\ud83d hi"}}, message_id="x", query={})
+@example(body={"phoneNumbers": [GUIDE_NUMBER], "message": "nul \x00", "id": "a/b"}, message_id="%00", query={})
+def test_any_smsgate_request_gets_its_json_answer_below_500(smsgate_client, world, body, message_id, query):
+    before = other_accounts_data(world.pk)
+    base = "/api/3rdparty/v1"
+    path_id = message_id.replace("/", "_").replace("?", "_").replace("#", "_") or "x"
+    posted = smsgate_client.generic("POST", f"{base}/messages", json.dumps(body), content_type="application/json")
+    assert_smsgate_sane(posted)
+    assert_smsgate_sane(smsgate_client.get(f"{base}/messages", query))
+    assert_smsgate_sane(smsgate_client.get(f"{base}/messages/{path_id}"))
+    assert_smsgate_sane(smsgate_client.delete(f"{base}/message/{path_id}"))
+    assert other_accounts_data(world.pk) == before
+
+
+@EXAMPLES
+@given(header=st.text(max_size=60) | st.binary(max_size=60).map(lambda b: "Basic " + base64.b64encode(b).decode()))
+def test_any_authorization_header_on_smsgate_gets_401_or_429(world, header):
+    try:
+        header.encode("latin-1")
+    except UnicodeEncodeError:
+        return  # HTTP cannot carry it
+    response = Client().get("/api/3rdparty/v1/messages", HTTP_AUTHORIZATION=header)
+    assert response.status_code in (401, 429), (header, response.status_code)
+    assert set(response.json()) == {"message"}
 
 
 frame_types = st.sampled_from(["hello", "heartbeat", "accept", "sent", "delivered", "failed", "inbound", "dance"])
