@@ -158,6 +158,14 @@ def smsgate_login_check(*, login: str, password: str) -> SmsGateLogin | None:
     return credential
 
 
+def smsgate_login_roll(*, credential: SmsGateLogin) -> str:
+    """A new password for the login (the old one stops working now); returns it, to show once."""
+    password = random_base62(24)
+    credential.password_hash = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
+    credential.save(update_fields=["password_hash"])
+    return password
+
+
 def smsgate_login_revoke(*, credential: SmsGateLogin, at: datetime | None = None) -> SmsGateLogin:
     credential.revoked_at = at or timezone.now()
     credential.save(update_fields=["revoked_at"])

@@ -12,8 +12,16 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Account, ApiKey, Permission
-from accounts.services import ApiKeyNotRollable, api_key_generate, api_key_revoke, api_key_roll
+from accounts.models import Account, ApiKey, Permission, SmsGateLogin
+from accounts.services import (
+    ApiKeyNotRollable,
+    api_key_generate,
+    api_key_revoke,
+    api_key_roll,
+    smsgate_login_issue,
+    smsgate_login_revoke,
+    smsgate_login_roll,
+)
 
 from .base import AddThroughServiceAdmin, show_secret_once
 
@@ -145,3 +153,64 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
     @admin.action(description="Roll key now: a new key; the old one stops at once", permissions=["change"])
     def roll_now(self, request, queryset):
         return self._roll(request, queryset, timedelta(0))
+
+
+class SmsGateLoginCreateForm(forms.ModelForm):
+    class Meta:
+        model = SmsGateLogin
+        fields = ["name", "account"]
+
+
+@admin.register(SmsGateLogin)
+class SmsGateLoginAdmin(AddThroughServiceAdmin):
+    """Logins for SMS Gate's client libraries (/api/3rdparty/v1, docs/smsgate-clients.md): the
+    password is shown once, at creation or roll, and kept only as a keyed hash."""
+
+    list_display = ["name", "account", "login", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["account"]
+    search_fields = ["name", "login"]
+    actions = ["revoke", "roll_password"]
+    readonly_fields = ["login", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "account", "login", "created_at", "last_used_at", "revoked_at"]
+    add_form = SmsGateLoginCreateForm
+    add_fields = ["name", "account"]
+
+    def get_changeform_initial_data(self, request) -> dict:
+        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
+        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        issued = smsgate_login_issue(account=form.cleaned_data["account"], name=form.cleaned_data["name"])
+        obj.pk = issued.credential.pk
+        request._new_login = (issued.credential.login, issued.password)
+
+    def _shown(self, request, title: str, login: str, password: str) -> HttpResponse:
+        return show_secret_once(
+            request,
+            title=title,
+            intro=f"Login: {login}. The password is below; give both to the client (SMS Gate's libraries, "
+            "base URL https://<this server>/api/3rdparty/v1).",
+            secret=password,
+            back_url=reverse("admin:accounts_smsgatelogin_changelist"),
+        )
+
+    def response_add(self, request, obj, post_url_continue=None) -> HttpResponse:
+        login, password = request._new_login
+        return self._shown(request, f"SMS Gate login “{obj.name}” created", login, password)
+
+    @admin.action(description="Revoke selected logins (they stop working now)", permissions=["change"])
+    def revoke(self, request, queryset: QuerySet[SmsGateLogin]):
+        for credential in queryset.filter(revoked_at__isnull=True):
+            smsgate_login_revoke(credential=credential)
+        self.message_user(request, f"Revoked {queryset.count()} login(s).", messages.SUCCESS)
+
+    @admin.action(description="New password (the old one stops working now)", permissions=["change"])
+    def roll_password(self, request, queryset: QuerySet[SmsGateLogin]) -> HttpResponse | None:
+        if queryset.count() != 1 or queryset.get().revoked_at is not None:
+            self.message_user(request, "Select exactly one login that is not revoked.", messages.ERROR)
+            return None
+        credential = queryset.get()
+        password = smsgate_login_roll(credential=credential)
+        return self._shown(request, f"SMS Gate login “{credential.name}”: new password", credential.login, password)

@@ -262,3 +262,33 @@ def test_idle_rate_limit_counters_are_pruned(settings, client):
     assert prune_rate_limit_counters() >= 3
     assert not RateLimitCounter.objects.exists()
     assert "prune-rate-limit-counters" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_an_sms_gate_login_is_issued_shown_once_rolled_and_revoked_in_the_admin(client, account):
+    import base64
+
+    from accounts.models import SmsGateLogin
+
+    client.force_login(User.objects.create_superuser("operator", "op@example.test", "a-long-test-password"))
+
+    def works(login: str, password: str) -> int:
+        basic = base64.b64encode(f"{login}:{password}".encode()).decode()
+        return Client().get("/api/3rdparty/v1/messages", HTTP_AUTHORIZATION=f"Basic {basic}").status_code
+
+    page = client.post("/admin/accounts/smsgatelogin/add/", {"name": "home automation", "account": account.pk})
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+    credential = SmsGateLogin.objects.get()
+    password = re.search(r'id="secret"[^>]*value="([A-Za-z0-9]{24})"', page.content.decode()).group(1)
+    assert works(credential.login, password) == 200
+    # Never again: not on the change page, not in the list, and only its hash is stored.
+    change = client.get(f"/admin/accounts/smsgatelogin/{credential.pk}/change/").content.decode()
+    assert password not in change and password not in client.get("/admin/accounts/smsgatelogin/").content.decode()
+    assert password not in credential.password_hash
+
+    rolled = client.post(
+        "/admin/accounts/smsgatelogin/", {"action": "roll_password", "_selected_action": [credential.pk]}
+    ).content.decode()
+    new_password = re.search(r'id="secret"[^>]*value="([A-Za-z0-9]{24})"', rolled).group(1)
+    assert works(credential.login, password) == 401 and works(credential.login, new_password) == 200
+    client.post("/admin/accounts/smsgatelogin/", {"action": "revoke", "_selected_action": [credential.pk]})
+    assert works(credential.login, new_password) == 401

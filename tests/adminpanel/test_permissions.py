@@ -102,6 +102,7 @@ def test_every_action_of_every_model_is_refused_to_a_view_only_operator(
     from django.contrib.auth import get_permission_codename
     from django.forms.models import model_to_dict
 
+    from accounts.services import smsgate_login_issue
     from messaging.lifecycle import message_create
     from tests.conftest import GUIDE_NUMBER
     from webhooks.services import webhook_endpoint_create
@@ -110,6 +111,7 @@ def test_every_action_of_every_model_is_refused_to_a_view_only_operator(
     make_gateway()
     message_create(account=account, to=GUIDE_NUMBER, text="pending, cancellable")
     webhook_endpoint_create(account_id=account.pk, url="http://127.0.0.1:9/hook", events=["message.sent"])
+    smsgate_login_issue(account=account, name="scripts")
     walked = []
     for model, model_admin in admin.site._registry.items():
         actions = [a if isinstance(a, str) else a.__name__ for a in model_admin.actions or []]
@@ -129,6 +131,7 @@ def test_every_action_of_every_model_is_refused_to_a_view_only_operator(
         assert [model_to_dict(row) for row in model._default_manager.order_by("pk")] == before
     assert {"messaging.Message.cancel", "messaging.Message.retry", "gateways.Gateway.revoke"} <= set(walked)
     assert {"accounts.ApiKey.roll_now", "webhooks.WebhookEndpoint.rotate_secret"} <= set(walked)
+    assert {"accounts.SmsGateLogin.revoke", "accounts.SmsGateLogin.roll_password"} <= set(walked)
 
 
 def test_an_operator_who_may_change_messages_may_cancel_one(client, account):
