@@ -121,3 +121,26 @@ class SmsGateLogin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.login})"
+
+
+class SmsGateToken(models.Model):
+    """A JWT issued to an SMS Gate login (``POST /auth/token``): kept so that it can be revoked
+    by its id (``jti``) and a refresh token used only once."""
+
+    ACCESS, REFRESH = "access", "refresh"
+
+    jti = models.CharField(max_length=32, primary_key=True)
+    login = models.ForeignKey(SmsGateLogin, on_delete=models.CASCADE, related_name="tokens")
+    kind = models.CharField(max_length=8, choices=[(ACCESS, "access"), (REFRESH, "refresh")])
+    # The access token a refresh token was issued with: revoking the one revokes the other.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SMS Gate token"
+
+    def __str__(self) -> str:
+        return f"{self.kind} token {self.jti}"

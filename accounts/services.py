@@ -5,12 +5,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import jwt
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from core.crypto import hashes_match, keyed_hash, new_prefixed_secret, random_base62
+from core.crypto import hashes_match, keyed_hash, new_prefixed_secret, random_base62, signing_key
 
-from .models import Account, ApiKey, Permission, SmsGateLogin
+from .models import Account, ApiKey, Permission, SmsGateLogin, SmsGateToken
 
 HASH_PURPOSE = "api_key"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -155,6 +158,9 @@ def smsgate_login_check(*, login: str, password: str) -> SmsGateLogin | None:
     candidate = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
     if credential is None or not hashes_match(credential.password_hash, candidate):
         return None
+    now = timezone.now()
+    if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_RESOLUTION:
+        SmsGateLogin.objects.filter(pk=credential.pk).update(last_used_at=now)
     return credential
 
 
@@ -170,3 +176,103 @@ def smsgate_login_revoke(*, credential: SmsGateLogin, at: datetime | None = None
     credential.revoked_at = at or timezone.now()
     credential.save(update_fields=["revoked_at"])
     return credential
+
+
+# --- SMS Gate client API tokens: JWT, HS256, revocable by jti ----------------------------------
+
+SMSGATE_TOKEN_ISSUER = "mysmsapio"
+SMSGATE_REFRESH_SCOPE = "tokens:refresh"
+_JWT_PURPOSE = "smsgate_jwt"
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access: SmsGateToken
+    access_token: str
+    refresh_token: str
+
+
+def _encode(token: SmsGateToken, *, claims: dict) -> str:
+    payload = {
+        "jti": token.jti,
+        "iss": SMSGATE_TOKEN_ISSUER,
+        "sub": token.login.login,
+        "user_id": token.login.login,
+        "iat": int(token.created_at.timestamp()),
+        "exp": int(token.expires_at.timestamp()),
+        **claims,
+    }
+    return jwt.encode(payload, signing_key(_JWT_PURPOSE), algorithm="HS256")
+
+
+@transaction.atomic
+def smsgate_tokens_issue(
+    *, credential: SmsGateLogin, scopes: list[str], ttl_seconds: int | None = None
+) -> IssuedTokens:
+    """An access token with ``scopes`` for at most SMSGATE_TOKEN_TTL_SECONDS (``ttl_seconds``
+    shortens it), and the refresh token that can be exchanged once for a new pair."""
+    now = timezone.now()
+    cap = settings.SMSGATE_TOKEN_TTL_SECONDS
+    ttl = min(ttl_seconds, cap) if ttl_seconds else cap
+    access = SmsGateToken.objects.create(
+        jti=random_base62(21),
+        login=credential,
+        kind=SmsGateToken.ACCESS,
+        scopes=list(dict.fromkeys(scopes)),
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    refresh = SmsGateToken.objects.create(
+        jti=random_base62(21),
+        login=credential,
+        kind=SmsGateToken.REFRESH,
+        parent=access,
+        scopes=[SMSGATE_REFRESH_SCOPE],
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.SMSGATE_REFRESH_TTL_SECONDS),
+    )
+    return IssuedTokens(
+        access=access,
+        access_token=_encode(access, claims={"scopes": access.scopes}),
+        refresh_token=_encode(refresh, claims={"scopes": refresh.scopes, "original_scopes": access.scopes}),
+    )
+
+
+def smsgate_token_check(raw_token: str) -> SmsGateToken | None:
+    """The unexpired, unrevoked token ``raw_token`` is, of a login that is not revoked; or None
+    (a bad signature, another algorithm, ``alg: none``, expired, revoked, unknown)."""
+    try:
+        claims = jwt.decode(
+            raw_token,
+            signing_key(_JWT_PURPOSE),
+            algorithms=["HS256"],
+            issuer=SMSGATE_TOKEN_ISSUER,
+            options={"require": ["jti", "exp", "iss"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    jti = claims.get("jti")
+    if not isinstance(jti, str):
+        return None
+    token = SmsGateToken.objects.select_related("login__account").filter(pk=jti).first()
+    now = timezone.now()
+    if token is None or token.revoked_at is not None or token.expires_at <= now or token.login.revoked_at is not None:
+        return None
+    return token
+
+
+@transaction.atomic
+def smsgate_token_refresh(*, refresh: SmsGateToken) -> IssuedTokens | None:
+    """A new pair for a refresh token, used once: its second use finds it revoked (None)."""
+    used = SmsGateToken.objects.filter(pk=refresh.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    if not used:
+        return None
+    original = refresh.parent.scopes if refresh.parent_id else []
+    return smsgate_tokens_issue(credential=refresh.login, scopes=original)
+
+
+def smsgate_token_revoke(*, credential: SmsGateLogin, jti: str) -> None:
+    """Revoke the login's token ``jti`` and the tokens issued with it (its refresh token)."""
+    now = timezone.now()
+    mine = SmsGateToken.objects.filter(login=credential, revoked_at__isnull=True)
+    mine.filter(Q(pk=jti) | Q(parent_id=jti)).update(revoked_at=now)

@@ -87,3 +87,8 @@ def seal(plaintext: str, *, context: str) -> str:
 def unseal(token: str, *, context: str) -> str:
     raw = base64.b64decode(token)
     return AESGCM(_seal_key()).decrypt(raw[:12], raw[12:], context.encode()).decode()
+
+
+def signing_key(purpose: str) -> bytes:
+    """A key for signing (an HMAC-based token), derived from HASH_SECRET for ``purpose`` alone."""
+    return _purpose_key(settings.HASH_SECRET, f"signing:{purpose}")

@@ -317,6 +317,10 @@ ADMIN_LOGIN_WINDOW_SECONDS = env.int("ADMIN_LOGIN_WINDOW_SECONDS", default=300)
 # SMS Gate's client API (smsgate/): failed Basic logins allowed per client address and per
 # login, per ADMIN_LOGIN_WINDOW_SECONDS; then 429 until the window ends.
 SMSGATE_LOGIN_FAILURES = env.int("SMSGATE_LOGIN_FAILURES", default=10)
+# Its bearer tokens (POST /auth/token): an access token lives at most this long (a client's
+# "ttl" shortens it), its refresh token this long, and is exchanged once.
+SMSGATE_TOKEN_TTL_SECONDS = env.int("SMSGATE_TOKEN_TTL_SECONDS", default=15 * 60)
+SMSGATE_REFRESH_TTL_SECONDS = env.int("SMSGATE_REFRESH_TTL_SECONDS", default=30 * 24 * 3600)
 # Past either limit the key is locked for a window, doubling at each lock-out, up to this.
 ADMIN_LOGIN_MAX_LOCK_SECONDS = env.int("ADMIN_LOGIN_MAX_LOCK_SECONDS", default=3600)
 

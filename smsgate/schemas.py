@@ -113,3 +113,20 @@ def content_text(body: dict[str, Any]) -> str:
     if given == ["dataMessage"]:
         raise ValidationFailed("data SMS are not offered by this server: send a textMessage", code="invalid_request")
     return body["message"] if given == ["message"] else body["textMessage"]["text"]
+
+
+def _scopes(value: Any) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValidationFailed("scopes must be a list of at least one scope name", code="invalid_scopes")
+    if len(value) > 32 or any(len(v) > 64 for v in value):
+        raise ValidationFailed("scopes: at most 32 names of at most 64 characters", code="invalid_scopes")
+    return value
+
+
+class TokenRequest(Schema):
+    """``POST /auth/token``: the scopes the token may use, and for how long (seconds; capped)."""
+
+    scopes = Field(
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}, check=_scopes, required=True
+    )
+    ttl = integer("ttl", 0, 10 * 366 * 24 * 3600)

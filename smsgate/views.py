@@ -12,7 +12,13 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import SmsGateLogin
+from accounts.services import (
+    SMSGATE_REFRESH_SCOPE,
+    IssuedTokens,
+    smsgate_token_refresh,
+    smsgate_token_revoke,
+    smsgate_tokens_issue,
+)
 from core import ratelimit
 from core.api import ApiView, json_object
 from core.errors import ApiError, RateLimited, api_exception_handler
@@ -25,8 +31,8 @@ from messaging.phone import carrier_for_number
 from messaging.selectors import message_group_get, message_group_page
 from messaging.services import GroupRecipient, message_group_cancel, message_group_send
 
-from .auth import SmsGateBasicAuthentication
-from .schemas import ListQuery, SendMessage, SendQuery, content_text, is_message_id, recipients_unique
+from .auth import Caller, SmsGateBasicAuthentication, SmsGateBearerAuthentication
+from .schemas import ListQuery, SendMessage, SendQuery, TokenRequest, content_text, is_message_id, recipients_unique
 from .states import state_body, wire_time
 
 API_VERSION = "mysmsapio"
@@ -51,19 +57,24 @@ def smsgate_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 class SmsGateView(ApiView):
-    authentication_classes = [SmsGateBasicAuthentication]
+    authentication_classes = [SmsGateBasicAuthentication, SmsGateBearerAuthentication]
+    # The scope each method needs (SMS Gate's names); a Basic login has them all.
+    scopes: dict[str, str] = {}
 
     def get_exception_handler(self):
         return smsgate_exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        if not isinstance(request.auth, SmsGateLogin):
+        if not isinstance(request.auth, Caller):
             raise drf_exceptions.NotAuthenticated()
+        scope = self.scopes.get(request.method)
+        if scope and not request.auth.may(scope):
+            raise drf_exceptions.PermissionDenied(f"scope required: {scope}")
 
     @property
     def account(self):
-        return self.request.auth.account
+        return self.request.auth.login.account
 
 
 def _state_url(request: Request, message_id: str) -> str:
@@ -72,6 +83,8 @@ def _state_url(request: Request, message_id: str) -> str:
 
 class MessagesApi(SmsGateView):
     """Send a text to one or more numbers; list the account's messages."""
+
+    scopes = {"POST": "messages:send", "GET": "messages:list"}
 
     def post(self, request: Request) -> Response:
         SendQuery.check(request.query_params)
@@ -90,7 +103,7 @@ class MessagesApi(SmsGateView):
         if send_at is not None and (send_at <= now or (expires_at is not None and send_at > expires_at)):
             raise drf_exceptions.ValidationError("scheduleAt must be in the future and not after validUntil")
         budget = ratelimit.take(
-            f"sms:smsgate:{request.auth.pk}",
+            f"sms:smsgate:{request.auth.login.pk}",
             cost=len(numbers),
             limit=settings.SMS_RATE_LIMIT_PER_MINUTE,
             window_seconds=60,
@@ -140,6 +153,8 @@ class MessagesApi(SmsGateView):
 class MessageApi(SmsGateView):
     """One message's state; cancel it (what no phone has taken yet)."""
 
+    scopes = {"GET": "messages:read", "DELETE": "messages:cancel"}
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # An id of no form we give or take names no message (and never reaches the database:
@@ -165,6 +180,8 @@ def device_id(gateway: Gateway) -> str:
 
 class DevicesApi(SmsGateView):
     """The account's phones (not the shared pool's: they are no one account's)."""
+
+    scopes = {"GET": "devices:list"}
 
     def get(self, request: Request) -> Response:
         online = set(gateway_list_online().values_list("pk", flat=True))
@@ -208,3 +225,53 @@ class HealthApi(ApiView):
             status = "fail"
         body = {"status": status, "version": API_VERSION, "releaseId": 1, "checks": checks}
         return Response(body, status=503 if status == "fail" else 200)
+
+
+def _token_pair(issued: IssuedTokens) -> dict[str, Any]:
+    """SMS Gate's server and docs spell the keys in snake_case, its Python library 4.3.3 reads
+    camelCase: both, so that either works."""
+    expires_at = wire_time(issued.access.expires_at)
+    return {
+        "id": issued.access.jti,
+        "token_type": "Bearer",
+        "access_token": issued.access_token,
+        "refresh_token": issued.refresh_token,
+        "expires_at": expires_at,
+        "tokenType": "Bearer",
+        "accessToken": issued.access_token,
+        "refreshToken": issued.refresh_token,
+        "expiresAt": expires_at,
+    }
+
+
+class TokensApi(SmsGateView):
+    """Issue a bearer token with the scopes asked for (``ttl`` capped by SMSGATE_TOKEN_TTL_SECONDS)."""
+
+    scopes = {"POST": "tokens:manage"}
+
+    def post(self, request: Request) -> Response:
+        body = TokenRequest.check(json_object(request))
+        issued = smsgate_tokens_issue(credential=request.auth.login, scopes=body["scopes"], ttl_seconds=body.get("ttl"))
+        return Response(_token_pair(issued), status=201)
+
+
+class TokenRefreshApi(SmsGateView):
+    """A new pair for a refresh token (sent as the Bearer); the refresh token is spent."""
+
+    scopes = {"POST": SMSGATE_REFRESH_SCOPE}
+
+    def post(self, request: Request) -> Response:
+        issued = smsgate_token_refresh(refresh=request.auth.token)
+        if issued is None:
+            raise drf_exceptions.AuthenticationFailed("invalid, expired or revoked token")
+        return Response(_token_pair(issued), status=201)
+
+
+class TokenApi(SmsGateView):
+    """Revoke a token of this login by its id (and the refresh token issued with it)."""
+
+    scopes = {"DELETE": "tokens:manage"}
+
+    def delete(self, request: Request, jti: str) -> Response:
+        smsgate_token_revoke(credential=request.auth.login, jti=jti[:32])
+        return Response(status=204)

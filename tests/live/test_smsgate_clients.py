@@ -127,3 +127,55 @@ def test_credentials_are_checked_and_errors_are_smsgate_shaped(web_server, login
     # The short base path (SMS Gate's cloud layout) is served too.
     short = requests.get(f"{web_server.url}/3rdparty/v1/health", timeout=10)
     assert short.status_code == 200 and short.json()["status"] == "pass"
+
+
+def test_tokens_are_issued_scoped_refreshed_once_and_revoked(web_server, login):
+    import time
+
+    import jwt
+
+    base = f"{web_server.url}/api/3rdparty/v1"
+    with library_client(web_server, *login) as api:
+        pair = api.generate_token(domain.TokenRequest(scopes=["messages:send", "messages:read"], ttl=3600))
+    assert pair.token_type == "Bearer" and pair.refresh_token
+    with client.APIClient(None, pair.access_token, base_url=base) as bearer:
+        sent = bearer.send(domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("by token")))
+        assert bearer.get_state(sent.id).id == sent.id
+        with pytest.raises(errors.ForbiddenError) as refused:
+            bearer.get_messages()
+        assert refused.value.response == {"message": "scope required: messages:list"}
+        # The refresh token works once, at the refresh endpoint only.
+        with pytest.raises(errors.ForbiddenError):
+            client.APIClient(None, pair.refresh_token, base_url=base).__enter__().get_state(sent.id)
+        renewed = bearer.refresh_token(pair.refresh_token)
+        with pytest.raises(errors.UnauthorizedError):
+            bearer.refresh_token(pair.refresh_token)
+    with client.APIClient(None, renewed.access_token, base_url=base) as again:
+        assert again.get_state(sent.id).id == sent.id  # the new pair keeps the scopes
+    # Revoked by its id, with the login's Basic credentials: refused from then on.
+    with library_client(web_server, *login) as api:
+        api.revoke_token(renewed.id)
+    with (
+        client.APIClient(None, renewed.access_token, base_url=base) as revoked,
+        pytest.raises(errors.UnauthorizedError),
+    ):
+        revoked.get_state(sent.id)
+
+    # Forged: unsigned (alg none), signed with another key, expired.
+    claims = jwt.decode(pair.access_token, options={"verify_signature": False})
+    forged = [
+        jwt.encode({**claims, "scopes": ["all:any"]}, None, algorithm="none"),
+        jwt.encode({**claims, "scopes": ["all:any"]}, "guessed-key-of-32-bytes-or-more!!", algorithm="HS256"),
+    ]
+    with library_client(web_server, *login) as api:
+        short = api.generate_token(domain.TokenRequest(scopes=["messages:read"], ttl=1))
+    time.sleep(2.1)
+    for token in [*forged, short.access_token]:
+        answer = requests.get(f"{base}/messages/{sent.id}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 401 and set(answer.json()) == {"message"}, token
+    # Another account's token sees nothing of this one's.
+    other = smsgate_login_issue(account=Account.objects.create(name="tenant-c"), name="c")
+    with library_client(web_server, other.credential.login, other.password) as theirs:
+        their_pair = theirs.generate_token(domain.TokenRequest(scopes=["messages:read"]))
+    with client.APIClient(None, their_pair.access_token, base_url=base) as theirs, pytest.raises(errors.NotFoundError):
+        theirs.get_state(sent.id)
