@@ -4,6 +4,11 @@ services, phones and rows as our own ``/api/v1``."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import requests
 from android_sms_gateway import client, domain, errors
@@ -17,7 +22,7 @@ from gateways.services import gateway_create
 from messaging.models import Message
 from tests.fake_app import AppPhone, FakeApp, http_transport
 
-from .helpers import wait_for
+from .helpers import missing_tool, wait_for
 from .test_app_phones import OOREDOO_NUMBER, status_of
 
 pytestmark = pytest.mark.live
@@ -179,3 +184,29 @@ def test_tokens_are_issued_scoped_refreshed_once_and_revoked(web_server, login):
         their_pair = theirs.generate_token(domain.TokenRequest(scopes=["messages:read"]))
     with client.APIClient(None, their_pair.access_token, base_url=base) as theirs, pytest.raises(errors.NotFoundError):
         theirs.get_state(sent.id)
+
+
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+
+
+def test_the_npm_client_sends_and_reads_state(web_server, login):
+    """SMS Gate's npm client 3.0.0 (tests/js, installed by `make install-dev`): it posts to the
+    legacy /message with the legacy "message" field, and reads /message/{id}."""
+    node = shutil.which("node")
+    if node is None or not (JS_DIR / "node_modules" / "android-sms-gateway").is_dir():
+        missing_tool("no node or no tests/js/node_modules: apt-get install nodejs npm, then make install-dev")
+    done = subprocess.run(
+        [node, str(JS_DIR / "smsgate_client.mjs"), f"{web_server.url}/api/3rdparty/v1", *login, OOREDOO_NUMBER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["sent"]["state"] == "Pending" and result["sent"]["recipients"] == [
+        {"phoneNumber": OOREDOO_NUMBER, "state": "Pending"}
+    ]
+    assert result["state"]["id"] == result["sent"]["id"]
+    assert Message.objects.get(group_id=result["sent"]["id"]).body == "from the npm client"
+    assert result["devices"] == [] and result["health"]["status"] in ("pass", "warn")
+    assert result["wrongPassword"] == 401
