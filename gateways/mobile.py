@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import smsgate_login_issue
 from core.crypto import keyed_hash, new_prefixed_secret
 from core.times import parse_zoned_time
 from messaging.jobs import Job
@@ -57,6 +58,10 @@ class DeviceRegistration:
     gateway: Gateway
     device_id: str
     raw_token: str
+    # For SMS Gate's client API (Basic), as SMS Gate's server gives an app; an empty password
+    # for a shared-pool phone, which acts for no one account.
+    login: str
+    password: str
 
 
 def app_sims_from_report(sim_cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,12 +97,27 @@ def app_device_register(
     gateway.device_id = secrets.token_hex(10)
     gateway.device_token_prefix, gateway.device_token_hash = token.lookup, token.hash
     gateway.device_model, gateway.sims, gateway.app_version = device_name, sims, app_version[:50]
+    login, password = gateway.name, ""
+    if gateway.account_id is not None:
+        # As SMS Gate's server does: the app shows its user a login for the client API, here
+        # acting for the phone's account.
+        issued = smsgate_login_issue(account=gateway.account, name=f"app phone {gateway.name}")
+        gateway.smsgate_login = issued.credential
+        login, password = issued.credential.login, issued.password
     gateway.save(
-        update_fields=["device_id", "device_token_prefix", "device_token_hash", "device_model", "sims", "app_version"]
+        update_fields=[
+            "device_id",
+            "device_token_prefix",
+            "device_token_hash",
+            "device_model",
+            "sims",
+            "app_version",
+            "smsgate_login",
+        ]
     )
     detail = f"{device_name}, app {app_version or 'unknown'}"
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REGISTERED, detail=detail)
-    return DeviceRegistration(gateway=gateway, device_id=gateway.device_id, raw_token=token.raw)
+    return DeviceRegistration(gateway, gateway.device_id, token.raw, login, password)
 
 
 def app_gateway_by_device_token(*, raw_token: str) -> Gateway | None:

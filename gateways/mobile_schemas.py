@@ -140,11 +140,13 @@ def sms_received_payload(payload: Any) -> dict[str, Any]:
 
 
 class Registered(Answer):
-    """POST /device's answer: the device's own id and token, and the name it shows as login."""
+    """POST /device's answer: the device's own id and token, and a login and password for SMS
+    Gate's client API, acting for the phone's account (no password for a shared-pool phone)."""
 
     id = Field({"type": "string"})
     token = Field({"type": "string"})
     login = Field({"type": "string"})
+    password = Field({"type": "string"})
 
 
 class WebhookTarget(Answer):

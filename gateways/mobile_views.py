@@ -123,9 +123,12 @@ class DeviceApi(MobileApiView):
         if registration is None:
             raise DeviceUnauthorized("Invalid registration token: create an app gateway and use its token")
         mobile.app_device_polled(gateway_id=registration.gateway.pk)
-        # The app shows ``login``; it has no use here beyond naming the gateway (no password).
+        # The app shows ``login`` and ``password``: SMS Gate's client API's Basic credentials.
         answer = Registered.answer(
-            id=registration.device_id, token=registration.raw_token, login=registration.gateway.name
+            id=registration.device_id,
+            token=registration.raw_token,
+            login=registration.login,
+            password=registration.password,
         )
         return Response(answer, status=201)
 

@@ -72,6 +72,11 @@ class Gateway(models.Model):
     device_id = models.CharField(max_length=32, blank=True, db_index=True)
     device_token_prefix = models.CharField(max_length=16, blank=True, db_index=True)
     device_token_hash = models.CharField(max_length=64, blank=True)
+    # The SMS Gate client API login its app was given at registration (docs/smsgate-clients.md):
+    # revoked with the device (a roll or a revoke).
+    smsgate_login = models.ForeignKey(
+        "accounts.SmsGateLogin", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
     # What the phone reports (hello and heartbeats).
     device_model = models.CharField(max_length=100, blank=True)
     app_version = models.CharField(max_length=50, blank=True)

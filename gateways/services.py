@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Account
+from accounts.models import Account, SmsGateLogin
 from accounts.services import account_get_or_create
 from core.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 from core.phone_signals import CLOSE, SETTINGS, gateway_signal
@@ -105,6 +105,7 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
     gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
+    _app_login_end(gateway)
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
     # The old token's connection ends now, not when its close comes through: no new message is
     # queued on it (nor pushed from its wake on the strength of an earlier look), and the jobs
@@ -118,12 +119,21 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
 
 
+def _app_login_end(gateway: Gateway) -> None:
+    """The SMS Gate client API login the phone's app was given ends with the device."""
+    if gateway.smsgate_login_id is not None:
+        SmsGateLogin.objects.filter(pk=gateway.smsgate_login_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+
+
 @transaction.atomic
 def gateway_revoke(*, gateway: Gateway) -> Gateway:
     """Revoke the token: the phone is disconnected now and refused from then on."""
     gateway.revoked_at = timezone.now()
     gateway.enabled = False
     gateway.save(update_fields=["revoked_at", "enabled"])
+    _app_login_end(gateway)
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REVOKED)
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return gateway

@@ -25,6 +25,7 @@ from core.errors import ApiError, RateLimited, api_exception_handler
 from core.health import readiness
 from gateways.models import Gateway
 from gateways.selectors import gateway_list_online, gateway_pick_for_message
+from gateways.services import gateway_revoke
 from messaging.lifecycle import message_wants_phone
 from messaging.models import MessagePriority, new_message_id
 from messaging.phone import carrier_for_number
@@ -185,7 +186,7 @@ class DevicesApi(SmsGateView):
 
     def get(self, request: Request) -> Response:
         online = set(gateway_list_online().values_list("pk", flat=True))
-        phones = Gateway.objects.filter(account=self.account, revoked_at__isnull=True).order_by("pk")
+        phones = _account_phones(self.account).order_by("pk")
         devices = []
         for phone in phones:
             seen = phone.last_seen_at or phone.created_at
@@ -200,6 +201,31 @@ class DevicesApi(SmsGateView):
                 }
             )
         return Response(devices)
+
+
+class DeviceApi(SmsGateView):
+    """Remove one of the account's phones: its token is revoked and its connections end."""
+
+    scopes = {"DELETE": "devices:delete"}
+
+    def delete(self, request: Request, device: str) -> Response:
+        phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+        if phone is None:
+            raise drf_exceptions.NotFound()
+        gateway_revoke(gateway=phone)
+        return Response(status=204)
+
+
+def _account_phones(account):
+    return Gateway.objects.filter(account=account, revoked_at__isnull=True)
+
+
+def _device_lookup(device: str) -> dict[str, Any]:
+    """``device_id()``'s inverse: an app phone's device id, or ``agent-<id>``."""
+    number = device.removeprefix("agent-")
+    if device.startswith("agent-") and number.isascii() and number.isdigit() and len(number) < 12:
+        return {"pk": int(number), "device_id": ""}
+    return {"device_id": device[:32]} if device else {"pk": -1}
 
 
 class HealthApi(ApiView):

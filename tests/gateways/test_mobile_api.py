@@ -14,6 +14,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import SmsGateLogin
+from accounts.services import smsgate_login_check
 from core.crypto import keyed_hash
 from gateways.dispatch import dispatch_release, dispatch_release_ack_timeouts
 from gateways.mobile import app_signing_key
@@ -63,9 +65,12 @@ def test_registering_binds_the_device_and_keeps_only_a_hash_of_its_token(app_gat
     answer = phone.register(app_gateway.raw_token)
     assert answer.status == 201
     assert answer.content_type == "application/json"
-    assert set(answer.body) == {"id", "token", "login"}  # no password: null fields are omitted
-    assert answer.body["login"] == "app-phone"
+    assert set(answer.body) == {"id", "token", "login", "password"}
     gateway = Gateway.objects.get(pk=app_gateway.gateway.pk)
+    # The client API login the app shows, for the phone's account, its password kept hashed.
+    assert smsgate_login_check(login=answer.body["login"], password=answer.body["password"]) == gateway.smsgate_login
+    assert gateway.smsgate_login.account_id == gateway.account_id
+    assert answer.body["password"] not in str(SmsGateLogin.objects.values().get())
     assert gateway.device_id == answer.body["id"]
     assert answer.body["token"].startswith("gwd_live_")
     assert gateway.device_token_hash == keyed_hash("gateway_device_token", answer.body["token"])

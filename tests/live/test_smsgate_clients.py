@@ -18,7 +18,7 @@ from accounts.models import Account
 from accounts.services import account_get_or_create, smsgate_login_issue
 from core.health import HEARTBEAT_KEY, worker_heartbeat_record
 from gateways.models import Gateway, GatewayKind
-from gateways.services import gateway_create
+from gateways.services import gateway_create, gateway_roll_token
 from messaging.models import Message
 from tests.fake_app import AppPhone, FakeApp, http_transport
 
@@ -210,3 +210,33 @@ def test_the_npm_client_sends_and_reads_state(web_server, login):
     assert Message.objects.get(group_id=result["sent"]["id"]).body == "from the npm client"
     assert result["devices"] == [] and result["health"]["status"] in ("pass", "warn")
     assert result["wrongPassword"] == 401
+
+
+def test_an_app_phone_is_given_a_login_that_ends_with_its_device(web_server):
+    """As SMS Gate's server does, the app's registration reply holds a login and password for
+    the client API (the app shows them), acting for the phone's account; a roll ends them."""
+    created = gateway_create(name="app-with-login", kind=GatewayKind.APP)
+    app = FakeApp(http_transport(web_server.url))
+    registered = app.register(created.raw_token)
+    assert registered.status == 201 and registered.body["password"]
+    login, password = registered.body["login"], registered.body["password"]
+    with library_client(web_server, login, password) as api:
+        assert [d.name for d in api.list_devices()] == ["app-with-login"]
+    gateway_roll_token(gateway=Gateway.objects.get(pk=created.gateway.pk))
+    with library_client(web_server, login, password) as api, pytest.raises(errors.UnauthorizedError):
+        api.list_devices()
+
+
+def test_a_device_is_removed_through_the_library_and_only_the_accounts_own(web_server, login):
+    mine = gateway_create(name="agent-phone").gateway
+    theirs = gateway_create(name="their-phone", account=Account.objects.create(name="tenant-d")).gateway
+    with library_client(web_server, *login) as api:
+        [device] = api.list_devices()
+        assert device.id == f"agent-{mine.pk}"
+        with pytest.raises(requests.HTTPError) as refused:  # 4.3.3's delete raises requests' own error
+            api.remove_device(f"agent-{theirs.pk}")
+        assert refused.value.response.status_code == 404
+        api.remove_device(device.id)
+        assert api.list_devices() == []
+    assert Gateway.objects.get(pk=mine.pk).revoked_at is not None
+    assert Gateway.objects.get(pk=theirs.pk).revoked_at is None
