@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from core.crypto import hashes_match, secret_lookup
+from core.crypto import hashes_match, keyed_hash, secret_lookup
 from core.invalidation import Memo, invalidate
 
-from .models import ApiKey
-from .services import hash_api_key
+from .models import ApiKey, SmsGateLogin
+from .services import SMSGATE_PASSWORD_PURPOSE, hash_api_key
 
 API_KEYS_TOPIC = "api_keys"
+SMSGATE_LOGINS_TOPIC = "smsgate_logins"
 
 
 def _load_keys(prefix: object) -> list[ApiKey]:
@@ -49,3 +50,26 @@ def api_key_list(*, account_name: str | None = None) -> QuerySet[ApiKey]:
     if account_name:
         keys = keys.filter(account__name=account_name)
     return keys
+
+
+def _load_login(login: object) -> SmsGateLogin | None:
+    return SmsGateLogin.objects.select_related("account").filter(login=login, revoked_at__isnull=True).first()
+
+
+# SMS Gate's libraries send Basic credentials on every call: each login, with its account.
+_logins = Memo(SMSGATE_LOGINS_TOPIC, _load_login)
+
+
+def smsgate_login_row_changed(sender: type, **kwargs: object) -> None:
+    """Receiver of SmsGateLogin's and Account's post_save and post_delete: every process forgets."""
+    invalidate(SMSGATE_LOGINS_TOPIC)
+
+
+def smsgate_login_check(*, login: str, password: str) -> SmsGateLogin | None:
+    """The unrevoked login named ``login`` whose password is ``password``, or None; from
+    memory where the caches run (the libraries send Basic credentials on every call)."""
+    credential = _logins.get(login) if 0 < len(login) <= 32 else None
+    candidate = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
+    if credential is None or not hashes_match(credential.password_hash, candidate):
+        return None
+    return credential

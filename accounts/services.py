@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.crypto import hashes_match, keyed_hash, new_prefixed_secret, random_base62, signing_key
+from core.crypto import keyed_hash, new_prefixed_secret, random_base62, signing_key
 
 from .models import Account, ApiKey, Permission, SmsGateLogin, SmsGateToken
 
@@ -152,16 +152,13 @@ def smsgate_login_issue(*, account: Account, name: str) -> IssuedSmsGateLogin:
     return IssuedSmsGateLogin(credential=credential, password=password)
 
 
-def smsgate_login_check(*, login: str, password: str) -> SmsGateLogin | None:
-    """The unrevoked credential named ``login`` whose password is ``password``, or None."""
-    credential = SmsGateLogin.objects.select_related("account").filter(login=login, revoked_at__isnull=True).first()
-    candidate = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
-    if credential is None or not hashes_match(credential.password_hash, candidate):
-        return None
-    now = timezone.now()
-    if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_RESOLUTION:
-        SmsGateLogin.objects.filter(pk=credential.pk).update(last_used_at=now)
-    return credential
+def smsgate_login_mark_used(*, credential: SmsGateLogin, now: datetime | None = None) -> None:
+    """Record use at most once a minute per login, as for API keys."""
+    now = now or timezone.now()
+    if credential.last_used_at is not None and now - credential.last_used_at < LAST_USED_RESOLUTION:
+        return
+    SmsGateLogin.objects.filter(pk=credential.pk).update(last_used_at=now)
+    credential.last_used_at = now
 
 
 def smsgate_login_roll(*, credential: SmsGateLogin) -> str:
@@ -170,6 +167,12 @@ def smsgate_login_roll(*, credential: SmsGateLogin) -> str:
     credential.password_hash = keyed_hash(SMSGATE_PASSWORD_PURPOSE, password)
     credential.save(update_fields=["password_hash"])
     return password
+
+
+def smsgate_logins_revoke(*, login_ids: list[int], at: datetime | None = None) -> None:
+    """Revoke these logins (each process forgets them: post_save, through save())."""
+    for credential in SmsGateLogin.objects.filter(pk__in=login_ids, revoked_at__isnull=True):
+        smsgate_login_revoke(credential=credential, at=at)
 
 
 def smsgate_login_revoke(*, credential: SmsGateLogin, at: datetime | None = None) -> SmsGateLogin:

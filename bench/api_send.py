@@ -9,7 +9,7 @@ and prints accepted answers per second, p50/p99 latency, CPU per request of the 
 processes, and the project's rate as a fraction of the reference's. Figures swing from day to
 day on shared machines: only the ratio within one run means much.
 
-    python bench/api_send.py [--endpoints send,status,verify] [--clients 16,64] [--duration 10]
+    python bench/api_send.py [--endpoints send,status,verify,smsgate] [--clients 16,64] [--duration 10]
         [--nodes 1] [--http-workers 1] [--baseline-checkout DIR] [--record]
 
 --nodes/--http-workers size the project's side (the whole machine: --nodes 1 --http-workers 2).
@@ -43,6 +43,9 @@ from bench.stack import Stack, start_stack  # noqa: E402
 from devtools.services import free_port, wait_for_port  # noqa: E402
 
 SEND_BODY = json.dumps({"to": "+959123456789", "message": "Benchmark message"}).encode()
+SMSGATE_BODY = json.dumps(
+    {"phoneNumbers": ["+959123456789"], "textMessage": {"text": "Benchmark message"}, "priority": 0}
+).encode()
 RESULTS = BASE_DIR / "bench" / "results.md"
 
 
@@ -90,7 +93,9 @@ class Connection:
         """The status and body of one request."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {key}\r\n"
+        # A key, or a whole Authorization value ("Basic ..." for SMS Gate's client API).
+        authorization = key if " " in key else f"Bearer {key}"
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: {authorization}\r\n"
         if body:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         self.writer.write((head + "\r\n").encode() + body)
@@ -113,6 +118,8 @@ def _requests(endpoint: str, message_ids: list[str]):
     """(method, path, body, expected status) for the n-th request of ``endpoint``."""
     if endpoint == "send":
         return lambda n: ("POST", "/api/v1/sms/send", SEND_BODY, 202)
+    if endpoint == "smsgate":  # SMS Gate's client API, one recipient (its libraries' send)
+        return lambda n: ("POST", "/api/3rdparty/v1/messages", SMSGATE_BODY, 202)
     if endpoint == "status":
         return lambda n: ("GET", f"/api/v1/sms/status/{message_ids[n % len(message_ids)]}", b"", 200)
 
@@ -227,7 +234,7 @@ def start_baseline(stack: Stack, checkout: Path, nodes: int) -> Server:
     return Server(f"baseline {commit.stdout.strip()}", urls, [p.pid for p in procs], procs)
 
 
-def setup(stack: Stack, *, keys: int, gateways: int, messages: int) -> tuple[list[str], list[str]]:
+def setup(stack: Stack, *, keys: int, gateways: int, messages: int) -> tuple[list[str], list[str], list[str]]:
     # Phones that look online for the whole run (seen "tomorrow"), so messages are queued; and
     # some messages for sms/status to read.
     return stack.manage(f"""
@@ -243,7 +250,17 @@ for i in range({gateways}):
 generated = [api_key_generate(name=f"bench-{{i}}", permissions=["send_sms", "verify_otp"]) for i in range({keys})]
 account = generated[0].api_key.account
 ids = [message_create(account=account, to="+959123456789", text=f"status {{i}}").pk for i in range({messages})]
-print(json.dumps([[g.raw_key for g in generated], ids]))
+logins = []
+try:  # SMS Gate's client API: Basic credentials (a checkout from before it has none)
+    import base64
+    from accounts.services import smsgate_login_issue
+    for i in range({keys} // 10 or 1):
+        issued = smsgate_login_issue(account=account, name=f"bench-{{i}}")
+        pair = f"{{issued.credential.login}}:{{issued.password}}".encode()
+        logins.append("Basic " + base64.b64encode(pair).decode())
+except ImportError:
+    pass
+print(json.dumps([[g.raw_key for g in generated], ids, logins]))
 """)
 
 
@@ -298,7 +315,7 @@ def main() -> None:
     servers: list[Server] = []
     lines: list[str] = []
     try:
-        keys, message_ids = setup(stack, keys=args.keys, gateways=args.gateways, messages=500)
+        keys, message_ids, logins = setup(stack, keys=args.keys, gateways=args.gateways, messages=500)
         if not args.no_reference:
             servers.append(start_reference(stack))
         project_pids = [stack.server_pid(i) for i in range(args.nodes)]
@@ -307,17 +324,36 @@ def main() -> None:
         )
         if args.baseline_checkout:
             servers.append(start_baseline(stack, args.baseline_checkout.resolve(), args.baseline_nodes))
-        for server in servers:  # warm-up: connections, caches, prepared statements
-            for endpoint in endpoints:
-                asyncio.run(closed_loop(server.urls, keys, endpoint, message_ids, 8, 1.0, server.pids))
+        project = servers[0 if args.no_reference else 1]
+
+        def targets(endpoint: str) -> list[Server]:
+            # SMS Gate's client API is the project's alone: measured against its own sms/send.
+            return [project] if endpoint == "smsgate" else servers
+
+        def credentials(endpoint: str) -> list[str]:
+            return logins if endpoint == "smsgate" else keys
+
+        for endpoint in endpoints:  # warm-up: connections, caches, prepared statements
+            for server in targets(endpoint):
+                asyncio.run(closed_loop(server.urls, credentials(endpoint), endpoint, message_ids, 8, 1.0, server.pids))
+        measured: dict[tuple[str, int], Result] = {}
         for endpoint in endpoints:
             for clients in client_counts:
                 results = {}
-                for server in servers:
+                for server in targets(endpoint):
                     results[server.name] = asyncio.run(
-                        closed_loop(server.urls, keys, endpoint, message_ids, clients, duration, server.pids)
+                        closed_loop(
+                            server.urls, credentials(endpoint), endpoint, message_ids, clients, duration, server.pids
+                        )
                     )
                     line = f"{endpoint:6} {clients:3} clients  {server.name:40} {results[server.name].summary()}"
+                    print(line, flush=True)
+                    lines.append(line)
+                measured[endpoint, clients] = results[project.name]
+                send = measured.get(("send", clients))
+                if endpoint == "smsgate" and send and send.rate:
+                    ratio = results[project.name].rate / send.rate
+                    line = f"{endpoint:6} {clients:3} clients  project smsgate / project send = {ratio:.2f}"
                     print(line, flush=True)
                     lines.append(line)
                 reference = results.get("reference")

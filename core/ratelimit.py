@@ -97,6 +97,21 @@ def hit(key: str, *, limit: int, window_seconds: int, now: float | None = None) 
     )
 
 
+def counts(keys: list[str], *, window_seconds: int, now: float | None = None) -> list[int]:
+    """How many hits each of ``keys`` has in the current window, counting none: one round
+    trip for them all (a lock-out check before each try)."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    if settings.RATELIMIT_BACKEND == "redis":
+        try:
+            found = thread_redis_client().mget([f"rl:{key}:{window_start}" for key in keys])
+        except redis.RedisError as exc:
+            raise ServiceUnavailable("Rate limiter unavailable, retry shortly") from exc
+        return [int(value or 0) for value in found]
+    current = dict(RateLimitCounter.objects.filter(key__in=keys, window_start=window_start).values_list("key", "count"))
+    return [current.get(key, 0) for key in keys]
+
+
 # A batch is counted whole or not at all: the counter moves by ``cost`` only when all of it fits.
 _TAKE_SCRIPT = """
 local count = tonumber(redis.call('GET', KEYS[1]) or '0')

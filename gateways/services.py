@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import Account, SmsGateLogin
-from accounts.services import account_get_or_create
+from accounts.models import Account
+from accounts.services import account_get_or_create, smsgate_logins_revoke
 from core.crypto import PrefixedSecret, hashes_match, keyed_hash, new_prefixed_secret, secret_lookup
 from core.phone_signals import CLOSE, SETTINGS, gateway_signal
 from messaging.selectors import message_last_sender_account
@@ -122,9 +122,7 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
 def _app_login_end(gateway: Gateway) -> None:
     """The SMS Gate client API login the phone's app was given ends with the device."""
     if gateway.smsgate_login_id is not None:
-        SmsGateLogin.objects.filter(pk=gateway.smsgate_login_id, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        smsgate_logins_revoke(login_ids=[gateway.smsgate_login_id])
 
 
 @transaction.atomic

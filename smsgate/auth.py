@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -17,7 +18,8 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.models import SmsGateLogin, SmsGateToken
-from accounts.services import SMSGATE_REFRESH_SCOPE, smsgate_login_check, smsgate_token_check
+from accounts.selectors import smsgate_login_check
+from accounts.services import SMSGATE_REFRESH_SCOPE, smsgate_login_mark_used, smsgate_token_check
 from core import ratelimit
 from core.errors import RateLimited
 
@@ -59,15 +61,14 @@ class SmsGateBasicAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("the Basic credentials are not base64 of login:password")
         limit, window = settings.SMSGATE_LOGIN_FAILURES, settings.ADMIN_LOGIN_WINDOW_SECONDS
         keys = _failure_keys(request, login)
-        for key in keys:  # cost 0: a look at the count, not a try
-            seen = ratelimit.take(key, cost=0, limit=limit - 1, window_seconds=window)
-            if not seen.allowed:
-                raise RateLimited("too many failed logins: try again later", retry_after=seen.retry_after)
+        if max(ratelimit.counts(keys, window_seconds=window)) >= limit:  # a look, not a try
+            raise RateLimited("too many failed logins: try again later", retry_after=window - time.time() % window)
         credential = smsgate_login_check(login=login, password=password)
         if credential is None:
             for key in keys:
                 ratelimit.hit(key, limit=limit, window_seconds=window)
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS)
+        smsgate_login_mark_used(credential=credential)
         caller = Caller(credential, frozenset({ALL_SCOPES}))
         return caller, caller
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import SmsGateLogin
-from accounts.services import smsgate_login_check
+from accounts.selectors import smsgate_login_check
 from core.crypto import keyed_hash
 from gateways.dispatch import dispatch_release, dispatch_release_ack_timeouts
 from gateways.mobile import app_signing_key
