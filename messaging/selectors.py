@@ -137,7 +137,7 @@ def message_page(
 def message_group_get(*, account_id: int, message_id: str) -> list[Message]:
     """The rows of one message as SMS Gate's client API names it: those of its group (one per
     recipient), else the single message of that id (sent through ``/api/v1``), else none."""
-    live = Message.objects.filter(account_id=account_id, is_test=False)
+    live = Message.objects.filter(account_id=account_id, is_test=False).select_related("gateway")
     rows = list(live.filter(group_id=message_id).order_by("group_position"))
     return rows or list(live.filter(pk=message_id, group_id__isnull=True))
 

@@ -55,8 +55,11 @@ def _reached(message: Message, state: str) -> dict[str, str]:
     return {name: wire_time(at) for name, at in times.items() if at is not None}
 
 
-def state_body(message_id: str, rows: list[Message], *, with_content: bool = True) -> dict[str, Any]:
-    """The ``MessageState`` of the message ``message_id`` whose rows (one per recipient) are ``rows``."""
+def state_body(
+    message_id: str, rows: list[Message], *, with_content: bool = True, device_id: str = ""
+) -> dict[str, Any]:
+    """The ``MessageState`` of the message ``message_id`` whose rows (one per recipient) are
+    ``rows``; ``device_id``: the phone's, where the caller knows it (a state read)."""
     recipients, times = [], {}
     for row in rows:
         state = recipient_state(row)
@@ -69,7 +72,7 @@ def state_body(message_id: str, rows: list[Message], *, with_content: bool = Tru
     first = rows[0]
     body: dict[str, Any] = {
         "id": message_id,
-        "deviceId": first.gateway.device_id if first.gateway_id and first.gateway.device_id else "",
+        "deviceId": device_id,
         "state": message_state([recipient["state"] for recipient in recipients]),
         "isHashed": False,
         "isEncrypted": False,

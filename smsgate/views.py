@@ -167,11 +167,17 @@ class MessageApi(SmsGateView):
         rows = message_group_get(account_id=self.account.pk, message_id=message_id)
         if not rows:
             raise drf_exceptions.NotFound()
-        return Response(state_body(message_id, rows))
+        return Response(state_body(message_id, rows, device_id=_device_of(rows)))
 
     def delete(self, request: Request, message_id: str) -> Response:
         rows = message_group_cancel(account_id=self.account.pk, message_id=message_id)
-        return Response(state_body(message_id, rows))
+        return Response(state_body(message_id, rows, device_id=_device_of(rows)))
+
+
+def _device_of(rows: list) -> str:
+    """The device id of the phone the message went to (the first recipient's), or ""."""
+    gateway = rows[0].gateway if rows[0].gateway_id else None  # joined by message_group_get
+    return device_id(gateway) if gateway is not None else ""
 
 
 def device_id(gateway: Gateway) -> str:
