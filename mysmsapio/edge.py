@@ -10,7 +10,8 @@ decides an answer (the same key lookup, permission check, answer functions share
 DRF views, error answers and JSON renderer) and leaves out the machinery around them.
 
 It answers only a request it is sure of: a route of ``EDGE_ROUTES``, a usable key with the
-route's permission, and for a POST a small UTF-8 JSON object. Anything else (no key, a
+route's permission (for SMS Gate's client API's send: right Basic credentials, not locked
+out), and for a POST a small UTF-8 JSON object. Anything else (no key, a
 revoked one, a missing permission, a body that is not such an object, an unknown route or
 method) falls through to Django unchanged, so every error about the request itself keeps
 its one implementation there. Errors raised by the answer itself (404 message not found,
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
@@ -48,6 +50,8 @@ from core.api import ApiAnswer
 from core.errors import api_error_answer, error_body
 from core.logs import new_request_id, request_id_var
 from mysmsapio.requestlog import request_observe
+from smsgate.auth import Caller, basic_caller
+from smsgate.views import smsgate_error, smsgate_send_answer
 
 from .door import EnvironRequest
 from .middleware import security_headers
@@ -60,15 +64,29 @@ _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", 
 _renderer = JSONRenderer()
 
 
+def _api_key_caller(route: EdgeRoute, environ: dict[str, Any]) -> ApiKey | None:
+    """Our API's caller: a usable key with the route's permission (else Django answers)."""
+    api_key = api_key_from_authorization(environ.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1"))
+    return api_key if api_key is not None and api_key.has_permission(route.permission) else None
+
+
+def _same_error(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return status, body
+
+
 @dataclass(frozen=True)
 class EdgeRoute:
     method: str
     pattern: re.Pattern[str]
     name: str  # the URL's name in clientapi/urls.py: the latency histogram's label
     permission: str
-    # (api_key, JSON body or None for a GET, the path's groups, the WSGI environ): the answer.
-    answer: Callable[[ApiKey, dict[str, Any] | None, dict[str, str], dict[str, Any]], ApiAnswer]
+    # (caller, JSON body or None for a GET, the path's groups, the WSGI environ): the answer.
+    answer: Callable[[Any, dict[str, Any] | None, dict[str, str], dict[str, Any]], ApiAnswer]
     allow: str  # the Allow header DRF's view sends
+    # Who calls (an API key; SMS Gate's client API: its Basic login), or None: Django answers.
+    caller: Callable[[EdgeRoute, dict[str, Any]], Any] = _api_key_caller
+    # An error answer in the route's API's own shape (SMS Gate's is {"message": ...}).
+    error: Callable[[int, dict[str, Any]], tuple[int, dict[str, Any]]] = _same_error
 
 
 def _sms_send(api_key: ApiKey, data: dict | None, path: dict[str, str], environ: dict[str, Any]) -> ApiAnswer:
@@ -83,7 +101,21 @@ def _otp_verify(api_key: ApiKey, data: dict | None, path: dict[str, str], enviro
     return ApiAnswer(otp_verify_answer(api_key, data))
 
 
-# The patterns match those of clientapi/urls.py (a trailing slash optional).
+def _smsgate_caller(route: EdgeRoute, environ: dict[str, Any]) -> Caller | None:
+    caller = basic_caller(environ.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1"), environ.get("REMOTE_ADDR", ""))
+    return caller if caller is not None and caller.may(route.permission) else None
+
+
+def _smsgate_send(caller: Caller, data: dict | None, path: dict[str, str], environ: dict[str, Any]) -> ApiAnswer:
+    request = EnvironRequest(environ)
+    query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    base = environ["PATH_INFO"].rstrip("/")
+    return smsgate_send_answer(
+        caller, data, query, lambda message_id: request.build_absolute_uri(f"{base}/{message_id}")
+    )
+
+
+# The patterns match those of clientapi/urls.py and smsgate/urls.py (a trailing slash optional).
 EDGE_ROUTES = [
     EdgeRoute("POST", re.compile(r"^/api/v1/sms/send/?$"), "sms-send", Permission.SEND_SMS, _sms_send, "POST, OPTIONS"),
     EdgeRoute(
@@ -96,6 +128,17 @@ EDGE_ROUTES = [
     ),
     EdgeRoute(
         "POST", re.compile(r"^/api/v1/otp/verify/?$"), "otp-verify", Permission.VERIFY_OTP, _otp_verify, "POST, OPTIONS"
+    ),
+    # SMS Gate's client libraries' send, with Basic credentials (tokens go Django's way).
+    EdgeRoute(
+        "POST",
+        re.compile(r"^(?:/api)?/3rdparty/v1/messages?/?$"),
+        "smsgate-messages",
+        "messages:send",
+        _smsgate_send,
+        "GET, POST, HEAD, OPTIONS",
+        caller=_smsgate_caller,
+        error=smsgate_error,
     ),
 ]
 
@@ -139,14 +182,15 @@ def _no_constant(name: str) -> None:
     raise ValueError(name)
 
 
-def _answer(route: EdgeRoute, api_key: ApiKey, data: dict | None, path: dict[str, str], environ: dict) -> tuple:
+def _answer(route: EdgeRoute, caller: Any, data: dict | None, path: dict[str, str], environ: dict) -> tuple:
     try:
-        body, status, headers = route.answer(api_key, data, path, environ)
+        body, status, headers = route.answer(caller, data, path, environ)
         return status, body, headers
     except Exception as exc:
         answer = api_error_answer(exc)
         if answer is not None:
-            return answer
+            status, body, headers = answer
+            return (*route.error(status, body), headers)
         # As the API middleware does: the traceback to the log, a plain JSON 500 to the client.
         logger.exception("Unhandled error on %s %s", environ["REQUEST_METHOD"], environ["PATH_INFO"])
         return 500, error_body("Internal server error", "internal_error"), {}
@@ -172,8 +216,8 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
     try:
         try:
             data = _json_object(environ) if route.method == "POST" else None
-            api_key = api_key_from_authorization(environ.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1"))
-            if api_key is None or not api_key.has_permission(route.permission):
+            caller = route.caller(route, environ)
+            if caller is None:
                 raise _FallThrough
         except _FallThrough:
             return None
@@ -181,7 +225,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
             # The key lookup failed (the database is down, say): Django's path gives the
             # contract's answer to that (503, or a JSON 500 with the traceback logged).
             return None
-        status, body, headers = _answer(route, api_key, data, kwargs, environ)
+        status, body, headers = _answer(route, caller, data, kwargs, environ)
     finally:
         close_old_connections()
 
@@ -205,7 +249,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         route=route.name,
         status=status,
         elapsed=time.perf_counter() - started,
-        api_key=api_key,
+        api_key=caller if type(caller) is ApiKey else None,
         client_ip=environ.get("REMOTE_ADDR"),
     )
     start_response(f"{status} {HTTPStatus(status).phrase}", header_list)

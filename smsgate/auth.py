@@ -42,8 +42,41 @@ class Caller:
         return scope in self.scopes or (ALL_SCOPES in self.scopes and scope != SMSGATE_REFRESH_SCOPE)
 
 
-def _failure_keys(request: Request, login: str) -> list[str]:
-    return [f"smsgate-fail:{request.META.get('REMOTE_ADDR', '')}", f"smsgate-fail-login:{login[:64]}"]
+NOT_BASIC = "the Basic credentials are not base64 of login:password"
+
+
+def _failure_keys(address: str, login: str) -> list[str]:
+    return [f"smsgate-fail:{address}", f"smsgate-fail-login:{login[:64]}"]
+
+
+def _basic_pair(value: bytes) -> tuple[str, str] | None:
+    """(login, password) from a Basic credential's base64, or None."""
+    try:
+        login, colon, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return (login, password) if colon else None
+
+
+def _lock_left(address: str, login: str) -> float:
+    """Seconds until this address and login may try again (0: they may)."""
+    limit, window = settings.SMSGATE_LOGIN_FAILURES, settings.ADMIN_LOGIN_WINDOW_SECONDS
+    if max(ratelimit.counts(_failure_keys(address, login), window_seconds=window)) < limit:  # a look, not a try
+        return 0
+    return max(1.0, window - time.time() % window)
+
+
+def basic_caller(header: bytes, address: str) -> Caller | None:
+    """For the lean edge (mysmsapio/edge.py): the caller of right Basic credentials that are
+    not locked out, else None, counting nothing: Django's path then answers (401 or 429) and
+    counts the failure, once."""
+    scheme, _, value = header.partition(b" ")
+    pair = _basic_pair(value) if scheme.lower() == b"basic" else None
+    credential = smsgate_login_check(login=pair[0], password=pair[1]) if pair else None
+    if credential is None or _lock_left(address, pair[0]):
+        return None
+    smsgate_login_mark_used(credential=credential)
+    return Caller(credential, frozenset({ALL_SCOPES}))
 
 
 class SmsGateBasicAuthentication(authentication.BaseAuthentication):
@@ -53,20 +86,19 @@ class SmsGateBasicAuthentication(authentication.BaseAuthentication):
         scheme, _, value = authentication.get_authorization_header(request).partition(b" ")
         if scheme.lower() != b"basic":
             return None
-        try:
-            login, colon, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            raise exceptions.AuthenticationFailed("the Basic credentials are not base64 of login:password") from None
-        if not colon:
-            raise exceptions.AuthenticationFailed("the Basic credentials are not base64 of login:password")
-        limit, window = settings.SMSGATE_LOGIN_FAILURES, settings.ADMIN_LOGIN_WINDOW_SECONDS
-        keys = _failure_keys(request, login)
-        if max(ratelimit.counts(keys, window_seconds=window)) >= limit:  # a look, not a try
-            raise RateLimited("too many failed logins: try again later", retry_after=window - time.time() % window)
+        pair = _basic_pair(value)
+        if pair is None:
+            raise exceptions.AuthenticationFailed(NOT_BASIC)
+        login, password = pair
+        address = request.META.get("REMOTE_ADDR", "")
+        if wait := _lock_left(address, login):
+            raise RateLimited("too many failed logins: try again later", retry_after=wait)
         credential = smsgate_login_check(login=login, password=password)
         if credential is None:
-            for key in keys:
-                ratelimit.hit(key, limit=limit, window_seconds=window)
+            for key in _failure_keys(address, login):
+                ratelimit.hit(
+                    key, limit=settings.SMSGATE_LOGIN_FAILURES, window_seconds=settings.ADMIN_LOGIN_WINDOW_SECONDS
+                )
             raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS)
         smsgate_login_mark_used(credential=credential)
         caller = Caller(credential, frozenset({ALL_SCOPES}))

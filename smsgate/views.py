@@ -3,6 +3,8 @@ state and cancel; the phone chosen as for any send). Errors are SMS Gate's ``{"m
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -20,8 +22,8 @@ from accounts.services import (
     smsgate_tokens_issue,
 )
 from core import ratelimit
-from core.api import ApiView, json_object
-from core.errors import ApiError, RateLimited, api_exception_handler
+from core.api import ApiAnswer, ApiView, json_object
+from core.errors import ApiError, RateLimited, ValidationFailed, api_exception_handler
 from core.health import readiness
 from gateways.models import Gateway
 from gateways.selectors import gateway_list_online, gateway_pick_for_message
@@ -44,16 +46,20 @@ class NotOffered(ApiError):
     code = "not_implemented"
 
 
+def smsgate_error(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Our error answer in SMS Gate's shape: ``{"message": text}``; any input it cannot use is
+    a 400 there (422 here)."""
+    return (400 if status == 422 else status), {"message": body.get("error", "")}
+
+
 def smsgate_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Our errors, in SMS Gate's shape: ``{"message": text}`` with the same status."""
+    """Our errors, in SMS Gate's shape, with the same headers."""
     if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         detail = exc.detail if isinstance(exc, drf_exceptions.AuthenticationFailed) else "authentication required"
         return Response({"message": str(detail)}, status=401, headers={"WWW-Authenticate": 'Basic realm="sms-gate"'})
     response = api_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" in response.data:
-        response.data = {"message": response.data["error"]}
-        if response.status_code == 422:
-            response.status_code = 400  # SMS Gate answers any input it cannot use with 400
+        response.status_code, response.data = smsgate_error(response.status_code, response.data)
     return response
 
 
@@ -82,57 +88,66 @@ def _state_url(request: Request, message_id: str) -> str:
     return request.build_absolute_uri(f"{request.path.rstrip('/')}/{message_id}")
 
 
+def smsgate_send_answer(
+    caller: Caller, data: dict[str, Any], query: Mapping[str, str], state_url: Callable[[str], str]
+) -> ApiAnswer:
+    """``POST /messages``'s answer; also served by the lean edge (mysmsapio/edge.py). Checked
+    first, counted against the login's budget (one per recipient), then stored: one row per
+    recipient, each on the phone chosen as for any send (else pending)."""
+    SendQuery.check(query)
+    body = SendMessage.check(data)
+    text = content_text(body)
+    numbers = recipients_unique(body["phoneNumbers"])
+    if body.get("isEncrypted"):
+        raise NotOffered("encrypted messages are not offered by this server yet")
+    if body.get("deviceId"):
+        raise NotOffered("choosing the device (deviceId) is not offered by this server yet")
+    if "ttl" in body and "validUntil" in body:
+        raise ValidationFailed("ttl and validUntil cannot both be set", code="invalid_request")
+    now = timezone.now()
+    send_at = body.get("scheduleAt")
+    expires_at = body.get("validUntil") or (now + timedelta(seconds=body["ttl"]) if "ttl" in body else None)
+    if send_at is not None and (send_at <= now or (expires_at is not None and send_at > expires_at)):
+        raise ValidationFailed("scheduleAt must be in the future and not after validUntil", code="invalid_request")
+    budget = ratelimit.take(
+        f"sms:smsgate:{caller.login.pk}",
+        cost=len(numbers),
+        limit=settings.SMS_RATE_LIMIT_PER_MINUTE,
+        window_seconds=60,
+    )
+    if not budget.allowed:
+        raise RateLimited(
+            f"rate limit exceeded: at most {settings.SMS_RATE_LIMIT_PER_MINUTE} SMS per minute",
+            retry_after=budget.retry_after,
+        )
+    wants_phone = message_wants_phone(send_at=send_at, is_test=False, now=now)
+    recipients = []
+    for number in numbers:
+        carrier = carrier_for_number(number)
+        phone = gateway_pick_for_message(account_id=caller.login.account.pk, carrier=carrier) if wants_phone else None
+        recipients.append(GroupRecipient(number, carrier, phone))
+    message_id = body.get("id") or new_message_id()
+    rows = message_group_send(
+        account=caller.login.account,
+        group_id=message_id,
+        recipients=recipients,
+        text=text,
+        priority=MessagePriority.HIGH if body.get("priority", 0) > 0 else MessagePriority.NORMAL,
+        send_at=send_at,
+        expires_at=expires_at,
+        id_from_server="id" not in body,
+    )
+    return ApiAnswer(state_body(message_id, rows), 202, {"Location": state_url(message_id)})
+
+
 class MessagesApi(SmsGateView):
     """Send a text to one or more numbers; list the account's messages."""
 
     scopes = {"POST": "messages:send", "GET": "messages:list"}
 
     def post(self, request: Request) -> Response:
-        SendQuery.check(request.query_params)
-        body = SendMessage.check(json_object(request))
-        text = content_text(body)
-        numbers = recipients_unique(body["phoneNumbers"])
-        if body.get("isEncrypted"):
-            raise NotOffered("encrypted messages are not offered by this server yet")
-        if body.get("deviceId"):
-            raise NotOffered("choosing the device (deviceId) is not offered by this server yet")
-        if "ttl" in body and "validUntil" in body:
-            raise drf_exceptions.ValidationError("ttl and validUntil cannot both be set")
-        now = timezone.now()
-        send_at = body.get("scheduleAt")
-        expires_at = body.get("validUntil") or (now + timedelta(seconds=body["ttl"]) if "ttl" in body else None)
-        if send_at is not None and (send_at <= now or (expires_at is not None and send_at > expires_at)):
-            raise drf_exceptions.ValidationError("scheduleAt must be in the future and not after validUntil")
-        budget = ratelimit.take(
-            f"sms:smsgate:{request.auth.login.pk}",
-            cost=len(numbers),
-            limit=settings.SMS_RATE_LIMIT_PER_MINUTE,
-            window_seconds=60,
-        )
-        if not budget.allowed:
-            raise RateLimited(
-                f"rate limit exceeded: at most {settings.SMS_RATE_LIMIT_PER_MINUTE} SMS per minute",
-                retry_after=budget.retry_after,
-            )
-        wants_phone = message_wants_phone(send_at=send_at, is_test=False, now=now)
-        recipients = []
-        for number in numbers:
-            carrier = carrier_for_number(number)
-            phone = gateway_pick_for_message(account_id=self.account.pk, carrier=carrier) if wants_phone else None
-            recipients.append(GroupRecipient(number, carrier, phone))
-        message_id = body.get("id") or new_message_id()
-        rows = message_group_send(
-            account=self.account,
-            group_id=message_id,
-            recipients=recipients,
-            text=text,
-            priority=MessagePriority.HIGH if body.get("priority", 0) > 0 else MessagePriority.NORMAL,
-            send_at=send_at,
-            expires_at=expires_at,
-            id_from_server="id" not in body,
-        )
-        headers = {"Location": _state_url(request, message_id)}
-        return Response(state_body(message_id, rows), status=202, headers=headers)
+        state_url = functools.partial(_state_url, request)
+        return smsgate_send_answer(request.auth, json_object(request), request.query_params, state_url).response()
 
     def get(self, request: Request) -> Response:
         query = ListQuery.check(request.query_params)

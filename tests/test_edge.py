@@ -374,3 +374,42 @@ def test_a_non_ascii_path_the_edge_leaves_to_django_is_a_404_not_a_500(make_api_
     assert (answer.status, answer.json()["code"]) == (403, "permission_denied")
     answer = call(application, environ("GET", path, key=None))
     assert answer.status == 401
+
+
+# --- SMS Gate's client API's send ----------------------------------------------------------------
+
+
+def smsgate_env(issued, body: dict, *, path: str = "/api/3rdparty/v1/messages", password: str | None = None) -> dict:
+    import base64
+
+    pair = f"{issued.credential.login}:{password or issued.password}".encode()
+    raw = json.dumps(body).encode()
+    env = environ("POST", path, key=None, body=raw, content_type="application/json")
+    env["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(pair).decode()
+    return env
+
+
+def test_smsgate_sends_and_errors_are_the_same_through_the_edge(account, online_gateway, django_app):
+    from accounts.services import smsgate_login_issue
+
+    issued = smsgate_login_issue(account=account, name="edge")
+    sent = {"phoneNumbers": [GUIDE_NUMBER], "textMessage": {"text": "hi"}, "id": "edge-1"}
+    edge = answered_by_edge(smsgate_env(issued, sent))
+    assert edge is not None and edge.status == 202 and edge.json()["id"] == "edge-1"
+    assert edge.headers["location"] == "http://127.0.0.1:3005/api/3rdparty/v1/messages/edge-1"
+    # The same id again: the same 409 both ways, in SMS Gate's shape.
+    edge_twice = answered_by_edge(smsgate_env(issued, sent))
+    django_twice = call(django_app, smsgate_env(issued, sent))
+    assert edge_twice.comparable() == django_twice.comparable()
+    assert (edge_twice.status, edge_twice.json()) == (409, {"message": "message with the same ID already exists"})
+    bad = {"phoneNumbers": ["12345"], "message": "x"}
+    edge_bad, django_bad = answered_by_edge(smsgate_env(issued, bad)), call(django_app, smsgate_env(issued, bad))
+    assert edge_bad.comparable() == django_bad.comparable() and edge_bad.status == 400
+    # A wrong password is Django's to answer (and to count): the edge passes.
+    assert answered_by_edge(smsgate_env(issued, sent, password="wrong")) is None
+    assert call(django_app, smsgate_env(issued, sent, password="wrong")).status == 401
+    # The legacy singular path and SMS Gate's short base path take the edge too.
+    legacy = answered_by_edge(
+        smsgate_env(issued, {"phoneNumbers": [GUIDE_NUMBER], "message": "x"}, path="/3rdparty/v1/message")
+    )
+    assert legacy is not None and legacy.status == 202
