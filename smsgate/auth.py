@@ -66,6 +66,26 @@ def _lock_left(address: str, login: str) -> float:
     return max(1.0, window - time.time() % window)
 
 
+# Address and login pairs that gave the right password and were not locked out, until when
+# (time.monotonic()): the libraries send the same credentials on every call, and a pair that
+# knows the password need not be looked up in the lock-out counters each time. A lock-out
+# reaches them within RECENTLY_CLEARED_SECONDS; one who guesses is never in here.
+RECENTLY_CLEARED_SECONDS = 5.0
+_recently_cleared: dict[tuple[str, str], float] = {}
+
+
+def _lock_left_for_right_password(address: str, login: str) -> float:
+    now = time.monotonic()
+    if _recently_cleared.get((address, login), 0.0) > now:
+        return 0
+    wait = _lock_left(address, login)
+    if not wait:
+        if len(_recently_cleared) > 10_000:
+            _recently_cleared.clear()
+        _recently_cleared[address, login] = now + RECENTLY_CLEARED_SECONDS
+    return wait
+
+
 def basic_caller(header: bytes, address: str) -> Caller | None:
     """For the lean edge (mysmsapio/edge.py): the caller of right Basic credentials that are
     not locked out, else None, counting nothing: Django's path then answers (401 or 429) and
@@ -73,7 +93,7 @@ def basic_caller(header: bytes, address: str) -> Caller | None:
     scheme, _, value = header.partition(b" ")
     pair = _basic_pair(value) if scheme.lower() == b"basic" else None
     credential = smsgate_login_check(login=pair[0], password=pair[1]) if pair else None
-    if credential is None or _lock_left(address, pair[0]):
+    if credential is None or _lock_left_for_right_password(address, pair[0]):
         return None
     smsgate_login_mark_used(credential=credential)
     return Caller(credential, frozenset({ALL_SCOPES}))
