@@ -20,6 +20,11 @@ _SLOT = "each SIM card needs a slotIndex from 0 to 7"
 _STATE = "each message state needs a string id and state"
 
 
+def _required_text(name: str, message: str) -> Field:
+    """A non-empty string that must be there: absent or wrong, the same text."""
+    return text(name, non_empty=True, required=True, message=message, missing=(message, "invalid_request"))
+
+
 class SimCard(Schema):
     """A SIM card as the app reports it; it masks the carrier name and the number but for
     their last 4 characters."""
@@ -42,13 +47,7 @@ SIM_CARDS = array_of(
 class DeviceRegistration(Schema):
     """POST /device: the app registers with the gateway's registration token."""
 
-    name = text(
-        "name",
-        non_empty=True,
-        required=True,
-        message="name must be a non-empty string",
-        missing=("name must be a non-empty string", "invalid_request"),
-    )
+    name = _required_text("name", "name must be a non-empty string")
     simCards = SIM_CARDS
     pushToken = text("pushToken", description="Firebase push token: unused, the event stream wakes the app")
 
@@ -104,13 +103,7 @@ MESSAGE_STATES = array_of(
 class InboundEvent(Schema):
     """An event the app forwards to the URL GET /webhooks gave it, signed."""
 
-    id = text(
-        "id",
-        non_empty=True,
-        required=True,
-        message="the event needs a string id",
-        missing=("the event needs a string id", "invalid_request"),
-    )
+    id = _required_text("id", "the event needs a string id")
     event = text("event")
     payload = Field({"type": "object"})  # its shape depends on the event: SmsReceived below
 

@@ -23,7 +23,7 @@ from accounts.services import (
     smsgate_login_roll,
 )
 
-from .base import AddThroughServiceAdmin, show_secret_once
+from .base import AddThroughServiceAdmin, DefaultAccountAdmin, show_secret_once
 
 
 @admin.register(Account)
@@ -49,7 +49,7 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(AddThroughServiceAdmin):
+class ApiKeyAdmin(DefaultAccountAdmin, AddThroughServiceAdmin):
     list_display = [
         "name",
         "account",
@@ -78,11 +78,6 @@ class ApiKeyAdmin(AddThroughServiceAdmin):
 
     add_form = ApiKeyCreateForm
     add_fields = ["name", "account", "permission_names", "test_mode", "expires_at"]
-
-    def get_changeform_initial_data(self, request) -> dict:
-        # Most installations have one tenant: preselect it.
-        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
-        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -162,7 +157,7 @@ class SmsGateLoginCreateForm(forms.ModelForm):
 
 
 @admin.register(SmsGateLogin)
-class SmsGateLoginAdmin(AddThroughServiceAdmin):
+class SmsGateLoginAdmin(DefaultAccountAdmin, AddThroughServiceAdmin):
     """Logins for SMS Gate's client libraries (/api/3rdparty/v1, docs/smsgate-clients.md): the
     password is shown once, at creation or roll, and kept only as a keyed hash."""
 
@@ -174,10 +169,6 @@ class SmsGateLoginAdmin(AddThroughServiceAdmin):
     fields = ["name", "account", "login", "created_at", "last_used_at", "revoked_at"]
     add_form = SmsGateLoginCreateForm
     add_fields = ["name", "account"]
-
-    def get_changeform_initial_data(self, request) -> dict:
-        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
-        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
 
     def save_model(self, request, obj, form, change):
         if change:

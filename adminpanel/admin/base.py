@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from accounts.models import Account
+
 
 def show_secret_once(
     request: HttpRequest,
@@ -73,3 +75,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class DefaultAccountAdmin(admin.ModelAdmin):
+    """Most installations have one tenant: an add form's Account starts on it."""
+
+    def get_changeform_initial_data(self, request) -> dict:
+        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
+        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}

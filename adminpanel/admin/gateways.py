@@ -9,7 +9,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from accounts.models import Account
 from gateways.choice import quota_day_start
 from gateways.mobile import POLLING
 from gateways.models import Gateway, GatewayEvent, GatewayKind
@@ -21,7 +20,7 @@ from gateways.services import (
     gateway_settings_changed,
 )
 
-from .base import AddThroughServiceAdmin, ReadOnlyAdmin
+from .base import AddThroughServiceAdmin, DefaultAccountAdmin, ReadOnlyAdmin
 from .pairing import GatewayPairingMixin
 
 
@@ -55,7 +54,7 @@ def _warn_of_nobodys_phones(request: HttpRequest, phones) -> None:
 
 
 @admin.register(Gateway)
-class GatewayAdmin(GatewayPairingMixin, AddThroughServiceAdmin):
+class GatewayAdmin(DefaultAccountAdmin, GatewayPairingMixin, AddThroughServiceAdmin):
     list_display = [
         "name",
         "kind",
@@ -136,10 +135,6 @@ class GatewayAdmin(GatewayPairingMixin, AddThroughServiceAdmin):
 
     add_form = GatewayCreateForm
     add_fields = ["name", "kind", "account", "rate_per_minute", "daily_quota"]
-
-    def get_changeform_initial_data(self, request):
-        default = Account.objects.filter(name=Account.DEFAULT_NAME).first()
-        return {**super().get_changeform_initial_data(request), **({"account": default.pk} if default else {})}
 
     def save_model(self, request, obj, form, change):
         if change:
