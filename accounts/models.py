@@ -144,3 +144,21 @@ class SmsGateToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} token {self.jti}"
+
+
+class SmsGateSettings(models.Model):
+    """An account's settings as SMS Gate's client API keeps them (``GET/PUT/PATCH /settings``):
+    the sections as stored, and the key that signs its SMS Gate-style webhooks, sealed
+    (it must be used, not only compared), never answered back."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, related_name="smsgate_settings")
+    public = models.JSONField(default=dict)
+    sealed_signing_key = models.TextField(blank=True, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "SMS Gate settings"
+        verbose_name_plural = "SMS Gate settings"
+
+    def __str__(self) -> str:
+        return f"SMS Gate settings of {self.account}"

@@ -130,3 +130,15 @@ class TokenRequest(Schema):
         {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}, check=_scopes, required=True
     )
     ttl = integer("ttl", 0, 10 * 366 * 24 * 3600)
+
+
+class WebhookRegistration(Schema):
+    """``POST /webhooks``: where to send which event (of which device; none: all)."""
+
+    id = Field(
+        {"anyOf": [{"type": "string", "pattern": MESSAGE_ID_PATTERN}, {"const": ""}]},
+        check=lambda v: v if v == "" else _message_id(v),
+    )
+    url = text("url", required=True, non_empty=True)
+    event = text("event", required=True, non_empty=True)
+    deviceId = text("deviceId")

@@ -13,6 +13,12 @@ from messaging.models import Message, MessageStatus
 _CANCELLED = {CANCELLED_ERROR, CANCELLED_BY_CLIENT_ERROR, CANCELLED_ON_PHONE_ERROR}
 
 
+def device_id(gateway) -> str:
+    """The id SMS Gate's clients see for a phone: an app phone's own device id; our agent
+    phones have none: ``agent-<id>``."""
+    return gateway.device_id or f"agent-{gateway.pk}"
+
+
 def wire_time(value: datetime) -> str:
     """RFC 3339 with exactly three fractional digits (the libraries parse no other)."""
     value = value.astimezone(UTC)

@@ -4,6 +4,7 @@ state and cancel; the phone chosen as for any send). Errors are SMS Gate's ``{"m
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -33,10 +34,21 @@ from messaging.models import MessagePriority, new_message_id
 from messaging.phone import carrier_for_number
 from messaging.selectors import message_group_get, message_group_page
 from messaging.services import GroupRecipient, message_group_cancel, message_group_send
+from webhooks.services import WebhookRefused, smsgate_webhook_delete, smsgate_webhook_register, smsgate_webhooks
 
 from .auth import Caller, SmsGateBasicAuthentication, SmsGateBearerAuthentication
-from .schemas import ListQuery, SendMessage, SendQuery, TokenRequest, content_text, is_message_id, recipients_unique
-from .states import state_body, wire_time
+from .schemas import (
+    ListQuery,
+    SendMessage,
+    SendQuery,
+    TokenRequest,
+    WebhookRegistration,
+    content_text,
+    is_message_id,
+    recipients_unique,
+)
+from .services import smsgate_settings_get, smsgate_settings_write
+from .states import device_id, state_body, wire_time
 
 API_VERSION = "mysmsapio"
 
@@ -195,11 +207,6 @@ def _device_of(rows: list) -> str:
     return device_id(gateway) if gateway is not None else ""
 
 
-def device_id(gateway: Gateway) -> str:
-    """An app phone's own device id; our agent phones have none: ``agent-<id>``."""
-    return gateway.device_id or f"agent-{gateway.pk}"
-
-
 class DevicesApi(SmsGateView):
     """The account's phones (not the shared pool's: they are no one account's)."""
 
@@ -322,3 +329,62 @@ class TokenApi(SmsGateView):
     def delete(self, request: Request, jti: str) -> Response:
         smsgate_token_revoke(credential=request.auth.login, jti=jti[:32])
         return Response(status=204)
+
+
+def _webhook_body(endpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.client_id,
+        "url": endpoint.url,
+        "event": endpoint.events[0] if endpoint.events else "",
+        "deviceId": endpoint.device_filter or None,
+    }
+
+
+class WebhooksApi(SmsGateView):
+    """The account's SMS Gate-style webhooks: delivered by this server (for agent and app
+    phones alike) in SMS Gate's envelope, signed with the settings' ``webhooks.signing_key``."""
+
+    scopes = {"GET": "webhooks:list", "POST": "webhooks:write"}
+
+    def get(self, request: Request) -> Response:
+        return Response([_webhook_body(endpoint) for endpoint in smsgate_webhooks(account_id=self.account.pk)])
+
+    def post(self, request: Request) -> Response:
+        body = WebhookRegistration.check(json_object(request))
+        device = body.get("deviceId") or ""
+        if device and not _account_phones(self.account).filter(**_device_lookup(device)).exists():
+            raise ValidationFailed("deviceId is not a device of this account", code="invalid_device")
+        try:
+            endpoint = smsgate_webhook_register(
+                account_id=self.account.pk,
+                client_id=body.get("id") or secrets.token_urlsafe(16)[:21],
+                url=body["url"],
+                event=body["event"],
+                device_filter=device,
+            )
+        except WebhookRefused as exc:
+            raise ValidationFailed(str(exc), code="invalid_webhook") from None
+        return Response(_webhook_body(endpoint), status=201)
+
+
+class WebhookApi(SmsGateView):
+    scopes = {"DELETE": "webhooks:delete"}
+
+    def delete(self, request: Request, webhook_id: str) -> Response:
+        smsgate_webhook_delete(account_id=self.account.pk, client_id=webhook_id[:36])
+        return Response(status=204)
+
+
+class SettingsApi(SmsGateView):
+    """The account's settings as SMS Gate's clients keep them (docs/smsgate-clients.md)."""
+
+    scopes = {"GET": "settings:read", "PUT": "settings:write", "PATCH": "settings:write"}
+
+    def get(self, request: Request) -> Response:
+        return Response(smsgate_settings_get(account_id=self.account.pk))
+
+    def put(self, request: Request) -> Response:
+        return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=True))
+
+    def patch(self, request: Request) -> Response:
+        return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=False))

@@ -23,8 +23,36 @@ class WebhookEventType(models.TextChoices):
     OTP_VERIFIED = "otp.verified"
 
 
+class WebhookStyle(models.TextChoices):
+    STANDARD = "standard", "Standard Webhooks"
+    # Registered through SMS Gate's client API (smsgate/): its envelope, event names and
+    # X-Signature (docs/smsgate-clients.md).
+    SMSGATE = "smsgate", "SMS Gate"
+
+
+# SMS Gate's event names its clients may register (smsgate-3rdparty-api.md, 5.2), and the
+# ones of ours each stands for (the rest are accepted and never sent: we have no such fact).
+SMSGATE_EVENTS = [
+    "sms:received",
+    "sms:data-received",
+    "sms:sent",
+    "sms:delivered",
+    "sms:failed",
+    "sms:cancelled",
+    "system:ping",
+    "mms:received",
+    "mms:downloaded",
+    "app:started",
+    "sms:batch:received",
+    "sms:batch:data-received",
+    "mms:batch:received",
+    "mms:batch:downloaded",
+]
+
+
 class WebhookEndpoint(models.Model):
-    """A URL of an account's that is told of its events, signed per Standard Webhooks."""
+    """A URL of an account's that is told of its events, signed per Standard Webhooks (or, one
+    registered through SMS Gate's client API, as SMS Gate's phones send them)."""
 
     account = models.ForeignKey("accounts.Account", on_delete=models.CASCADE, related_name="webhook_endpoints")
     url = models.URLField(max_length=500)
@@ -46,9 +74,20 @@ class WebhookEndpoint(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    style = models.CharField(max_length=10, choices=WebhookStyle.choices, default=WebhookStyle.STANDARD)
+    # SMS Gate's registration id (its ``webhookId``), and the phone it is for ("": all of them).
+    client_id = models.CharField(max_length=36, blank=True, default="")
+    device_filter = models.CharField("device", max_length=32, blank=True, default="")
 
     class Meta:
         db_table = "messaging_webhookendpoint"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "client_id"],
+                condition=models.Q(style="smsgate"),
+                name="one_smsgate_webhook_per_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.url

@@ -24,6 +24,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hashlib
+import hmac
 import http.client
 import ipaddress
 import json
@@ -35,6 +37,7 @@ import ssl
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,16 +50,19 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from accounts.models import SmsGateSettings
 from core.api import api_time
 from core.crypto import seal, unseal
 from core.invalidation import Memo, invalidate
 
 from .models import (
+    SMSGATE_EVENTS,
     WebhookAttempt,
     WebhookEndpoint,
     WebhookEvent,
     WebhookEventStatus,
     WebhookEventType,
+    WebhookStyle,
 )
 
 logger = logging.getLogger(__name__)
@@ -182,12 +188,56 @@ def webhook_endpoints_changed(sender: type = WebhookEndpoint, **kwargs: object) 
 
 
 def _load_subscriptions(_key: object) -> dict[int, list[tuple[int, frozenset[str], bool]]]:
-    """Per account: its enabled endpoints (id, events asked for, whether test events too)."""
+    """Per account: its enabled Standard Webhooks endpoints (id, events asked for, whether
+    test events too)."""
     subscriptions: dict[int, list[tuple[int, frozenset[str], bool]]] = {}
-    enabled = WebhookEndpoint.objects.filter(enabled=True)
+    enabled = WebhookEndpoint.objects.filter(enabled=True, style=WebhookStyle.STANDARD)
     for pk, account_id, events, tests in enabled.values_list("pk", "account_id", "events", "receive_test_events"):
         subscriptions.setdefault(account_id, []).append((pk, frozenset(events), tests))
     return subscriptions
+
+
+@dataclass(frozen=True)
+class SmsGateHook:
+    pk: int
+    client_id: str
+    event: str
+    device_filter: str
+
+
+def _load_smsgate_hooks(_key: object) -> dict[int, list[SmsGateHook]]:
+    """Per account: its enabled SMS Gate-style registrations."""
+    hooks: dict[int, list[SmsGateHook]] = {}
+    enabled = WebhookEndpoint.objects.filter(enabled=True, style=WebhookStyle.SMSGATE)
+    for pk, account_id, client_id, events, device in enabled.values_list(
+        "pk", "account_id", "client_id", "events", "device_filter"
+    ):
+        hooks.setdefault(account_id, []).append(SmsGateHook(pk, client_id, events[0] if events else "", device))
+    return hooks
+
+
+_smsgate_hooks = Memo(ENDPOINTS_TOPIC, _load_smsgate_hooks)
+
+
+@dataclass(frozen=True)
+class SmsGateEvent:
+    """One of our events as SMS Gate's phones would have sent it: its name, payload and the
+    device it is about."""
+
+    name: str
+    payload: dict[str, Any]
+    device_id: str
+
+
+# Turns one of our events into SMS Gate's, where it has one (SMS Gate's client API, smsgate/,
+# the layer that knows both: set at start by the project's config, mysmsapio/apps.py).
+SmsGateTranslator = Callable[[str, dict[str, Any]], SmsGateEvent | None]
+_smsgate_translator: SmsGateTranslator | None = None
+
+
+def webhook_smsgate_translator_set(translator: SmsGateTranslator) -> None:
+    global _smsgate_translator
+    _smsgate_translator = translator
 
 
 # Which account wants what, from memory (the state changes that emit run on hot paths).
@@ -198,7 +248,10 @@ _subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
 
 
 def webhook_wanted(event: str) -> bool:
-    """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not."""
+    """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not.
+    SMS Gate-style registrations want every event they may be told of."""
+    if _smsgate_hooks.get():
+        return True
     return any(event in events for endpoints in _subscriptions.get().values() for _, events, _tests in endpoints)
 
 
@@ -210,7 +263,48 @@ def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: boo
     endpoints = [
         pk for pk, events, tests in _subscriptions.get().get(account_id, []) if event in events and (tests or not test)
     ]
-    return _queue(endpoints, f"test.{event}" if test else event, data, test=test)
+    queued = _queue(endpoints, f"test.{event}" if test else event, data, test=test)
+    hooks = _smsgate_hooks.get().get(account_id) if not test else None
+    if hooks and _smsgate_translator is not None:
+        translated = _smsgate_translator(event, data)
+        if translated is not None:
+            wanted = [
+                hook
+                for hook in hooks
+                if hook.event == translated.name and hook.device_filter in ("", translated.device_id)
+            ]
+            queued += _queue_smsgate(wanted, translated)
+    return queued
+
+
+def _queue_smsgate(hooks: list[SmsGateHook], translated: SmsGateEvent) -> int:
+    """The outbox rows of SMS Gate-style deliveries: its envelope, one id per event."""
+    if not hooks:
+        return 0
+    now = timezone.now()
+    rows = []
+    for hook in hooks:
+        event_id = secrets.token_hex(11)[:21]
+        envelope = {
+            "id": event_id,
+            "webhookId": hook.client_id,
+            "event": translated.name,
+            "deviceId": translated.device_id,
+            "payload": translated.payload,
+        }
+        rows.append(
+            WebhookEvent(
+                id=f"sg_{event_id}",
+                endpoint_id=hook.pk,
+                event=translated.name,
+                payload=envelope,
+                created_at=now,
+                next_attempt_at=now,
+            )
+        )
+    WebhookEvent.objects.bulk_create(rows)
+    transaction.on_commit(functools.partial(_deliver_soon, [row.id for row in rows]))
+    return len(rows)
 
 
 def _queue(endpoint_ids: list[int], event: str, data: dict[str, Any], *, test: bool = False) -> int:
@@ -291,16 +385,28 @@ def _signature(endpoint: WebhookEndpoint, event_id: str, body: str, now: datetim
     return " ".join(Webhook(secret).sign(msg_id=event_id, timestamp=now, data=body) for secret in secrets_in_use)
 
 
+def _smsgate_headers(endpoint: WebhookEndpoint, body: str, now: datetime) -> dict[str, str]:
+    """SMS Gate's signature, when the account set a signing key (its settings): X-Timestamp,
+    and X-Signature = hex HMAC-SHA256 of the body followed by that timestamp."""
+    sealed = SmsGateSettings.objects.filter(account_id=endpoint.account_id).values_list("sealed_signing_key", flat=True)
+    key = unseal(sealed[0], context="smsgate-signing-key") if sealed and sealed[0] else ""
+    if not key:
+        return {}
+    timestamp = str(int(now.timestamp()))
+    signature = hmac.new(key.encode(), (body + timestamp).encode(), hashlib.sha256).hexdigest()
+    return {"X-Timestamp": timestamp, "X-Signature": signature}
+
+
 def _post(endpoint: WebhookEndpoint, delivery: WebhookEvent, now: datetime) -> tuple[int | None, str, str]:
     """(status or None, response excerpt, error)."""
     body = json.dumps(delivery.payload, separators=(",", ":"))
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "MySMSAPio-Webhooks/1",
-        "webhook-id": delivery.id,
-        "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": _signature(endpoint, delivery.id, body, now),
-    }
+    headers = {"Content-Type": "application/json", "User-Agent": "MySMSAPio-Webhooks/1"}
+    if endpoint.style == WebhookStyle.SMSGATE:
+        headers.update(_smsgate_headers(endpoint, body, now))
+    else:
+        headers["webhook-id"] = delivery.id
+        headers["webhook-timestamp"] = str(int(now.timestamp()))
+        headers["webhook-signature"] = _signature(endpoint, delivery.id, body, now)
     connection = None
     deadline = _Deadline(settings.WEBHOOK_TIMEOUT_SECONDS)
     try:
@@ -443,3 +549,54 @@ def webhook_events_prune(*, now: datetime | None = None, older_than: timedelta |
     finished = [WebhookEventStatus.DELIVERED, WebhookEventStatus.FAILED]
     _, per_model = WebhookEvent.objects.filter(created_at__lt=cutoff, status__in=finished).delete()
     return per_model.get(WebhookEvent._meta.label, 0)
+
+
+# --- SMS Gate-style registrations (its client API's /webhooks) ------------------------------
+
+
+def smsgate_webhooks(*, account_id: int) -> list[WebhookEndpoint]:
+    return list(
+        WebhookEndpoint.objects.filter(account_id=account_id, style=WebhookStyle.SMSGATE).order_by("created_at", "pk")
+    )
+
+
+@transaction.atomic
+def smsgate_webhook_register(
+    *, account_id: int, client_id: str, url: str, event: str, device_filter: str = ""
+) -> WebhookEndpoint:
+    """Register (or, the same id again, replace) an SMS Gate-style webhook. SMS Gate wants an
+    https:// receiver; plain http only where private URLs are allowed (a loopback receiver in
+    tests). Refused: ``WebhookRefused``."""
+    if event not in SMSGATE_EVENTS:
+        raise WebhookRefused(f"event must be one of {', '.join(SMSGATE_EVENTS)}")
+    if not url.lower().startswith("https://") and not (
+        settings.WEBHOOK_ALLOW_PRIVATE_URLS and url.lower().startswith("http://")
+    ):
+        raise WebhookRefused("url must start with https://")
+    webhook_check_url(url)
+    existing = WebhookEndpoint.objects.select_for_update().filter(
+        account_id=account_id, style=WebhookStyle.SMSGATE, client_id=client_id
+    )
+    endpoint = existing.first() or WebhookEndpoint(
+        account_id=account_id, style=WebhookStyle.SMSGATE, client_id=client_id, sealed_secret=""
+    )
+    endpoint.url, endpoint.events, endpoint.device_filter = url, [event], device_filter
+    endpoint.enabled, endpoint.failing_since, endpoint.disabled_reason = True, None, ""
+    endpoint.save()  # every process forgets its registrations (post_save)
+    return endpoint
+
+
+def smsgate_webhook_delete(*, account_id: int, client_id: str) -> None:
+    for endpoint in WebhookEndpoint.objects.filter(
+        account_id=account_id, style=WebhookStyle.SMSGATE, client_id=client_id
+    ):
+        endpoint.delete()  # post_delete: every process forgets it
+
+
+def smsgate_signing_key_set(*, account_id: int, key: str) -> None:
+    """The key SMS Gate-style deliveries of the account are signed with (its settings'
+    ``webhooks.signing_key``); empty: unsigned."""
+    settings_row, _ = SmsGateSettings.objects.get_or_create(account_id=account_id)
+    settings_row.sealed_signing_key = seal(key, context="smsgate-signing-key") if key else ""
+    settings_row.updated_at = timezone.now()
+    settings_row.save(update_fields=["sealed_signing_key", "updated_at"])

@@ -70,6 +70,7 @@ class WebhookEndpointAdmin(AddThroughServiceAdmin):
     list_display = [
         "url",
         "account",
+        "style",
         "events",
         "enabled",
         "receive_test_events",

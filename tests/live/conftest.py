@@ -70,6 +70,8 @@ def server_env() -> dict[str, str]:
         "TRUST_X_FORWARDED_PROTO": "true",
         # ... whose address is Caddy's: X-Forwarded-For is believed from it alone.
         "TRUSTED_PROXIES": "127.0.0.1/32",
+        # Webhook receivers of the tests listen on loopback.
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
         "LOG_LEVEL": "DEBUG",
         "PYTHONUNBUFFERED": "1",
     }

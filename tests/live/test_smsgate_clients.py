@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import requests
-from android_sms_gateway import client, domain, errors
+from android_sms_gateway import client, domain, enums, errors
 from django.core.cache import caches
 
 from accounts.models import Account
@@ -240,3 +241,58 @@ def test_a_device_is_removed_through_the_library_and_only_the_accounts_own(web_s
         assert api.list_devices() == []
     assert Gateway.objects.get(pk=mine.pk).revoked_at is not None
     assert Gateway.objects.get(pk=theirs.pk).revoked_at is None
+
+
+def smsgate_signature_valid(headers: dict[str, str], body: bytes, key: str) -> bool:
+    """A receiver's check, written from SMS Gate's docs (smsgate-3rdparty-api.md 5.5): hex
+    HMAC-SHA256, keyed by the signing key, of the raw body followed by X-Timestamp."""
+    import hmac
+
+    timestamp = headers["x-timestamp"]
+    if abs(time.time() - int(timestamp)) > 300:
+        return False
+    expected = hmac.new(key.encode(), body + timestamp.encode(), "sha256").hexdigest()
+    return hmac.compare_digest(expected, headers["x-signature"])
+
+
+def test_webhooks_in_smsgates_shape_are_registered_and_delivered_signed(web_server, login, settings):
+    from messaging.lifecycle import message_claim, message_queue
+    from tests.webhooks.test_webhooks import Receiver
+    from webhooks.services import webhook_deliver, webhook_due
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True  # this process delivers, to a loopback receiver
+    receiver = Receiver()
+    key = "a-signing-key-the-user-chose"
+    try:
+        with library_client(web_server, *login) as api:
+            api.patch_settings(domain.DeviceSettings(webhooks=domain.SettingsWebhooks(signing_key=key, retry_count=5)))
+            stored = api.get_settings()
+            assert stored.webhooks.retry_count == 5 and stored.webhooks.signing_key is None  # written, never read back
+            hook = api.create_webhook(domain.Webhook(id=None, url=receiver.url, event=enums.WebhookEvent.SMS_SENT))
+            assert hook.id and [w.id for w in api.get_webhooks()] == [hook.id]
+            with pytest.raises(errors.BadRequestError):  # SMS Gate wants https (here: loopback is allowed)
+                api.create_webhook(domain.Webhook(id="x", url="ftp://example.com/", event=enums.WebhookEvent.SMS_SENT))
+            sent = api.send(domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("hooked")))
+        # A phone takes and sends it (here: the lifecycle, as an agent's claim does); our
+        # outbox delivers the event (here: the test runs the worker's task).
+        message = Message.objects.get(group_id=sent.id)
+        phone = gateway_create(name="hook-phone").gateway
+        message_queue(gateway_id=phone.pk, message_ids=[message.pk])
+        assert message_claim(gateway_id=phone.pk, message_id=message.pk)
+        for event_id in webhook_due():
+            webhook_deliver(event_id=event_id)
+        [(headers, body)] = receiver.received
+        assert smsgate_signature_valid(headers, body, key)
+        envelope = json.loads(body)
+        assert set(envelope) == {"id", "webhookId", "event", "deviceId", "payload"}
+        assert (envelope["webhookId"], envelope["event"], envelope["deviceId"]) == (
+            hook.id,
+            "sms:sent",
+            f"agent-{phone.pk}",
+        )
+        assert envelope["payload"]["messageId"] == sent.id and envelope["payload"]["phoneNumber"] == OOREDOO_NUMBER
+        with library_client(web_server, *login) as api:
+            api.delete_webhook(hook.id)
+            assert api.get_webhooks() == []
+    finally:
+        receiver.server.shutdown()

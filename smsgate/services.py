@@ -1,0 +1,98 @@
+"""SMS Gate's client API's own state: an account's settings as its clients read and write them
+(``/settings``). Of these only ``webhooks.signing_key`` changes what this server does (it signs
+the account's SMS Gate-style webhooks); the rest is kept and answered back, as SMS Gate's
+server keeps it for its phones (docs/smsgate-clients.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import SmsGateSettings
+from core.errors import ValidationFailed
+from webhooks.services import smsgate_signing_key_set
+
+# Writable keys per section (anything else is dropped, as SMS Gate's server does), and how each is checked.
+_POSITIVE = "positive integer"
+_BOOLEAN = "boolean"
+_TEXT = "text"
+SETTINGS_KEYS: dict[str, dict[str, Any]] = {
+    "messages": {
+        "send_interval_min": _POSITIVE,
+        "send_interval_max": _POSITIVE,
+        "limit_period": ["Disabled", "PerMinute", "Per30Minutes", "PerHour", "PerDay"],
+        "limit_value": _POSITIVE,
+        "sim_selection_mode": ["OSDefault", "RoundRobin", "Random"],
+        "log_lifetime_days": _POSITIVE,
+        "work_hours_enabled": _BOOLEAN,
+        "work_hours_start": _TEXT,
+        "work_hours_end": _TEXT,
+    },
+    "ping": {"interval_seconds": _POSITIVE},
+    "logs": {"lifetime_days": _POSITIVE},
+    "webhooks": {"internet_required": _BOOLEAN, "retry_count": _POSITIVE, "signing_key": _TEXT},
+    "encryption": {"passphrase": _TEXT},
+    "gateway": {"notification_channel": ["AUTO", "SSE_ONLY"]},
+    "receiver": {"content_provider_enabled": _BOOLEAN},
+}
+# Written, never answered back. The passphrase is not kept at all: this server decrypts nothing.
+WRITE_ONLY = {("webhooks", "signing_key"), ("encryption", "passphrase")}
+
+
+def _checked(section: str, key: str, value: Any) -> Any:
+    kind = SETTINGS_KEYS[section][key]
+    if isinstance(kind, list):
+        ok = value in kind
+    elif kind == _POSITIVE:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    elif kind == _BOOLEAN:
+        ok = isinstance(value, bool)
+    else:
+        ok = isinstance(value, str) and len(value) <= 256
+    if not ok:
+        expected = f"one of {', '.join(kind)}" if isinstance(kind, list) else f"a {kind}"
+        raise ValidationFailed(f"{section}.{key} must be {expected}", code="invalid_settings")
+    return value
+
+
+def _writable(body: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(body, dict):
+        raise ValidationFailed("settings must be a JSON object of sections", code="invalid_settings")
+    written: dict[str, dict[str, Any]] = {}
+    for section, values in body.items():
+        if section not in SETTINGS_KEYS or values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ValidationFailed(f"{section} must be an object", code="invalid_settings")
+        written[section] = {
+            key: _checked(section, key, value)
+            for key, value in values.items()
+            if key in SETTINGS_KEYS[section] and value is not None
+        }
+    return written
+
+
+def smsgate_settings_get(*, account_id: int) -> dict[str, Any]:
+    row = SmsGateSettings.objects.filter(account_id=account_id).first()
+    return dict(row.public) if row is not None else {}
+
+
+@transaction.atomic
+def smsgate_settings_write(*, account_id: int, body: Any, replace: bool) -> dict[str, Any]:
+    """PUT (``replace``) or PATCH (merged per key) the account's settings; the public view after."""
+    written = _writable(body)
+    row, _ = SmsGateSettings.objects.select_for_update().get_or_create(account_id=account_id)
+    public: dict[str, dict[str, Any]] = {} if replace else {k: dict(v) for k, v in row.public.items()}
+    for section, values in written.items():
+        for key, value in values.items():
+            if (section, key) == ("webhooks", "signing_key"):
+                smsgate_signing_key_set(account_id=account_id, key=value)
+            elif (section, key) not in WRITE_ONLY:
+                public.setdefault(section, {})[key] = value
+        public.setdefault(section, {})
+    if replace and "signing_key" not in written.get("webhooks", {}):
+        smsgate_signing_key_set(account_id=account_id, key="")  # a PUT replaces the whole object
+    SmsGateSettings.objects.filter(pk=row.pk).update(public=public, updated_at=timezone.now())
+    return public
