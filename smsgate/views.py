@@ -90,6 +90,10 @@ class SmsGateView(ApiView):
         scope = self.scopes.get(request.method)
         if scope and not request.auth.may(scope):
             raise drf_exceptions.PermissionDenied(f"scope required: {scope}")
+        # An id in the path of no form we give or take (messages, devices, webhooks, tokens)
+        # names nothing, and never reaches the database (PostgreSQL refuses a NUL in a text).
+        if not all(is_message_id(value) for value in kwargs.values()):
+            raise drf_exceptions.NotFound()
 
     @property
     def account(self):
@@ -182,13 +186,6 @@ class MessageApi(SmsGateView):
     """One message's state; cancel it (what no phone has taken yet)."""
 
     scopes = {"GET": "messages:read", "DELETE": "messages:cancel"}
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        # An id of no form we give or take names no message (and never reaches the database:
-        # PostgreSQL refuses a NUL in a text).
-        if not is_message_id(kwargs["message_id"]):
-            raise drf_exceptions.NotFound()
 
     def get(self, request: Request, message_id: str) -> Response:
         rows = message_group_get(account_id=self.account.pk, message_id=message_id)

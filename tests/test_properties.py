@@ -182,6 +182,10 @@ def test_any_smsgate_request_gets_its_json_answer_below_500(smsgate_client, worl
     assert_smsgate_sane(smsgate_client.get(f"{base}/messages", query))
     assert_smsgate_sane(smsgate_client.get(f"{base}/messages/{path_id}"))
     assert_smsgate_sane(smsgate_client.delete(f"{base}/message/{path_id}"))
+    for method, path in [("PATCH", "settings"), ("PUT", "settings"), ("POST", "webhooks"), ("POST", "auth/token")]:
+        sent = smsgate_client.generic(method, f"{base}/{path}", json.dumps(body), content_type="application/json")
+        assert_smsgate_sane(sent)
+    assert_smsgate_sane(smsgate_client.delete(f"{base}/webhooks/{path_id}"))
     assert other_accounts_data(world.pk) == before
 
 
