@@ -24,6 +24,7 @@ WAKE = "gateway.wake"  # new work for the phone: push what it may take
 CANCEL = "gateway.cancel"  # drop the job ``message_id`` if not sent yet
 CLOSE = "gateway.close"  # the phone's token was revoked or rolled: close the socket
 SETTINGS = "gateway.settings"  # its settings changed (its rate): an app phone fetches them again
+EXPORT = "gateway.export"  # send again, as received SMS, what arrived between ``since`` and ``until``
 
 
 def gateway_group_name(gateway_id: int) -> str:

@@ -87,6 +87,12 @@ class AppEventsConsumer(DirectDispatchMixin, AsyncConsumer):
     async def gateway_settings(self, event: dict[str, Any]) -> None:
         await self._write(sse_event("SettingsUpdated"))
 
+    async def gateway_export(self, event: dict[str, Any]) -> None:
+        # The app forwards the SMS it received then to its webhooks (our inbound URL): stored
+        # once each, and told to the account's webhooks (SMS Gate's client API's inbox refresh).
+        data = {"since": event["since"], "until": event["until"], "messageTypes": ["SMS"], "triggerWebhooks": True}
+        await self._write(sse_event("MessagesExportRequested", data))
+
     async def gateway_close(self, event: dict[str, Any]) -> None:
         # The device's token was rolled or revoked, or a new device registered: the end of
         # this stream, unless it is a newer one than the signal (the sweep repeats it).

@@ -306,6 +306,9 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         # Its rate changed, or it was disabled: no push from a wake until the database is read.
         self.room = 0
 
+    async def gateway_export(self, event: dict[str, Any]) -> None:
+        pass  # our agent forwards every SMS it receives as it comes: there is nothing to send again
+
     async def gateway_close(self, event: dict[str, Any]) -> None:
         # The token was rolled or the phone revoked: the end of this socket, unless it connected
         # with the new token (the sweep repeats the signal for a while).

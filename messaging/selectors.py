@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from accounts.models import ApiKey
@@ -14,7 +14,7 @@ from core.db import as_datetime, execute_prepared, model_from_row
 
 from . import queries
 from .jobs import Job
-from .models import Message, MessageStatus
+from .models import InboundSms, Message, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,18 @@ def message_page(
         messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
     fields = ["id", "to", "status", "created_at", "sent_at", "delivered_at", "failed_at", "error_message"]
     return list(messages.order_by("-created_at", "-pk").only(*fields)[:limit])
+
+
+def inbound_sms_for_client(
+    *, account_id: int, since: datetime | None, until: datetime | None, gateway: int | None
+) -> QuerySet[InboundSms]:
+    """The account's received SMS, newest first, for SMS Gate's client API's inbox."""
+    rows = InboundSms.objects.filter(account_id=account_id).order_by("-received_at", "-pk")
+    if since is not None:
+        rows = rows.filter(received_at__gte=since)
+    if until is not None:
+        rows = rows.filter(received_at__lt=until)
+    return rows if gateway is None else rows.filter(gateway_id=gateway)
 
 
 def message_group_get(*, account_id: int, message_id: str) -> list[Message]:

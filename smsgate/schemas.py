@@ -142,3 +142,24 @@ class WebhookRegistration(Schema):
     url = text("url", required=True, non_empty=True)
     event = text("event", required=True, non_empty=True)
     deviceId = text("deviceId")
+
+
+class InboxRefresh(Schema):
+    """``POST /inbox/refresh`` (and the deprecated export paths): the phones send again what
+    they received in that time, as received SMS."""
+
+    since = _time("since", required=True)
+    until = _time("until", required=True)
+    deviceId = text("deviceId")
+
+
+class InboxQuery(Schema):
+    """``GET /inbox``: the SMS the account's phones received, newest first."""
+
+    since = _time("from", name="from")
+    until = _time("to", name="to")
+    deviceId = text("deviceId")
+    type = choice("type", ["SMS", "DATA_SMS", "MMS", "MMS_DOWNLOADED"])
+    limit = integer("limit", 1, 500, query=True)
+    offset = integer("offset", 0, 1_000_000, query=True)
+    includeAttachments = choice("includeAttachments", ["true", "false", "True", "False"])

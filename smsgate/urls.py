@@ -6,6 +6,9 @@ from .views import (
     DeviceApi,
     DevicesApi,
     HealthApi,
+    InboxApi,
+    InboxRefreshApi,
+    LogsApi,
     MessageApi,
     MessagesApi,
     SettingsApi,
@@ -20,6 +23,10 @@ from .views import (
 urlpatterns = [
     re_path(r"^health(?:/(?P<probe>live|ready|startup))?/?$", HealthApi.as_view(), name="smsgate-health"),
     re_path(r"^messages?/?$", MessagesApi.as_view(), name="smsgate-messages"),
+    # Before the message routes: "inbox" is no message id.
+    re_path(r"^(?:messages/)?inbox/(?:refresh|export)/?$", InboxRefreshApi.as_view(), name="smsgate-inbox-refresh"),
+    re_path(r"^inbox/?$", InboxApi.as_view(), name="smsgate-inbox"),
+    re_path(r"^logs/?$", LogsApi.as_view(), name="smsgate-logs"),
     re_path(r"^messages?/(?P<message_id>[^/]+)/?$", MessageApi.as_view(), name="smsgate-message"),
     re_path(r"^devices?/?$", DevicesApi.as_view(), name="smsgate-devices"),
     re_path(r"^devices?/(?P<device>[^/]+)/?$", DeviceApi.as_view(), name="smsgate-device"),

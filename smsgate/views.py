@@ -26,18 +26,21 @@ from core import ratelimit
 from core.api import ApiAnswer, ApiView, json_object
 from core.errors import ApiError, RateLimited, ValidationFailed, api_exception_handler
 from core.health import readiness
-from gateways.models import Gateway
+from core.phone_signals import EXPORT, gateway_signal
+from gateways.models import Gateway, GatewayKind
 from gateways.selectors import gateway_list_online, gateway_pick_for_message
 from gateways.services import gateway_revoke
 from messaging.lifecycle import message_wants_phone
 from messaging.models import MessagePriority, new_message_id
 from messaging.phone import carrier_for_number
-from messaging.selectors import message_group_get, message_group_page
+from messaging.selectors import inbound_sms_for_client, message_group_get, message_group_page
 from messaging.services import GroupRecipient, message_group_cancel, message_group_send
 from webhooks.services import WebhookRefused, smsgate_webhook_delete, smsgate_webhook_register, smsgate_webhooks
 
 from .auth import Caller, SmsGateBasicAuthentication, SmsGateBearerAuthentication
 from .schemas import (
+    InboxQuery,
+    InboxRefresh,
     ListQuery,
     SendMessage,
     SendQuery,
@@ -385,3 +388,64 @@ class SettingsApi(SmsGateView):
 
     def patch(self, request: Request) -> Response:
         return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=False))
+
+
+class InboxRefreshApi(SmsGateView):
+    """Ask the account's app phones (or one) to send again what they received in a time range:
+    it arrives as received SMS, stored once each, and reaches the account's webhooks. Our own
+    agent forwards every SMS as it comes, so it has nothing to send again."""
+
+    scopes = {"POST": "inbox:refresh"}
+
+    def post(self, request: Request) -> Response:
+        body = InboxRefresh.check(json_object(request))
+        if body["since"] > body["until"]:
+            raise ValidationFailed("since must not be after until", code="invalid_request")
+        phones = _account_phones(self.account).filter(kind=GatewayKind.APP).exclude(device_id="")
+        if device := body.get("deviceId"):
+            phones = phones.filter(**_device_lookup(device))
+            if not phones.exists():
+                raise ValidationFailed("deviceId is not an app phone of this account", code="invalid_device")
+        since, until = wire_time(body["since"]), wire_time(body["until"])
+        for gateway_id in phones.values_list("pk", flat=True):
+            gateway_signal(gateway_id=gateway_id, event=EXPORT, since=since, until=until)
+        headers = {"Deprecation": "true"} if "export" in request.path else {}
+        return Response({}, status=202, headers=headers)
+
+
+class InboxApi(SmsGateView):
+    """The SMS the account's phones received, newest first (SMS Gate's own server answers 501:
+    it keeps none; we keep them, as ``GET /api/v1/sms/inbox`` reads them)."""
+
+    scopes = {"GET": "inbox:list"}
+
+    def get(self, request: Request) -> Response:
+        query = InboxQuery.check(request.query_params)
+        if query.get("type", "SMS") != "SMS":
+            return Response([], headers={"X-Total-Count": "0"})
+        rows = inbound_sms_for_client(
+            account_id=self.account.pk, since=query.get("from"), until=query.get("to"), gateway=None
+        )
+        if device := query.get("deviceId"):
+            phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+            rows = rows.filter(gateway_id=phone.pk if phone else -1)
+        offset, limit = query.get("offset", 0), query.get("limit", 50)
+        items = [
+            {
+                "id": str(sms.pk),
+                "type": "SMS",
+                "sender": sms.sender,
+                "contentPreview": sms.body,
+                "createdAt": wire_time(sms.received_at),
+                "simNumber": sms.sim_slot + 1 if sms.sim_slot is not None else None,
+            }
+            for sms in rows[offset : offset + limit]
+        ]
+        return Response(items, headers={"X-Total-Count": str(rows.count())})
+
+
+class LogsApi(SmsGateView):
+    scopes = {"GET": "logs:read"}
+
+    def get(self, request: Request) -> Response:
+        raise NotOffered("device logs are not kept by this server (not offered)")

@@ -296,3 +296,38 @@ def test_webhooks_in_smsgates_shape_are_registered_and_delivered_signed(web_serv
             assert api.get_webhooks() == []
     finally:
         receiver.server.shutdown()
+
+
+def test_the_inbox_lists_what_phones_received_and_a_refresh_asks_the_app_again(web_server, login):
+    from datetime import UTC, datetime, timedelta
+
+    created = gateway_create(name="inbox-phone", kind=GatewayKind.APP)
+    app = FakeApp(http_transport(web_server.url))
+    assert app.register(created.raw_token).status == 201
+    app.load_settings()
+    [hook] = app.webhooks()
+    assert app.forward_sms(hook["url"], text="Reply YES", sender="+959441234567", event_id="in-1").status == 204
+    assert app.open_events(web_server.ws_url).status_code == 200
+    try:
+        wait_for(lambda: Gateway.objects.get(pk=created.gateway.pk).is_connected, what="stream open")
+        with library_client(web_server, *login) as api:
+            [received] = api.list_inbox_messages()
+            assert (received.sender, received.content_preview, received.message_type) == (
+                "+959441234567",
+                "Reply YES",
+                "SMS",
+            )
+            now = datetime.now(UTC)
+            api.refresh_inbox(domain.InboxRefreshRequest(since=now - timedelta(days=1), until=now))
+        asked = json.loads(app.wait_event("MessagesExportRequested", timeout=10))
+        assert asked["messageTypes"] == ["SMS"] and asked["since"] < asked["until"]
+        # The app answers by forwarding them again: stored once.
+        assert app.forward_sms(hook["url"], text="Reply YES", sender="+959441234567", event_id="in-1").status == 204
+        with library_client(web_server, *login) as api:
+            assert len(api.list_inbox_messages()) == 1
+            with pytest.raises(errors.APIError) as logs:
+                api.get_logs()
+            assert logs.value.status_code == 501
+    finally:
+        app.close_events()
+        wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), what="offline")
