@@ -44,7 +44,17 @@ from webhooks.services import webhook_emit, webhook_wanted
 from . import queries
 from .encoding import sms_encoding
 from .jobs import Job
-from .models import AppState, Message, MessageEvent, MessageEventType, MessagePriority, MessageStatus, new_message_id
+from .models import (
+    CANCELLED_ERROR,
+    CANCELLED_ON_PHONE_ERROR,
+    AppState,
+    Message,
+    MessageEvent,
+    MessageEventType,
+    MessagePriority,
+    MessageStatus,
+    new_message_id,
+)
 from .phone import carrier_for_number
 from .selectors import MessageState
 from .testmode import (
@@ -56,9 +66,6 @@ from .testmode import (
 )
 
 EXPIRED_ERROR = "Expired: no gateway available"
-CANCELLED_ERROR = "Cancelled by an operator"
-CANCELLED_BY_CLIENT_ERROR = "Cancelled by the client"
-CANCELLED_ON_PHONE_ERROR = "Cancelled on the phone"
 NO_REPORT_ERROR = "Expired: the phone never reported it"
 # A job an app phone fetched is the phone's to report: the app itself fails it past its
 # validity. Only a phone silent this long after the expiry has it failed here.

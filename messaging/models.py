@@ -59,6 +59,13 @@ class AppState(models.TextChoices):
     CANCELLED = "Cancelled"
 
 
+# Why a message that never went out ended failed, when it was cancelled (messaging/lifecycle.py).
+CANCELLED_ERROR = "Cancelled by an operator"
+CANCELLED_BY_CLIENT_ERROR = "Cancelled by the client"
+CANCELLED_ON_PHONE_ERROR = "Cancelled on the phone"
+CANCELLED_ERRORS = (CANCELLED_ERROR, CANCELLED_BY_CLIENT_ERROR, CANCELLED_ON_PHONE_ERROR)
+
+
 class MessagePriority(models.IntegerChoices):
     NORMAL = 0, "Normal"
     HIGH = 5, "High"  # a client's "priority": "high"; OTPs still go first

@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from accounts.models import ApiKey
@@ -14,7 +14,7 @@ from core.db import as_datetime, execute_prepared, model_from_row
 
 from . import queries
 from .jobs import Job
-from .models import InboundSms, Message, MessageStatus
+from .models import CANCELLED_ERRORS, AppState, InboundSms, Message, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,40 @@ def message_group_exists(*, account_id: int, message_id: str) -> bool:
     return Message.objects.filter(account_id=account_id, group_id=message_id).exists()
 
 
+_WAITING = Q(status__in=[MessageStatus.PENDING, MessageStatus.QUEUED])
+# Each recipient's state in SMS Gate's words (the app's, AppState), as one condition on its row.
+APP_STATE_OF_ROW = {
+    AppState.CANCELLING: _WAITING & Q(cancel_requested_at__isnull=False),
+    AppState.PENDING: _WAITING
+    & Q(cancel_requested_at__isnull=True, handed_over_at__isnull=True, phone_state__in=["", AppState.PENDING]),
+    AppState.PROCESSED: _WAITING
+    & Q(cancel_requested_at__isnull=True)
+    & (Q(handed_over_at__isnull=False) | ~Q(phone_state__in=["", AppState.PENDING])),
+    AppState.SENT: Q(status=MessageStatus.SENT),
+    AppState.DELIVERED: Q(status=MessageStatus.DELIVERED),
+    AppState.CANCELLED: Q(status=MessageStatus.FAILED, error_message__in=CANCELLED_ERRORS),
+    AppState.FAILED: Q(status=MessageStatus.FAILED) & ~Q(error_message__in=CANCELLED_ERRORS),
+}
+
+
+def _groups_in_state(groups: QuerySet, state: str) -> QuerySet:
+    """Groups whose state, by SMS Gate's rule (first match: any Pending, any Cancelling, any
+    Cancelled, any Processed, all Failed, all Delivered, else Sent), is ``state``."""
+    counts = {name: Count("pk", filter=condition) for name, condition in APP_STATE_OF_ROW.items()}
+    groups = groups.annotate(rows=Count("pk"), **{f"n_{name}": count for name, count in counts.items()})
+    before = Q()
+    for name in (AppState.PENDING, AppState.CANCELLING, AppState.CANCELLED, AppState.PROCESSED):
+        if name == state:
+            return groups.filter(before, **{f"n_{name}__gt": 0})
+        before &= Q(**{f"n_{name}": 0})
+    all_failed, all_delivered = Q(n_Failed=F("rows")), Q(n_Delivered=F("rows"))
+    if state == AppState.FAILED:
+        return groups.filter(before & all_failed)
+    if state == AppState.DELIVERED:
+        return groups.filter(before & all_delivered & ~all_failed)
+    return groups.filter(before & ~all_failed & ~all_delivered)
+
+
 def message_group_page(
     *,
     account_id: int,
@@ -166,21 +200,29 @@ def message_group_page(
     since: datetime | None = None,
     until: datetime | None = None,
     oldest_first: bool = False,
+    state: str | None = None,
+    gateway_id: int | None = None,
 ) -> tuple[list[list[Message]], int]:
     """A page of the account's messages as SMS Gate's client API lists them (a message to
     several recipients is one item; one sent through ``/api/v1`` is its own), and how many
-    there are in all."""
-    rows = Message.objects.filter(account_id=account_id, is_test=False)
+    there are in all; ``state``: only those in that state (SMS Gate's name); ``gateway_id``:
+    only those one of whose recipients went to that phone."""
+    everything = Message.objects.filter(account_id=account_id, is_test=False).annotate(key=Coalesce("group_id", "id"))
+    rows = everything
     if since is not None:
         rows = rows.filter(created_at__gte=since)
     if until is not None:
         rows = rows.filter(created_at__lt=until)
-    groups = rows.annotate(key=Coalesce("group_id", "id")).values("key").annotate(first=Min("created_at"))
+    groups = rows.values("key").annotate(first=Min("created_at"))
+    if gateway_id is not None:
+        groups = groups.filter(key__in=everything.filter(gateway_id=gateway_id).values("key"))
+    if state is not None:
+        groups = _groups_in_state(groups, state)
     total = groups.count()
     ordered = groups.order_by("first" if oldest_first else "-first", "key")[offset : offset + limit]
     keys = [group["key"] for group in ordered]
     members: dict[str, list[Message]] = {key: [] for key in keys}
-    chosen = rows.annotate(key=Coalesce("group_id", "id")).filter(key__in=keys)
+    chosen = everything.filter(key__in=keys)
     for message in chosen.order_by("group_position", "created_at"):
         members[message.key].append(message)
     return [members[key] for key in keys], total

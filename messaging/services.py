@@ -20,14 +20,13 @@ from webhooks.models import WebhookEventType
 from webhooks.services import webhook_emit
 
 from .lifecycle import (
-    CANCELLED_BY_CLIENT_ERROR,
     FINISHED,
     MessageActionRefused,
     message_cancel,
     message_create,
     message_wake_after_commit,
 )
-from .models import InboundSms, Message, MessagePriority, is_message_id
+from .models import CANCELLED_BY_CLIENT_ERROR, InboundSms, Message, MessagePriority, is_message_id
 from .phone import carrier_for_number, normalize_phone_number
 from .selectors import message_get_by_idempotency_key, message_group_exists, message_group_get
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from messaging.lifecycle import CANCELLED_BY_CLIENT_ERROR, CANCELLED_ERROR, CANCELLED_ON_PHONE_ERROR
-from messaging.models import Message, MessageStatus
+from messaging.models import CANCELLED_ERRORS, Message, MessageStatus
 
-_CANCELLED = {CANCELLED_ERROR, CANCELLED_BY_CLIENT_ERROR, CANCELLED_ON_PHONE_ERROR}
+_CANCELLED = set(CANCELLED_ERRORS)
 
 
 def device_id(gateway) -> str:

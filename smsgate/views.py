@@ -170,8 +170,10 @@ class MessagesApi(SmsGateView):
 
     def get(self, request: Request) -> Response:
         query = ListQuery.check(request.query_params)
-        if "state" in query or "deviceId" in query:
-            raise NotOffered("filtering the list by state or deviceId is not offered by this server yet")
+        gateway_id = None
+        if device := query.get("deviceId"):
+            phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+            gateway_id = phone.pk if phone is not None else -1
         groups, total = message_group_page(
             account_id=self.account.pk,
             limit=query.get("limit", 50),
@@ -179,6 +181,8 @@ class MessagesApi(SmsGateView):
             since=query.get("from"),
             until=query.get("to"),
             oldest_first=query.get("sort") == "created_at",
+            state=query.get("state"),
+            gateway_id=gateway_id,
         )
         with_content = query.get("includeContent", "false").lower() == "true"
         items = [state_body(rows[0].group_id or rows[0].pk, rows, with_content=with_content) for rows in groups]

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from core.times import parse_zoned_time
 from gateways.models import Gateway
-from messaging.lifecycle import CANCELLED_BY_CLIENT_ERROR, CANCELLED_ERROR, CANCELLED_ON_PHONE_ERROR
-from messaging.models import Message
+from messaging.models import CANCELLED_ERRORS, Message
 from webhooks.models import WebhookEventType
 from webhooks.services import SmsGateEvent
 
@@ -24,7 +23,7 @@ _MESSAGE_EVENTS = {
     WebhookEventType.MESSAGE_DELIVERED: "sms:delivered",
     WebhookEventType.MESSAGE_FAILED: "sms:failed",
 }
-_CANCELLED = {CANCELLED_ERROR, CANCELLED_BY_CLIENT_ERROR, CANCELLED_ON_PHONE_ERROR}
+_CANCELLED = set(CANCELLED_ERRORS)
 
 
 def _time(text: Any) -> str:

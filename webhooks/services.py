@@ -187,16 +187,6 @@ def webhook_endpoints_changed(sender: type = WebhookEndpoint, **kwargs: object) 
     invalidate(ENDPOINTS_TOPIC)
 
 
-def _load_subscriptions(_key: object) -> dict[int, list[tuple[int, frozenset[str], bool]]]:
-    """Per account: its enabled Standard Webhooks endpoints (id, events asked for, whether
-    test events too)."""
-    subscriptions: dict[int, list[tuple[int, frozenset[str], bool]]] = {}
-    enabled = WebhookEndpoint.objects.filter(enabled=True, style=WebhookStyle.STANDARD)
-    for pk, account_id, events, tests in enabled.values_list("pk", "account_id", "events", "receive_test_events"):
-        subscriptions.setdefault(account_id, []).append((pk, frozenset(events), tests))
-    return subscriptions
-
-
 @dataclass(frozen=True)
 class SmsGateHook:
     pk: int
@@ -205,18 +195,27 @@ class SmsGateHook:
     device_filter: str
 
 
-def _load_smsgate_hooks(_key: object) -> dict[int, list[SmsGateHook]]:
-    """Per account: its enabled SMS Gate-style registrations."""
-    hooks: dict[int, list[SmsGateHook]] = {}
-    enabled = WebhookEndpoint.objects.filter(enabled=True, style=WebhookStyle.SMSGATE)
-    for pk, account_id, client_id, events, device in enabled.values_list(
-        "pk", "account_id", "client_id", "events", "device_filter"
-    ):
-        hooks.setdefault(account_id, []).append(SmsGateHook(pk, client_id, events[0] if events else "", device))
-    return hooks
+@dataclass(frozen=True)
+class Subscriptions:
+    """Per account: its enabled Standard Webhooks endpoints (id, events asked for, whether
+    test events too), and its SMS Gate-style registrations."""
+
+    standard: dict[int, list[tuple[int, frozenset[str], bool]]]
+    smsgate: dict[int, list[SmsGateHook]]
 
 
-_smsgate_hooks = Memo(ENDPOINTS_TOPIC, _load_smsgate_hooks)
+def _load_subscriptions(_key: object) -> Subscriptions:
+    loaded = Subscriptions({}, {})
+    columns = ["pk", "account_id", "events", "receive_test_events", "style", "client_id", "device_filter"]
+    for pk, account_id, events, tests, style, client_id, device in WebhookEndpoint.objects.filter(
+        enabled=True
+    ).values_list(*columns):
+        if style == WebhookStyle.SMSGATE:
+            hook = SmsGateHook(pk, client_id, events[0] if events else "", device)
+            loaded.smsgate.setdefault(account_id, []).append(hook)
+        else:
+            loaded.standard.setdefault(account_id, []).append((pk, frozenset(events), tests))
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -250,9 +249,10 @@ _subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
 def webhook_wanted(event: str) -> bool:
     """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not.
     SMS Gate-style registrations want every event they may be told of."""
-    if _smsgate_hooks.get():
+    subscriptions = _subscriptions.get()
+    if subscriptions.smsgate:
         return True
-    return any(event in events for endpoints in _subscriptions.get().values() for _, events, _tests in endpoints)
+    return any(event in events for endpoints in subscriptions.standard.values() for _, events, _tests in endpoints)
 
 
 def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: bool = False) -> int:
@@ -260,11 +260,14 @@ def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: boo
     caller's transaction. ``test``: caused by a test-mode key: only for endpoints that asked
     for test events, and as ``test.<event>`` (with ``"test": true``), so that no receiver
     takes it for a live one. Returns how many were queued."""
+    subscriptions = _subscriptions.get()
     endpoints = [
-        pk for pk, events, tests in _subscriptions.get().get(account_id, []) if event in events and (tests or not test)
+        pk
+        for pk, events, tests in subscriptions.standard.get(account_id, [])
+        if event in events and (tests or not test)
     ]
     queued = _queue(endpoints, f"test.{event}" if test else event, data, test=test)
-    hooks = _smsgate_hooks.get().get(account_id) if not test else None
+    hooks = subscriptions.smsgate.get(account_id) if not test else None
     if hooks and _smsgate_translator is not None:
         translated = _smsgate_translator(event, data)
         if translated is not None:
@@ -333,7 +336,7 @@ def webhook_gateway_changed(*, gateway_id: int, name: str, account_id: int | Non
     """A phone came online or went offline: its account hears (a shared-pool phone's: every
     account that asked)."""
     event = WebhookEventType.GATEWAY_ONLINE if online else WebhookEventType.GATEWAY_OFFLINE
-    subscribed = _subscriptions.get()
+    subscribed = _subscriptions.get().standard
     accounts = [account_id] if account_id is not None else list(subscribed)
     data = {"gateway_id": gateway_id, "gateway": name, "online": online}
     return sum(webhook_emit(account_id=account, event=event, data=data) for account in accounts)

@@ -22,8 +22,8 @@ from gateways.mobile import app_signing_key
 from gateways.models import Gateway, GatewayKind
 from gateways.selectors import gateway_list_online
 from gateways.services import gateway_create, gateway_revoke, gateway_roll_token, gateway_set_enabled
-from messaging.lifecycle import CANCELLED_ERROR, message_cancel, message_expire_overdue
-from messaging.models import InboundSms, Message, MessagePriority, MessageStatus
+from messaging.lifecycle import message_cancel, message_expire_overdue
+from messaging.models import CANCELLED_ERROR, InboundSms, Message, MessagePriority, MessageStatus
 from tests.conftest import message_send_now
 from tests.fake_app import FakeApp, django_transport
 
