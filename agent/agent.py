@@ -112,6 +112,7 @@ def websocket_url(server: str) -> str:
 
 
 FINAL_STATES = ("done", "failed", "dropped")
+ENCRYPTED_REFUSAL = "Refused by the phone: the message is end-to-end encrypted and this agent has no passphrase"
 # What the server may send as a recipient: E.164. The agent checks again before the radio.
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 # Heartbeats more often than this would drain the battery: a server asking for it is ignored.
@@ -493,7 +494,12 @@ class Agent:
         if not self.journal.set_state(message_id, "sending", only_from=("accepted",)):
             return
         job = self.journal.job(message_id)
-        ok, error_code, error = await self.driver.send(job)
+        if job.get("encrypted") is True:
+            # Number and text encrypted end to end by an SMS Gate client, with a passphrase only
+            # the SMS Gateway app is given: this agent cannot send it, and says why.
+            ok, error_code, error = False, "encrypted", ENCRYPTED_REFUSAL
+        else:
+            ok, error_code, error = await self.driver.send(job)
         if not ok:
             self.journal.set_state(message_id, "failed")
             self.report("failed", message_id, error=error, error_code=error_code)

@@ -95,6 +95,8 @@ def _job_frame(job: Job, sims: object) -> dict[str, Any]:
         "sim_slot": dispatch.sim_slot_for(sims, job.carrier),
         "priority": "otp" if job.priority > 0 else "normal",
         "expires_at": api_time(job.expires_at),
+        # End-to-end encrypted number and text: an agent without the passphrase reports it failed.
+        **({"encrypted": True} if job.encrypted else {}),
     }
 
 

@@ -161,7 +161,7 @@ def _message_item(fetched: mobile.AppJob) -> dict[str, Any]:
         "textMessage": {"text": fetched.text()},
         "phoneNumbers": [job.to],
         "withDeliveryReport": True,
-        "isEncrypted": False,
+        "isEncrypted": job.encrypted,  # the app decrypts with its own passphrase
         "validUntil": app_time(job.expires_at),
         "state": fetched.state,
         "createdAt": app_time(job.created_at),

@@ -133,6 +133,11 @@ def gateway_revoke(*, gateway: Gateway) -> Gateway:
     gateway.save(update_fields=["revoked_at", "enabled"])
     _app_login_end(gateway)
     gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REVOKED)
+    # Offline now, as after a roll: an app phone online by its polling alone has no connection
+    # for the close signal to end, and must not count as online (or take work) meanwhile.
+    connected = Gateway.objects.filter(pk=gateway.pk).exclude(connection_id="")
+    _connection_ended(connected, gateway_id=gateway.pk, reason="revoked")
+    gateway.is_connected, gateway.connection_id = False, ""
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
     return gateway
 

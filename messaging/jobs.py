@@ -29,6 +29,8 @@ class Job:
     carrier: str
     created_at: datetime
     expires_at: datetime
+    # Number and text end-to-end encrypted (an SMS Gate client's): only the app can send it.
+    encrypted: bool = False
 
     @classmethod
     def of(cls, message: Message) -> Job:
@@ -42,6 +44,7 @@ class Job:
             message.carrier,
             message.created_at,
             message.expires_at,
+            message.is_encrypted,
         )
 
     def text(self) -> str:
@@ -60,6 +63,7 @@ class Job:
             "carrier": self.carrier,
             "created_at": self.created_at.timestamp(),
             "expires_at": self.expires_at.timestamp(),
+            "encrypted": self.encrypted,
         }
 
     @classmethod
@@ -77,6 +81,7 @@ class Job:
                 str(data["carrier"] or ""),
                 datetime.fromtimestamp(data["created_at"], UTC),
                 datetime.fromtimestamp(data["expires_at"], UTC),
+                data.get("encrypted") is True,
             )
         except (KeyError, TypeError, ValueError, OverflowError, OSError):
             return None

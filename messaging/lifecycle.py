@@ -164,6 +164,7 @@ def message_create(
     message_id: str | None = None,
     group_id: str | None = None,
     group_position: int | None = None,
+    is_encrypted: bool = False,
 ) -> Message:
     """Store a message, queued on the phone the caller chose (else pending), and wake that
     phone once the row is committed.
@@ -214,6 +215,7 @@ def message_create(
         "group_position": group_position,
         "send_at": send_at,
         "is_test": is_test,
+        "is_encrypted": is_encrypted,
     }
     execute_prepared(queries.MESSAGE_INSERT, [row[column] for column in queries.MESSAGE_INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s

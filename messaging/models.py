@@ -83,7 +83,8 @@ class Message(models.Model):
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
-    to = models.CharField(max_length=16)
+    # E.164; or, end-to-end encrypted by an SMS Gate client (``is_encrypted``), its ciphertext.
+    to = models.CharField(max_length=255)
     # What operators see. For an OTP the code is masked here and the real text is sealed in
     # ``sealed_body`` until a phone takes it (codes are never stored in the clear).
     body = models.TextField()
@@ -128,6 +129,9 @@ class Message(models.Model):
     # Sent with a test-mode key (api_test_...): never given to a phone; messaging/testmode.py
     # moves it on by itself, and only test keys see it (docs/test-mode.md).
     is_test = models.BooleanField("test", default=False, db_default=False, editable=False)
+    # Text and number encrypted by an SMS Gate client with a passphrase only its phone (the app)
+    # holds: stored and passed on as they came, never read (docs/smsgate-clients.md).
+    is_encrypted = models.BooleanField("encrypted", default=False, db_default=False, editable=False)
 
     class Meta:
         constraints = [

@@ -50,6 +50,7 @@ MESSAGE_INSERT_COLUMNS = [
     "group_position",
     "send_at",
     "is_test",
+    "is_encrypted",
 ]
 # Columns the INSERT leaves to the database's default, with the value the row then holds.
 MESSAGE_INSERT_DEFAULTS = {"phone_state": ""}
@@ -92,7 +93,18 @@ WHERE id = %s AND gateway_id = %s AND status = '{SENT}' RETURNING id
 PUSH_WINDOW = (
     f"SELECT COALESCE(SUM(segments), 0), MIN(pushed_at) FROM {MESSAGE} WHERE gateway_id = %s AND pushed_at > %s"
 )
-JOB_COLUMNS = ["id", "to", "body", "sealed_body", "segments", "priority", "carrier", "expires_at", "created_at"]
+JOB_COLUMNS = [
+    "id",
+    "to",
+    "body",
+    "sealed_body",
+    "segments",
+    "priority",
+    "carrier",
+    "expires_at",
+    "created_at",
+    "is_encrypted",
+]
 JOBS_WAITING = f"""
 SELECT {_names(JOB_COLUMNS)} FROM {MESSAGE}
 WHERE gateway_id = %s AND status = '{QUEUED}' AND pushed_at IS NULL AND expires_at > %s

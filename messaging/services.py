@@ -286,6 +286,7 @@ def message_group_send(
     send_at: datetime | None = None,
     expires_at: datetime | None = None,
     id_from_server: bool = False,
+    encrypted: bool = False,
 ) -> list[Message]:
     """One message to several recipients, as SMS Gate's client API sends it: a row each,
     stored together or not at all, under ``group_id``. An id already used by the account is a
@@ -306,6 +307,7 @@ def message_group_send(
             message_id=group_id if id_from_server and len(recipients) == 1 else None,
             group_id=group_id,
             group_position=position,
+            is_encrypted=encrypted,
         )
 
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.errors import ValidationFailed
 from core.schema import Field, Schema, array_of, choice, integer, nested, text
+from core.text import is_storable_text
 from core.times import parse_time_assuming_utc
 from messaging.services import phone_number_check, sms_text_check
 
@@ -52,18 +53,18 @@ def _boolean(name: str) -> Field:
 
 
 class TextContent(Schema):
-    text = Field({"type": "string", "minLength": 1}, check=sms_text_check, required=True)
+    text = text("text", required=True, non_empty=True)
 
 
 class SendMessage(Schema):
     """``POST /messages``: a text to one or more numbers."""
 
     id = Field({"type": "string", "pattern": MESSAGE_ID_PATTERN}, check=_message_id)
-    message = Field({"type": "string"}, check=sms_text_check, description="legacy: the text")
+    message = text("message", description="legacy: the text")
     textMessage = nested(TextContent, "textMessage", message="textMessage must be an object with a text")
     dataMessage = Field({"type": "object"}, description="data SMS: not offered (400)")
     phoneNumbers = array_of(
-        Field({"type": "string"}, check=phone_number_check),
+        text("phoneNumbers", non_empty=True, message="each phone number must be a non-empty string"),
         "phoneNumbers",
         max_items=MAX_RECIPIENTS,
         message=f"phoneNumbers must be a list of 1 to {MAX_RECIPIENTS} numbers",
@@ -105,14 +106,36 @@ def recipients_unique(numbers: list[str]) -> list[str]:
     return numbers
 
 
+# An encrypted text or number is ciphertext, longer than what it hides; past these, refused.
+MAX_ENCRYPTED_TEXT = 65535
+MAX_ENCRYPTED_NUMBER = 255
+
+
 def content_text(body: dict[str, Any]) -> str:
-    """The text of a send: exactly one of ``message``, ``textMessage`` and ``dataMessage``."""
+    """The text of a send: exactly one of ``message``, ``textMessage`` and ``dataMessage``;
+    checked as any SMS text, or, encrypted, as ciphertext (stored text, at most 65535)."""
     given = [name for name in ("message", "textMessage", "dataMessage") if name in body]
     if len(given) != 1:
         raise ValidationFailed("must specify exactly one of: textMessage or dataMessage", code="invalid_request")
     if given == ["dataMessage"]:
         raise ValidationFailed("data SMS are not offered by this server: send a textMessage", code="invalid_request")
-    return body["message"] if given == ["message"] else body["textMessage"]["text"]
+    content = body["message"] if given == ["message"] else body["textMessage"]["text"]
+    if not body.get("isEncrypted"):
+        return sms_text_check(content)
+    if not is_storable_text(content) or not 0 < len(content) <= MAX_ENCRYPTED_TEXT:
+        raise ValidationFailed("an encrypted text must be 1 to 65535 characters", code="invalid_request")
+    return content
+
+
+def recipient_numbers(body: dict[str, Any]) -> list[str]:
+    """The numbers, each E.164 (the guide's check), unique; encrypted ones as they came."""
+    numbers = body["phoneNumbers"]
+    if body.get("isEncrypted"):
+        if any(len(number) > MAX_ENCRYPTED_NUMBER or not is_storable_text(number) for number in numbers):
+            raise ValidationFailed("an encrypted phone number must be at most 255 characters", code="invalid_request")
+    else:
+        numbers = [phone_number_check(number) for number in numbers]
+    return recipients_unique(numbers)
 
 
 def _scopes(value: Any) -> list[str]:

@@ -80,7 +80,7 @@ def state_body(
         "deviceId": device_id,
         "state": message_state([recipient["state"] for recipient in recipients]),
         "isHashed": False,
-        "isEncrypted": False,
+        "isEncrypted": first.is_encrypted,
         "recipients": recipients,
         "states": times,
         "createdAt": wire_time(first.created_at),

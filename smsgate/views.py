@@ -48,7 +48,7 @@ from .schemas import (
     WebhookRegistration,
     content_text,
     is_message_id,
-    recipients_unique,
+    recipient_numbers,
 )
 from .services import smsgate_settings_get, smsgate_settings_write
 from .states import device_id, state_body, wire_time
@@ -116,9 +116,8 @@ def smsgate_send_answer(
     SendQuery.check(query)
     body = SendMessage.check(data)
     text = content_text(body)
-    numbers = recipients_unique(body["phoneNumbers"])
-    if body.get("isEncrypted"):
-        raise NotOffered("encrypted messages are not offered by this server yet")
+    numbers = recipient_numbers(body)
+    encrypted = body.get("isEncrypted", False)
     if body.get("deviceId"):
         raise NotOffered("choosing the device (deviceId) is not offered by this server yet")
     if "ttl" in body and "validUntil" in body:
@@ -142,7 +141,7 @@ def smsgate_send_answer(
     wants_phone = message_wants_phone(send_at=send_at, is_test=False, now=now)
     recipients = []
     for number in numbers:
-        carrier = carrier_for_number(number)
+        carrier = "" if encrypted else carrier_for_number(number)
         phone = gateway_pick_for_message(account_id=caller.login.account.pk, carrier=carrier) if wants_phone else None
         recipients.append(GroupRecipient(number, carrier, phone))
     message_id = body.get("id") or new_message_id()
@@ -155,6 +154,7 @@ def smsgate_send_answer(
         send_at=send_at,
         expires_at=expires_at,
         id_from_server="id" not in body,
+        encrypted=encrypted,
     )
     return ApiAnswer(state_body(message_id, rows), 202, {"Location": state_url(message_id)})
 

@@ -43,8 +43,9 @@ class MessageAdmin(ReadOnlyAdmin, ActionsNeedPermissionAdmin):
         "sent_at",
         "delivered_at",
         "is_test",
+        "is_encrypted",
     ]
-    list_filter = ["status", "gateway", "account", "priority", "is_test", "created_at"]
+    list_filter = ["status", "gateway", "account", "priority", "is_test", "is_encrypted", "created_at"]
     search_fields = ["id", "to"]
     date_hierarchy = "created_at"
     exclude = ["sealed_body"]

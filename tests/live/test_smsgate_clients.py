@@ -17,9 +17,10 @@ from django.core.cache import caches
 
 from accounts.models import Account
 from accounts.services import account_get_or_create, smsgate_login_issue
+from agent.agent import ENCRYPTED_REFUSAL
 from core.health import HEARTBEAT_KEY, worker_heartbeat_record
 from gateways.models import Gateway, GatewayKind
-from gateways.services import gateway_create, gateway_roll_token
+from gateways.services import gateway_create, gateway_revoke, gateway_roll_token
 from messaging.models import Message
 from tests.fake_app import AppPhone, FakeApp, http_transport
 
@@ -331,3 +332,38 @@ def test_the_inbox_lists_what_phones_received_and_a_refresh_asks_the_app_again(w
     finally:
         app.close_events()
         wait_for(lambda: not Gateway.objects.filter(is_connected=True).exists(), what="offline")
+
+
+def test_an_encrypted_message_reaches_the_app_as_it_came_and_our_agent_refuses_one(web_server, login, agents):
+    """The library's own encryptor (SMS Gate's format): number and text stored and passed to
+    the app unchanged, never checked as a number; the app decrypts with its passphrase."""
+    from android_sms_gateway.encryption import AESEncryptor
+
+    encryptor = AESEncryptor("the users passphrase", iterations=75_000)
+    created = gateway_create(name="e2e-app", kind=GatewayKind.APP, rate_per_minute=30)
+    app = FakeApp(http_transport(web_server.url))
+    assert app.register(created.raw_token).status == 201
+    base = f"{web_server.url}/api/3rdparty/v1"
+    with client.APIClient(*login, base_url=base, encryptor=encryptor) as api:
+        sent = api.send(domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("secret")))
+        assert sent.is_encrypted is False  # the library decrypts the answer for its caller
+        assert api.get_state(sent.id).recipients[0].phone_number == OOREDOO_NUMBER
+    stored = Message.objects.get(group_id=sent.id)
+    assert stored.is_encrypted and stored.to.startswith("$aes-256-cbc/") and "secret" not in stored.body
+    [job] = app.fetch()
+    assert (
+        job["isEncrypted"] is True and job["phoneNumbers"] == [stored.to] and job["textMessage"]["text"] == stored.body
+    )
+    assert encryptor.decrypt(job["phoneNumbers"][0]) == OOREDOO_NUMBER
+    assert encryptor.decrypt(job["textMessage"]["text"]) == "secret"
+    # Our agent has no passphrase: it refuses one, and says why (the radio is never used).
+    gateway_revoke(gateway=Gateway.objects.get(pk=created.gateway.pk))
+    phone = gateway_create(name="e2e-agent")
+    agent = agents("e2e-agent", phone.raw_token, [web_server.ws_url]).start()
+    wait_for(lambda: Gateway.objects.get(pk=phone.gateway.pk).is_online, what="the agent online")
+    with client.APIClient(*login, base_url=base, encryptor=encryptor) as api:
+        refused = api.send(domain.Message(phone_numbers=[OOREDOO_NUMBER], text_message=domain.TextMessage("no")))
+        wait_for(lambda: api.get_state(refused.id).state.value == "Failed", timeout=30, what="refused by the agent")
+        [recipient] = api.get_state(refused.id).recipients
+    assert recipient.error.startswith(ENCRYPTED_REFUSAL)
+    assert agent.sent() == []
