@@ -165,6 +165,7 @@ def message_create(
     group_id: str | None = None,
     group_position: int | None = None,
     is_encrypted: bool = False,
+    pinned: bool = False,
 ) -> Message:
     """Store a message, queued on the phone the caller chose (else pending), and wake that
     phone once the row is committed.
@@ -216,6 +217,7 @@ def message_create(
         "send_at": send_at,
         "is_test": is_test,
         "is_encrypted": is_encrypted,
+        "pinned": pinned,
     }
     execute_prepared(queries.MESSAGE_INSERT, [row[column] for column in queries.MESSAGE_INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s
@@ -298,11 +300,14 @@ def message_release(
 ) -> list[str]:
     """Take back jobs a phone has not accepted: pending again, for any phone. Accepted jobs
     stay with their phone, which reports them when it comes back; so do jobs an app phone
-    fetched (they are its own from the fetch on)."""
+    fetched (they are its own from the fetch on). A pinned job (its client chose the phone)
+    stays queued on it, to be pushed again when it can take it."""
     now = now or timezone.now()
     candidates = Message.objects.filter(gateway_id=gateway_id, status=MessageStatus.QUEUED, handed_over_at__isnull=True)
     if message_ids is not None:
         candidates = candidates.filter(pk__in=message_ids)
+    candidates.filter(pinned=True).update(pushed_at=None)
+    candidates = candidates.filter(pinned=False)
     released = []
     for message_id in candidates.values_list("pk", flat=True):
         # One conditional update each: a claim that lands meanwhile wins, and stays.

@@ -132,6 +132,9 @@ class Message(models.Model):
     # Text and number encrypted by an SMS Gate client with a passphrase only its phone (the app)
     # holds: stored and passed on as they came, never read (docs/smsgate-clients.md).
     is_encrypted = models.BooleanField("encrypted", default=False, db_default=False, editable=False)
+    # Its client chose the phone (SMS Gate's ``deviceId``): it waits for that phone, never
+    # handed to another (taken back from it, it stays queued on it; expiry still ends it).
+    pinned = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         constraints = [

@@ -51,6 +51,7 @@ MESSAGE_INSERT_COLUMNS = [
     "send_at",
     "is_test",
     "is_encrypted",
+    "pinned",
 ]
 # Columns the INSERT leaves to the database's default, with the value the row then holds.
 MESSAGE_INSERT_DEFAULTS = {"phone_state": ""}

@@ -287,6 +287,7 @@ def message_group_send(
     expires_at: datetime | None = None,
     id_from_server: bool = False,
     encrypted: bool = False,
+    pinned: bool = False,
 ) -> list[Message]:
     """One message to several recipients, as SMS Gate's client API sends it: a row each,
     stored together or not at all, under ``group_id``. An id already used by the account is a
@@ -308,6 +309,7 @@ def message_group_send(
             group_id=group_id,
             group_position=position,
             is_encrypted=encrypted,
+            pinned=pinned,
         )
 
     try:

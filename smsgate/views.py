@@ -118,8 +118,15 @@ def smsgate_send_answer(
     text = content_text(body)
     numbers = recipient_numbers(body)
     encrypted = body.get("isEncrypted", False)
-    if body.get("deviceId"):
-        raise NotOffered("choosing the device (deviceId) is not offered by this server yet")
+    pinned_to = None
+    if device := body.get("deviceId"):
+        phone = _account_phones(caller.login.account).filter(**_device_lookup(device)).first()
+        if phone is None:
+            raise ValidationFailed("deviceId is not a device of this account", code="invalid_device")
+        pinned_to = phone.pk
+        if body.get("scheduleAt") is not None:
+            # A scheduled message waits as pending, for any phone: it could not keep the choice.
+            raise NotOffered("scheduleAt together with deviceId is not offered by this server yet")
     if "ttl" in body and "validUntil" in body:
         raise ValidationFailed("ttl and validUntil cannot both be set", code="invalid_request")
     now = timezone.now()
@@ -142,7 +149,9 @@ def smsgate_send_answer(
     recipients = []
     for number in numbers:
         carrier = "" if encrypted else carrier_for_number(number)
-        phone = gateway_pick_for_message(account_id=caller.login.account.pk, carrier=carrier) if wants_phone else None
+        phone = pinned_to
+        if phone is None and wants_phone:
+            phone = gateway_pick_for_message(account_id=caller.login.account.pk, carrier=carrier)
         recipients.append(GroupRecipient(number, carrier, phone))
     message_id = body.get("id") or new_message_id()
     rows = message_group_send(
@@ -155,6 +164,7 @@ def smsgate_send_answer(
         expires_at=expires_at,
         id_from_server="id" not in body,
         encrypted=encrypted,
+        pinned=pinned_to is not None,
     )
     return ApiAnswer(state_body(message_id, rows), 202, {"Location": state_url(message_id)})
 

@@ -1,0 +1,54 @@
+"""``deviceId`` on SMS Gate's send: the message goes to that phone of the account and waits
+for it; taken back from it (an ack timeout, the phone gone), it stays queued on it."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.test import Client
+
+from accounts.services import smsgate_login_issue
+from gateways import dispatch
+from gateways.tasks import dispatch_pending
+from messaging.models import Message
+
+pytestmark = pytest.mark.django_db
+SEND = "/api/3rdparty/v1/messages"
+
+
+@pytest.fixture
+def api(account):
+    issued = smsgate_login_issue(account=account, name="pinning")
+    pair = f"{issued.credential.login}:{issued.password}".encode()
+    return Client(HTTP_AUTHORIZATION="Basic " + base64.b64encode(pair).decode())
+
+
+def send(api, **fields):
+    body = {"phoneNumbers": ["+959971234567"], "textMessage": {"text": "for that phone"}, **fields}
+    return api.post(SEND, body, content_type="application/json")
+
+
+def test_a_message_for_one_device_waits_for_it_and_for_no_other(api, account, make_gateway):
+    chosen = make_gateway(account=account, name="chosen", online=False)
+    make_gateway(account=account, name="online-one")  # online: any other message would go here
+    answer = send(api, deviceId=f"agent-{chosen.pk}")
+    assert answer.status_code == 202
+    message = Message.objects.get(group_id=answer.json()["id"])
+    assert (message.gateway_id, message.status, message.pinned) == (chosen.pk, "queued", True)
+    # Taken back (the phone went silent, say): still queued on it, to be pushed when it returns.
+    assert dispatch.dispatch_release(gateway_id=chosen.pk, reason="gateway offline") == []
+    dispatch_pending.run()
+    message.refresh_from_db()
+    assert (message.gateway_id, message.status, message.pushed_at) == (chosen.pk, "queued", None)
+
+
+def test_a_device_of_another_account_or_none_is_refused(api, account, make_gateway, other_account):
+    theirs = make_gateway(account=other_account, name="theirs")
+    refused = send(api, deviceId=f"agent-{theirs.pk}")
+    assert refused.status_code == 400 and refused.json() == {"message": "deviceId is not a device of this account"}
+    assert send(api, deviceId="no-such-device").status_code == 400
+    mine = make_gateway(account=account, name="mine")
+    scheduled = send(api, deviceId=f"agent-{mine.pk}", scheduleAt="2099-01-01T00:00:00Z")
+    assert scheduled.status_code == 501  # it would wait as pending, for any phone
+    assert not Message.objects.exists()
