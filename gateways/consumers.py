@@ -92,7 +92,7 @@ def _job_frame(job: Job, sims: object) -> dict[str, Any]:
         "message_id": job.message_id,
         "to": job.to,
         "text": job.text(),
-        "sim_slot": dispatch.sim_slot_for(sims, job.carrier),
+        "sim_slot": job.sim_slot(sims, dispatch.sim_slot_for),
         "priority": "otp" if job.priority > 0 else "normal",
         "expires_at": api_time(job.expires_at),
         # End-to-end encrypted number and text: an agent without the passphrase reports it failed.

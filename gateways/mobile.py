@@ -212,12 +212,12 @@ def app_jobs_fetch(*, gateway: Gateway, knows_cancelling: bool) -> tuple[list[Ap
     # sends it now; if it does know it, it reports its state again. Either way, sent once.
     unacknowledged = held.filter(phone_state="", cancel_requested_at__isnull=True).order_by("handed_over_at")
     for message in unacknowledged[: MAX_MESSAGES_PER_FETCH - len(jobs)]:
-        slot = dispatch.sim_slot_for(gateway.sims, message.carrier)
-        jobs.append(AppJob(Job.of(message), AppState.PENDING, slot))
+        job = Job.of(message)
+        jobs.append(AppJob(job, AppState.PENDING, job.sim_slot(gateway.sims, dispatch.sim_slot_for)))
     retry_in = None
     if len(jobs) < MAX_MESSAGES_PER_FETCH:
         taken = dispatch.dispatch_take_jobs(gateway_id=gateway.pk, token_hash=gateway.token_hash, hand_over=True)
-        jobs += [AppJob(job, AppState.PENDING, dispatch.sim_slot_for(taken.sims, job.carrier)) for job in taken.jobs]
+        jobs += [AppJob(job, AppState.PENDING, job.sim_slot(taken.sims, dispatch.sim_slot_for)) for job in taken.jobs]
         retry_in = taken.retry_in
     return jobs, retry_in
 

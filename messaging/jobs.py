@@ -8,6 +8,7 @@ the app's fetched message) only frame it, with the SIM slot of the phone that se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +32,12 @@ class Job:
     expires_at: datetime
     # Number and text end-to-end encrypted (an SMS Gate client's): only the app can send it.
     encrypted: bool = False
+    # The SIM its client asked for (from 1), or None: the phone's SIM on the recipient's carrier.
+    sim_number: int | None = None
+
+    def sim_slot(self, sims: object, carrier_slot: Callable[[object, str], int | None]) -> int | None:
+        """The slot (from 0) to send from: the client's SIM, else ``carrier_slot(sims, carrier)``."""
+        return self.sim_number - 1 if self.sim_number else carrier_slot(sims, self.carrier)
 
     @classmethod
     def of(cls, message: Message) -> Job:
@@ -45,6 +52,7 @@ class Job:
             message.created_at,
             message.expires_at,
             message.is_encrypted,
+            message.sim_number,
         )
 
     def text(self) -> str:
@@ -64,6 +72,7 @@ class Job:
             "created_at": self.created_at.timestamp(),
             "expires_at": self.expires_at.timestamp(),
             "encrypted": self.encrypted,
+            "sim_number": self.sim_number,
         }
 
     @classmethod
@@ -82,6 +91,7 @@ class Job:
                 datetime.fromtimestamp(data["created_at"], UTC),
                 datetime.fromtimestamp(data["expires_at"], UTC),
                 data.get("encrypted") is True,
+                data["sim_number"] if type(data.get("sim_number")) is int else None,
             )
         except (KeyError, TypeError, ValueError, OverflowError, OSError):
             return None

@@ -166,6 +166,7 @@ def message_create(
     group_position: int | None = None,
     is_encrypted: bool = False,
     pinned: bool = False,
+    sim_number: int | None = None,
 ) -> Message:
     """Store a message, queued on the phone the caller chose (else pending), and wake that
     phone once the row is committed.
@@ -218,6 +219,7 @@ def message_create(
         "is_test": is_test,
         "is_encrypted": is_encrypted,
         "pinned": pinned,
+        "sim_number": sim_number,
     }
     execute_prepared(queries.MESSAGE_INSERT, [row[column] for column in queries.MESSAGE_INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s

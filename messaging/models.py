@@ -135,6 +135,9 @@ class Message(models.Model):
     # Its client chose the phone (SMS Gate's ``deviceId``): it waits for that phone, never
     # handed to another (taken back from it, it stays queued on it; expiry still ends it).
     pinned = models.BooleanField(default=False, db_default=False, editable=False)
+    # The SIM its client asked for (SMS Gate's ``simNumber``, from 1); else the phone's SIM on
+    # the recipient's carrier, or its default.
+    sim_number = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

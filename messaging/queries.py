@@ -52,6 +52,7 @@ MESSAGE_INSERT_COLUMNS = [
     "is_test",
     "is_encrypted",
     "pinned",
+    "sim_number",
 ]
 # Columns the INSERT leaves to the database's default, with the value the row then holds.
 MESSAGE_INSERT_DEFAULTS = {"phone_state": ""}
@@ -105,6 +106,7 @@ JOB_COLUMNS = [
     "expires_at",
     "created_at",
     "is_encrypted",
+    "sim_number",
 ]
 JOBS_WAITING = f"""
 SELECT {_names(JOB_COLUMNS)} FROM {MESSAGE}

@@ -288,6 +288,7 @@ def message_group_send(
     id_from_server: bool = False,
     encrypted: bool = False,
     pinned: bool = False,
+    sim_number: int | None = None,
 ) -> list[Message]:
     """One message to several recipients, as SMS Gate's client API sends it: a row each,
     stored together or not at all, under ``group_id``. An id already used by the account is a
@@ -310,6 +311,7 @@ def message_group_send(
             group_position=position,
             is_encrypted=encrypted,
             pinned=pinned,
+            sim_number=sim_number,
         )
 
     try:

@@ -165,6 +165,7 @@ def smsgate_send_answer(
         id_from_server="id" not in body,
         encrypted=encrypted,
         pinned=pinned_to is not None,
+        sim_number=body.get("simNumber"),
     )
     return ApiAnswer(state_body(message_id, rows), 202, {"Location": state_url(message_id)})
 

@@ -17,12 +17,14 @@ from hypothesis import strategies as st
 from accounts.models import SmsGateLogin
 from accounts.selectors import smsgate_login_check
 from core.crypto import keyed_hash
+from gateways import dispatch
 from gateways.dispatch import dispatch_release, dispatch_release_ack_timeouts
 from gateways.mobile import app_signing_key
 from gateways.models import Gateway, GatewayKind
 from gateways.selectors import gateway_list_online
 from gateways.services import gateway_create, gateway_revoke, gateway_roll_token, gateway_set_enabled
-from messaging.lifecycle import message_cancel, message_expire_overdue
+from messaging.jobs import Job
+from messaging.lifecycle import message_cancel, message_create, message_expire_overdue
 from messaging.models import CANCELLED_ERROR, InboundSms, Message, MessagePriority, MessageStatus
 from tests.conftest import message_send_now
 from tests.fake_app import FakeApp, django_transport
@@ -487,3 +489,18 @@ def test_other_app_events_are_acknowledged_and_dropped(app):
     for event in ("system:ping", "sms:sent", "app:started"):
         assert app.forward_sms(hook["url"], text="x", sender="+1", event=event).status == 204
     assert not InboundSms.objects.exists()
+
+
+def test_the_sim_a_client_chose_wins_over_the_carriers(app, app_gateway, account):
+    """SMS Gate's ``simNumber`` (from 1): the app is told that SIM, whatever SIM is on the
+    recipient's carrier; without it, the carrier's SIM as before."""
+    chosen = message_create(
+        account=account, to=OOREDOO_NUMBER, text="from SIM 2", gateway_id=app_gateway.gateway.pk, sim_number=2
+    )
+    carriers = message_create(account=account, to=OOREDOO_NUMBER, text="any", gateway_id=app_gateway.gateway.pk)
+    by_id = {item["id"]: item for item in app.fetch()}
+    assert by_id[chosen.pk]["simNumber"] == 2
+    assert by_id[carriers.pk]["simNumber"] == 1  # the app's Ooredoo SIM is in slot 0
+    # And through a wake, as the agent's frame reads it.
+    job = Job.from_wake(Job.of(Message.objects.get(pk=chosen.pk)).to_wake())
+    assert job.sim_slot([{"slot": 0, "carrier": "Ooredoo"}], dispatch.sim_slot_for) == 1
