@@ -409,7 +409,12 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-pending": {"task": "gateways.tasks.dispatch_pending", "schedule": 10.0},
     "release-ack-timeouts": {"task": "gateways.tasks.release_ack_timeouts", "schedule": 10.0},
     "mark-silent-gateways-offline": {"task": "gateways.tasks.mark_silent_gateways_offline", "schedule": 30.0},
-    "close-ended-connections": {"task": "gateways.tasks.close_ended_connections", "schedule": 2.0},
+    # Embedded mode's only way to end the connections of a phone revoked by manage.py; in
+    # production a backstop for a lost publish (the close goes through Redis).
+    "close-ended-connections": {
+        "task": "gateways.tasks.close_ended_connections",
+        "schedule": 10.0 if REDIS_URL else 2.0,
+    },
     "expire-messages": {"task": "messaging.tasks.expire_messages", "schedule": 30.0},
     "otp-expire-stale": {"task": "otp.tasks.otp_expire_stale", "schedule": 60.0},
     "prune-old-rows": {"task": "messaging.tasks.prune_old_rows", "schedule": 3600.0},

@@ -171,7 +171,7 @@ def test_a_worker_killed_mid_task_runs_it_again_harmlessly(topology):
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                         " AND query LIKE 'UPDATE %%messaging_message%%'"
                     ).fetchone()[0]
-                    == 1
+                    >= 1  # this task, or beat's own run of it as well
                 ),
                 timeout=30,
                 what="the expiry task blocked on the row",
