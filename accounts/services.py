@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 from django.conf import settings
@@ -11,9 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core.crypto import keyed_hash, new_prefixed_secret, random_base62, signing_key
+from core.crypto import keyed_hash, new_prefixed_secret, random_base62, seal, signing_key, unseal
 
-from .models import Account, ApiKey, Permission, SmsGateLogin, SmsGateToken
+from .models import Account, ApiKey, Permission, SmsGateLogin, SmsGateSettings, SmsGateToken
 
 HASH_PURPOSE = "api_key"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -279,3 +280,38 @@ def smsgate_token_revoke(*, credential: SmsGateLogin, jti: str) -> None:
     now = timezone.now()
     mine = SmsGateToken.objects.filter(login=credential, revoked_at__isnull=True)
     mine.filter(Q(pk=jti) | Q(parent_id=jti)).update(revoked_at=now)
+
+
+# --- SMS Gate settings of an account (smsgate/ checks them; webhooks/ signs with the key) --------
+
+_SIGNING_KEY_CONTEXT = "smsgate-signing-key"
+_KEEP = object()
+
+
+def smsgate_settings_public(*, account_id: int) -> dict[str, Any]:
+    row = SmsGateSettings.objects.filter(account_id=account_id).first()
+    return dict(row.public) if row is not None else {}
+
+
+@transaction.atomic
+def smsgate_settings_store(
+    *, account_id: int, update: Callable[[dict[str, Any]], dict[str, Any]], signing_key: Any = _KEEP
+) -> dict[str, Any]:
+    """The account's settings, changed by ``update`` (stored public sections in, new ones out,
+    under the row's lock), and its signing key set (a string; empty: none) unless left out.
+    Returns the public sections stored."""
+    row, _ = SmsGateSettings.objects.select_for_update().get_or_create(account_id=account_id)
+    row.public = update({section: dict(values) for section, values in row.public.items()})
+    fields = ["public", "updated_at"]
+    if signing_key is not _KEEP:
+        row.sealed_signing_key = seal(signing_key, context=_SIGNING_KEY_CONTEXT) if signing_key else ""
+        fields.append("sealed_signing_key")
+    row.updated_at = timezone.now()
+    row.save(update_fields=fields)
+    return row.public
+
+
+def smsgate_signing_key(*, account_id: int) -> str:
+    """The key the account's SMS Gate-style webhooks are signed with, or "" (unsigned)."""
+    sealed = SmsGateSettings.objects.filter(account_id=account_id).values_list("sealed_signing_key", flat=True)
+    return unseal(sealed[0], context=_SIGNING_KEY_CONTEXT) if sealed and sealed[0] else ""

@@ -7,12 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
-from accounts.models import SmsGateSettings
+from accounts.services import smsgate_settings_store
 from core.errors import ValidationFailed
-from webhooks.services import smsgate_signing_key_set
 
 # Writable keys per section (anything else is dropped, as SMS Gate's server does), and how each is checked.
 _POSITIVE = "positive integer"
@@ -74,25 +70,20 @@ def _writable(body: Any) -> dict[str, dict[str, Any]]:
     return written
 
 
-def smsgate_settings_get(*, account_id: int) -> dict[str, Any]:
-    row = SmsGateSettings.objects.filter(account_id=account_id).first()
-    return dict(row.public) if row is not None else {}
-
-
-@transaction.atomic
 def smsgate_settings_write(*, account_id: int, body: Any, replace: bool) -> dict[str, Any]:
     """PUT (``replace``) or PATCH (merged per key) the account's settings; the public view after."""
     written = _writable(body)
-    row, _ = SmsGateSettings.objects.select_for_update().get_or_create(account_id=account_id)
-    public: dict[str, dict[str, Any]] = {} if replace else {k: dict(v) for k, v in row.public.items()}
-    for section, values in written.items():
-        for key, value in values.items():
-            if (section, key) == ("webhooks", "signing_key"):
-                smsgate_signing_key_set(account_id=account_id, key=value)
-            elif (section, key) not in WRITE_ONLY:
-                public.setdefault(section, {})[key] = value
-        public.setdefault(section, {})
-    if replace and "signing_key" not in written.get("webhooks", {}):
-        smsgate_signing_key_set(account_id=account_id, key="")  # a PUT replaces the whole object
-    SmsGateSettings.objects.filter(pk=row.pk).update(public=public, updated_at=timezone.now())
-    return public
+
+    def update(stored: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        public = {} if replace else stored
+        for section, values in written.items():
+            section_values = public.setdefault(section, {})
+            section_values.update({key: value for key, value in values.items() if (section, key) not in WRITE_ONLY})
+        return public
+
+    key = written.get("webhooks", {}).get("signing_key")
+    if key is not None:
+        return smsgate_settings_store(account_id=account_id, update=update, signing_key=key)
+    if replace:  # a PUT replaces the whole object, the key included
+        return smsgate_settings_store(account_id=account_id, update=update, signing_key="")
+    return smsgate_settings_store(account_id=account_id, update=update)

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from accounts.services import (
     SMSGATE_REFRESH_SCOPE,
     IssuedTokens,
+    smsgate_settings_public,
     smsgate_token_refresh,
     smsgate_token_revoke,
     smsgate_tokens_issue,
@@ -50,7 +51,7 @@ from .schemas import (
     is_message_id,
     recipient_numbers,
 )
-from .services import smsgate_settings_get, smsgate_settings_write
+from .services import smsgate_settings_write
 from .states import device_id, state_body, wire_time
 
 API_VERSION = "mysmsapio"
@@ -396,7 +397,7 @@ class SettingsApi(SmsGateView):
     scopes = {"GET": "settings:read", "PUT": "settings:write", "PATCH": "settings:write"}
 
     def get(self, request: Request) -> Response:
-        return Response(smsgate_settings_get(account_id=self.account.pk))
+        return Response(smsgate_settings_public(account_id=self.account.pk))
 
     def put(self, request: Request) -> Response:
         return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=True))

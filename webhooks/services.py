@@ -50,7 +50,7 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from accounts.models import SmsGateSettings
+from accounts.services import smsgate_signing_key
 from core.api import api_time
 from core.crypto import seal, unseal
 from core.invalidation import Memo, invalidate
@@ -391,8 +391,7 @@ def _signature(endpoint: WebhookEndpoint, event_id: str, body: str, now: datetim
 def _smsgate_headers(endpoint: WebhookEndpoint, body: str, now: datetime) -> dict[str, str]:
     """SMS Gate's signature, when the account set a signing key (its settings): X-Timestamp,
     and X-Signature = hex HMAC-SHA256 of the body followed by that timestamp."""
-    sealed = SmsGateSettings.objects.filter(account_id=endpoint.account_id).values_list("sealed_signing_key", flat=True)
-    key = unseal(sealed[0], context="smsgate-signing-key") if sealed and sealed[0] else ""
+    key = smsgate_signing_key(account_id=endpoint.account_id)
     if not key:
         return {}
     timestamp = str(int(now.timestamp()))
@@ -594,12 +593,3 @@ def smsgate_webhook_delete(*, account_id: int, client_id: str) -> None:
         account_id=account_id, style=WebhookStyle.SMSGATE, client_id=client_id
     ):
         endpoint.delete()  # post_delete: every process forgets it
-
-
-def smsgate_signing_key_set(*, account_id: int, key: str) -> None:
-    """The key SMS Gate-style deliveries of the account are signed with (its settings'
-    ``webhooks.signing_key``); empty: unsigned."""
-    settings_row, _ = SmsGateSettings.objects.get_or_create(account_id=account_id)
-    settings_row.sealed_signing_key = seal(key, context="smsgate-signing-key") if key else ""
-    settings_row.updated_at = timezone.now()
-    settings_row.save(update_fields=["sealed_signing_key", "updated_at"])
