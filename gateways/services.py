@@ -21,7 +21,7 @@ from webhooks.models import WebhookEventType
 from webhooks.services import webhook_gateway_changed, webhook_wanted
 
 from .models import Gateway, GatewayEvent, GatewayEventType, GatewayKind
-from .selectors import gateway_phones_changed
+from .selectors import gateway_phones_changed, gateway_token_current
 
 HASH_PURPOSE = "gateway_token"
 
@@ -261,7 +261,7 @@ def gateway_seen(
         return True
     # Not updated: another socket of the phone took over (this one is left alone), or the
     # token was rolled or revoked.
-    return Gateway.objects.filter(pk=gateway_id, token_hash=token_hash, revoked_at__isnull=True).exists()
+    return gateway_token_current(gateway_id=gateway_id, token_hash=token_hash)
 
 
 def gateway_mark_silent_offline(*, now: datetime | None = None) -> list[int]:

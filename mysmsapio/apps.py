@@ -33,7 +33,7 @@ class MysmsapioConfig(AppConfig):
     def ready(self) -> None:
         connection_created.connect(_sqlite_files_private, dispatch_uid="sqlite-files-private")
         # The webhooks registered through SMS Gate's client API hear our events in its words.
-        from smsgate.webhooks import smsgate_translate
+        from smsgate.webhooks import TRANSLATED_EVENTS, smsgate_translate
         from webhooks.services import webhook_smsgate_translator_set
 
-        webhook_smsgate_translator_set(smsgate_translate)
+        webhook_smsgate_translator_set(smsgate_translate, events=TRANSLATED_EVENTS)

@@ -24,6 +24,8 @@ _MESSAGE_EVENTS = {
     WebhookEventType.MESSAGE_FAILED: "sms:failed",
 }
 _CANCELLED = set(CANCELLED_ERRORS)
+# Ours that SMS Gate has a name for (a phone online, an OTP verified: none).
+TRANSLATED_EVENTS = frozenset([*_MESSAGE_EVENTS, WebhookEventType.SMS_RECEIVED])
 
 
 def _time(text: Any) -> str:

@@ -232,11 +232,12 @@ class SmsGateEvent:
 # the layer that knows both: set at start by the project's config, mysmsapio/apps.py).
 SmsGateTranslator = Callable[[str, dict[str, Any]], SmsGateEvent | None]
 _smsgate_translator: SmsGateTranslator | None = None
+_smsgate_translated: frozenset[str] = frozenset()  # the events of ours it has words for
 
 
-def webhook_smsgate_translator_set(translator: SmsGateTranslator) -> None:
-    global _smsgate_translator
-    _smsgate_translator = translator
+def webhook_smsgate_translator_set(translator: SmsGateTranslator, *, events: frozenset[str]) -> None:
+    global _smsgate_translator, _smsgate_translated
+    _smsgate_translator, _smsgate_translated = translator, events
 
 
 # Which account wants what, from memory (the state changes that emit run on hot paths).
@@ -248,9 +249,9 @@ _subscriptions = Memo(ENDPOINTS_TOPIC, _load_subscriptions)
 
 def webhook_wanted(event: str) -> bool:
     """Whether any endpoint asked for ``event`` (from memory): callers skip building it if not.
-    SMS Gate-style registrations want every event they may be told of."""
+    SMS Gate-style registrations want every event of ours that SMS Gate has a name for."""
     subscriptions = _subscriptions.get()
-    if subscriptions.smsgate:
+    if subscriptions.smsgate and event in _smsgate_translated:
         return True
     return any(event in events for endpoints in subscriptions.standard.values() for _, events, _tests in endpoints)
 
