@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
 
 
 class AccountsConfig(AppConfig):
@@ -7,15 +6,14 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and API keys"
 
     def ready(self) -> None:
+        from core.invalidation import forget_on_row_change
+
         from .selectors import api_key_row_changed, smsgate_login_row_changed  # models only now
 
-        # Keys change by save() (create, revoke, roll) or delete: every process forgets them.
-        api_key = self.get_model("ApiKey")
-        post_save.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-saved")
-        post_delete.connect(api_key_row_changed, sender=api_key, dispatch_uid="api-key-row-deleted")
-        # Each key in memory carries its account (its OTP countries, say): an account edit too.
-        post_save.connect(api_key_row_changed, sender=self.get_model("Account"), dispatch_uid="account-row-saved")
-        login = self.get_model("SmsGateLogin")
-        post_save.connect(smsgate_login_row_changed, sender=login, dispatch_uid="smsgate-login-saved")
-        post_delete.connect(smsgate_login_row_changed, sender=login, dispatch_uid="smsgate-login-deleted")
-        post_save.connect(smsgate_login_row_changed, sender=self.get_model("Account"), dispatch_uid="account-login")
+        # Each key and login in memory carries its account (its OTP countries, say): an
+        # account edit forgets them too. Keys change by save() (create, revoke, roll) or delete.
+        account = self.get_model("Account")
+        forget_on_row_change(api_key_row_changed, self.get_model("ApiKey"), uid="api-key")
+        forget_on_row_change(api_key_row_changed, account, uid="api-key", deletes=False)
+        forget_on_row_change(smsgate_login_row_changed, self.get_model("SmsGateLogin"), uid="smsgate-login")
+        forget_on_row_change(smsgate_login_row_changed, account, uid="smsgate-login", deletes=False)

@@ -53,10 +53,8 @@ class ApiAnswer(NamedTuple):
         return Response(self.body, status=self.status, headers=self.headers)
 
 
-class BadRequestBody(ApiError):
-    status_code = 400
-    code = "invalid_body"
-    default_message = "Request body must be a JSON object"
+class BadRequestBody(ApiError, code="invalid_body", message="Request body must be a JSON object"):
+    """A body that is not JSON, or JSON that is not an object."""
 
 
 def json_object(request: Request) -> dict[str, Any]:

@@ -24,9 +24,21 @@ INVALID_API_KEY = "Invalid or expired API key"
 
 
 class ApiError(Exception):
+    """An answer other than success. A subclass names its status, machine code and default
+    text in its class line: ``class Gone(ApiError, status=410, code="gone", message="Gone")``."""
+
     status_code = 400
     code = "bad_request"
     default_message = "Bad request"
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, message: str | None = None):
+        super().__init_subclass__()
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
+        if message is not None:
+            cls.default_message = message
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         self.message = message or self.default_message
@@ -35,35 +47,32 @@ class ApiError(Exception):
         super().__init__(self.message)
 
 
-class ValidationFailed(ApiError):
-    status_code = 422
-    code = "invalid_request"
+class ValidationFailed(ApiError, status=422, code="invalid_request"):
+    """Input that fails its declared checks (DRF's 400 is answered as this too)."""
 
 
-class NotFound(ApiError):
-    status_code = 404
-    code = "not_found"
-    default_message = "Not found"
+class NotFound(ApiError, status=404, code="not_found", message="Not found"):
+    """No such thing, or not the caller's: the two are never told apart."""
 
 
-class Conflict(ApiError):
-    status_code = 409
-    code = "conflict"
+class Conflict(ApiError, status=409, code="conflict"):
+    """The thing exists but is in no state for this (a duplicate id, a message already sent)."""
 
 
-class RateLimited(ApiError):
-    status_code = 429
-    code = "rate_limited"
+class RateLimited(ApiError, status=429, code="rate_limited"):
+    """A budget is spent; ``retry_after`` seconds until it has room again."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = max(1, math.ceil(retry_after))
 
 
-class ServiceUnavailable(ApiError):
-    status_code = 503
-    code = "service_unavailable"
-    default_message = "Service temporarily unavailable"
+class NotOffered(ApiError, status=501, code="not_implemented"):
+    """What a protocol we speak allows and this server deliberately does not do (said in docs/)."""
+
+
+class ServiceUnavailable(ApiError, status=503, code="service_unavailable", message="Service temporarily unavailable"):
+    """The database (or another part the answer needs) is out of reach: try again."""
 
 
 def error_body(message: str, code: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 
 from .redis_clients import redis_client
 
@@ -159,3 +160,14 @@ class Memo(Generic[T]):
 
     def drop(self, key: object = None) -> None:
         self._values.pop(key, None)
+
+
+def forget_on_row_change(receiver: Callable[..., None], *models: type, uid: str, deletes: bool = True) -> None:
+    """Call ``receiver`` (a model signal receiver that invalidates a memo) whenever a row of
+    ``models`` is saved, and deleted unless ``deletes`` is False. ``.update()`` sends no
+    signal: services that use it invalidate by themselves."""
+    for model in models:
+        name = f"{uid}-{model._meta.label_lower}"
+        post_save.connect(receiver, sender=model, dispatch_uid=f"{name}-saved")
+        if deletes:
+            post_delete.connect(receiver, sender=model, dispatch_uid=f"{name}-deleted")

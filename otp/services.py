@@ -29,9 +29,10 @@ CODE_DIGITS = 6
 _NO_CODE_HASH = "0" * 64
 
 
-class CountryNotAllowed(ValidationFailed):
-    code = "country_not_allowed"
-    default_message = "OTP codes may not be sent to this country for this account"
+class CountryNotAllowed(
+    ValidationFailed, code="country_not_allowed", message="OTP codes may not be sent to this country for this account"
+):
+    """The number's country is not among the account's OTP countries."""
 
 
 def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
@@ -51,9 +52,8 @@ def _otp_volume_hit(*, account: Account, api_key: ApiKey | None) -> None:
             )
 
 
-class NoGatewayOnline(ServiceUnavailable):
-    code = "no_gateway_online"
-    default_message = "No gateway online"
+class NoGatewayOnline(ServiceUnavailable, code="no_gateway_online", message="No gateway online"):
+    """An OTP is worth sending only now: with no phone to take it, the caller hears so at once."""
 
 
 def otp_hash(*, account_id: int, phone_number: str, code: str) -> str:

@@ -25,7 +25,7 @@ from accounts.services import (
 )
 from core import ratelimit
 from core.api import ApiAnswer, ApiView, json_object
-from core.errors import ApiError, RateLimited, ValidationFailed, api_exception_handler
+from core.errors import NotOffered, RateLimited, ValidationFailed, api_exception_handler
 from core.health import readiness
 from core.phone_signals import EXPORT, gateway_signal
 from gateways.models import Gateway, GatewayKind
@@ -55,11 +55,6 @@ from .services import smsgate_settings_write
 from .states import device_id, state_body, wire_time
 
 API_VERSION = "mysmsapio"
-
-
-class NotOffered(ApiError):
-    status_code = 501
-    code = "not_implemented"
 
 
 def smsgate_error(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

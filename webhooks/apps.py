@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
 
 
 class WebhooksConfig(AppConfig):
@@ -7,8 +6,8 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from core.invalidation import forget_on_row_change
+
         from .services import webhook_endpoints_changed  # models can be imported only now
 
-        endpoint = self.get_model("WebhookEndpoint")
-        post_save.connect(webhook_endpoints_changed, sender=endpoint, dispatch_uid="webhook-endpoint-saved")
-        post_delete.connect(webhook_endpoints_changed, sender=endpoint, dispatch_uid="webhook-endpoint-deleted")
+        forget_on_row_change(webhook_endpoints_changed, self.get_model("WebhookEndpoint"), uid="webhook-endpoint")

@@ -120,10 +120,9 @@ class ApiKeyAdmin(DefaultAccountAdmin, AddThroughServiceAdmin):
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
     def _roll(self, request, queryset: QuerySet[ApiKey], grace: timedelta) -> HttpResponse | None:
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one API key to roll.", messages.ERROR)
+        old = self.one_selected(request, queryset, "Select exactly one API key to roll.")
+        if old is None:
             return None
-        old = queryset.get()
         try:
             result = api_key_roll(api_key=old, grace=grace)
         except ApiKeyNotRollable as exc:
@@ -199,9 +198,10 @@ class SmsGateLoginAdmin(DefaultAccountAdmin, AddThroughServiceAdmin):
 
     @admin.action(description="New password (the old one stops working now)", permissions=["change"])
     def roll_password(self, request, queryset: QuerySet[SmsGateLogin]) -> HttpResponse | None:
-        if queryset.count() != 1 or queryset.get().revoked_at is not None:
-            self.message_user(request, "Select exactly one login that is not revoked.", messages.ERROR)
+        credential = self.one_selected(
+            request, queryset.filter(revoked_at__isnull=True), "Select exactly one login that is not revoked."
+        )
+        if credential is None:
             return None
-        credential = queryset.get()
         password = smsgate_login_roll(credential=credential)
         return self._shown(request, f"SMS Gate login “{credential.name}”: new password", credential.login, password)

@@ -4,7 +4,7 @@ answer 403 without their permission."""
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -48,6 +48,14 @@ class ActionsNeedPermissionAdmin(admin.ModelAdmin):
         if action in declared and action not in self.get_actions(request):
             raise PermissionDenied
         return super().changelist_view(request, extra_context)
+
+    def one_selected(self, request, queryset, refusal: str):
+        """The one row an action on exactly one row acts on, or None (the operator is told
+        ``refusal``)."""
+        if queryset.count() != 1:
+            self.message_user(request, refusal, messages.ERROR)
+            return None
+        return queryset.get()
 
 
 class AddThroughServiceAdmin(ActionsNeedPermissionAdmin):

@@ -169,10 +169,9 @@ class GatewayAdmin(DefaultAccountAdmin, GatewayPairingMixin, AddThroughServiceAd
 
     @admin.action(description="Roll the token of one gateway", permissions=["change"])
     def roll_token(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one gateway to roll its token.", messages.ERROR)
+        gateway = self.one_selected(request, queryset, "Select exactly one gateway to roll its token.")
+        if gateway is None:
             return None
-        gateway = queryset.get()
         return self._token_page(request, gateway, gateway_roll_token(gateway=gateway).raw_token)
 
 

@@ -132,10 +132,9 @@ class WebhookEndpointAdmin(AddThroughServiceAdmin):
 
     @admin.action(description="Rotate the secret of one endpoint", permissions=["change"])
     def rotate_secret(self, request, queryset):
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one endpoint to rotate its secret.", messages.ERROR)
+        endpoint = self.one_selected(request, queryset, "Select exactly one endpoint to rotate its secret.")
+        if endpoint is None:
             return None
-        endpoint = queryset.get()
         return self._secret_page(request, endpoint, webhook_endpoint_rotate_secret(endpoint=endpoint), "secret rotated")
 
     @admin.action(description="Enable selected endpoints again", permissions=["change"])
