@@ -1,16 +1,11 @@
-"""How each view declares its operation for the OpenAPI document: the input and answer
-schemas it checks and builds (clientapi/schemas.py), the errors it can answer, and the headers
-and links around them. drf-spectacular generates the document from these
-(mysmsapio/openapi.py)."""
+"""What the client API's operations declare alike (core/operations.py): its error texts, the
+rate limit headers, a message id in a path and the links from a sent message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-
-from core.schema import Schema
+from core.operations import operation as core_operation
 
 from .schemas import Error
 
@@ -45,41 +40,5 @@ WRITE_ERRORS = (400, 401, 403, 413, 415, 422, 429, 503)
 READ_ERRORS = (401, 403, 422, 503)
 
 
-def operation(
-    operation_id: str,
-    *,
-    answers: dict[int, type[Schema]],
-    errors: tuple[int, ...],
-    body: type[Schema] | None = None,
-    query: type[Schema] | None = None,
-    headers: dict[str, dict[str, Any]] | None = None,
-    path: dict[str, dict[str, Any]] | None = None,
-    answer_headers: dict[str, str] | None = None,
-    links: dict[str, dict[str, Any]] | None = None,
-) -> Callable:
-    """Declare a view method's operation (``extend_schema`` plus what drf-spectacular cannot
-    say: the answer's headers and links, read by mysmsapio/openapi.py). Its summary is the
-    first sentence of the view's docstring."""
-    parameters = [
-        OpenApiParameter(name, type=spec["schema"], location=OpenApiParameter.QUERY, required=spec["required"])
-        for spec in (query.parameters() if query else [])
-        for name in [spec["name"]]
-    ]
-    parameters += [
-        OpenApiParameter(name, type=schema, location=OpenApiParameter.HEADER, required=False)
-        for name, schema in (headers or {}).items()
-    ]
-    parameters += [
-        OpenApiParameter(name, type=schema, location=OpenApiParameter.PATH, required=True)
-        for name, schema in (path or {}).items()
-    ]
-    responses: dict[int, Any] = {code: schema for code, schema in answers.items()}
-    responses.update({code: OpenApiResponse(Error, description=ERRORS[code]) for code in errors})
-    declare = extend_schema(operation_id=operation_id, request=body, responses=responses, parameters=parameters)
-
-    def decorate(method: Callable) -> Callable:
-        method.answer_headers = answer_headers or {}
-        method.links = links or {}
-        return declare(method)
-
-    return decorate
+# Every operation of this API answers its errors in the guide's shape.
+operation = functools.partial(core_operation, error=Error, error_texts=ERRORS)

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from .errors import ValidationFailed
+from .text import is_storable_text
 from .times import parse_zoned_time
 
 
@@ -100,12 +101,16 @@ def zoned_time(name: str, *, message: str | None = None, **kwargs: Any) -> Field
 
 
 def text(name: str, *, non_empty: bool = False, message: str | None = None, **kwargs: Any) -> Field:
-    """A string (``non_empty``: with something besides spaces)."""
+    """A string (``non_empty``: with something besides spaces) that the database can store and
+    compare: no NUL, no unpaired surrogate (JSON allows both)."""
+    unstorable = message or f"{name} must not contain NUL characters or unpaired surrogates"
     message = message or f"{name} must be {'a non-empty' if non_empty else 'a'} string"
 
     def check(value: Any) -> str:
         if not isinstance(value, str) or (non_empty and not value.strip()):
             raise ValidationFailed(message, code=f"invalid_{name}")
+        if not is_storable_text(value):
+            raise ValidationFailed(unstorable, code=f"invalid_{name}")
         return value
 
     return Field({"type": "string", **({"minLength": 1} if non_empty else {})}, check=check, **kwargs)

@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "webhooks",
     "otp",
     "gateways",
+    "smsgate",  # SMS Gate's client API: no models of its own, a periodic task (its pings)
 ]
 
 MIDDLEWARE = [
@@ -291,10 +292,11 @@ SPECTACULAR_SETTINGS = {
     "OAS_VERSION": "3.1.0",
     "DESCRIPTION": "Send SMS and OTPs through your own Android phones. The integration guide's endpoints exactly, "
     "and what is marked 'beyond the guide'. Authenticate with `Authorization: Bearer api_live_...`; a test-mode key "
-    "(`api_test_...`) works on every endpoint, and its messages never reach a phone (docs/test-mode.md).",
-    "PREPROCESSING_HOOKS": ["mysmsapio.openapi.only_the_client_api"],
+    "(`api_test_...`) works on every endpoint, and its messages never reach a phone (docs/test-mode.md). "
+    "Under `/api/3rdparty/v1`: SMS Gate's client API, for its official libraries (docs/smsgate-clients.md).",
+    "PREPROCESSING_HOOKS": ["mysmsapio.openapi.only_the_client_apis"],
     "SERVE_INCLUDE_SCHEMA": False,
-    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SCHEMA_PATH_PREFIX": r"/api(/3rdparty)?/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 
@@ -431,6 +433,8 @@ WEBHOOK_SECRET_ROTATION_GRACE_SECONDS = env.int("WEBHOOK_SECRET_ROTATION_GRACE_S
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
 CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {"task": "webhooks.tasks.deliver_due_webhooks", "schedule": 2.0}
 CELERY_BEAT_SCHEDULE["prune-webhook-events"] = {"task": "webhooks.tasks.prune_webhook_events", "schedule": 3600.0}
+# system:ping for SMS Gate-style webhooks, at each account's ping.interval_seconds (to 10 s).
+CELERY_BEAT_SCHEDULE["smsgate-pings"] = {"task": "smsgate.tasks.smsgate_send_pings", "schedule": 10.0}
 # Deliveries wait on receivers anyone can point us at: their own queue (and worker), never
 # between dispatch and the phones (webhooks/tasks.py).
 CELERY_TASK_ROUTES = {"webhooks.tasks.deliver_webhook": {"queue": "webhooks"}}

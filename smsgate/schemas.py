@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from core.errors import ValidationFailed
-from core.schema import Field, Schema, array_of, choice, integer, nested, text
+from core.schema import Answer, Field, Schema, array_of, choice, integer, nested, text
 from core.text import is_storable_text
 from core.times import parse_time_assuming_utc
 from messaging.services import phone_number_check, sms_text_check
+
+from .services import SETTINGS_KEYS, WRITE_ONLY
 
 MAX_RECIPIENTS = 100
 # A client-chosen id travels in URL paths: letters, digits and a few marks, at most 36.
@@ -141,7 +143,7 @@ def recipient_numbers(body: dict[str, Any]) -> list[str]:
 def _scopes(value: Any) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
         raise ValidationFailed("scopes must be a list of at least one scope name", code="invalid_scopes")
-    if len(value) > 32 or any(len(v) > 64 for v in value):
+    if len(value) > 32 or any(len(v) > 64 or not is_storable_text(v) for v in value):
         raise ValidationFailed("scopes: at most 32 names of at most 64 characters", code="invalid_scopes")
     return value
 
@@ -150,7 +152,14 @@ class TokenRequest(Schema):
     """``POST /auth/token``: the scopes the token may use, and for how long (seconds; capped)."""
 
     scopes = Field(
-        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}, check=_scopes, required=True
+        {
+            "type": "array",
+            "items": {"type": "string", "pattern": r"\S", "maxLength": 64},
+            "minItems": 1,
+            "maxItems": 32,
+        },
+        check=_scopes,
+        required=True,
     )
     ttl = integer("ttl", 0, 10 * 366 * 24 * 3600)
 
@@ -186,3 +195,145 @@ class InboxQuery(Schema):
     limit = integer("limit", 1, 500, query=True)
     offset = integer("offset", 0, 1_000_000, query=True)
     includeAttachments = choice("includeAttachments", ["true", "false", "True", "False"])
+
+
+# What the API answers, declared for the OpenAPI document (mysmsapio/openapi.py); the
+# Schemathesis run in tests/live/test_openapi_fuzz.py holds the answers to them.
+_STATES = ["Pending", "Processed", "Sent", "Delivered", "Failed", "Cancelling", "Cancelled"]
+_TIME = {"type": "string", "format": "date-time"}
+
+
+class SmsGateError(Answer):
+    """Every error, in SMS Gate's shape."""
+
+    message = Field({"type": "string"})
+
+
+class RecipientState(Schema):
+    phoneNumber = Field({"type": "string"}, required=True)
+    state = Field({"type": "string", "enum": _STATES}, required=True)
+    error = Field({"type": "string"}, description="why this recipient failed")
+
+
+class MessageState(Schema):
+    """A message's state: each recipient's, and the message's by SMS Gate's rule."""
+
+    id = Field({"type": "string"}, required=True)
+    deviceId = Field({"type": "string"}, required=True, description="the phone's, where known; else empty")
+    state = Field({"type": "string", "enum": _STATES}, required=True)
+    isHashed = Field({"type": "boolean"}, required=True)
+    isEncrypted = Field({"type": "boolean"}, required=True)
+    recipients = Field({"type": "array", "items": RecipientState.json_schema()}, required=True)
+    states = Field({"type": "object", "additionalProperties": _TIME}, required=True)
+    createdAt = Field(_TIME, required=True)
+    textMessage = Field(TextContent.json_schema(), description="left out of a list without includeContent=true")
+
+
+class Device(Answer):
+    """One of the account's phones (``agent-<n>`` for our agent, the app's own id otherwise)."""
+
+    id = Field({"type": "string"})
+    name = Field({"type": "string"})
+    createdAt = Field(_TIME)
+    updatedAt = Field(_TIME)
+    lastSeen = Field(_TIME)
+    online = Field({"type": "boolean"})
+
+
+class HealthCheck(Answer):
+    status = Field({"type": "string", "enum": ["pass", "fail"]})
+    description = Field({"type": "string"})
+
+
+class Health(Answer):
+    """``pass``, ``warn`` (messages are taken and wait in the database) or ``fail`` (503)."""
+
+    status = Field({"type": "string", "enum": ["pass", "warn", "fail"]})
+    version = Field({"type": "string"})
+    releaseId = Field({"type": "integer"})
+    checks = Field({"type": "object", "additionalProperties": HealthCheck.json_schema()})
+
+
+class TokenPair(Answer):
+    """An access and a refresh token, spelt both ways (SMS Gate's server writes snake_case,
+    its Python library reads camelCase)."""
+
+    id = Field({"type": "string"})
+    token_type = Field({"type": "string", "const": "Bearer"})
+    access_token = Field({"type": "string"})
+    refresh_token = Field({"type": "string"})
+    expires_at = Field(_TIME)
+    tokenType = Field({"type": "string", "const": "Bearer"})
+    accessToken = Field({"type": "string"})
+    refreshToken = Field({"type": "string"})
+    expiresAt = Field(_TIME)
+
+
+class Webhook(Answer):
+    id = Field({"type": "string"})
+    url = Field({"type": "string"})
+    event = Field({"type": "string"})
+    deviceId = Field({"type": ["string", "null"]})
+
+
+class InboxMessage(Answer):
+    id = Field({"type": "string"})
+    type = Field({"type": "string", "const": "SMS"})
+    sender = Field({"type": "string"})
+    contentPreview = Field({"type": "string"})
+    createdAt = Field(_TIME)
+    simNumber = Field({"type": ["integer", "null"]})
+
+
+class Accepted(Answer):
+    """An empty object: the phones were asked."""
+
+    extra_fields = False
+
+
+def _setting_json(kind: Any) -> dict[str, Any]:
+    if isinstance(kind, list):
+        return {"type": "string", "enum": kind}
+    return {"positive integer": {"type": "integer", "minimum": 1}, "boolean": {"type": "boolean"}}.get(
+        kind, {"type": "string", "maxLength": 256}
+    )
+
+
+def _section(section: str, *, answered: bool) -> Field:
+    """A section's keys; written, a null key is left as it is (PATCH) or unset (PUT)."""
+    keys = {
+        key: _setting_json(kind) if answered else {"anyOf": [_setting_json(kind), {"type": "null"}]}
+        for key, kind in SETTINGS_KEYS[section].items()
+        if not (answered and (section, key) in WRITE_ONLY)
+    }
+    return Field({"type": "object", "properties": keys})
+
+
+# GET /settings answers what PUT and PATCH wrote, but for the write-only keys.
+Settings = type(
+    "Settings",
+    (Schema,),
+    {"__doc__": "An account's settings, by section (docs/smsgate-clients.md)."}
+    | {section: _section(section, answered=False) for section in SETTINGS_KEYS},
+)
+SettingsAnswer = type(
+    "SettingsAnswer",
+    (Answer,),
+    {"__doc__": "The settings as stored (no signing key, no passphrase)."}
+    | {section: _section(section, answered=True) for section in SETTINGS_KEYS},
+)
+SettingsAnswer.answers_every_field = False  # a section never written is left out
+
+ERRORS = {
+    400: "A field is missing or invalid, or the body is not JSON; the message says which",
+    401: "Missing or wrong Basic credentials, or an invalid, expired or revoked token",
+    403: "The token lacks the scope named in the message",
+    404: "No such message, device, webhook or token for this account",
+    405: "Method not allowed",
+    409: "A message with this id exists already",
+    413: "Request body too large",
+    415: "Not a JSON body",
+    429: "Rate limited, or locked out after too many failed logins; retry after Retry-After seconds",
+    501: "Not offered by this server (docs/smsgate-clients.md)",
+    503: "The database is briefly unavailable; retry",
+}

@@ -9,6 +9,7 @@ from typing import Any
 
 from accounts.services import smsgate_settings_store
 from core.errors import ValidationFailed
+from core.text import is_storable_text
 
 # Writable keys per section (anything else is dropped, as SMS Gate's server does), and how each is checked.
 _POSITIVE = "positive integer"
@@ -46,7 +47,7 @@ def _checked(section: str, key: str, value: Any) -> Any:
     elif kind == _BOOLEAN:
         ok = isinstance(value, bool)
     else:
-        ok = isinstance(value, str) and len(value) <= 256
+        ok = isinstance(value, str) and len(value) <= 256 and is_storable_text(value)
     if not ok:
         expected = f"one of {', '.join(kind)}" if isinstance(kind, list) else f"a {kind}"
         raise ValidationFailed(f"{section}.{key} must be {expected}", code="invalid_settings")

@@ -7,6 +7,7 @@ from .views import (
     DevicesApi,
     HealthApi,
     InboxApi,
+    InboxExportApi,
     InboxRefreshApi,
     LogsApi,
     MessageApi,
@@ -24,7 +25,8 @@ urlpatterns = [
     re_path(r"^health(?:/(?P<probe>live|ready|startup))?/?$", HealthApi.as_view(), name="smsgate-health"),
     re_path(r"^messages?/?$", MessagesApi.as_view(), name="smsgate-messages"),
     # Before the message routes: "inbox" is no message id.
-    re_path(r"^(?:messages/)?inbox/(?:refresh|export)/?$", InboxRefreshApi.as_view(), name="smsgate-inbox-refresh"),
+    re_path(r"^inbox/refresh/?$", InboxRefreshApi.as_view(), name="smsgate-inbox-refresh"),
+    re_path(r"^(?:messages/inbox/(?:refresh|export)|inbox/export)/?$", InboxExportApi.as_view(), name="smsgate-export"),
     re_path(r"^inbox/?$", InboxApi.as_view(), name="smsgate-inbox"),
     re_path(r"^logs/?$", LogsApi.as_view(), name="smsgate-logs"),
     re_path(r"^messages?/(?P<message_id>[^/]+)/?$", MessageApi.as_view(), name="smsgate-message"),

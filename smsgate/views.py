@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from core import ratelimit
 from core.api import ApiAnswer, ApiView, json_object
 from core.errors import NotOffered, RateLimited, ValidationFailed, api_exception_handler
 from core.health import readiness
+from core.operations import operation as core_operation
 from core.phone_signals import EXPORT, gateway_signal
 from gateways.models import Gateway, GatewayKind
 from gateways.selectors import gateway_list_online, gateway_pick_for_message
@@ -40,12 +42,24 @@ from webhooks.services import WebhookRefused, smsgate_webhook_delete, smsgate_we
 
 from .auth import Caller, SmsGateBasicAuthentication, SmsGateBearerAuthentication
 from .schemas import (
+    ERRORS,
+    MESSAGE_ID_PATTERN,
+    Accepted,
+    Device,
+    Health,
+    InboxMessage,
     InboxQuery,
     InboxRefresh,
     ListQuery,
+    MessageState,
     SendMessage,
     SendQuery,
+    Settings,
+    SettingsAnswer,
+    SmsGateError,
+    TokenPair,
     TokenRequest,
+    Webhook,
     WebhookRegistration,
     content_text,
     is_message_id,
@@ -55,6 +69,20 @@ from .services import smsgate_settings_write
 from .states import device_id, state_body, wire_time
 
 API_VERSION = "mysmsapio"
+
+# Every operation of this API answers its errors in SMS Gate's shape.
+operation = functools.partial(core_operation, error=SmsGateError, error_texts=ERRORS)
+ID = {"type": "string", "pattern": MESSAGE_ID_PATTERN}
+# Every authenticated operation may answer 429: an address or login that failed too often is locked out.
+SEND_ERRORS = (400, 401, 403, 409, 413, 415, 429, 501, 503)
+WRITE_ERRORS = (400, 401, 403, 413, 415, 429, 503)
+LIST_ERRORS = (401, 403, 429, 503)
+READ_ERRORS = (400, 401, 403, 429, 503)
+ONE_ERRORS = (401, 403, 404, 429, 503)
+
+
+def list_of(schema: type) -> dict[str, Any]:
+    return {"type": "array", "items": schema.json_schema()}
 
 
 def smsgate_error(status: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -171,10 +199,12 @@ class MessagesApi(SmsGateView):
 
     scopes = {"POST": "messages:send", "GET": "messages:list"}
 
+    @operation("smsgateSend", body=SendMessage, query=SendQuery, answers={202: MessageState}, errors=SEND_ERRORS)
     def post(self, request: Request) -> Response:
         state_url = functools.partial(_state_url, request)
         return smsgate_send_answer(request.auth, json_object(request), request.query_params, state_url).response()
 
+    @operation("smsgateList", query=ListQuery, answers={200: list_of(MessageState)}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
         query = ListQuery.check(request.query_params)
         gateway_id = None
@@ -201,12 +231,14 @@ class MessageApi(SmsGateView):
 
     scopes = {"GET": "messages:read", "DELETE": "messages:cancel"}
 
+    @operation("smsgateState", path={"message_id": ID}, answers={200: MessageState}, errors=ONE_ERRORS)
     def get(self, request: Request, message_id: str) -> Response:
         rows = message_group_get(account_id=self.account.pk, message_id=message_id)
         if not rows:
             raise drf_exceptions.NotFound()
         return Response(state_body(message_id, rows, device_id=_device_of(rows)))
 
+    @operation("smsgateCancel", path={"message_id": ID}, answers={200: MessageState}, errors=ONE_ERRORS)
     def delete(self, request: Request, message_id: str) -> Response:
         rows = message_group_cancel(account_id=self.account.pk, message_id=message_id)
         return Response(state_body(message_id, rows, device_id=_device_of(rows)))
@@ -223,6 +255,7 @@ class DevicesApi(SmsGateView):
 
     scopes = {"GET": "devices:list"}
 
+    @operation("smsgateDevices", answers={200: list_of(Device)}, errors=LIST_ERRORS)
     def get(self, request: Request) -> Response:
         online = set(gateway_list_online().values_list("pk", flat=True))
         phones = _account_phones(self.account).order_by("pk")
@@ -247,6 +280,7 @@ class DeviceApi(SmsGateView):
 
     scopes = {"DELETE": "devices:delete"}
 
+    @operation("smsgateDeviceRemove", path={"device": ID}, answers={204: None}, errors=ONE_ERRORS)
     def delete(self, request: Request, device: str) -> Response:
         phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
         if phone is None:
@@ -277,6 +311,7 @@ class HealthApi(ApiView):
     def get_exception_handler(self):
         return smsgate_exception_handler
 
+    @operation("smsgateHealth", answers={200: Health, 503: Health}, errors=())
     def get(self, request: Request, **kwargs: Any) -> Response:
         found = readiness()
         checks = {
@@ -314,6 +349,7 @@ class TokensApi(SmsGateView):
 
     scopes = {"POST": "tokens:manage"}
 
+    @operation("smsgateTokenIssue", body=TokenRequest, answers={201: TokenPair}, errors=WRITE_ERRORS)
     def post(self, request: Request) -> Response:
         body = TokenRequest.check(json_object(request))
         issued = smsgate_tokens_issue(credential=request.auth.login, scopes=body["scopes"], ttl_seconds=body.get("ttl"))
@@ -325,6 +361,7 @@ class TokenRefreshApi(SmsGateView):
 
     scopes = {"POST": SMSGATE_REFRESH_SCOPE}
 
+    @operation("smsgateTokenRefresh", answers={201: TokenPair}, errors=LIST_ERRORS)
     def post(self, request: Request) -> Response:
         issued = smsgate_token_refresh(refresh=request.auth.token)
         if issued is None:
@@ -337,6 +374,7 @@ class TokenApi(SmsGateView):
 
     scopes = {"DELETE": "tokens:manage"}
 
+    @operation("smsgateTokenRevoke", path={"jti": ID}, answers={204: None}, errors=ONE_ERRORS)
     def delete(self, request: Request, jti: str) -> Response:
         smsgate_token_revoke(credential=request.auth.login, jti=jti[:32])
         return Response(status=204)
@@ -357,9 +395,11 @@ class WebhooksApi(SmsGateView):
 
     scopes = {"GET": "webhooks:list", "POST": "webhooks:write"}
 
+    @operation("smsgateWebhooks", answers={200: list_of(Webhook)}, errors=LIST_ERRORS)
     def get(self, request: Request) -> Response:
         return Response([_webhook_body(endpoint) for endpoint in smsgate_webhooks(account_id=self.account.pk)])
 
+    @operation("smsgateWebhookAdd", body=WebhookRegistration, answers={201: Webhook}, errors=WRITE_ERRORS)
     def post(self, request: Request) -> Response:
         body = WebhookRegistration.check(json_object(request))
         device = body.get("deviceId") or ""
@@ -381,6 +421,7 @@ class WebhooksApi(SmsGateView):
 class WebhookApi(SmsGateView):
     scopes = {"DELETE": "webhooks:delete"}
 
+    @operation("smsgateWebhookDelete", path={"webhook_id": ID}, answers={204: None}, errors=ONE_ERRORS)
     def delete(self, request: Request, webhook_id: str) -> Response:
         smsgate_webhook_delete(account_id=self.account.pk, client_id=webhook_id[:36])
         return Response(status=204)
@@ -391,12 +432,15 @@ class SettingsApi(SmsGateView):
 
     scopes = {"GET": "settings:read", "PUT": "settings:write", "PATCH": "settings:write"}
 
+    @operation("smsgateSettings", answers={200: SettingsAnswer}, errors=LIST_ERRORS)
     def get(self, request: Request) -> Response:
         return Response(smsgate_settings_public(account_id=self.account.pk))
 
+    @operation("smsgateSettingsReplace", body=Settings, answers={200: SettingsAnswer}, errors=WRITE_ERRORS)
     def put(self, request: Request) -> Response:
         return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=True))
 
+    @operation("smsgateSettingsUpdate", body=Settings, answers={200: SettingsAnswer}, errors=WRITE_ERRORS)
     def patch(self, request: Request) -> Response:
         return Response(smsgate_settings_write(account_id=self.account.pk, body=request.data, replace=False))
 
@@ -408,6 +452,7 @@ class InboxRefreshApi(SmsGateView):
 
     scopes = {"POST": "inbox:refresh"}
 
+    @operation("smsgateInboxRefresh", body=InboxRefresh, answers={202: Accepted}, errors=WRITE_ERRORS)
     def post(self, request: Request) -> Response:
         body = InboxRefresh.check(json_object(request))
         if body["since"] > body["until"]:
@@ -424,12 +469,18 @@ class InboxRefreshApi(SmsGateView):
         return Response({}, status=202, headers=headers)
 
 
+@extend_schema(exclude=True)
+class InboxExportApi(InboxRefreshApi):
+    """The same at SMS Gate's deprecated paths (the npm client 3.0.0 posts to ``/inbox/export``)."""
+
+
 class InboxApi(SmsGateView):
     """The SMS the account's phones received, newest first (SMS Gate's own server answers 501:
     it keeps none; we keep them, as ``GET /api/v1/sms/inbox`` reads them)."""
 
     scopes = {"GET": "inbox:list"}
 
+    @operation("smsgateInbox", query=InboxQuery, answers={200: list_of(InboxMessage)}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
         query = InboxQuery.check(request.query_params)
         if query.get("type", "SMS") != "SMS":
@@ -458,5 +509,6 @@ class InboxApi(SmsGateView):
 class LogsApi(SmsGateView):
     scopes = {"GET": "logs:read"}
 
+    @operation("smsgateLogs", answers={}, errors=(401, 403, 429, 501))
     def get(self, request: Request) -> Response:
         raise NotOffered("device logs are not kept by this server (not offered)")

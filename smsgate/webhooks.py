@@ -6,15 +6,19 @@ come for agent phones too, and the app is never asked to send them a second time
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
+from accounts.services import smsgate_settings_public
 from core.times import parse_zoned_time
 from gateways.models import Gateway
+from gateways.selectors import gateway_list_online
 from messaging.models import CANCELLED_ERRORS, Message
 from webhooks.models import WebhookEventType
-from webhooks.services import SmsGateEvent
+from webhooks.services import SmsGateEvent, webhook_emit_smsgate, webhook_smsgate_hooks, webhook_smsgate_last_queued
 
 from .states import device_id, wire_time
 
@@ -81,3 +85,56 @@ def smsgate_translate(event: str, data: dict[str, Any]) -> SmsGateEvent | None:
         }
         return SmsGateEvent("sms:received", payload, _device_of(data.get("gateway_id")))
     return None
+
+
+PING = "system:ping"
+
+
+def _health(phone: Gateway) -> dict[str, Any]:
+    """The phone's health as the app reports it in a ping (smsgate-3rdparty-api.md 3.9), from
+    what its last heartbeat told us."""
+    checks: dict[str, dict[str, Any]] = {
+        "connection:status": {"status": "pass", "description": "online", "observedValue": 1, "observedUnit": "boolean"}
+    }
+    if phone.battery is not None:
+        checks["battery:level"] = {
+            "status": "pass" if phone.battery >= 10 else "warn",
+            "description": "battery level",
+            "observedValue": phone.battery,
+            "observedUnit": "percent",
+        }
+    if phone.charging is not None:
+        checks["battery:charging"] = {
+            "status": "pass",
+            "description": "charging" if phone.charging else "not charging",
+            "observedValue": int(phone.charging),
+            "observedUnit": "boolean",
+        }
+    status = "warn" if any(check["status"] == "warn" for check in checks.values()) else "pass"
+    return {"health": {"status": status, "checks": checks}}
+
+
+def smsgate_pings_queue(*, now: datetime | None = None) -> int:
+    """``system:ping`` for each online phone of an account that registered for it, every
+    ``ping.interval_seconds`` of the account's settings (unset: no pings, as the app's default),
+    as the app would send them. Our server sends them, for agent and app phones alike."""
+    now = now or timezone.now()
+    hooks_by_account = webhook_smsgate_hooks(event=PING)
+    if not hooks_by_account:
+        return 0
+    endpoint_ids = [hook.pk for hooks in hooks_by_account.values() for hook in hooks]
+    last = webhook_smsgate_last_queued(endpoint_ids=endpoint_ids, event=PING)
+    queued = 0
+    for account_id, hooks in hooks_by_account.items():
+        interval = smsgate_settings_public(account_id=account_id).get("ping", {}).get("interval_seconds")
+        if not interval:
+            continue
+        not_since = now - timedelta(seconds=interval)
+        for phone in gateway_list_online(now=now).filter(account_id=account_id):
+            device = device_id(phone)
+            due = {hook.pk for hook in hooks if last.get((hook.pk, device), not_since) <= not_since}
+            if due:
+                with transaction.atomic():
+                    translated = SmsGateEvent(PING, _health(phone), device)
+                    queued += webhook_emit_smsgate(account_id=account_id, translated=translated, endpoint_ids=due)
+    return queued

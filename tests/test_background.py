@@ -59,6 +59,7 @@ def test_the_embedded_scheduler_runs_each_task_when_due(monkeypatch):
         "gateways.tasks.dispatch_pending",
         "gateways.tasks.release_ack_timeouts",
         "messaging.tasks.simulate_test_messages",
+        "smsgate.tasks.smsgate_send_pings",
         "webhooks.tasks.deliver_due_webhooks",
     ]
 

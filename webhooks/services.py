@@ -46,7 +46,7 @@ from urllib.parse import SplitResult, urlsplit
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -268,21 +268,41 @@ def webhook_emit(*, account_id: int, event: str, data: dict[str, Any], test: boo
         if event in events and (tests or not test)
     ]
     queued = _queue(endpoints, f"test.{event}" if test else event, data, test=test)
-    hooks = subscriptions.smsgate.get(account_id) if not test else None
-    if hooks and _smsgate_translator is not None:
+    if not test and subscriptions.smsgate.get(account_id) and _smsgate_translator is not None:
         translated = _smsgate_translator(event, data)
         if translated is not None:
-            wanted = [
-                hook
-                for hook in hooks
-                if hook.event == translated.name and hook.device_filter in ("", translated.device_id)
-            ]
-            queued += _queue_smsgate(wanted, translated)
+            queued += webhook_emit_smsgate(account_id=account_id, translated=translated)
     return queued
 
 
-def _queue_smsgate(hooks: list[SmsGateHook], translated: SmsGateEvent) -> int:
-    """The outbox rows of SMS Gate-style deliveries: its envelope, one id per event."""
+def webhook_smsgate_hooks(*, event: str) -> dict[int, list[SmsGateHook]]:
+    """Per account, its enabled SMS Gate-style registrations for ``event`` (from memory)."""
+    registered = _subscriptions.get().smsgate.items()
+    wanted = {account: [hook for hook in hooks if hook.event == event] for account, hooks in registered}
+    return {account: hooks for account, hooks in wanted.items() if hooks}
+
+
+def webhook_smsgate_last_queued(*, endpoint_ids: list[int], event: str) -> dict[tuple[int, str], datetime]:
+    """When ``event`` was last queued for each (endpoint, device) of SMS Gate-style endpoints."""
+    rows = (
+        WebhookEvent.objects.filter(endpoint_id__in=endpoint_ids, event=event)
+        .values_list("endpoint_id", "payload__deviceId")
+        .annotate(last=Max("created_at"))
+        .order_by()
+    )
+    return {(endpoint_id, device): last for endpoint_id, device, last in rows}
+
+
+def webhook_emit_smsgate(*, account_id: int, translated: SmsGateEvent, endpoint_ids: set[int] | None = None) -> int:
+    """Queue an event in SMS Gate's shape for the account's registrations of its name and
+    device (of ``endpoint_ids`` alone, if given)."""
+    hooks = [
+        hook
+        for hook in _subscriptions.get().smsgate.get(account_id, [])
+        if hook.event == translated.name
+        and hook.device_filter in ("", translated.device_id)
+        and (endpoint_ids is None or hook.pk in endpoint_ids)
+    ]
     if not hooks:
         return 0
     now = timezone.now()
