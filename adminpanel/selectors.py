@@ -13,7 +13,7 @@ from django.utils import timezone
 from gateways.models import GatewayEvent
 from gateways.selectors import gateway_count_online
 from messaging.models import Message, MessageEvent, MessageStatus
-from messaging.selectors import message_count_by_status
+from messaging.selectors import message_count_by_status, message_count_scheduled
 from otp.models import Otp, OtpStatus
 
 from .models import ApiRequest
@@ -41,6 +41,8 @@ class Dashboard:
     phones_total: int
     pending: int
     queued: int
+    # Of ``pending``, those waiting for their time (send_at), not for a phone.
+    scheduled: int
     # One dict per hour, oldest first: {"hour": datetime, "queued": n, "pending": n, ...}
     hourly: list[dict]
     delivery: list[PhoneDelivery] = field(default_factory=list)
@@ -94,6 +96,7 @@ def dashboard_get(*, now: datetime | None = None) -> Dashboard:
         phones_total=phones_total,
         pending=queue[MessageStatus.PENDING],
         queued=queue[MessageStatus.QUEUED],
+        scheduled=message_count_scheduled(now=now),
         hourly=[{"hour": hour, **counts} for hour, counts in hourly.items()],
         delivery=delivery,
         otp_sent=otps["sent"],

@@ -30,6 +30,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -45,6 +46,7 @@ PROTOCOL_VERSION = 1
 AGENT_VERSION = "1.0"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_REVOKED = 4403
+CLOSE_GOING_AWAY = 1001  # RFC 6455: the agent is stopping
 
 log = logging.getLogger("mysmsapio.agent")
 
@@ -389,6 +391,31 @@ class Agent:
         with contextlib.suppress(Exception):  # the connection dropped; the journal keeps the frame
             await self.ws.send(json.dumps(frame, ensure_ascii=False))
 
+    async def run_until_stopped(self) -> None:
+        """``run_forever`` until SIGTERM or SIGINT, then a goodbye: the socket closes with 1001
+        (going away), so the server records a clean departure, not a dropped connection (1006).
+        Nothing is lost by stopping: the journal on disk keeps every job's state."""
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals on this platform
+                loop.add_signal_handler(signum, stopping.set)
+        runner = asyncio.ensure_future(self.run_forever())
+        stopped = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done():
+            stopped.cancel()
+            runner.result()  # Refused, or another failure, goes to main
+            return
+        log.info("stopping: closing the connection")
+        ws = self.ws
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(code=CLOSE_GOING_AWAY, reason="agent stopping"), timeout=5)
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await runner
+
     async def run_forever(self) -> None:
         attempt = 0
         index = 0
@@ -594,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s")
     agent = Agent(args)
     try:
-        asyncio.run(agent.run_forever())
+        asyncio.run(agent.run_until_stopped())
     except Refused as exc:
         log.error("%s", exc)
         return 3

@@ -159,11 +159,13 @@ class SmsInboxQuery(Schema):
 # --- Outputs -------------------------------------------------------------------------------
 
 
-class Error(Answer):
-    """Every error: the guide's text, and a stable machine code beside it."""
+class Error(Schema):
+    """Every error: the guide's text, and a stable machine code beside it; for some (a number
+    not in E.164, an Authorization header not of the form ``Bearer <key>``) a hint too."""
 
-    error = Field({"type": "string"})
-    code = Field({"type": "string"})
+    error = Field({"type": "string"}, required=True)
+    code = Field({"type": "string"}, required=True)
+    hint = Field({"type": "string"}, description="what exactly is wrong, and how to mend it")
 
 
 class SmsAccepted(Answer):

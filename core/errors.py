@@ -21,6 +21,9 @@ from rest_framework.response import Response
 logger = logging.getLogger(__name__)
 
 INVALID_API_KEY = "Invalid or expired API key"
+# An Authorization header that is there but is not "Bearer <key>": the same guide text as a
+# wrong key, another machine code.
+MALFORMED_AUTHORIZATION = "malformed_authorization"
 
 
 class ApiError(Exception):
@@ -40,10 +43,12 @@ class ApiError(Exception):
         if message is not None:
             cls.default_message = message
 
-    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, code: str | None = None, hint: str = "") -> None:
         self.message = message or self.default_message
         if code:
             self.code = code
+        # Beside a text the guide fixes, what exactly is wrong and how to mend it.
+        self.hint = hint
         super().__init__(self.message)
 
 
@@ -75,8 +80,8 @@ class ServiceUnavailable(ApiError, status=503, code="service_unavailable", messa
     """The database (or another part the answer needs) is out of reach: try again."""
 
 
-def error_body(message: str, code: str) -> dict[str, str]:
-    return {"error": message, "code": code}
+def error_body(message: str, code: str, hint: str = "") -> dict[str, str]:
+    return {"error": message, "code": code, "hint": hint} if hint else {"error": message, "code": code}
 
 
 def json_error(message: str, code: str, status: int) -> JsonResponse:
@@ -123,8 +128,9 @@ def api_error_answer(exc: Exception) -> tuple[int, dict[str, str], dict[str, str
     unavailable) as (status, body, headers), or None for anything else. Shared by DRF's
     exception handler and the API's lean edge (mysmsapio/edge.py)."""
     headers: dict[str, str] = {}
+    hint = ""
     if isinstance(exc, ApiError):
-        status, message, code = exc.status_code, exc.message, exc.code
+        status, message, code, hint = exc.status_code, exc.message, exc.code, exc.hint
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, (OperationalError, InterfaceError)):
@@ -137,7 +143,7 @@ def api_error_answer(exc: Exception) -> tuple[int, dict[str, str], dict[str, str
         return None
     # Headers a service attached on the way out (the rate limit's, on a counted request).
     headers.update(getattr(exc, "response_headers", {}))
-    return status, error_body(message, code), headers
+    return status, error_body(message, code, hint), headers
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -148,8 +154,11 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         _roll_back_atomic_requests()
         return Response(body, status=status, headers=headers)
     headers: dict[str, str] = {}
+    hint = ""
     if isinstance(exc, (drf_exceptions.NotAuthenticated, drf_exceptions.AuthenticationFailed)):
         status, message, code = 401, INVALID_API_KEY, "invalid_api_key"
+        if exc.get_codes() == MALFORMED_AUTHORIZATION:
+            code, hint = MALFORMED_AUTHORIZATION, 'send the key as "Authorization: Bearer api_live_..."'
         headers["WWW-Authenticate"] = "Bearer"
     elif isinstance(exc, drf_exceptions.ParseError):
         status, message, code = 400, "Malformed JSON request body", "malformed_json"
@@ -169,4 +178,4 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         # Unexpected: logged with its traceback by the middleware, answered without one.
         return None
     _roll_back_atomic_requests()
-    return Response(error_body(message, code), status=status, headers=headers)
+    return Response(error_body(message, code, hint), status=status, headers=headers)

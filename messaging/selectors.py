@@ -62,6 +62,11 @@ def message_count_by_status(*, statuses: list[str] | None = None) -> dict[str, i
     return {status: counts.get(status, 0) for status in statuses}
 
 
+def message_count_scheduled(*, now: datetime) -> int:
+    """Live pending messages that wait for their ``send_at``, not for a phone."""
+    return Message.objects.filter(status=MessageStatus.PENDING, is_test=False, send_at__gt=now).count()
+
+
 def message_last_sender_account(*, gateway_id: int, to: str) -> int | None:
     """The account whose message to ``to`` went out last through this phone, if any."""
     return (

@@ -27,7 +27,7 @@ from .lifecycle import (
     message_wake_after_commit,
 )
 from .models import CANCELLED_BY_CLIENT_ERROR, InboundSms, Message, MessagePriority, is_message_id
-from .phone import carrier_for_number, normalize_phone_number
+from .phone import E164_PATTERN, carrier_for_number, normalize_phone_number
 from .selectors import message_get_by_idempotency_key, message_group_exists, message_group_get
 
 INVALID_PHONE = "Invalid phone number format"
@@ -41,11 +41,23 @@ PRIORITIES = {"normal": MessagePriority.NORMAL, "high": MessagePriority.HIGH}
 # inputs each one checks (clientapi/schemas.py).
 
 
+def phone_number_hint(value: object) -> str:
+    """What is wrong with a number that is not E.164, said so that a person can mend it."""
+    example = "for example +959123456789"
+    if not isinstance(value, str):
+        return f"the number must be a string in E.164 form: +, the country code and the number, {example}"
+    if not value.strip().startswith("+"):
+        return f"write the number in E.164 form, with + and the country code: {example}"
+    if not E164_PATTERN.match(value.strip()):
+        return f"E.164: + and 8 to 15 digits, no spaces or other marks, {example}"
+    return "no such number can exist for this country code: check its length"
+
+
 def phone_number_check(value: object) -> str:
     """The E.164 form of a recipient as a client wrote it."""
     normalized = normalize_phone_number(value)
     if normalized is None:
-        raise ValidationFailed(INVALID_PHONE, code="invalid_phone_number")
+        raise ValidationFailed(INVALID_PHONE, code="invalid_phone_number", hint=phone_number_hint(value))
     return normalized
 
 

@@ -64,3 +64,16 @@ def test_the_documentation_the_guide_points_at_exists():
     reference = (GUIDE.parent / "API_DOCUMENTATION.md").read_text()
     for endpoint in ["sms/send", "sms/status", "otp/send", "otp/verify", "sms/inbox"]:
         assert f"/api/v1/{endpoint}" in reference
+
+
+def test_the_python_note_is_true_the_examples_fail_as_pasted_and_the_indented_copy_compiles():
+    from tests.live.helpers import BASE_DIR, guide_blocks
+
+    note = note_about("IndentationError")
+    blocks = guide_blocks("python")
+    assert len(blocks) == 3 and "three Python examples" in note
+    for block in blocks:
+        with pytest.raises(IndentationError):
+            compile(block, "guide", "exec")
+    copy = BASE_DIR / "docs" / re.search(r"\]\((\.\./tests/[^)]+)\)", note).group(1)
+    compile(copy.read_text(), str(copy), "exec")

@@ -48,20 +48,28 @@ def status_request(client):
     return client.get("/api/v1/sms/status/msg_00000000000000000000000000000000")
 
 
+MALFORMED = {
+    "error": "Invalid or expired API key",
+    "code": "malformed_authorization",
+    "hint": 'send the key as "Authorization: Bearer api_live_..."',
+}
+
+
 @pytest.mark.parametrize(
-    "header",
+    ("header", "body"),
     [
-        None,
-        "",
-        "Bearer",
-        "Bearer ",
-        "Basic dXNlcjpwYXNz",
-        "Token api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "Bearer api_live_short",
-        "Bearer api_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "Bearer api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        "Bearer api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa extra",
-        "Bearer api_live_ääääääääääääääääääääääääääääääää",
+        (None, INVALID_KEY_BODY),
+        ("", INVALID_KEY_BODY),
+        ("Bearer", MALFORMED),
+        ("Bearer ", MALFORMED),
+        ("Basic dXNlcjpwYXNz", MALFORMED),
+        ("Token api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", MALFORMED),
+        ("api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", MALFORMED),  # the key without "Bearer "
+        ("Bearer api_live_short", INVALID_KEY_BODY),
+        ("Bearer api_test_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", INVALID_KEY_BODY),
+        ("Bearer api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", INVALID_KEY_BODY),
+        ("Bearer api_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa extra", MALFORMED),
+        ("Bearer api_live_ääääääääääääääääääääääääääääääää", MALFORMED),
     ],
     ids=[
         "missing",
@@ -70,6 +78,7 @@ def status_request(client):
         "scheme-and-space",
         "basic",
         "wrong-scheme",
+        "no-scheme",
         "too-short",
         "wrong-prefix",
         "unknown",
@@ -77,11 +86,11 @@ def status_request(client):
         "non-ascii",
     ],
 )
-def test_it_rejects_a_bad_authorization_header(client, header):
+def test_a_bad_authorization_header_gets_the_guides_401_and_a_code_saying_which(client, header, body):
     headers = {} if header is None else {"HTTP_AUTHORIZATION": header}
     response = client.get("/api/v1/sms/status/msg_00000000000000000000000000000000", **headers)
     assert response.status_code == 401
-    assert response.json() == INVALID_KEY_BODY
+    assert response.json() == body
     assert response["WWW-Authenticate"] == "Bearer"
 
 

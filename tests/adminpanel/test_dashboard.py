@@ -93,3 +93,14 @@ def test_an_empty_dashboard_says_so(operator):
     # No OTP sent: a dash, not "0 %" (a division by zero would be a 500).
     otp_card = re.search(r'<div class="mysms-card" id="card-otp"><div class="value">(.*?)</div>', page).group(1)
     assert otp_card == "–"
+
+
+def test_the_pending_card_tells_scheduled_messages_from_those_waiting_for_a_phone(operator, account, online_gateway):
+    """Every phone online and messages pending: the card says why they wait, not "no phone"."""
+    _message(account, status="pending")
+    message_create(account=account, to=GUIDE_NUMBER, text="later", send_at=timezone.now() + timedelta(hours=1))
+    assert (dashboard_get().pending, dashboard_get().scheduled) == (2, 1)
+    page = operator.get("/admin/").content.decode()
+    card = re.search(r'<div class="mysms-card" id="card-pending">(.*?)</div></div>', page).group(1)
+    assert "no phone" not in card
+    assert "1 scheduled" in card and "waiting for a phone of their account with room" in card

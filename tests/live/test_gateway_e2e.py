@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 from collections import Counter
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import requests
 from django.conf import settings
 
 from accounts.services import api_key_generate
-from gateways.models import Gateway
+from gateways.models import Gateway, GatewayEvent, GatewayEventType
 from gateways.services import gateway_create, gateway_revoke
 from messaging.models import Message
 
@@ -108,6 +109,18 @@ def test_a_revoked_token_is_refused_and_the_agent_stops(web_servers, agents):
     agent = agents("stolen", phone.raw_token, [web_servers[0].ws_url]).start()
     assert agent.proc.wait(timeout=20) == 3
     assert "refused" in agent.log.read_text()
+
+
+def test_an_agent_stopped_with_sigterm_says_goodbye_and_the_server_records_a_clean_close(web_servers, agents):
+    phone = gateway_create(name="leaving")
+    agent = agents("leaving", phone.raw_token, [web_servers[0].ws_url]).start()
+    wait_for(lambda: Gateway.objects.get(pk=phone.gateway.pk).is_connected, timeout=20)
+    agent.proc.send_signal(signal.SIGTERM)
+    assert agent.proc.wait(timeout=20) == 0
+    departures = GatewayEvent.objects.filter(gateway=phone.gateway, event=GatewayEventType.DISCONNECTED)
+    wait_for(departures.exists, timeout=20, what="the departure recorded")
+    assert departures.get().detail == "close code 1001"  # going away; a dropped socket is 1006
+    assert not Gateway.objects.get(pk=phone.gateway.pk).is_connected
 
 
 def test_the_guides_otp_flow_end_to_end(web_servers, agents):

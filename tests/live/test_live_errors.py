@@ -65,6 +65,26 @@ def test_unauthenticated_is_401_with_www_authenticate(web_server):
     assert response.json() == {"error": "Invalid or expired API key", "code": "invalid_api_key"}
 
 
+def test_a_key_without_bearer_and_a_number_without_plus_say_what_is_wrong(web_server, api_key):
+    """The guide's texts, and beside them a machine code and a hint a person can act on, on
+    the lean edge and Django's stack alike (granian in the production pass)."""
+    url = f"{web_server.url}/api/v1/sms/send"
+    sms = {"to": "+959123456789", "message": "hi"}
+    for path in ("/api/v1/sms/send", "/api/v1/sms/status/msg_1"):
+        method = requests.post if path.endswith("send") else requests.get
+        response = method(f"{web_server.url}{path}", json=sms, headers={"Authorization": api_key.raw_key}, timeout=10)
+        assert response.status_code == 401, path
+        body = response.json()
+        assert (body["error"], body["code"]) == ("Invalid or expired API key", "malformed_authorization")
+        assert "Bearer" in body["hint"]
+    key = {"Authorization": f"Bearer {api_key.raw_key}"}
+    response = requests.post(url, json={**sms, "to": "959123456789"}, headers=key, timeout=10)
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["error"], body["code"]) == ("Invalid phone number format", "invalid_phone_number")
+    assert "E.164" in body["hint"] and "+" in body["hint"]
+
+
 def test_the_admin_still_runs_the_full_django_stack(web_server):
     response = requests.get(f"{web_server.url}/admin/login/", timeout=10)
     assert response.status_code == 200

@@ -143,8 +143,25 @@ def test_it_keeps_unicode_intact_and_records_encoding_and_segments(api_client, t
 def test_it_rejects_a_number_not_in_international_format(api_client, to):
     response = send(api_client, {"to": to, "message": "hi"})
     assert response.status_code == 422
-    assert response.json() == {"error": "Invalid phone number format", "code": "invalid_phone_number"}
+    body = response.json()
+    assert body == {"error": "Invalid phone number format", "code": "invalid_phone_number", "hint": body["hint"]}
+    # Beside the guide's fixed text, a hint a person can act on.
+    assert "E.164" in body["hint"] or "no such number" in body["hint"]
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("to", "says"),
+    [
+        ("959123456789", "with + and the country code"),
+        ("09123456789", "with + and the country code"),
+        ("+95 9 123 456 789", "no spaces or other marks"),
+        ("+14155550", "check its length"),
+        (959123456789, "must be a string"),
+    ],
+)
+def test_the_phone_number_hint_says_what_is_wrong(api_client, to, says):
+    assert says in send(api_client, {"to": to, "message": "hi"}).json()["hint"]
 
 
 @pytest.mark.parametrize("to", ["+959123456789", "+14155550123", "+447911123456", " +959123456789 "])

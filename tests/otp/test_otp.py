@@ -218,6 +218,10 @@ def test_another_account_cannot_verify_my_code(api_client, gateway, make_api_key
     assert verify(api_client, code).status_code == 200
 
 
+NOT_E164 = "write the number in E.164 form, with + and the country code: for example +959123456789"
+NOT_TEXT = "the number must be a string in E.164 form: +, the country code and the number, for example +959123456789"
+
+
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
@@ -225,9 +229,13 @@ def test_another_account_cannot_verify_my_code(api_client, gateway, make_api_key
         (
             {"phone_number": "09123456789"},
             422,
-            {"error": "Invalid phone number format", "code": "invalid_phone_number"},
+            {"error": "Invalid phone number format", "code": "invalid_phone_number", "hint": NOT_E164},
         ),
-        ({"phone_number": 959123456789}, 422, {"error": "Invalid phone number format", "code": "invalid_phone_number"}),
+        (
+            {"phone_number": 959123456789},
+            422,
+            {"error": "Invalid phone number format", "code": "invalid_phone_number", "hint": NOT_TEXT},
+        ),
     ],
 )
 def test_send_rejects_bad_input(api_client, gateway, body, status, error):
@@ -243,7 +251,7 @@ def test_send_rejects_bad_input(api_client, gateway, body, status, error):
         ({"phone_number": GUIDE_NUMBER}, {"error": "Missing required field: code", "code": "missing_field"}),
         (
             {"phone_number": "nope", "code": "123456"},
-            {"error": "Invalid phone number format", "code": "invalid_phone_number"},
+            {"error": "Invalid phone number format", "code": "invalid_phone_number", "hint": NOT_E164},
         ),
         ({"phone_number": GUIDE_NUMBER, "code": ["123456"]}, INVALID),
         ({"phone_number": GUIDE_NUMBER, "code": True}, INVALID),

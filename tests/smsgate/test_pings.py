@@ -50,9 +50,7 @@ def test_each_online_phone_is_pinged_once_per_interval(account, make_gateway, pi
     assert len(_pings()) == 2
 
 
-def test_no_pings_without_an_interval_nor_for_another_accounts_phones(
-    account, other_account, make_gateway, ping_hook
-):
+def test_no_pings_without_an_interval_nor_for_another_accounts_phones(account, other_account, make_gateway, ping_hook):
     make_gateway(account=account)
     assert smsgate_send_pings() == 0  # the app's default: ping disabled
     smsgate_settings_write(account_id=other_account.pk, body={"ping": {"interval_seconds": 10}}, replace=False)
