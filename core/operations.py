@@ -52,3 +52,39 @@ def operation(
         return declare(method)
 
     return decorate
+
+
+# Operations of plain Django views (health, readiness, metrics: no DRF below them, so that a
+# probe stays cheap), by path; mysmsapio/openapi.py adds them to the document.
+PLAIN_OPERATIONS: dict[str, dict[str, Any]] = {}
+
+
+def plain_operation(
+    path: str, operation_id: str, *, answers: dict[int, type[Schema] | str], tag: str = "health"
+) -> Callable:
+    """Declare a plain view's GET for the document: each answer a declared schema (JSON) or a
+    media type (a text body). Its summary and description are the view's docstring."""
+
+    def decorate(view: Callable) -> Callable:
+        text = " ".join((view.__doc__ or "").split())
+        responses = {}
+        for code, answer in answers.items():
+            if isinstance(answer, str):
+                responses[str(code)] = {"description": "", "content": {answer: {"schema": {"type": "string"}}}}
+            else:
+                schema = answer.json_schema()
+                content = {"application/json": {"schema": schema}}
+                responses[str(code)] = {"description": schema.get("description", ""), "content": content}
+        PLAIN_OPERATIONS[path] = {
+            "get": {
+                "operationId": operation_id,
+                "summary": text.split(". ", 1)[0].rstrip("."),
+                "description": text,
+                "tags": [tag],
+                "security": [],
+                "responses": responses,
+            }
+        }
+        return view
+
+    return decorate

@@ -15,6 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from core.crypto import hashes_match
 from core.errors import json_error, require_safe_json
 from core.metrics import REGISTRY
+from core.operations import plain_operation
+from core.schema import Answer, Field
 from gateways.selectors import gateway_list_online
 from messaging.models import MessageStatus
 from messaging.selectors import message_count_by_status
@@ -58,8 +60,18 @@ def _allowed(request: HttpRequest) -> bool:
     return any(client in network for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
+class MetricsForbidden(Answer):
+    """Neither the metrics token nor an allowed address."""
+
+    error = Field({"type": "string"})
+    code = Field({"type": "string", "const": "forbidden"})
+
+
+@plain_operation("/metrics", "metrics", answers={200: "text/plain", 403: MetricsForbidden}, tag="metrics")
 @require_safe_json
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, in its text format. Open to METRICS_ALLOWED_IPS, or from anywhere with
+    ``Authorization: Bearer <METRICS_TOKEN>``."""
     if not _allowed(request):
         return json_error("Forbidden: metrics need the metrics token or an allowed address", "forbidden", 403)
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -18,6 +18,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 
+from core.operations import PLAIN_OPERATIONS
 from core.schema import Schema
 
 # The APIs the document covers; the phones' API is the app's own contract (docs/gateway-protocol.md).
@@ -113,6 +114,13 @@ def only_the_client_apis(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
     """Preprocessing hook: the client APIs, each under its own prefix (``/3rdparty/v1`` is an
     alias of ``/api/3rdparty/v1``)."""
     return [endpoint for endpoint in endpoints if endpoint[0].startswith(API_PREFIXES)]
+
+
+def add_plain_operations(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: the plain views' operations (health, readiness, metrics) beside the
+    APIs' (core.operations.plain_operation)."""
+    result["paths"].update(PLAIN_OPERATIONS)
+    return result
 
 
 @functools.cache

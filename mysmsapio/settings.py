@@ -295,6 +295,10 @@ SPECTACULAR_SETTINGS = {
     "(`api_test_...`) works on every endpoint, and its messages never reach a phone (docs/test-mode.md). "
     "Under `/api/3rdparty/v1`: SMS Gate's client API, for its official libraries (docs/smsgate-clients.md).",
     "PREPROCESSING_HOOKS": ["mysmsapio.openapi.only_the_client_apis"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mysmsapio.openapi.add_plain_operations",
+    ],
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api(/3rdparty)?/v1",
     "DISABLE_ERRORS_AND_WARNINGS": False,

@@ -7,23 +7,60 @@ from django.shortcuts import render
 
 from core.errors import error_body, json_error, require_safe_json
 from core.health import check_database, readiness
+from core.operations import plain_operation
+from core.schema import Answer, Field
 
 from .openapi import openapi_document
 
 logger = logging.getLogger(__name__)
 
 
+class Up(Answer):
+    """The node and its database answer."""
+
+    status = Field({"type": "string", "const": "ok"})
+
+
+class HealthError(Answer):
+    """The database (or, for readiness, another part) is out of reach."""
+
+    error = Field({"type": "string"})
+    code = Field({"type": "string"})
+
+
+_CHECKS = Field(
+    {"type": "object", "additionalProperties": {"type": "string"}, "description": "each check's finding, by name"}
+)
+
+
+class Ready(Answer):
+    """Every check passes."""
+
+    status = Field({"type": "string", "const": "ready"})
+    checks = _CHECKS
+
+
+class NotReady(Answer):
+    """A check fails: ``error`` names the failing ones (retry after Retry-After seconds)."""
+
+    error = Field({"type": "string"})
+    code = Field({"type": "string", "const": "not_ready"})
+    checks = _CHECKS
+
+
+@plain_operation("/up", "up", answers={200: Up, 503: HealthError})
 @require_safe_json
 def up(request: HttpRequest) -> JsonResponse:
-    """Liveness plus database: any Authorization header is ignored, as the guide's
-    "Test Connection" step sends one."""
+    """Liveness plus database. Any Authorization header is ignored, as the guide's "Test
+    Connection" step sends one."""
     database = check_database()
     if not database.ok:
         logger.warning("Health check: database %s", database.detail)
         return json_error("Database unavailable", "database_unavailable", 503)
-    return JsonResponse({"status": "ok"})
+    return JsonResponse(Up.answer(status="ok"))
 
 
+@plain_operation("/ready", "ready", answers={200: Ready, 503: NotReady})
 @require_safe_json
 def ready(request: HttpRequest) -> JsonResponse:
     """Readiness for load balancers and orchestrators: 200 when every check passes, else 503
@@ -33,11 +70,11 @@ def ready(request: HttpRequest) -> JsonResponse:
     failing = [name for name, check in checks.items() if not check.ok]
     if failing:
         response = JsonResponse(
-            {**error_body(f"Not ready: {', '.join(failing)}", "not_ready"), "checks": body}, status=503
+            NotReady.answer(**error_body(f"Not ready: {', '.join(failing)}", "not_ready"), checks=body), status=503
         )
         response["Retry-After"] = "5"
         return response
-    return JsonResponse({"status": "ready", "checks": body})
+    return JsonResponse(Ready.answer(status="ready", checks=body))
 
 
 @require_safe_json

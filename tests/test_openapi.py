@@ -55,3 +55,20 @@ def test_the_document_covers_every_route_of_smsgates_client_api_but_its_deprecat
     assert send["responses"]["400"]["content"]["application/json"]["schema"]["$ref"].endswith("/SmsGateError")
     assert "`messages:send`" in send["description"]
     assert paths["/api/3rdparty/v1/health"]["get"].get("security") in (None, [])
+
+
+def test_health_readiness_and_metrics_are_documented_and_answer_as_documented(client):
+    import jsonschema
+
+    document = Client().get("/api/v1/openapi.json").json()
+    for path in ("/up", "/ready", "/metrics"):
+        operation = document["paths"][path]["get"]
+        assert operation["security"] == [] and operation["summary"]
+        response = client.get(path)
+        documented = operation["responses"][str(response.status_code)]["content"]
+        if "application/json" in documented:
+            jsonschema.validate(response.json(), documented["application/json"]["schema"])
+        else:
+            assert response["Content-Type"].startswith("text/plain")
+    assert set(document["paths"]["/ready"]["get"]["responses"]) == {"200", "503"}
+    assert set(document["paths"]["/metrics"]["get"]["responses"]) == {"200", "403"}
