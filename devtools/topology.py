@@ -22,6 +22,7 @@ from pathlib import Path
 from .services import Postgres, Redis, free_port, wait_for_port
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 
 
 @dataclass
@@ -30,12 +31,13 @@ class Process:
     args: list[str]
     log_path: Path
     port: int | None = None
+    host: str = "127.0.0.1"
     proc: subprocess.Popen | None = None
     stopped: bool = False  # by us: not to be started again by ``Topology.restart_crashed``
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, env: dict[str, str]) -> Process:
         # Own session (and process group): a Ctrl-C in the terminal reaches the supervisor,
@@ -84,18 +86,18 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 WSGI_THREADS = 4
 
 
-def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1) -> list[str]:
-    """granian serving the HTTP side (mysmsapio.wsgi) on 127.0.0.1:``port``."""
-    options = "-m granian --interface wsgi --host 127.0.0.1 --no-ws --log-level warning"
-    sizes = ["--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads)]
+def http_server_args(port: int, *, threads: int = WSGI_THREADS, workers: int = 1, host: str = "127.0.0.1") -> list[str]:
+    """granian serving the HTTP side (mysmsapio.wsgi) on ``host``:``port``."""
+    options = "-m granian --interface wsgi --no-ws --log-level warning"
+    sizes = ["--host", host, "--port", str(port), "--workers", str(workers), "--blocking-threads", str(threads)]
     return [sys.executable, *options.split(), *sizes, "mysmsapio.wsgi:application"]
 
 
-def phone_server_args(port: int, *, access_log: bool = False) -> list[str]:
-    """daphne serving the phones' WebSockets (mysmsapio.asgi) on 127.0.0.1:``port``."""
+def phone_server_args(port: int, *, access_log: bool = False, host: str = "127.0.0.1") -> list[str]:
+    """daphne serving the phones' WebSockets (mysmsapio.asgi) on ``host``:``port``."""
     # daphne's own access log is off in production, where ours (JSON, with request ids) is on.
     quiet = [] if access_log else ["--access-log", os.devnull]
-    return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *quiet, "mysmsapio.asgi:application"]
+    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), *quiet, "mysmsapio.asgi:application"]
 
 
 @dataclass
@@ -127,7 +129,7 @@ class WebNode:
 
     def wait_until_listening(self) -> None:
         for process in (self.http, self.ws):
-            wait_for_port(process.port, proc=process.proc, timeout=60)
+            wait_for_port(process.port, proc=process.proc, timeout=60, host=process.host)
 
     def running(self) -> bool:
         return self.http.running() and self.ws.running()
@@ -147,6 +149,10 @@ class WebNode:
 class Topology:
     root: Path
     web_ports: list[int] = field(default_factory=lambda: [free_port(), free_port()])
+    # Each node's phone (daphne) port; None: any free one (the tests), else one per web port.
+    phone_ports: list[int] | None = None
+    # The address the web nodes bind (a LAN address lets a real phone reach them).
+    host: str = "127.0.0.1"
     workers: int = 1
     beat: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -185,18 +191,22 @@ class Topology:
             "PYTHONUNBUFFERED": "1",
             **self.extra_env,
         }
+        if self.host not in LOOPBACK_NAMES and "ALLOWED_HOSTS" not in self.env:
+            self.env["ALLOWED_HOSTS"] = ",".join([*LOOPBACK_NAMES, self.host])
         self.manage("migrate", "--noinput", "-v", "0")
         python = sys.executable
-        for index, port in enumerate(self.web_ports):
+        phone_ports = self.phone_ports or [free_port() for _ in self.web_ports]
+        for index, (port, ws_port) in enumerate(zip(self.web_ports, phone_ports, strict=True)):
             name = f"web-{index + 1}"
             http = Process(
                 f"{name}-http",
-                http_server_args(port, workers=self.http_workers, threads=self.http_threads),
+                http_server_args(port, workers=self.http_workers, threads=self.http_threads, host=self.host),
                 self.root / f"{name}-http.log",
                 port,
+                self.host,
             )
-            ws_port = free_port()
-            ws = Process(f"{name}-ws", phone_server_args(ws_port), self.root / f"{name}-ws.log", ws_port)
+            ws_args = phone_server_args(ws_port, host=self.host)
+            ws = Process(f"{name}-ws", ws_args, self.root / f"{name}-ws.log", ws_port, self.host)
             self.web.append(WebNode(name, http, ws).start(self.env))
         for index in range(self.workers):
             # Both queues here (docker-compose.yml gives webhooks a worker of their own).

@@ -73,6 +73,11 @@ def ready(request: HttpRequest) -> JsonResponse:
             NotReady.answer(**error_body(f"Not ready: {', '.join(failing)}", "not_ready"), checks=body), status=503
         )
         response["Retry-After"] = "5"
+        # Not ready (yet: a worker's first heartbeat comes seconds after a start) is what this
+        # probe is for, not an error of the server's: one INFO line, and Django's own ERROR
+        # line for a 5xx skipped (django.utils.log.log_response honours the mark).
+        logger.info("Not ready: %s", ", ".join(failing))
+        response._has_been_logged = True
         return response
     return JsonResponse(Ready.answer(status="ready", checks=body))
 
