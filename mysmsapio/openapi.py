@@ -38,42 +38,40 @@ class DeclaredSchemaExtension(OpenApiSerializerExtension):
         return self.target.json_schema()
 
 
-class ApiKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "accounts.authentication.ApiKeyAuthentication"
-    name = "apiKey"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key: `Authorization: Bearer api_live_...` (or `api_test_...`, docs/test-mode.md)",
-        }
-
-
-class SmsGateBasicScheme(OpenApiAuthenticationExtension):
-    target_class = "smsgate.auth.SmsGateBasicAuthentication"
-    name = "smsgateBasic"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "An SMS Gate login and password (`manage.py create_smsgate_login`, the admin, or an app's "
-            "registration): every scope",
-        }
+def _http_scheme(target: str, name: str, **definition: str) -> None:
+    """Name an authentication class's HTTP scheme in the document (drf-spectacular registers
+    the extension class as it is made)."""
+    type(
+        f"{name}Scheme",
+        (OpenApiAuthenticationExtension,),
+        {
+            "target_class": target,
+            "name": name,
+            "get_security_definition": lambda self, auto_schema: {"type": "http", **definition},
+        },
+    )
 
 
-class SmsGateTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "smsgate.auth.SmsGateBearerAuthentication"
-    name = "smsgateToken"
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A token from `POST /api/3rdparty/v1/auth/token`: the scopes it was issued with",
-        }
+_http_scheme(
+    "accounts.authentication.ApiKeyAuthentication",
+    "apiKey",
+    scheme="bearer",
+    description="An API key: `Authorization: Bearer api_live_...` (or `api_test_...`, docs/test-mode.md)",
+)
+_http_scheme(
+    "smsgate.auth.SmsGateBasicAuthentication",
+    "smsgateBasic",
+    scheme="basic",
+    description="An SMS Gate login and password (`manage.py create_smsgate_login`, the admin, or an app's "
+    "registration): every scope",
+)
+_http_scheme(
+    "smsgate.auth.SmsGateBearerAuthentication",
+    "smsgateToken",
+    scheme="bearer",
+    bearerFormat="JWT",
+    description="A token from `POST /api/3rdparty/v1/auth/token`: the scopes it was issued with",
+)
 
 
 class ApiAutoSchema(AutoSchema):

@@ -106,15 +106,7 @@ class Reader:
             assert proc.poll() is None, f"{where}: `{command}` stopped with {proc.returncode}"
             self.background.append(proc)
             return
-        done = subprocess.run(
-            ["bash", "-c", script],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-        )
-        assert done.returncode == 0, f"{where}: `{command}` exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        done = self.run(["bash", "-c", script], f"{where}: `{command}`")
         self.env = dict(item.split("=", 1) for item in env_file.read_text().split("\0") if "=" in item)
         for line in done.stdout.splitlines():
             if line.startswith("{"):
@@ -126,16 +118,16 @@ class Reader:
     def python(self, example) -> None:
         assigned = "".join(f"{name} = {value!r}\n" for name, value in self.names.items())
         code = assigned + self.fill(example.parsed)
-        done = subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "python"), "-c", code],
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=COMMAND_TIMEOUT,
-        )
-        assert done.returncode == 0, f"{example.path}:{example.line}:\n{done.stdout}\n{done.stderr}"
+        done = self.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code], f"{example.path}:{example.line}")
         self.outputs.append(done.stdout)
+
+    def run(self, args: list[str], what: str) -> subprocess.CompletedProcess:
+        """Run in the reader's directory and environment; it must succeed."""
+        done = subprocess.run(
+            args, cwd=self.workdir, env=self.env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+        )
+        assert done.returncode == 0, f"{what} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        return done
 
     def stop(self) -> None:
         for proc in self.background:
