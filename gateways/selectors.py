@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core.db import execute_prepared
@@ -46,6 +46,13 @@ def gateway_list_online(*, now: datetime | None = None) -> QuerySet[Gateway]:
 
 def gateway_names(*, gateway_ids: set[int]) -> dict[int, str]:
     return dict(Gateway.objects.filter(pk__in=gateway_ids).values_list("pk", "name")) if gateway_ids else {}
+
+
+def gateway_seen_since_exists(*, account_id: int, since: datetime) -> bool:
+    """Whether a phone that may take the account's messages (its own, or the shared pool's)
+    was heard from since ``since``."""
+    phones = Gateway.objects.filter(Q(account_id=account_id) | Q(shared=True), enabled=True, revoked_at__isnull=True)
+    return phones.filter(last_seen_at__gte=since).exists()
 
 
 def gateway_count_online(*, now: datetime | None = None) -> tuple[int, int]:

@@ -84,7 +84,7 @@ class SendMessage(Schema):
 
 class SendQuery(Schema):
     skipPhoneValidation = choice("skipPhoneValidation", ["true", "false"])
-    deviceActiveWithin = integer("deviceActiveWithin", 0, 10_000, query=True)
+    deviceActiveWithin = integer("deviceActiveWithin", 1, 10_000, query=True)
 
 
 class ListQuery(Schema):

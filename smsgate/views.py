@@ -31,7 +31,7 @@ from core.health import readiness
 from core.operations import operation as core_operation
 from core.phone_signals import EXPORT, gateway_signal
 from gateways.models import Gateway, GatewayKind
-from gateways.selectors import gateway_list_online, gateway_pick_for_message
+from gateways.selectors import gateway_list_online, gateway_pick_for_message, gateway_seen_since_exists
 from gateways.services import gateway_revoke
 from messaging.lifecycle import message_wants_phone
 from messaging.models import MessagePriority, new_message_id
@@ -137,7 +137,7 @@ def smsgate_send_answer(
     """``POST /messages``'s answer; also served by the lean edge (mysmsapio/edge.py). Checked
     first, counted against the login's budget (one per recipient), then stored: one row per
     recipient, each on the phone chosen as for any send (else pending)."""
-    SendQuery.check(query)
+    options = SendQuery.check(query)
     body = SendMessage.check(data)
     text = content_text(body)
     numbers = recipient_numbers(body)
@@ -151,6 +151,12 @@ def smsgate_send_answer(
         if body.get("scheduleAt") is not None:
             # A scheduled message waits as pending, for any phone: it could not keep the choice.
             raise NotOffered("scheduleAt together with deviceId is not offered by this server yet")
+    if hours := options.get("deviceActiveWithin"):
+        # SMS Gate's filter of candidate phones; ours takes only phones online now, stricter
+        # still, so the filter's one effect is its refusal when no phone qualifies.
+        since = timezone.now() - timedelta(hours=hours)
+        if not gateway_seen_since_exists(account_id=caller.login.account.pk, since=since):
+            raise ValidationFailed(f"no device was active within {hours} hours", code="no_active_device")
     if "ttl" in body and "validUntil" in body:
         raise ValidationFailed("ttl and validUntil cannot both be set", code="invalid_request")
     now = timezone.now()

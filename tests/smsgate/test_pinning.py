@@ -4,12 +4,15 @@ for it; taken back from it (an ack timeout, the phone gone), it stays queued on 
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.services import smsgate_login_issue
 from gateways import dispatch
+from gateways.models import Gateway
 from gateways.tasks import dispatch_pending
 from messaging.models import Message
 
@@ -52,3 +55,18 @@ def test_a_device_of_another_account_or_none_is_refused(api, account, make_gatew
     scheduled = send(api, deviceId=f"agent-{mine.pk}", scheduleAt="2099-01-01T00:00:00Z")
     assert scheduled.status_code == 501  # it would wait as pending, for any phone
     assert not Message.objects.exists()
+
+
+def test_device_active_within_refuses_a_send_when_no_phone_was_heard_from_in_that_time(api, account, make_gateway):
+    """SMS Gate's ``deviceActiveWithin=<hours>``: only phones seen within that many hours are
+    candidates, and with none the send is refused (400), not left pending."""
+    phone = make_gateway(account=account, online=False)
+    Gateway.objects.filter(pk=phone.pk).update(last_seen_at=timezone.now() - timedelta(hours=3))
+    body = {"phoneNumbers": ["+959971234567"], "textMessage": {"text": "now or never"}}
+    refused = api.post(f"{SEND}?deviceActiveWithin=2", body, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.json() == {"message": "no device was active within 2 hours"}
+    assert not Message.objects.exists()
+    accepted = api.post(f"{SEND}?deviceActiveWithin=4", body, content_type="application/json")
+    assert accepted.status_code == 202
+    assert api.post(f"{SEND}?deviceActiveWithin=0", body, content_type="application/json").status_code == 400
