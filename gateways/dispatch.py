@@ -69,7 +69,7 @@ def dispatch_assign_pending(
     pending = list(
         _locked(Message.objects.filter(due, status=MessageStatus.PENDING, expires_at__gt=now, is_test=False))
         .order_by("-priority", "created_at")
-        .values_list("pk", "carrier", "account_id")[:limit]
+        .values_list("pk", "carrier", "account_id", "pinned", "gateway_id")[:limit]
     )
     if not pending:
         return {}
@@ -80,8 +80,14 @@ def dispatch_assign_pending(
     candidates = {g.pk: PhoneCandidate(g.pk, g.account_id, tuple(g.carriers), rooms.get(g.pk)) for g in phones}
     load = message_count_queued(gateway_ids=list(candidates))
     chosen: dict[int, list[str]] = defaultdict(list)
-    for message_id, carrier, account_id in pending:
-        phone = gateway_choose(candidates.values(), account_id=account_id, carrier=carrier, load=load)
+    for message_id, carrier, account_id, pinned, pinned_to in pending:
+        if pinned:
+            # Its client chose the phone (SMS Gate's deviceId): that one, online with room, or none.
+            phone = candidates.get(pinned_to)
+            if phone is None or not phone.has_room():
+                continue
+        else:
+            phone = gateway_choose(candidates.values(), account_id=account_id, carrier=carrier, load=load)
         if phone is None:
             continue  # waits for one of its account's phones (or the pool's) with room
         load[phone.pk] = load.get(phone.pk, 0) + 1

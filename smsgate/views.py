@@ -74,7 +74,7 @@ API_VERSION = "mysmsapio"
 operation = functools.partial(core_operation, error=SmsGateError, error_texts=ERRORS)
 ID = {"type": "string", "pattern": MESSAGE_ID_PATTERN}
 # Every authenticated operation may answer 429: an address or login that failed too often is locked out.
-SEND_ERRORS = (400, 401, 403, 409, 413, 415, 429, 501, 503)
+SEND_ERRORS = (400, 401, 403, 409, 413, 415, 429, 503)
 WRITE_ERRORS = (400, 401, 403, 413, 415, 429, 503)
 LIST_ERRORS = (401, 403, 429, 503)
 READ_ERRORS = (400, 401, 403, 429, 503)
@@ -148,9 +148,6 @@ def smsgate_send_answer(
         if phone is None:
             raise ValidationFailed("deviceId is not a device of this account", code="invalid_device")
         pinned_to = phone.pk
-        if body.get("scheduleAt") is not None:
-            # A scheduled message waits as pending, for any phone: it could not keep the choice.
-            raise NotOffered("scheduleAt together with deviceId is not offered by this server yet")
     if hours := options.get("deviceActiveWithin"):
         # SMS Gate's filter of candidate phones; ours takes only phones online now, stricter
         # still, so the filter's one effect is its refusal when no phone qualifies.

@@ -51,10 +51,27 @@ def test_a_device_of_another_account_or_none_is_refused(api, account, make_gatew
     refused = send(api, deviceId=f"agent-{theirs.pk}")
     assert refused.status_code == 400 and refused.json() == {"message": "deviceId is not a device of this account"}
     assert send(api, deviceId="no-such-device").status_code == 400
-    mine = make_gateway(account=account, name="mine")
-    scheduled = send(api, deviceId=f"agent-{mine.pk}", scheduleAt="2099-01-01T00:00:00Z")
-    assert scheduled.status_code == 501  # it would wait as pending, for any phone
     assert not Message.objects.exists()
+
+
+def test_a_scheduled_message_for_one_device_waits_for_its_time_and_then_for_that_device(api, account, make_gateway):
+    chosen = make_gateway(account=account, name="chosen", online=False)
+    other = make_gateway(account=account, name="other")  # online the whole time
+    at = timezone.now() + timedelta(hours=1)
+    answer = send(api, deviceId=f"agent-{chosen.pk}", scheduleAt=at.isoformat())
+    assert answer.status_code == 202
+    message = Message.objects.get(group_id=answer.json()["id"])
+    assert (message.status, message.gateway_id, message.pinned) == ("pending", chosen.pk, True)
+    later = at + timedelta(minutes=1)
+    Gateway.objects.filter(pk=other.pk).update(last_seen_at=later)
+    assert dispatch.dispatch_assign_pending(now=at - timedelta(minutes=1)) == {}  # not its time
+    assert dispatch.dispatch_assign_pending(now=later) == {}  # its time, its phone offline: waits
+    message.refresh_from_db()
+    assert (message.status, message.gateway_id) == ("pending", chosen.pk)
+    Gateway.objects.filter(pk=chosen.pk).update(is_connected=True, last_seen_at=later)
+    assert dispatch.dispatch_assign_pending(now=later) == {chosen.pk: 1}
+    message.refresh_from_db()
+    assert (message.status, message.gateway_id) == ("queued", chosen.pk)
 
 
 def test_device_active_within_refuses_a_send_when_no_phone_was_heard_from_in_that_time(api, account, make_gateway):
