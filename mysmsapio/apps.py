@@ -4,6 +4,7 @@ import contextlib
 import os
 
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.backends.signals import connection_created
 
 _made_private: set[str] = set()
@@ -31,7 +32,10 @@ class MysmsapioConfig(AppConfig):
     verbose_name = "MySMSAPio"
 
     def ready(self) -> None:
-        connection_created.connect(_sqlite_files_private, dispatch_uid="sqlite-files-private")
+        # Embedded mode's alone: a receiver, even one that returns at once, costs each new
+        # connection (a request's, from PostgreSQL's pool) a signal dispatch.
+        if any(db["ENGINE"].endswith("sqlite3") for db in settings.DATABASES.values()):
+            connection_created.connect(_sqlite_files_private, dispatch_uid="sqlite-files-private")
         # The webhooks registered through SMS Gate's client API hear our events in its words.
         from smsgate.webhooks import TRANSLATED_EVENTS, smsgate_translate
         from webhooks.services import webhook_smsgate_translator_set
