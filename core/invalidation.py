@@ -24,8 +24,10 @@ from typing import Generic, TypeVar
 
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from .redis_clients import redis_client
 
@@ -116,10 +118,29 @@ def wait_until_listening(timeout: float = 5.0) -> bool:
     return caching_enabled() or _listening.wait(timeout)
 
 
+# (REDIS_URL and MEMO_CACHES, MEMO_MAX_AGE_SECONDS) read once: two memo reads per send would
+# otherwise look them up six times. A test's override_settings resets them (setting_changed).
+_settings_read: tuple[bool, float] | None = None
+
+
+def _memo_settings() -> tuple[bool, float]:
+    global _settings_read
+    if _settings_read is None:
+        _settings_read = (bool(settings.REDIS_URL and settings.MEMO_CACHES), settings.MEMO_MAX_AGE_SECONDS)
+    return _settings_read
+
+
+@receiver(setting_changed)
+def _memo_settings_changed(*, setting: str, **kwargs: object) -> None:
+    global _settings_read
+    if setting in ("REDIS_URL", "MEMO_CACHES", "MEMO_MAX_AGE_SECONDS"):
+        _settings_read = None
+
+
 def caching_enabled() -> bool:
     """True when this process hears every change: start listening on first use."""
     global _listener
-    if not settings.REDIS_URL or not settings.MEMO_CACHES:
+    if not _memo_settings()[0]:
         return False
     if _listener is None:
         with _lock:
@@ -146,7 +167,7 @@ class Memo(Generic[T]):
             return self.loader(key)
         current = generation(self.topic)
         now = time.monotonic()
-        if self._generation != current or now - self._since > settings.MEMO_MAX_AGE_SECONDS:
+        if self._generation != current or now - self._since > _memo_settings()[1]:
             self._values, self._generation, self._since = {}, current, now
         try:
             return self._values[key]

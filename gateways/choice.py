@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from .models import sim_carrier_matches
@@ -56,6 +56,16 @@ def gateway_choose(
     return min(serving, key=lambda phone: (phone.account_id != account_id, load.get(phone.pk, 0), phone.pk))
 
 
+# The day last asked about, (start, end): every send asks, and it is nearly always today.
+_last_day: tuple[datetime, datetime] | None = None
+
+
 def quota_day_start(now: datetime) -> datetime:
     """The start of the UTC day that holds ``now``: when daily quotas begin again."""
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    global _last_day
+    last = _last_day
+    if last is not None and last[0] <= now < last[1]:
+        return last[0]
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    _last_day = (start, start + timedelta(days=1))
+    return start

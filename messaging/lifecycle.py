@@ -134,8 +134,11 @@ def webhook_message_changed(*, message_id: str, status: str) -> int:
 
 # --- Birth ------------------------------------------------------------------------------
 
-# The saved row as the ORM would load it (see message_create).
-_MESSAGE_ATTNAMES = [field.attname for field in Message._meta.concrete_fields]
+# The saved row as the ORM would load it (see message_create): each field's name, and its value
+# when the INSERT does not name it (the database's default, or NULL).
+_MESSAGE_LOADED = [
+    (field.attname, queries.MESSAGE_INSERT_DEFAULTS.get(field.attname)) for field in Message._meta.concrete_fields
+]
 
 
 def message_wants_phone(*, send_at: datetime | None, is_test: bool, now: datetime | None = None) -> bool:
@@ -227,7 +230,7 @@ def message_create(
     execute_prepared(queries.MESSAGE_INSERT, [row[column] for column in queries.MESSAGE_INSERT_COLUMNS], fetch=False)
     # The saved row as the ORM would load it: positional construction skips Model.__init__'s
     # keyword handling, a tenth of a send's CPU.
-    values = [row.get(attname, queries.MESSAGE_INSERT_DEFAULTS.get(attname)) for attname in _MESSAGE_ATTNAMES]
+    values = [row.get(attname, default) for attname, default in _MESSAGE_LOADED]
     message = Message.from_db(None, None, values)
     if queued and gateway_id is not None and wake:
         _wake_after_commit(gateway_id, message_id, Job.of(message))
