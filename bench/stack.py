@@ -14,7 +14,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from devtools.services import free_port, new_workdir  # noqa: E402
+from devtools.services import free_ports, new_workdir  # noqa: E402
 from devtools.topology import Topology  # noqa: E402
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
@@ -65,7 +65,7 @@ def start_stack(
 ) -> Stack:
     topology = Topology(
         root=new_workdir("mysmsapio-bench-"),
-        web_ports=[free_port() for _ in range(servers)],
+        web_ports=free_ports(servers),
         http_workers=http_workers,
         **({"http_threads": http_threads} if http_threads else {}),
         workers=0,

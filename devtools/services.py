@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,27 @@ PG_SYSTEM_USER = "mysmsapio-pg"
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int, *, besides: Iterable[int] = ()) -> list[int]:
+    """``count`` different loopback ports free now, none of ``besides``. The sockets are held
+    open together while they are chosen: one after another, the system may hand out the port
+    it just took back (two servers then race for it, and one fails to start)."""
+    taken, held, ports = set(besides), [], []
+    try:
+        while len(ports) < count:
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if port not in taken:
+                taken.add(port)
+                ports.append(port)
+    finally:
+        for sock in held:
+            sock.close()
+    return ports
 
 
 def wait_for_port(

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .services import Postgres, Redis, free_port, wait_for_port
+from .services import Postgres, Redis, free_ports, wait_for_port
 
 BASE_DIR = Path(__file__).resolve().parents[1]
 LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
@@ -148,7 +148,7 @@ class WebNode:
 @dataclass
 class Topology:
     root: Path
-    web_ports: list[int] = field(default_factory=lambda: [free_port(), free_port()])
+    web_ports: list[int] = field(default_factory=lambda: free_ports(2))
     # Each node's phone (daphne) port; None: any free one (the tests), else one per web port.
     phone_ports: list[int] | None = None
     # The address the web nodes bind (a LAN address lets a real phone reach them).
@@ -179,8 +179,11 @@ class Topology:
     def start(self) -> Topology:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # PostgreSQL's unprivileged user must reach its data below
-        self.postgres = Postgres(self.root / "postgres", durable=self.durable).start()
-        self.redis = Redis(self.root / "redis").start()
+        # Every port chosen at once, so that none is another's before its server binds it.
+        phone_ports = self.phone_ports or free_ports(len(self.web_ports), besides=self.web_ports)
+        pg_port, redis_port = free_ports(2, besides=[*self.web_ports, *phone_ports])
+        self.postgres = Postgres(self.root / "postgres", port=pg_port, durable=self.durable).start()
+        self.redis = Redis(self.root / "redis", port=redis_port).start()
         self.env = {
             **os.environ,
             **self._secrets(),
@@ -195,7 +198,6 @@ class Topology:
             self.env["ALLOWED_HOSTS"] = ",".join([*LOOPBACK_NAMES, self.host])
         self.manage("migrate", "--noinput", "-v", "0")
         python = sys.executable
-        phone_ports = self.phone_ports or [free_port() for _ in self.web_ports]
         for index, (port, ws_port) in enumerate(zip(self.web_ports, phone_ports, strict=True)):
             name = f"web-{index + 1}"
             http = Process(

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection, connections
 
 from core.invalidation import forget_everything
-from devtools.services import free_port, wait_for_port
+from devtools.services import free_ports, wait_for_port
 from devtools.topology import http_server_args, phone_server_args
 from gateways.models import Gateway, GatewayKind
 from tests.fake_app import AppPhone, FakeApp, http_transport
@@ -103,8 +103,9 @@ def web_servers(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterato
         env = server_env()
     logs = tmp_path_factory.mktemp("servers")
     servers = []
+    ports = free_ports(4)
     for index in range(2):
-        http_port, ws_port = free_port(), free_port()
+        http_port, ws_port = ports[2 * index : 2 * index + 2]
         if not settings.REDIS_URL:
             http_port = ws_port
         ws_url = f"http://127.0.0.1:{ws_port}"

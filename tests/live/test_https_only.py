@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from devtools.services import free_port
+from devtools.services import free_ports
 from devtools.topology import http_server_args, phone_server_args
 
 from .conftest import server_env, serving
@@ -18,7 +18,7 @@ REFUSED = {"error": "HTTPS required: call this server at its https:// address", 
 
 @pytest.fixture
 def https_servers(transactional_db, tmp_path):
-    http_port, phone_port = free_port(), free_port()
+    http_port, phone_port = free_ports(2)
     env = {**server_env(), "HTTPS": "true", "TRUST_X_FORWARDED_PROTO": "true", "TRUSTED_PROXIES": "127.0.0.1/32"}
     with (
         serving(http_server_args(http_port), http_port, env, tmp_path / "granian.log"),

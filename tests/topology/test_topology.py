@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 from standardwebhooks import Webhook
 
-from devtools.services import free_port, new_workdir
+from devtools.services import free_ports, new_workdir
 from devtools.topology import BASE_DIR
 from tests.live.helpers import wait_for
 from tests.webhooks.test_webhooks import Receiver
@@ -61,7 +61,7 @@ def test_prod_local_says_ready_when_every_node_is_binds_its_host_and_keeps_ports
     following the HTTP ports; it says "ready" once both nodes' /ready answer 200, logs the
     probes that found it not yet ready as no ERROR; what a phone and a client hold (the
     phone ports, keys, messages) is there after a restart."""
-    host, ports = "127.0.0.2", [free_port(), free_port()]
+    host, ports = "127.0.0.2", free_ports(2)
     args = ["--ports", *map(str, ports), "--host", host, "--root", str(new_workdir("mysmsapio-prod-local-"))]
     root = Path(args[-1])
     first = ProdLocal(*args)
