@@ -177,6 +177,15 @@ class Topology:
         return dict(line.split("=", 1) for line in path.read_text().split())
 
     def start(self) -> Topology:
+        """Everything, in order; if any part fails to start, what did start is stopped again
+        (a server left behind would hold its port and its CPU through the rest of the run)."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Topology:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)  # PostgreSQL's unprivileged user must reach its data below
         # Every port chosen at once, so that none is another's before its server binds it.

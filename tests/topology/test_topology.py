@@ -10,11 +10,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from standardwebhooks import Webhook
 
 from devtools.services import free_ports, new_workdir
-from devtools.topology import BASE_DIR
+from devtools.topology import BASE_DIR, Topology, WebNode
 from tests.live.helpers import wait_for
 from tests.webhooks.test_webhooks import Receiver
 
@@ -105,6 +106,26 @@ def test_prod_local_says_ready_when_every_node_is_binds_its_host_and_keeps_ports
         second.stop()
     shutil.rmtree(root, ignore_errors=True)
     assert not any(_listening(port) for port in ports)
+
+
+def test_a_topology_that_fails_to_start_leaves_nothing_running(monkeypatch):
+    """A web node that never listens (a fresh-clone CI run: "Address already in use") fails
+    the start; the servers already started are stopped, not left holding ports and CPU for the
+    rest of the run."""
+
+    def never_listening(node) -> None:
+        raise RuntimeError(f"{node.name}: process exited with 1 before listening")
+
+    monkeypatch.setattr(WebNode, "wait_until_listening", never_listening)
+    root = new_workdir("mysmsapio-topology-failed-")
+    topology = Topology(root=root, workers=1, durable=False)
+    with pytest.raises(RuntimeError, match="before listening"):
+        topology.start()
+    started = [process.proc for node in topology.web for process in (node.http, node.ws)]
+    started += [process.proc for process in topology.celery_processes()]
+    assert len(started) == 6 and all(proc.poll() is not None for proc in started)  # 2 nodes, worker, beat
+    assert topology.postgres.proc is None and topology.redis.proc is None
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_every_node_is_ready_with_its_workers_and_beat(topology):
