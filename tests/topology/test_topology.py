@@ -118,7 +118,7 @@ def test_a_topology_that_fails_to_start_leaves_nothing_running(monkeypatch):
 
     monkeypatch.setattr(WebNode, "wait_until_listening", never_listening)
     root = new_workdir("mysmsapio-topology-failed-")
-    topology = Topology(root=root, workers=1, durable=False)
+    topology = Topology(root=root, workers=1)
     with pytest.raises(RuntimeError, match="before listening"):
         topology.start()
     started = [process.proc for node in topology.web for process in (node.http, node.ws)]
