@@ -10,7 +10,7 @@ processes, and the project's rate as a fraction of the reference's. Figures swin
 day on shared machines: only the ratio within one run means much.
 
     python bench/api_send.py [--endpoints send,status,verify,smsgate] [--clients 16,64] [--duration 10]
-        [--nodes 1] [--http-workers 1] [--baseline-checkout DIR] [--record]
+        [--nodes 1] [--http-workers 1] [--baseline-checkout DIR] [--rounds 1] [--record]
 
 --nodes/--http-workers size the project's side (the whole machine: --nodes 1 --http-workers 2).
 --baseline-checkout DIR also measures another checkout of the project (an older commit, its
@@ -56,6 +56,19 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     elapsed: float = 0.0
     cpu_seconds: float = 0.0
+
+    def merged(self, other: Result | None) -> Result:
+        """This measurement and an earlier one of the same server, as one."""
+        if other is None:
+            return self
+        statuses = {s: self.statuses.get(s, 0) + other.statuses.get(s, 0) for s in {*self.statuses, *other.statuses}}
+        return Result(
+            self.ok_status,
+            other.latencies + self.latencies,
+            statuses,
+            other.elapsed + self.elapsed,
+            other.cpu_seconds + self.cpu_seconds,
+        )
 
     def add(self, status: int, latency: float) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -296,6 +309,9 @@ def main() -> None:
     parser.add_argument("--baseline-checkout", type=Path, help="also measure this checkout of the project")
     parser.add_argument("--baseline-nodes", type=int, default=1, help="server processes of the baseline")
     parser.add_argument("--no-reference", action="store_true", help="skip the reference app")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure each pair this many times, the order reversed each round"
+    )
     parser.add_argument("--record", action="store_true", help="append the figures to bench/results.md")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (server logs)")
     args = parser.parse_args()
@@ -339,13 +355,17 @@ def main() -> None:
         measured: dict[tuple[str, int], Result] = {}
         for endpoint in endpoints:
             for clients in client_counts:
-                results = {}
-                for server in targets(endpoint):
-                    results[server.name] = asyncio.run(
-                        closed_loop(
+                results: dict[str, Result] = {}
+                for round_ in range(args.rounds):
+                    # Each round in the other order: whoever runs right after the heavy writes
+                    # (a checkpoint, autovacuum) is not always the same server.
+                    for server in targets(endpoint)[:: 1 if round_ % 2 == 0 else -1]:
+                        loop = closed_loop(
                             server.urls, credentials(endpoint), endpoint, message_ids, clients, duration, server.pids
                         )
-                    )
+                        result = asyncio.run(loop)
+                        results[server.name] = result.merged(results.get(server.name))
+                for server in targets(endpoint):
                     line = f"{endpoint:6} {clients:3} clients  {server.name:40} {results[server.name].summary()}"
                     print(line, flush=True)
                     lines.append(line)
