@@ -81,13 +81,10 @@ def dispatch_assign_pending(
     load = message_count_queued(gateway_ids=list(candidates))
     chosen: dict[int, list[str]] = defaultdict(list)
     for message_id, carrier, account_id, pinned, pinned_to in pending:
-        if pinned:
-            # Its client chose the phone (SMS Gate's deviceId): that one, online with room, or none.
-            phone = candidates.get(pinned_to)
-            if phone is None or not phone.has_room():
-                continue
-        else:
-            phone = gateway_choose(candidates.values(), account_id=account_id, carrier=carrier, load=load)
+        choices = candidates.values()
+        if pinned:  # its client chose the phone (SMS Gate's deviceId): the one rule, over that phone alone
+            choices = [candidates[pinned_to]] if pinned_to in candidates else []
+        phone = gateway_choose(choices, account_id=account_id, carrier=carrier, load=load)
         if phone is None:
             continue  # waits for one of its account's phones (or the pool's) with room
         load[phone.pk] = load.get(phone.pk, 0) + 1

@@ -144,7 +144,7 @@ def smsgate_send_answer(
     encrypted = body.get("isEncrypted", False)
     pinned_to = None
     if device := body.get("deviceId"):
-        phone = _account_phones(caller.login.account).filter(**_device_lookup(device)).first()
+        phone = _account_phone(caller.login.account, device)
         if phone is None:
             raise ValidationFailed("deviceId is not a device of this account", code="invalid_device")
         pinned_to = phone.pk
@@ -212,7 +212,7 @@ class MessagesApi(SmsGateView):
         query = ListQuery.check(request.query_params)
         gateway_id = None
         if device := query.get("deviceId"):
-            phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+            phone = _account_phone(self.account, device)
             gateway_id = phone.pk if phone is not None else -1
         groups, total = message_group_page(
             account_id=self.account.pk,
@@ -285,7 +285,7 @@ class DeviceApi(SmsGateView):
 
     @operation("smsgateDeviceRemove", path={"device": ID}, answers={204: None}, errors=ONE_ERRORS)
     def delete(self, request: Request, device: str) -> Response:
-        phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+        phone = _account_phone(self.account, device)
         if phone is None:
             raise drf_exceptions.NotFound()
         gateway_revoke(gateway=phone)
@@ -294,6 +294,11 @@ class DeviceApi(SmsGateView):
 
 def _account_phones(account):
     return Gateway.objects.filter(account=account, revoked_at__isnull=True)
+
+
+def _account_phone(account, device: str) -> Gateway | None:
+    """The account's phone that SMS Gate's clients call ``device``, or None."""
+    return _account_phones(account).filter(**_device_lookup(device)).first()
 
 
 def _device_lookup(device: str) -> dict[str, Any]:
@@ -406,7 +411,7 @@ class WebhooksApi(SmsGateView):
     def post(self, request: Request) -> Response:
         body = WebhookRegistration.check(json_object(request))
         device = body.get("deviceId") or ""
-        if device and not _account_phones(self.account).filter(**_device_lookup(device)).exists():
+        if device and _account_phone(self.account, device) is None:
             raise ValidationFailed("deviceId is not a device of this account", code="invalid_device")
         try:
             endpoint = smsgate_webhook_register(
@@ -492,7 +497,7 @@ class InboxApi(SmsGateView):
             account_id=self.account.pk, since=query.get("from"), until=query.get("to"), gateway=None
         )
         if device := query.get("deviceId"):
-            phone = _account_phones(self.account).filter(**_device_lookup(device)).first()
+            phone = _account_phone(self.account, device)
             rows = rows.filter(gateway_id=phone.pk if phone else -1)
         offset, limit = query.get("offset", 0), query.get("limit", 50)
         items = [

@@ -124,17 +124,20 @@ def smsgate_pings_queue(*, now: datetime | None = None) -> int:
         return 0
     endpoint_ids = [hook.pk for hooks in hooks_by_account.values() for hook in hooks]
     last = webhook_smsgate_last_queued(endpoint_ids=endpoint_ids, event=PING)
+    intervals = {
+        account_id: smsgate_settings_public(account_id=account_id).get("ping", {}).get("interval_seconds")
+        for account_id in hooks_by_account
+    }
+    pinged = [account_id for account_id, interval in intervals.items() if interval]
     queued = 0
-    for account_id, hooks in hooks_by_account.items():
-        interval = smsgate_settings_public(account_id=account_id).get("ping", {}).get("interval_seconds")
-        if not interval:
-            continue
-        not_since = now - timedelta(seconds=interval)
-        for phone in gateway_list_online(now=now).filter(account_id=account_id):
-            device = device_id(phone)
-            due = {hook.pk for hook in hooks if last.get((hook.pk, device), not_since) <= not_since}
-            if due:
-                with transaction.atomic():
-                    translated = SmsGateEvent(PING, _health(phone), device)
-                    queued += webhook_emit_smsgate(account_id=account_id, translated=translated, endpoint_ids=due)
+    # One query for every such account's online phones.
+    for phone in gateway_list_online(now=now).filter(account_id__in=pinged):
+        device = device_id(phone)
+        not_since = now - timedelta(seconds=intervals[phone.account_id])
+        hooks = hooks_by_account[phone.account_id]
+        due = {hook.pk for hook in hooks if last.get((hook.pk, device), not_since) <= not_since}
+        if due:
+            with transaction.atomic():
+                translated = SmsGateEvent(PING, _health(phone), device)
+                queued += webhook_emit_smsgate(account_id=phone.account_id, translated=translated, endpoint_ids=due)
     return queued
