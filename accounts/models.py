@@ -107,11 +107,12 @@ class SmsGateLogin(models.Model):
     as its official client libraries send them. The password is stored as a keyed hash, like
     an API key; the login is not secret (it names the credential)."""
 
+    is_authenticated = True  # DRF's IsAuthenticated reads it off ``request.user``
+
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="smsgate_logins")
     name = models.CharField(max_length=100)
     login = models.CharField(max_length=32, unique=True)
     password_hash = models.CharField(max_length=64)
-    is_authenticated = True  # DRF's IsAuthenticated reads it off ``request.user``
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -136,8 +137,8 @@ class SmsGateToken(models.Model):
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
     scopes = models.JSONField(default=list)
     created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
         verbose_name = "SMS Gate token"

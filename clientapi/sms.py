@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from django.conf import settings
 from rest_framework.request import Request
@@ -12,7 +14,7 @@ from accounts.authentication import HasApiPermission
 from accounts.models import ApiKey, Permission
 from core.api import ApiAnswer, ApiView, api_time, json_object
 from core.errors import NotFound, RateLimited, ValidationFailed
-from core.pagination import page_of
+from core.pagination import page_read
 from core.ratelimit import RateLimitResult
 from gateways.selectors import gateway_names, gateway_pick_for_message
 from messaging.lifecycle import message_wants_phone
@@ -101,10 +103,14 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
 IDEMPOTENCY_KEY = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
 
 
-class SmsSendApi(ApiView):
-    """Send an SMS."""
+class SendSmsApi(ApiView):
+    """A route of the ``send_sms`` permission: sending, and reading back what was sent."""
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
+
+
+class SmsSendApi(SendSmsApi):
+    """Send an SMS."""
 
     @operation(
         "smsSend",
@@ -131,22 +137,18 @@ def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
     return SmsStatus.answer(**message.body())
 
 
-class SmsStatusApi(ApiView):
+class SmsStatusApi(SendSmsApi):
     """A message's status."""
-
-    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation("smsStatus", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 503))
     def get(self, request: Request, message_id: str) -> Response:
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
-class SmsBulkApi(ApiView):
+class SmsBulkApi(SendSmsApi):
     """Beyond the guide: up to 1,000 messages in one request, a result for each. Each item is
     checked as ``sms/send`` checks it (a bad one gets its own error, the others go on), and
     counted against the key's per-minute limit: a batch that does not fit is refused whole."""
-
-    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation(
         "smsBulk",
@@ -187,10 +189,8 @@ def _bulk_item(item: object) -> ValidatedSms | ValidationFailed:
         return exc
 
 
-class SmsCancelApi(ApiView):
+class SmsCancelApi(SendSmsApi):
     """Beyond the guide: cancel a message no phone has taken yet."""
-
-    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation("smsCancel", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 409, 503))
     def post(self, request: Request, message_id: str) -> Response:
@@ -198,30 +198,22 @@ class SmsCancelApi(ApiView):
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
-class SmsListApi(ApiView):
+class SmsListApi(SendSmsApi):
     """Beyond the guide: the account's messages, newest first, filtered, in pages."""
-
-    permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
     @operation("smsList", query=SmsListQuery, answers={200: SmsPage}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
-        query = SmsListQuery.check(request.query_params)
-        limit = query.get("limit", 50)
-        rows = message_page(
-            account_id=request.auth.account_id,
-            limit=limit + 1,
-            status=query.get("status"),
-            to=query.get("to"),
-            before=query.get("cursor"),
-            is_test=request.auth.is_test,
-            since=query.get("since"),
-            until=query.get("until"),
-        )
-        items, next_cursor = page_of(rows, limit=limit, key=lambda m: (m.created_at, m.pk))
+        filters = SmsListQuery.check(request.query_params)
+        read = partial(message_page, account_id=request.auth.account_id, is_test=request.auth.is_test)
+        items, next_cursor = page_read(read, filters, key=lambda m: (m.created_at, m.pk))
         messages = [
             SmsListItem.answer(**MessageState.of(m).body(), to=m.to, created_at=api_time(m.created_at)) for m in items
         ]
         return Response(SmsPage.answer(messages=messages, next_cursor=next_cursor))
+
+
+def _nothing(**filters: Any) -> list:
+    return []
 
 
 class SmsInboxApi(ApiView):
@@ -231,18 +223,10 @@ class SmsInboxApi(ApiView):
 
     @operation("smsInbox", query=SmsInboxQuery, answers={200: InboxPage}, errors=READ_ERRORS)
     def get(self, request: Request) -> Response:
-        query = SmsInboxQuery.check(request.query_params)
-        limit = query.get("limit", 50)
+        filters = SmsInboxQuery.check(request.query_params)
         # SMS that phones received are live data: a test-mode key's inbox is empty.
-        rows = []
-        if not request.auth.is_test:
-            rows = inbound_sms_page(
-                account_id=request.auth.account_id,
-                limit=limit + 1,
-                since=query.get("since"),
-                before=query.get("cursor"),
-            )
-        items, next_cursor = page_of(rows, limit=limit, key=lambda sms: (sms.received_at, sms.id))
+        read = _nothing if request.auth.is_test else partial(inbound_sms_page, account_id=request.auth.account_id)
+        items, next_cursor = page_read(read, filters, key=lambda sms: (sms.received_at, sms.id))
         names = gateway_names(gateway_ids={sms.gateway_id for sms in items if sms.gateway_id is not None})
         messages = [
             InboxItem.answer(

@@ -5,15 +5,16 @@ from django.urls import re_path
 from .otp import OtpSendApi, OtpVerifyApi
 from .sms import SmsBulkApi, SmsCancelApi, SmsInboxApi, SmsListApi, SmsSendApi, SmsStatusApi
 
-# A trailing slash is optional everywhere: clients write both.
-urlpatterns = [
-    re_path(r"^sms/send/?$", SmsSendApi.as_view(), name="sms-send"),
-    re_path(r"^sms/status/(?P<message_id>[^/]+)/?$", SmsStatusApi.as_view(), name="sms-status"),
-    re_path(r"^sms/inbox/?$", SmsInboxApi.as_view(), name="sms-inbox"),
+# Route name: (path, view). A trailing slash is optional everywhere: clients write both.
+ROUTES = {
+    "sms-send": (r"sms/send", SmsSendApi),
+    "sms-status": (r"sms/status/(?P<message_id>[^/]+)", SmsStatusApi),
+    "sms-inbox": (r"sms/inbox", SmsInboxApi),
     # Beyond the guide (docs/API_DOCUMENTATION.md): listing and cancelling.
-    re_path(r"^sms/?$", SmsListApi.as_view(), name="sms-list"),
-    re_path(r"^sms/bulk/?$", SmsBulkApi.as_view(), name="sms-bulk"),
-    re_path(r"^sms/(?P<message_id>[^/]+)/cancel/?$", SmsCancelApi.as_view(), name="sms-cancel"),
-    re_path(r"^otp/send/?$", OtpSendApi.as_view(), name="otp-send"),
-    re_path(r"^otp/verify/?$", OtpVerifyApi.as_view(), name="otp-verify"),
-]
+    "sms-list": (r"sms", SmsListApi),
+    "sms-bulk": (r"sms/bulk", SmsBulkApi),
+    "sms-cancel": (r"sms/(?P<message_id>[^/]+)/cancel", SmsCancelApi),
+    "otp-send": (r"otp/send", OtpSendApi),
+    "otp-verify": (r"otp/verify", OtpVerifyApi),
+}
+urlpatterns = [re_path(rf"^{path}/?$", view.as_view(), name=name) for name, (path, view) in ROUTES.items()]

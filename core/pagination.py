@@ -6,7 +6,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .times import parse_zoned_time
 
@@ -39,3 +39,14 @@ def page_of(rows: list, *, limit: int, key: Callable[[object], tuple[datetime, o
     or None on the last page."""
     items = rows[:limit]
     return items, (cursor_encode(*key(items[-1])) if len(rows) > limit else None)
+
+
+def page_read(
+    read: Callable[..., list], filters: dict[str, Any], *, key: Callable[[Any], tuple[datetime, object]]
+) -> tuple[list, str | None]:
+    """One page of ``read``'s rows and the next page's cursor. ``filters`` is a checked query,
+    its names ``read``'s parameters; its ``limit`` (50 if absent) is asked for plus one row,
+    which tells whether another page follows."""
+    filters = dict(filters)
+    limit = filters.pop("limit", 50)
+    return page_of(read(limit=limit + 1, **filters), limit=limit, key=key)

@@ -140,6 +140,13 @@ def array_of(item: Field, name: str, *, max_items: int, message: str, **kwargs: 
     return Field({"type": "array", "maxItems": max_items, "items": item.json}, check=check, **kwargs)
 
 
+def array_of_objects(
+    schema: type[Schema], name: str, *, max_items: int, message: str, item_message: str, **kwargs: Any
+) -> Field:
+    """A JSON array of at most ``max_items`` objects, each checked by ``schema``."""
+    return array_of(nested(schema, name, message=item_message), name, max_items=max_items, message=message, **kwargs)
+
+
 class Schema:
     """Fields as class attributes, checked in the order they are declared; ``description``
     comes from the docstring."""

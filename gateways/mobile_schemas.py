@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ValidationFailed
-from core.schema import Answer, Field, Schema, array_of, choice, integer, nested, text
+from core.schema import Answer, Field, Schema, array_of_objects, choice, integer, text
 from messaging.models import AppState
 
 from .mobile import MAX_MESSAGES_PER_FETCH
@@ -36,12 +36,8 @@ class SimCard(Schema):
     phoneNumber = text("phoneNumber")
 
 
-SIM_CARDS = array_of(
-    nested(SimCard, "simCards", message=_SLOT),
-    "simCards",
-    max_items=MAX_SIM_CARDS,
-    message=f"simCards must be a list of at most {MAX_SIM_CARDS} SIM cards",
-)
+_SIM_CARDS_LIST = f"simCards must be a list of at most {MAX_SIM_CARDS} SIM cards"
+SIM_CARDS = array_of_objects(SimCard, "simCards", max_items=MAX_SIM_CARDS, message=_SIM_CARDS_LIST, item_message=_SLOT)
 
 
 class DeviceRegistration(Schema):
@@ -83,20 +79,22 @@ class MessageState(Schema):
 
     id = text("id", required=True, message=_STATE, missing=(_STATE, "invalid_request"))
     state = choice("state", list(AppState.values), required=True, missing=(_STATE, "invalid_request"))
-    recipients = array_of(
-        nested(Recipient, "recipients", message="each recipient must be an object"),
+    recipients = array_of_objects(
+        Recipient,
         "recipients",
         max_items=MAX_MESSAGES_PER_FETCH,
         message="recipients must be a list",
+        item_message="each recipient must be an object",
     )
     states = Field({"type": "object", "additionalProperties": {"type": "string"}}, check=_state_times)
 
 
-MESSAGE_STATES = array_of(
-    nested(MessageState, "messages", message=_STATE),
+MESSAGE_STATES = array_of_objects(
+    MessageState,
     "messages",
     max_items=MAX_MESSAGES_PER_FETCH,
     message=f"the body must be a JSON array of at most {MAX_MESSAGES_PER_FETCH} message states",
+    item_message=_STATE,
 )
 
 
@@ -137,9 +135,9 @@ class Registered(Answer):
     Gate's client API, acting for the phone's account (no password for a shared-pool phone)."""
 
     id = Field({"type": "string"})
-    token = Field({"type": "string"})
+    token = Field({"type": "string"}, description="the device's Bearer token for this API: kept only as a keyed hash")
     login = Field({"type": "string"})
-    password = Field({"type": "string"})
+    password = Field({"type": "string"}, description="empty for a shared-pool phone, which acts for no account")
 
 
 class WebhookTarget(Answer):

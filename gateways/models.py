@@ -129,11 +129,12 @@ class Gateway(models.Model):
 
 
 class GatewayEventType(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    DISCONNECTED = "disconnected", "Disconnected"
+    # A label left out is the name's (Django's default): "Connected".
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
     OFFLINE = "offline", "Marked offline (silent)"
     TOKEN_ROLLED = "token_rolled", "Token rolled"
-    REVOKED = "revoked", "Revoked"
+    REVOKED = "revoked"
     FAILURE = "failure", "Send failure"
     ACK_TIMEOUT = "ack_timeout", "Job not accepted in time"
     REGISTERED = "registered", "App device registered"

@@ -95,17 +95,17 @@ class InboxItem:
 
 
 def inbound_sms_page(
-    *, account_id: int, limit: int, since: datetime | None = None, before: tuple[datetime, int] | None = None
+    *, account_id: int, limit: int, since: datetime | None = None, cursor: tuple[datetime, int] | None = None
 ) -> list[InboxItem]:
-    """Newest first; ``before`` is the (received_at, id) of the last item of the previous page."""
+    """Newest first; ``cursor`` is the (received_at, id) of the last item of the previous page."""
     params: list = [account_id]
     if since is not None:
         params.append(since)
-    if before is not None:
-        at, pk = before
+    if cursor is not None:
+        at, pk = cursor
         params += [at, at, pk]
     params.append(limit)
-    rows = execute_prepared(queries.INBOX_PAGES[since is not None, before is not None], params)
+    rows = execute_prepared(queries.INBOX_PAGES[since is not None, cursor is not None], params)
     return [InboxItem(*row) for row in rows]
 
 
@@ -117,11 +117,11 @@ def message_page(
     to: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    before: tuple[datetime, str] | None = None,
+    cursor: tuple[datetime, str] | None = None,
     is_test: bool = False,
 ) -> list[Message]:
     """The account's messages (live ones, or ``is_test`` ones), newest first, filtered;
-    ``before`` is the (created_at, id) of the last item of the previous page. Walks the
+    ``cursor`` is the (created_at, id) of the last item of the previous page. Walks the
     (account, created_at DESC) index."""
     messages = Message.objects.filter(account_id=account_id, is_test=is_test)
     if status:
@@ -132,8 +132,8 @@ def message_page(
         messages = messages.filter(created_at__gte=since)
     if until:
         messages = messages.filter(created_at__lt=until)
-    if before:
-        at, pk = before
+    if cursor:
+        at, pk = cursor
         messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
     fields = ["id", "to", "status", "created_at", "sent_at", "delivered_at", "failed_at", "error_message"]
     return list(messages.order_by("-created_at", "-pk").only(*fields)[:limit])

@@ -147,18 +147,8 @@ def message_send(
 
 
 def _message_create_from(api_key: ApiKey, sms: ValidatedSms, **kwargs: Any) -> Message:
-    return message_create(
-        account=api_key.account,
-        api_key=api_key,
-        to=sms.to,
-        text=sms.text,
-        send_at=sms.send_at,
-        validity=sms.validity,
-        priority=sms.priority,
-        is_test=api_key.is_test,
-        carrier=sms.carrier,
-        **kwargs,
-    )
+    # ValidatedSms's fields are named as message_create's parameters: each goes through as checked.
+    return message_create(account=api_key.account, api_key=api_key, is_test=api_key.is_test, **vars(sms), **kwargs)
 
 
 def message_replay(*, message: Message, to: str, text: str) -> Message:

@@ -5,9 +5,9 @@ from django.utils import timezone
 
 
 class OtpStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    VERIFIED = "verified", "Verified"
-    EXPIRED = "expired", "Expired"
+    ACTIVE = "active"
+    VERIFIED = "verified"
+    EXPIRED = "expired"
     REPLACED = "replaced", "Replaced by a newer code"
     EXHAUSTED = "exhausted", "Too many wrong attempts"
 

@@ -427,6 +427,9 @@ class WebhooksApi(SmsGateView):
 
 
 class WebhookApi(SmsGateView):
+    """Delete one of the account's SMS Gate-style webhooks by its id (204 whether or not it was
+    there, as SMS Gate answers)."""
+
     scopes = {"DELETE": "webhooks:delete"}
 
     @operation("smsgateWebhookDelete", path={"webhook_id": ID}, answers={204: None}, errors=ONE_ERRORS)

@@ -84,23 +84,13 @@ def test_a_revoked_token_is_refused(run, make_phone):
     run(scenario)
 
 
-def test_revoking_a_connected_phone_closes_its_socket(run, make_phone):
+@pytest.mark.parametrize("cut_off", [gateway_revoke, gateway_roll_token], ids=["revoked", "token-rolled"])
+def test_revoking_a_connected_phone_or_rolling_its_token_closes_its_socket(run, make_phone, cut_off):
     phone = make_phone()
 
     async def scenario():
         socket = await connect_phone(phone.raw_token)
-        await database_sync_to_async(gateway_revoke)(gateway=phone.gateway)
-        assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
-
-    run(scenario)
-
-
-def test_rolling_a_token_closes_the_phones_socket(run, make_phone):
-    phone = make_phone()
-
-    async def scenario():
-        socket = await connect_phone(phone.raw_token)
-        await database_sync_to_async(gateway_roll_token)(gateway=phone.gateway)
+        await database_sync_to_async(cut_off)(gateway=phone.gateway)
         assert await socket.ws.receive_output(timeout=3) == {"type": "websocket.close", "code": 4403}
 
     run(scenario)

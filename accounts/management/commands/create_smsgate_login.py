@@ -1,3 +1,6 @@
+"""Issue a login and password for SMS Gate's client libraries (/api/3rdparty/v1,
+docs/smsgate-clients.md). The password is printed once: the last line of stdout is 'LOGIN PASSWORD'."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
@@ -7,10 +10,7 @@ from accounts.services import account_get_or_create, smsgate_login_issue
 
 
 class Command(BaseCommand):
-    help = (
-        "Issue a login and password for SMS Gate's client libraries (/api/3rdparty/v1, docs/smsgate-clients.md). "
-        "The password is printed once: the last line of stdout is 'LOGIN PASSWORD'."
-    )
+    help = __doc__
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--name", required=True, help="what the credential is for")

@@ -1,3 +1,6 @@
+"""Exit 0 when a worker ran the heartbeat task recently (beat queues it, a worker runs it), else 1:
+the health check of the beat and worker containers."""
+
 from __future__ import annotations
 
 import sys
@@ -8,10 +11,7 @@ from core.health import check_worker
 
 
 class Command(BaseCommand):
-    help = (
-        "Exit 0 when a worker ran the heartbeat task recently (beat queues it, a worker runs it), "
-        "else 1: the health check of the beat and worker containers."
-    )
+    help = __doc__
 
     def handle(self, *args, **options) -> None:
         check = check_worker()

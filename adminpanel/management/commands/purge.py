@@ -1,3 +1,6 @@
+"""Delete finished messages (with their events), inbound SMS, finished OTPs, API request log lines
+and gateway events older than --older-than. Pending, queued and active rows are kept."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -7,10 +10,7 @@ from core.durations import parse_duration
 
 
 class Command(BaseCommand):
-    help = (
-        "Delete finished messages (with their events), inbound SMS, finished OTPs, API request log "
-        "lines and gateway events older than --older-than. Pending, queued and active rows are kept."
-    )
+    help = __doc__
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--older-than", required=True, help="a duration: 90d, 12h, 2w")

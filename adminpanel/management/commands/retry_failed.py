@@ -1,3 +1,6 @@
+"""Send failed messages again (a new attempt on any phone), those that failed since --since. OTP
+messages are left alone: their clients ask for new codes."""
+
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
@@ -7,10 +10,7 @@ from core.durations import parse_since
 
 
 class Command(BaseCommand):
-    help = (
-        "Send failed messages again (a new attempt on any phone), those that failed since --since. "
-        "OTP messages are left alone: their clients ask for new codes."
-    )
+    help = __doc__
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--since", required=True, help="a duration ago (2h, 1d) or an ISO 8601 date-time")
