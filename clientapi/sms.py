@@ -61,10 +61,9 @@ def _phone_for(api_key: ApiKey, sms: ValidatedSms) -> int | None:
 
 
 def _refuse_over_budget(budget: RateLimitResult, message: str) -> None:
-    if not budget.allowed:
-        exc = RateLimited(message, retry_after=budget.retry_after)
-        exc.response_headers = budget.headers()
-        raise exc
+    exc = RateLimited(message, retry_after=budget.retry_after)
+    exc.response_headers = budget.headers()
+    raise exc
 
 
 def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempotency_key: str | None) -> ApiAnswer:
@@ -81,8 +80,9 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
     headers: dict[str, str] = {}
     if earlier is None:
         budget = sms_budget_take(api_key=api_key)
-        limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-        _refuse_over_budget(budget, f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key")
+        if not budget.allowed:
+            limit = settings.SMS_RATE_LIMIT_PER_MINUTE
+            _refuse_over_budget(budget, f"Rate limit exceeded. Maximum {limit} SMS per minute for this API key")
         headers = budget.headers()
     try:
         sms = ValidatedSms.of(**SmsSendInput.check(read_body()))
@@ -162,12 +162,13 @@ class SmsBulkApi(SendSmsApi):
         items = SmsBulkInput.check(json_object(request))["messages"]
         # Counted before the items are checked: a batch that does not fit costs no more work.
         budget = sms_budget_take(api_key=api_key, cost=len(items))
-        limit = settings.SMS_RATE_LIMIT_PER_MINUTE
-        _refuse_over_budget(
-            budget,
-            f"Rate limit exceeded: this batch needs {len(items)} of the {limit} SMS per minute for this API key, "
-            f"{budget.remaining} remain",
-        )
+        if not budget.allowed:
+            limit = settings.SMS_RATE_LIMIT_PER_MINUTE
+            _refuse_over_budget(
+                budget,
+                f"Rate limit exceeded: this batch needs {len(items)} of the {limit} SMS per minute for this API key, "
+                f"{budget.remaining} remain",
+            )
         checked = [_bulk_item(item) for item in items]
         results = message_send_bulk(
             api_key=api_key,

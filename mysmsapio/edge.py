@@ -21,11 +21,13 @@ request leaves behind (request id, access log, latency histogram, request log, h
 what the middleware leaves; tests/test_edge.py compares the two paths answer for answer.
 Host validation, the scheme and the security headers are Django's own (``WSGIRequest.get_host``
 and ``is_secure``, ``SecurityMiddleware.process_response``): 3.5 us a request for host and
-scheme, against 6.1 us through a whole WSGIRequest, in one microbenchmark (2026-12-06).
+scheme, against 6.1 us through a whole WSGIRequest, in one microbenchmark (2026-12-06); so
+their answers are remembered where only a header and the settings decide them.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -39,7 +41,9 @@ from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.signals import setting_changed
 from django.db import close_old_connections
+from django.dispatch import receiver
 from rest_framework.renderers import JSONRenderer
 
 from accounts.authentication import api_key_from_authorization
@@ -196,15 +200,48 @@ def _answer(route: EdgeRoute, caller: Any, data: dict | None, path: dict[str, st
         return 500, error_body("Internal server error", "internal_error"), {}
 
 
+def _host_allowed(environ: dict[str, Any]) -> bool:
+    """Django's ``get_host`` check. Its answer for a plain ``Host`` header (no forwarded host)
+    depends on that header and the settings alone: remembered per header."""
+    host = environ.get("HTTP_HOST")
+    if host is not None and "HTTP_X_FORWARDED_HOST" not in environ:
+        return _host_header_allowed(host)
+    return _django_host_allowed(EnvironRequest(environ))
+
+
+@functools.lru_cache(maxsize=256)  # bounded: made-up hosts only push out older entries
+def _host_header_allowed(host: str) -> bool:
+    return _django_host_allowed(EnvironRequest({"HTTP_HOST": host}))
+
+
+def _django_host_allowed(request: EnvironRequest) -> bool:
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return True
+
+
+@receiver(setting_changed)
+def _host_settings_changed(*, setting: str, **kwargs: object) -> None:
+    if setting in ("ALLOWED_HOSTS", "DEBUG", "USE_X_FORWARDED_HOST"):
+        _host_header_allowed.cache_clear()
+
+
+def _security_headers(environ: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Django's security headers; the scheme is asked only where they depend on it (HSTS)."""
+    plain = security_headers(False)
+    if plain == security_headers(True):
+        return plain
+    return security_headers(EnvironRequest(environ).is_secure())
+
+
 def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes] | None:
     """The answer to a request the edge is sure of, or None: let Django answer it."""
     found = _route(environ)
     if found is None or (settings.API_CORS_ALLOWED_ORIGINS and "HTTP_ORIGIN" in environ):
         return None  # browsers' cross-origin calls get their CORS headers from Django's path
-    request = EnvironRequest(environ)
-    try:
-        request.get_host()
-    except DisallowedHost:
+    if not _host_allowed(environ):
         return None  # Django's answer: 400 invalid_host
     route, kwargs = found
     started = time.perf_counter()
@@ -235,7 +272,7 @@ def edge_serve(environ: dict[str, Any], start_response: StartResponse) -> Iterab
         ("Allow", route.allow),
         *headers.items(),
         ("Content-Length", str(len(content))),
-        *security_headers(request.is_secure()),
+        *_security_headers(environ),
         ("X-Request-ID", request_id_var.get()),
     ]
     path = environ["PATH_INFO"]

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections import deque
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -45,8 +46,26 @@ _flusher: threading.Thread | None = None
 
 
 def request_log_record(entry: dict[str, Any]) -> None:
+    """A line given as a dict of ``ApiRequest``'s columns (only ``created_at``, ``method``,
+    ``path``, ``status`` and ``latency_ms`` required)."""
+    key_columns = _key_columns(
+        entry.get("account_id"), entry.get("api_key_id"), entry.get("key_name", ""), entry.get("key_prefix", "")
+    )
+    request_log_append(
+        _encode(
+            entry["created_at"],
+            key_columns,
+            entry["method"],
+            entry["path"],
+            entry["status"],
+            entry["latency_ms"],
+            entry.get("client_ip"),
+        )
+    )
+
+
+def request_log_append(line: bytes | tuple) -> None:
     global _dropped
-    line = _encode(entry)
     with _lock:
         if len(_buffer) >= settings.REQUEST_LOG_BUFFER_MAX:
             _buffer.popleft()
@@ -103,25 +122,33 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 
 
-def _encode(entry: dict[str, Any]) -> bytes | tuple:
+def _encode(
+    created_at: datetime,
+    key_columns: str | tuple,
+    method: str,
+    path: str,
+    status: int,
+    latency_ms: float,
+    client_ip: str | None,
+) -> bytes | tuple:
     """The line as the flush writes it, encoded here, by the request that made it: encoding a
     second's lines at once in the flush thread held the web process's GIL for milliseconds,
     and a request waiting for it was the API's p99 under load (bench/results.md)."""
-    created_at = entry["created_at"]
-    texts = (entry.get("key_name", ""), entry.get("key_prefix", ""), entry["method"], entry["path"])
-    numbers = (entry.get("account_id"), entry.get("api_key_id"))
-    status, latency_ms, client_ip = entry["status"], entry["latency_ms"], entry.get("client_ip")
     if not _copy_lines():
-        return (connection.ops.adapt_datetimefield_value(created_at), *numbers, *texts, status, latency_ms, client_ip)
-    fields = [
-        created_at.isoformat(),
-        *("\\N" if n is None else str(n) for n in numbers),
-        *(_copy_text(t) for t in texts),
-        str(status),
-        str(latency_ms),
-        "\\N" if client_ip is None else _copy_text(client_ip),
-    ]
-    return ("\t".join(fields) + "\n").encode()
+        at = connection.ops.adapt_datetimefield_value(created_at)
+        return (at, *key_columns, method, path, status, latency_ms, client_ip)
+    method, path = _copy_text(method), _copy_text(path)
+    ip = "\\N" if client_ip is None else _copy_text(client_ip)
+    return f"{created_at.isoformat()}\t{key_columns}\t{method}\t{path}\t{status}\t{latency_ms}\t{ip}\n".encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_columns(account_id: int | None, api_key_id: int | None, key_name: str, key_prefix: str) -> str | tuple:
+    """The key's four columns, encoded once per key rather than once per request."""
+    if not _copy_lines():
+        return (account_id, api_key_id, key_name, key_prefix)
+    numbers = ("\\N" if n is None else str(n) for n in (account_id, api_key_id))
+    return "\t".join([*numbers, _copy_text(key_name), _copy_text(key_prefix)])
 
 
 @functools.cache
@@ -183,31 +210,16 @@ def _flush_forever(interval: float) -> None:
 
 def _ensure_flusher() -> None:
     global _flusher
+    if _flusher is not None:
+        return
     interval = settings.REQUEST_LOG_FLUSH_SECONDS
-    if _flusher is not None or interval <= 0:  # 0: flushed by the caller (tests)
+    if interval <= 0:  # 0: flushed by the caller (tests)
         return
     with _lock:
         if _flusher is None:
             _flusher = threading.Thread(target=_flush_forever, args=(interval,), name="request-log", daemon=True)
             _flusher.start()
             atexit.register(request_log_flush)
-
-
-def _entry(
-    *, api_key: ApiKey | None, method: str, path: str, status: int, latency_ms: float, client_ip: str | None
-) -> dict[str, Any]:
-    return {
-        "created_at": timezone.now(),
-        "account_id": api_key.account_id if api_key else None,
-        "api_key_id": api_key.pk if api_key else None,
-        "key_name": api_key.name[:100] if api_key else "",
-        "key_prefix": api_key.display_prefix if api_key else "",
-        "method": method[:8],
-        "path": storable_text(path[:200]),  # no query string: nothing a client sends beyond the route
-        "status": status,
-        "latency_ms": latency_ms,
-        "client_ip": client_ip or None,
-    }
 
 
 @functools.lru_cache(maxsize=1024)
@@ -290,6 +302,13 @@ def request_observe(
     if path.startswith(METRIC_PATHS):
         _latency_series(method, route, status).observe(elapsed)
     if settings.REQUEST_LOG_ENABLED and path.startswith("/api/"):
-        request_log_record(
-            _entry(api_key=api_key, method=method, path=path, status=status, latency_ms=latency_ms, client_ip=client_ip)
+        key_columns = (
+            _key_columns(api_key.account_id, api_key.pk, api_key.name[:100], api_key.display_prefix)
+            if api_key is not None
+            else _key_columns(None, None, "", "")
+        )
+        # No query string: nothing a client sends beyond the route.
+        path = storable_text(path[:200])
+        request_log_append(
+            _encode(timezone.now(), key_columns, method[:8], path, status, latency_ms, client_ip or None)
         )

@@ -353,6 +353,20 @@ def test_a_host_not_allowed_is_left_to_django_which_refuses_it(api_key, message,
     assert allowed is not None and allowed.status == 200
 
 
+def test_the_edge_remembers_a_hosts_answer_only_until_the_settings_change(api_key, message, settings):
+    path = f"/api/v1/sms/status/{message.pk}"
+    settings.ALLOWED_HOSTS = ["sms.example.test"]
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key, HTTP_HOST="sms.example.test")) is not None
+    settings.ALLOWED_HOSTS = ["other.example.test"]
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key, HTTP_HOST="sms.example.test")) is None
+    # A forwarded host is Django's to judge, request by request (with USE_X_FORWARDED_HOST on).
+    settings.USE_X_FORWARDED_HOST = True
+    forwarded = {"HTTP_HOST": "other.example.test", "HTTP_X_FORWARDED_HOST": "evil.example.test"}
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key, **forwarded)) is None
+    forwarded["HTTP_X_FORWARDED_HOST"] = "other.example.test"
+    assert answered_by_edge(environ("GET", path, key=api_key.raw_key, **forwarded)) is not None
+
+
 def test_a_failing_key_lookup_is_left_to_django_which_answers_503(api_key, message, monkeypatch):
     def database_down(**kwargs):
         raise OperationalError("connection refused")
