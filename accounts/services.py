@@ -242,6 +242,16 @@ def smsgate_tokens_issue(
     )
 
 
+def smsgate_tokens_prune(*, older_than: timedelta, now: datetime | None = None) -> int:
+    """Delete the SMS Gate tokens that expired more than ``older_than`` ago: an access token
+    with its refresh token, once both have (a refresh token outlives its access token, and is
+    deleted with it). Returns how many rows went."""
+    cutoff = (now or timezone.now()) - older_than
+    expired = SmsGateToken.objects.filter(kind=SmsGateToken.ACCESS, expires_at__lt=cutoff)
+    deleted, _ = expired.exclude(children__expires_at__gte=cutoff).delete()
+    return deleted
+
+
 def smsgate_token_check(raw_token: str) -> SmsGateToken | None:
     """The unexpired, unrevoked token ``raw_token`` is, of a login that is not revoked; or None
     (a bad signature, another algorithm, ``alg: none``, expired, revoked, unknown)."""

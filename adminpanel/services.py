@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.services import smsgate_tokens_prune
 from core import ratelimit
 from gateways.dispatch import dispatch_assign_pending
 from gateways.services import gateway_events_prune
@@ -35,7 +36,8 @@ def request_log_prune(*, now: datetime | None = None) -> int:
 
 def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[str, int]:
     """Delete everything finished and older than ``older_than``: messages with their events,
-    inbound SMS, OTPs that are no longer active, request log lines and gateway events.
+    inbound SMS, OTPs that are no longer active, request log lines, gateway events and
+    expired SMS Gate tokens.
     Pending, queued and active rows are kept whatever their age."""
     now = now or timezone.now()
     cutoff = now - older_than
@@ -43,12 +45,14 @@ def rows_purge(*, older_than: timedelta, now: datetime | None = None) -> dict[st
     otps = otp_prune(older_than=older_than, now=now)
     requests, _ = ApiRequest.objects.filter(created_at__lt=cutoff).delete()
     events = gateway_events_prune(older_than=older_than, now=now)
+    tokens = smsgate_tokens_prune(older_than=older_than, now=now)
     return {
         "messages": messages,
         "inbound_sms": inbound,
         "otps": otps,
         "api_requests": requests,
         "gateway_events": events,
+        "smsgate_tokens": tokens,
     }
 
 

@@ -6,8 +6,11 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import SmsGateToken
+from accounts.services import smsgate_login_issue, smsgate_tokens_issue
 from adminpanel.models import ApiRequest
 from core.durations import parse_duration, parse_since
 from gateways.models import GatewayEvent
@@ -125,10 +128,26 @@ def test_purge_deletes_old_finished_rows_and_keeps_live_ones(account, online_gat
 
     output = run("purge", "--older-than", "90d")
 
-    assert output.strip() == ("messages: 1, inbound_sms: 1, otps: 1, api_requests: 1, gateway_events: 1 deleted")
+    assert output.strip() == (
+        "messages: 1, inbound_sms: 1, otps: 1, api_requests: 1, gateway_events: 1, smsgate_tokens: 0 deleted"
+    )
     assert set(Message.objects.values_list("pk", flat=True)) == {pending.pk, fresh.pk}
     assert not Message.objects.filter(pk=delivered.pk).exists()
     assert not MessageEvent.objects.filter(message_id=delivered.pk).exists()
+
+
+def test_purge_deletes_smsgate_tokens_once_the_refresh_token_has_expired_too(account):
+    login = smsgate_login_issue(account=account, name="libraries").credential
+    long_ago, now = timezone.now() - timedelta(days=100), timezone.now()
+    pairs = [smsgate_tokens_issue(credential=login, scopes=["messages:send"]).access for _ in range(3)]
+    gone, still_refreshable, live = pairs
+    SmsGateToken.objects.filter(Q(pk=gone.pk) | Q(parent=gone)).update(expires_at=long_ago)
+    SmsGateToken.objects.filter(pk=still_refreshable.pk).update(expires_at=long_ago)
+
+    assert "smsgate_tokens: 2 deleted" in run("purge", "--older-than", "90d")
+    kept = set(SmsGateToken.objects.filter(parent__isnull=True).values_list("pk", flat=True))
+    assert kept == {still_refreshable.pk, live.pk}
+    assert SmsGateToken.objects.filter(expires_at__gte=now).count() == 3  # two refresh tokens and a live access
 
 
 def test_purge_refuses_a_vague_age():

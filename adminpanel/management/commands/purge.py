@@ -1,5 +1,6 @@
-"""Delete finished messages (with their events), inbound SMS, finished OTPs, API request log lines
-and gateway events older than --older-than. Pending, queued and active rows are kept."""
+"""Delete finished messages (with their events), inbound SMS, finished OTPs, API request log lines,
+gateway events and SMS Gate tokens older than --older-than (tokens: expired that long ago, their
+refresh token too). Pending, queued and active rows are kept."""
 
 from __future__ import annotations
 
