@@ -119,6 +119,12 @@ ENCRYPTED_REFUSAL = "Refused by the phone: the message is end-to-end encrypted a
 E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 # Heartbeats more often than this would drain the battery: a server asking for it is ignored.
 MIN_HEARTBEAT_SECONDS = 5.0
+# The reports the server acknowledges; one it could not store just now ("temporarily
+# unavailable, send again": its database restarting) goes again after a second, then after
+# twice as long while that goes on, up to half a minute.
+REPORT_KINDS = frozenset({"sent", "delivered", "failed", "inbound"})
+REPORT_RETRY_SECONDS = 1.0
+REPORT_RETRY_MAX_SECONDS = 30.0
 
 
 class Journal:
@@ -174,8 +180,13 @@ class Journal:
     def add_report(self, frame: dict[str, Any]) -> None:
         self.db.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?)", (frame["id"], json.dumps(frame), time.time()))
 
-    def unacked_reports(self) -> list[dict[str, Any]]:
-        return [json.loads(r[0]) for r in self.db.execute("SELECT frame FROM reports ORDER BY created")]
+    def unacked_reports(self, *, created_before: float | None = None) -> list[dict[str, Any]]:
+        """Oldest first; with ``created_before`` (a ``time.time()``), those older than it."""
+        rows = self.db.execute(
+            "SELECT frame FROM reports WHERE created < ? ORDER BY created",
+            (float("inf") if created_before is None else created_before,),
+        )
+        return [json.loads(r[0]) for r in rows]
 
     def ack(self, report_id: str) -> None:
         self.db.execute("DELETE FROM reports WHERE id = ?", (report_id,))
@@ -357,6 +368,8 @@ class Agent:
         self.inbound_interval = args.inbound_interval
         self.tasks: set[asyncio.Task] = set()
         self.awaiting_delivery: set[str] = set()
+        self.report_retry: asyncio.Task | None = None
+        self.report_retry_delay = REPORT_RETRY_SECONDS
         self.finish_interrupted_sends()
 
     def finish_interrupted_sends(self) -> None:
@@ -384,6 +397,21 @@ class Agent:
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def resend_reports_soon(self) -> None:
+        """Send the unacknowledged reports again shortly (once, however many errors asked)."""
+        if self.report_retry is not None and not self.report_retry.done():
+            return
+        delay = random.uniform(self.report_retry_delay / 2, self.report_retry_delay)
+        self.report_retry_delay = min(self.report_retry_delay * 2, REPORT_RETRY_MAX_SECONDS)
+        self.report_retry = asyncio.get_running_loop().create_task(self.resend_reports(after=delay))
+
+    async def resend_reports(self, *, after: float = 0.0, older_than: float = 0.0) -> None:
+        """The reports still unacknowledged ``after`` seconds from now and made more than
+        ``older_than`` seconds before that, sent again (the server takes a report twice as once)."""
+        await asyncio.sleep(after)
+        for frame in self.journal.unacked_reports(created_before=time.time() - older_than):
+            await self.send_frame(frame)
 
     async def send_frame(self, frame: dict[str, Any]) -> None:
         if self.ws is None:
@@ -481,6 +509,9 @@ class Agent:
             await ws.send(
                 json.dumps({"type": "heartbeat", **{k: info.get(k) for k in ("battery", "charging", "signal")}})
             )
+            # A report neither acknowledged nor refused within a heartbeat (its answer lost)
+            # goes again, rather than only when the connection is next made.
+            await self.resend_reports(older_than=self.heartbeat_interval)
 
     async def inbound_loop(self) -> None:
         while True:
@@ -512,8 +543,11 @@ class Agent:
                 # The server can never accept this report as sent: keeping it would resend it forever.
                 log.warning("server rejected report %s: %s", frame.get("id"), frame["rejected"])
             self.journal.ack(frame["id"])
+            self.report_retry_delay = REPORT_RETRY_SECONDS
         elif kind == "error":
             log.warning("server error: %s", frame.get("error"))
+            if frame.get("in_reply_to") in REPORT_KINDS:
+                self.resend_reports_soon()
 
     async def send_sms(self, message_id: str) -> None:
         # The journal moves to "sending" before the radio is touched, atomically: a second

@@ -37,6 +37,18 @@ def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> 
     return [tuple(_aware(value) for value in row) for row in rows]
 
 
+def database_pool_renew() -> None:
+    """After a call failed on a database connection: replace the pool's connections
+    (psycopg's ``ConnectionPool.drain``: the idle ones now, those in use when they come
+    back). A database restart kills them all, and found one at a time each would fail one
+    more call (a phone's report, its goodbye). Only a failure pays for this: checking each
+    connection handed out would cost a round trip per call. No pool (SQLite, persistent
+    connections): nothing to do."""
+    pool = getattr(connection, "pool", None)
+    if pool is not None:
+        pool.drain()
+
+
 def model_from_row(model: type[M], fields: Sequence[str], row: Sequence[Any]) -> M:
     """An instance of ``model`` from a row of ``fields`` (in any order), as the ORM loads one:
     the other fields deferred. (``Model.from_db`` wants the values in the model's field order.)"""

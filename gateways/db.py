@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
+from functools import cache, wraps
 from typing import Any, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import OperationalError
+
+from core.db import database_pool_renew
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,8 +35,22 @@ def _executor(threads: int) -> ThreadPoolExecutor:
 
 def phone_db(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     """``func`` as a coroutine function run on the phone server's database threads (closing
-    stale connections around it, as ``database_sync_to_async`` does)."""
+    stale connections around it, as ``database_sync_to_async`` does). A call that meets a dead
+    connection has the pool's connections replaced as it fails (``core.db.database_pool_renew``)."""
     threads = settings.PHONE_DB_THREADS
+    call = _renewing_the_pool_on_failure(func)
     if threads <= 1:
-        return database_sync_to_async(func)
-    return database_sync_to_async(func, thread_sensitive=False, executor=_executor(threads))
+        return database_sync_to_async(call)
+    return database_sync_to_async(call, thread_sensitive=False, executor=_executor(threads))
+
+
+def _renewing_the_pool_on_failure(func: Callable[P, R]) -> Callable[P, R]:
+    @wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except OperationalError:
+            database_pool_renew()
+            raise
+
+    return call

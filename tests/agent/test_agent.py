@@ -112,6 +112,58 @@ def test_reports_stay_in_the_journal_until_acked(tmp_path):
     assert make_agent(tmp_path).journal.unacked_reports() == []
 
 
+def test_a_report_the_server_could_not_store_goes_again_on_the_same_connection(tmp_path, monkeypatch):
+    monkeypatch.setattr(agent, "REPORT_RETRY_SECONDS", 0.05)
+    gateway_agent = make_agent(tmp_path)
+    sent_frames = []
+    unavailable = {"type": "error", "error": "temporarily unavailable, send again", "in_reply_to": "delivered"}
+
+    async def scenario():
+        async def capture(frame):
+            sent_frames.append(frame)
+
+        gateway_agent.send_frame = capture
+        gateway_agent.ws = object()  # connected
+        gateway_agent.report("delivered", "msg_1")
+        await asyncio.sleep(0)
+        (report,) = sent_frames
+        await gateway_agent.on_frame(unavailable)
+        await gateway_agent.on_frame(unavailable)  # errors in a row ask for one resend, not two
+        await asyncio.sleep(0.2)
+        assert sent_frames == [report, report]
+        await gateway_agent.on_frame(unavailable)  # still failing: again, after up to twice as long
+        assert gateway_agent.report_retry_delay == pytest.approx(0.2)  # the next wait, should it fail again
+        await asyncio.sleep(0.2)
+        assert sent_frames == [report, report, report]
+        await gateway_agent.on_frame({"type": "ack", "id": report["id"]})
+        assert gateway_agent.report_retry_delay == pytest.approx(0.05)
+        await gateway_agent.on_frame(unavailable)  # about something else: nothing of ours is left
+        await asyncio.sleep(0.2)
+        assert sent_frames == [report, report, report]
+
+    asyncio.run(scenario())
+    assert gateway_agent.journal.unacked_reports() == []
+
+
+def test_a_heartbeat_sends_again_the_reports_whose_answer_never_came(tmp_path):
+    gateway_agent = make_agent(tmp_path)
+    gateway_agent.report("sent", "msg_1")
+    (old,) = gateway_agent.journal.unacked_reports()
+    gateway_agent.journal.db.execute("UPDATE reports SET created = created - 60")
+    gateway_agent.report("delivered", "msg_1")
+    sent_frames = []
+
+    async def scenario():
+        async def capture(frame):
+            sent_frames.append(frame)
+
+        gateway_agent.send_frame = capture
+        await gateway_agent.resend_reports(older_than=30)
+
+    asyncio.run(scenario())
+    assert sent_frames == [old]  # the fresh one may still have its answer on the way
+
+
 def fake_termux(tmp_path: Path, monkeypatch, inbox: list[dict]) -> Path:
     """termux-sms-* stand-ins on PATH that record their arguments."""
     bin_dir = tmp_path / "bin"
