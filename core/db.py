@@ -12,6 +12,7 @@ a statement from its sixth run on each connection: measured against our own prep
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 from django.db import connection, migrations, models
 
 M = TypeVar("M", bound=models.Model)
+logger = logging.getLogger(__name__)
 
 
 def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> list[tuple[Any, ...]]:
@@ -46,7 +48,11 @@ def database_pool_renew() -> None:
     connections): nothing to do."""
     pool = getattr(connection, "pool", None)
     if pool is not None:
+        stats = pool.get_stats()
         pool.drain()
+        logger.warning(
+            "database pool renewed after a failed call (%s idle of %s)", stats["pool_available"], stats["pool_size"]
+        )
 
 
 def model_from_row(model: type[M], fields: Sequence[str], row: Sequence[Any]) -> M:

@@ -209,7 +209,8 @@ class GatewayConsumer(DirectDispatchMixin, AsyncJsonWebsocketConsumer):
         except DatabaseError as exc:
             # Ours, and passing (the database restarting, a pool timeout): the phone keeps the
             # report, unacknowledged, and sends it again; the connection stays.
-            logger.warning("gateway %s: %s frame failed: %s", self.gateway_id, kind, type(exc).__name__)
+            reason = str(exc).strip().split("\n", 1)[0][:200]  # the driver's first line, no query
+            logger.warning("gateway %s: %s frame failed: %s: %s", self.gateway_id, kind, type(exc).__name__, reason)
             await self.send_json({"type": "error", "error": "temporarily unavailable, send again", "in_reply_to": kind})
 
     # --- Commands from the phone -----------------------------------------------------------
