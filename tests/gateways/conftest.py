@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -66,6 +68,14 @@ async def connect_phone(token: str) -> Phone:
     welcome = await phone.recv()
     assert welcome["type"] == "welcome"
     return phone
+
+
+async def phone_with_a_job(token: str, create_sms: Callable[..., Any], **sms: Any) -> tuple[Phone, Message]:
+    """A phone connected, and a new message (``create_sms(**sms)``) pushed to it, not yet accepted."""
+    phone = await connect_phone(token)
+    message = await create_sms(**sms)
+    await phone.jobs(1)
+    return phone, message
 
 
 @pytest.fixture(scope="session", autouse=True)

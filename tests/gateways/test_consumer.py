@@ -18,7 +18,7 @@ from gateways.models import Gateway, GatewayEvent, GatewayEventType
 from gateways.services import gateway_revoke, gateway_roll_token, gateway_set_enabled
 from messaging.models import InboundSms, Message, MessageEvent
 from tests.conftest import message_send_now
-from tests.gateways.conftest import connect_phone, open_socket, refresh, settle
+from tests.gateways.conftest import connect_phone, open_socket, phone_with_a_job, refresh, settle
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -304,9 +304,7 @@ def test_a_failure_report_fails_the_message_with_androids_error(run, make_phone,
     phone = make_phone()
 
     async def scenario():
-        socket = await connect_phone(phone.raw_token)
-        message = await create_sms()
-        await socket.jobs(1)
+        socket, message = await phone_with_a_job(phone.raw_token, create_sms)
         await socket.send({"type": "accept", "message_id": message.pk})
         await socket.recv_type("claim")
         await socket.send(
@@ -330,9 +328,7 @@ def test_only_one_phone_can_claim_a_message(run, make_phone, create_sms):
     first, second = make_phone(name="a"), make_phone(name="b")
 
     async def scenario():
-        phone_a = await connect_phone(first.raw_token)
-        message = await create_sms(gateway_id=first.gateway.pk)
-        await phone_a.jobs(1)
+        phone_a, message = await phone_with_a_job(first.raw_token, create_sms, gateway_id=first.gateway.pk)
         phone_b = await connect_phone(second.raw_token)
         await phone_b.send({"type": "accept", "message_id": message.pk})
         assert await phone_b.recv_type("claim") == {"type": "claim", "message_id": message.pk, "ok": False}
@@ -365,9 +361,7 @@ def test_a_phone_that_goes_away_before_accepting_loses_its_jobs_to_another_phone
     first, second = make_phone(name="a"), make_phone(name="b")
 
     async def scenario():
-        phone_a = await connect_phone(first.raw_token)
-        message = await create_sms()
-        await phone_a.jobs(1)
+        phone_a, message = await phone_with_a_job(first.raw_token, create_sms)
         phone_b = await connect_phone(second.raw_token)
         await phone_a.close()  # cut after the push, before the accept
         (job_b,) = await phone_b.jobs(1)
@@ -385,9 +379,7 @@ def test_a_phone_that_goes_away_after_claiming_keeps_the_job_and_reports_on_retu
     first, second = make_phone(name="a"), make_phone(name="b")
 
     async def scenario():
-        phone_a = await connect_phone(first.raw_token)
-        message = await create_sms(gateway_id=first.gateway.pk)
-        await phone_a.jobs(1)
+        phone_a, message = await phone_with_a_job(first.raw_token, create_sms, gateway_id=first.gateway.pk)
         await phone_a.send({"type": "accept", "message_id": message.pk})
         await phone_a.recv_type("claim")
         phone_b = await connect_phone(second.raw_token)
@@ -408,9 +400,7 @@ def test_a_reconnecting_phone_is_offered_its_unaccepted_jobs_again(run, make_pho
     phone = make_phone()
 
     async def scenario():
-        socket = await connect_phone(phone.raw_token)
-        message = await create_sms()
-        await socket.jobs(1)
+        socket, message = await phone_with_a_job(phone.raw_token, create_sms)
         await socket.close()
         socket = await connect_phone(phone.raw_token)
         (job,) = await socket.jobs(1)
