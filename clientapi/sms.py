@@ -103,13 +103,13 @@ def sms_send_answer(api_key: ApiKey, read_body: Callable[[], dict], *, idempoten
 IDEMPOTENCY_KEY = {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN}
 
 
-class SendSmsApi(ApiView):
+class SendSmsPermissionApi(ApiView):
     """A route of the ``send_sms`` permission: sending, and reading back what was sent."""
 
     permission_classes = [HasApiPermission.for_(Permission.SEND_SMS)]
 
 
-class SmsSendApi(SendSmsApi):
+class SmsSendApi(SendSmsPermissionApi):
     """Send an SMS."""
 
     @operation(
@@ -137,7 +137,7 @@ def sms_status_answer(api_key: ApiKey, *, message_id: str) -> dict:
     return SmsStatus.answer(**message.body())
 
 
-class SmsStatusApi(SendSmsApi):
+class SmsStatusApi(SendSmsPermissionApi):
     """A message's status."""
 
     @operation("smsStatus", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 503))
@@ -145,7 +145,7 @@ class SmsStatusApi(SendSmsApi):
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
-class SmsBulkApi(SendSmsApi):
+class SmsBulkApi(SendSmsPermissionApi):
     """Beyond the guide: up to 1,000 messages in one request, a result for each. Each item is
     checked as ``sms/send`` checks it (a bad one gets its own error, the others go on), and
     counted against the key's per-minute limit: a batch that does not fit is refused whole."""
@@ -190,7 +190,7 @@ def _bulk_item(item: object) -> ValidatedSms | ValidationFailed:
         return exc
 
 
-class SmsCancelApi(SendSmsApi):
+class SmsCancelApi(SendSmsPermissionApi):
     """Beyond the guide: cancel a message no phone has taken yet."""
 
     @operation("smsCancel", path=MESSAGE_ID, answers={200: SmsStatus}, errors=(401, 403, 404, 409, 503))
@@ -199,7 +199,7 @@ class SmsCancelApi(SendSmsApi):
         return Response(sms_status_answer(request.auth, message_id=message_id))
 
 
-class SmsListApi(SendSmsApi):
+class SmsListApi(SendSmsPermissionApi):
     """Beyond the guide: the account's messages, newest first, filtered, in pages."""
 
     @operation("smsList", query=SmsListQuery, answers={200: SmsPage}, errors=READ_ERRORS)
