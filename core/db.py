@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import connection, migrations, models
+from psycopg_pool import PoolTimeout
 
 M = TypeVar("M", bound=models.Model)
 logger = logging.getLogger(__name__)
@@ -39,20 +41,34 @@ def execute_prepared(sql: str, params: Sequence[Any], *, fetch: bool = True) -> 
     return [tuple(_aware(value) for value in row) for row in rows]
 
 
-def database_pool_renew() -> None:
-    """After a call failed on a database connection: replace the pool's connections
-    (psycopg's ``ConnectionPool.drain``: the idle ones now, those in use when they come
-    back). A database restart kills them all, and found one at a time each would fail one
-    more call (a phone's report, its goodbye). Only a failure pays for this: checking each
-    connection handed out would cost a round trip per call. No pool (SQLite, persistent
-    connections): nothing to do."""
+def database_connection_lost(exc: BaseException) -> bool:
+    """Whether a database error (Django's, psycopg's below it) says the connection itself is
+    gone: the server restarted or ended it (SQLSTATE classes 08 and 57P), or it broke with no
+    answer at all. Not a statement's own failure (a deadlock, a timeout), nor a pool that had
+    no connection to give."""
+    cause = exc.__cause__ or exc
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate.startswith(("08", "57P"))
+    return isinstance(cause, psycopg.OperationalError) and not isinstance(cause, PoolTimeout)
+
+
+def database_pool_renew(exc: BaseException) -> None:
+    """After ``exc`` ended a call: if it lost its connection, replace the pool's connections
+    (psycopg's ``ConnectionPool.drain``: the idle ones now, those in use when they come back).
+    A database restart kills them all, and found one at a time each would fail one more call
+    (a phone's report, its goodbye). Only such a failure pays for this: checking each
+    connection handed out would cost a round trip per call, and renewing after a deadlock or
+    a timeout would only cost reconnections. No pool (SQLite, persistent connections):
+    nothing to do."""
     pool = getattr(connection, "pool", None)
-    if pool is not None:
-        stats = pool.get_stats()
-        pool.drain()
-        logger.warning(
-            "database pool renewed after a failed call (%s idle of %s)", stats["pool_available"], stats["pool_size"]
-        )
+    if pool is None or not database_connection_lost(exc):
+        return
+    stats = pool.get_stats()
+    pool.drain()
+    logger.warning(
+        "database pool renewed after a lost connection (%s idle of %s)", stats["pool_available"], stats["pool_size"]
+    )
 
 
 def model_from_row(model: type[M], fields: Sequence[str], row: Sequence[Any]) -> M:

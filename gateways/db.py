@@ -35,8 +35,8 @@ def _executor(threads: int) -> ThreadPoolExecutor:
 
 def phone_db(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
     """``func`` as a coroutine function run on the phone server's database threads (closing
-    stale connections around it, as ``database_sync_to_async`` does). A call that meets a dead
-    connection has the pool's connections replaced as it fails (``core.db.database_pool_renew``)."""
+    stale connections around it, as ``database_sync_to_async`` does). A call whose connection
+    is gone has the pool's connections replaced as it fails (``core.db.database_pool_renew``)."""
     threads = settings.PHONE_DB_THREADS
     call = _renewing_the_pool_on_failure(func)
     if threads <= 1:
@@ -49,8 +49,8 @@ def _renewing_the_pool_on_failure(func: Callable[P, R]) -> Callable[P, R]:
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except OperationalError:
-            database_pool_renew()
+        except OperationalError as exc:
+            database_pool_renew(exc)
             raise
 
     return call
