@@ -191,13 +191,13 @@ def message_create(
     scheduled = send_at is not None and send_at > now
     if not scheduled:
         send_at = None
-    wants_phone = message_wants_phone(send_at=send_at, is_test=is_test, now=now)
-    if not wants_phone and not pinned:
+    on_phone = gateway_id is not None and message_wants_phone(send_at=send_at, is_test=is_test, now=now)
+    if not on_phone and not (pinned and scheduled):
         gateway_id = None
     # A test message is queued at once, as if a phone had taken it (messaging/testmode.py). A
     # pinned one scheduled later waits as pending with its phone named (dispatch_assign_pending
     # queues it there, and nowhere else, when due).
-    queued = (wants_phone and gateway_id is not None) or (is_test and not scheduled)
+    queued = on_phone or (is_test and not scheduled)
     validity = validity if validity is not None else settings.MESSAGE_VALIDITY_SECONDS
     encoding = sms_encoding(text)
     message_id = message_id or new_message_id()
@@ -232,7 +232,7 @@ def message_create(
     # keyword handling, a tenth of a send's CPU.
     values = [row.get(attname, default) for attname, default in _MESSAGE_LOADED]
     message = Message.from_db(None, None, values)
-    if queued and gateway_id is not None and wake:
+    if on_phone and wake:
         _wake_after_commit(gateway_id, message_id, Job.of(message))
     return message
 
