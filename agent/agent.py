@@ -182,10 +182,10 @@ class Journal:
 
     def unacked_reports(self, *, created_before: float | None = None) -> list[dict[str, Any]]:
         """Oldest first; with ``created_before`` (a ``time.time()``), those older than it."""
-        rows = self.db.execute(
-            "SELECT frame FROM reports WHERE created < ? ORDER BY created",
-            (float("inf") if created_before is None else created_before,),
-        )
+        if created_before is None:
+            rows = self.db.execute("SELECT frame FROM reports ORDER BY created")
+        else:
+            rows = self.db.execute("SELECT frame FROM reports WHERE created < ? ORDER BY created", (created_before,))
         return [json.loads(r[0]) for r in rows]
 
     def ack(self, report_id: str) -> None:
