@@ -10,11 +10,11 @@ ROUTES = {
     "sms-send": (r"sms/send", SmsSendApi),
     "sms-status": (r"sms/status/(?P<message_id>[^/]+)", SmsStatusApi),
     "sms-inbox": (r"sms/inbox", SmsInboxApi),
-    # Beyond the guide (docs/API_DOCUMENTATION.md): listing and cancelling.
+    "otp-send": (r"otp/send", OtpSendApi),
+    "otp-verify": (r"otp/verify", OtpVerifyApi),
+    # Beyond the guide (docs/API_DOCUMENTATION.md): listing, bulk and cancelling.
     "sms-list": (r"sms", SmsListApi),
     "sms-bulk": (r"sms/bulk", SmsBulkApi),
     "sms-cancel": (r"sms/(?P<message_id>[^/]+)/cancel", SmsCancelApi),
-    "otp-send": (r"otp/send", OtpSendApi),
-    "otp-verify": (r"otp/verify", OtpVerifyApi),
 }
 urlpatterns = [re_path(rf"^{path}/?$", view.as_view(), name=name) for name, (path, view) in ROUTES.items()]
